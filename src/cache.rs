@@ -1,0 +1,357 @@
+//! The read cache that invalidates itself.
+//!
+//! Owns cached result sets (`Arc<Rows>`), their LRU order and bound, TTLs and hot keys, the
+//! per-table generations that make an entry stale when a table it read changes, and the
+//! single-flight fills. Must never serve an expired or stale entry, and never let a fill that
+//! started before a commit or an invalidation put its older result into the cache.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::error::Result;
+use crate::rows::Rows;
+use crate::signal::{glob_match, Sampled, Signals};
+
+/// The pseudo-table every entry depends on: moved by any schema change or standalone statement.
+pub(crate) const SCHEMA: &str = "sqlite_schema";
+
+/// Per-table generation counters of one database.
+#[derive(Default)]
+pub(crate) struct Tables {
+    map: RwLock<HashMap<Box<str>, Arc<AtomicU64>>>,
+    /// Moves when everything is invalid (a commit by a program outside this library).
+    all: AtomicU64,
+}
+
+/// What a cached read depended on, as generations observed before it ran.
+#[derive(Clone, Debug)]
+pub(crate) struct Deps {
+    all: u64,
+    tables: Vec<(Arc<AtomicU64>, u64)>,
+}
+
+impl Deps {
+    fn fresh(&self, tables: &Tables) -> bool {
+        tables.all.load(Ordering::Acquire) == self.all
+            && self.tables.iter().all(|(g, v)| g.load(Ordering::Acquire) == *v)
+    }
+}
+
+impl Tables {
+    fn counter(&self, name: &str) -> Arc<AtomicU64> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(g) = self.map.read().get(lower.as_str()) {
+            return g.clone();
+        }
+        self.map.write().entry(lower.into_boxed_str()).or_default().clone()
+    }
+
+    /// Note the current generations of `names` (plus the schema) for a read about to run.
+    pub(crate) fn snapshot<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Deps {
+        let all = self.all.load(Ordering::Acquire);
+        let mut tables = vec![];
+        for name in std::iter::once(SCHEMA).chain(names) {
+            let g = self.counter(name);
+            let v = g.load(Ordering::Acquire);
+            tables.push((g, v));
+        }
+        Deps { all, tables }
+    }
+
+    /// Move the generations of `names`: every entry that read one of them is stale.
+    pub(crate) fn bump<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        for name in names {
+            self.counter(name).fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Make every entry stale.
+    pub(crate) fn bump_all(&self) {
+        self.all.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Cache statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Entries held now (including expired ones not yet removed).
+    pub entries: u64,
+    /// Entries that reached the hot threshold.
+    pub hot_entries: u64,
+    /// Entries past their expiry, not yet removed.
+    pub expired_entries: u64,
+    /// `Cache Size`.
+    pub max_entries: u64,
+    /// Reads served from the cache.
+    pub hits: u64,
+    /// Reads that ran the query.
+    pub misses: u64,
+    /// Entries evicted to respect `Cache Size`.
+    pub evictions: u64,
+    /// Entries removed by invalidation (by key, by glob, or as stale).
+    pub invalidations: u64,
+}
+
+struct Entry {
+    rows: Arc<Rows>,
+    deps: Deps,
+    expires: Instant,
+    accesses: u32,
+    key: Arc<str>,
+}
+
+/// A fill in progress: later misses on the same key wait for it instead of querying again.
+struct Flight {
+    result: Mutex<Option<Result<Arc<Rows>>>>,
+    done: Condvar,
+}
+
+struct Inner {
+    lru: Option<LruCache<Arc<str>, Entry>>,
+    flights: HashMap<Arc<str>, Arc<Flight>>,
+    /// Invalidations so far, and the most recent ones (epoch, key or glob).
+    epoch: u64,
+    log: VecDeque<(u64, Box<str>)>,
+}
+
+const LOG_KEEP: usize = 1024;
+
+/// The cache of one writer.
+pub(crate) struct Cache {
+    inner: Mutex<Inner>,
+    pub(crate) tables: Arc<Tables>,
+    signals: Arc<Signals>,
+    ttl: Duration,
+    hot_ttl: Duration,
+    threshold: u32,
+    max: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+impl Cache {
+    pub(crate) fn new(
+        max: usize,
+        ttl: Duration,
+        hot_ttl: Duration,
+        threshold: u32,
+        signals: Arc<Signals>,
+    ) -> Cache {
+        Cache {
+            inner: Mutex::new(Inner {
+                lru: NonZeroUsize::new(max).map(LruCache::new),
+                flights: HashMap::new(),
+                epoch: 0,
+                log: VecDeque::new(),
+            }),
+            tables: Arc::new(Tables::default()),
+            signals,
+            ttl,
+            hot_ttl: hot_ttl.max(ttl),
+            threshold: threshold.max(1),
+            max,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+        }
+    }
+
+    /// Serve `key` from the cache, or run `fill` (once, even for concurrent misses) and cache
+    /// its result unless a commit or an invalidation raced with it.
+    pub(crate) fn read(
+        &self,
+        key: &str,
+        fill: impl FnOnce() -> Result<(Rows, Deps)>,
+    ) -> Result<Arc<Rows>> {
+        let flight;
+        let start_epoch;
+        let key_arc: Arc<str>;
+        {
+            let mut inner = self.inner.lock();
+            if let Some(rows) = self.lookup(&mut inner, key) {
+                return Ok(rows);
+            }
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            if self.signals.sampled(Sampled::Cache) {
+                self.signals.emit("cache.miss", key);
+            }
+            if let Some(f) = inner.flights.get(key) {
+                let f = f.clone();
+                drop(inner);
+                let mut result = f.result.lock();
+                while result.is_none() {
+                    f.done.wait(&mut result);
+                }
+                return result.clone().unwrap_or_else(|| Err(crate::Error::new(crate::Status::Error, "fill vanished")));
+            }
+            key_arc = Arc::from(key);
+            flight = Arc::new(Flight { result: Mutex::new(None), done: Condvar::new() });
+            inner.flights.insert(key_arc.clone(), flight.clone());
+            start_epoch = inner.epoch;
+        }
+        // Whatever happens in `fill` (even a panic), the flight must end.
+        struct EndFlight<'a> {
+            cache: &'a Cache,
+            key: &'a Arc<str>,
+            flight: &'a Arc<Flight>,
+            result: Option<Result<Arc<Rows>>>,
+        }
+        impl Drop for EndFlight<'_> {
+            fn drop(&mut self) {
+                let mut inner = self.cache.inner.lock();
+                if inner.flights.get(self.key).is_some_and(|f| Arc::ptr_eq(f, self.flight)) {
+                    inner.flights.remove(self.key);
+                }
+                drop(inner);
+                let result = self.result.take().unwrap_or_else(|| {
+                    Err(crate::Error::new(crate::Status::Panic, "the read that filled this key panicked"))
+                });
+                *self.flight.result.lock() = Some(result);
+                self.flight.done.notify_all();
+            }
+        }
+        let mut end = EndFlight { cache: self, key: &key_arc, flight: &flight, result: None };
+        let outcome = fill();
+        let result = match outcome {
+            Ok((rows, deps)) => {
+                let rows = Arc::new(rows);
+                self.insert(&key_arc, rows.clone(), deps, start_epoch);
+                Ok(rows)
+            }
+            Err(e) => Err(e),
+        };
+        end.result = Some(result.clone());
+        drop(end);
+        result
+    }
+
+    fn lookup(&self, inner: &mut Inner, key: &str) -> Option<Arc<Rows>> {
+        let lru = inner.lru.as_mut()?;
+        let now = Instant::now();
+        let entry = lru.get_mut(key)?;
+        if entry.expires <= now {
+            lru.pop(key);
+            return None;
+        }
+        if !entry.deps.fresh(&self.tables) {
+            lru.pop(key);
+            self.invalidations.fetch_add(1, Ordering::Relaxed);
+            self.signals.emit("cache.invalidate", key);
+            return None;
+        }
+        entry.accesses = entry.accesses.saturating_add(1);
+        let hot = entry.accesses >= self.threshold;
+        entry.expires = now + if hot { self.hot_ttl } else { self.ttl };
+        let rows = entry.rows.clone();
+        let became_hot = entry.accesses == self.threshold;
+        let k = entry.key.clone();
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        if became_hot {
+            self.signals.emit("cache.hot", k);
+        } else if self.signals.sampled(Sampled::Cache) {
+            self.signals.emit("cache.hit", k);
+        }
+        Some(rows)
+    }
+
+    fn insert(&self, key: &Arc<str>, rows: Arc<Rows>, deps: Deps, start_epoch: u64) {
+        let mut inner = self.inner.lock();
+        if inner.lru.is_none() {
+            return;
+        }
+        if inner.epoch != start_epoch {
+            let truncated = inner.log.front().is_none_or(|(e, _)| *e > start_epoch + 1);
+            let raced = truncated
+                || inner.log.iter().any(|(e, pattern)| *e > start_epoch && glob_match(pattern, key));
+            if raced {
+                return;
+            }
+        }
+        if !deps.fresh(&self.tables) {
+            return;
+        }
+        let entry =
+            Entry { rows, deps, expires: Instant::now() + self.ttl, accesses: 1, key: key.clone() };
+        let Some(lru) = inner.lru.as_mut() else { return };
+        if let Some((old_key, _)) = lru.push(key.clone(), entry) {
+            if old_key != *key {
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+                drop(inner);
+                self.signals.emit("cache.evict", old_key);
+                if self.signals.sampled(Sampled::Cache) {
+                    self.signals.emit("cache.set", key.clone());
+                }
+                return;
+            }
+        }
+        drop(inner);
+        if self.signals.sampled(Sampled::Cache) {
+            self.signals.emit("cache.set", key.clone());
+        }
+    }
+
+    /// Drop `key_or_glob` (a glob when it holds `*` or `?`); fills already running for matching
+    /// keys will not be cached. Returns how many entries were removed.
+    pub(crate) fn invalidate(&self, key_or_glob: &str, signal: &'static str) -> usize {
+        let mut inner = self.inner.lock();
+        inner.epoch += 1;
+        let epoch = inner.epoch;
+        inner.log.push_back((epoch, key_or_glob.into()));
+        if inner.log.len() > LOG_KEEP {
+            inner.log.pop_front();
+        }
+        let mut removed = 0;
+        if let Some(lru) = inner.lru.as_mut() {
+            if key_or_glob.contains(['*', '?']) {
+                let keys: Vec<Arc<str>> =
+                    lru.iter().filter(|(k, _)| glob_match(key_or_glob, k)).map(|(k, _)| k.clone()).collect();
+                for k in keys {
+                    lru.pop(&k);
+                    removed += 1;
+                }
+            } else if lru.pop(key_or_glob).is_some() {
+                removed = 1;
+            }
+        }
+        drop(inner);
+        self.invalidations.fetch_add(removed as u64, Ordering::Relaxed);
+        self.signals.emit_full(signal, key_or_glob, crate::Status::Ok, -1, removed as i64);
+        removed
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        let inner = self.inner.lock();
+        let now = Instant::now();
+        let (mut entries, mut hot, mut expired) = (0, 0, 0);
+        if let Some(lru) = inner.lru.as_ref() {
+            for (_, e) in lru.iter() {
+                entries += 1;
+                if e.accesses >= self.threshold {
+                    hot += 1;
+                }
+                if e.expires <= now {
+                    expired += 1;
+                }
+            }
+        }
+        CacheStats {
+            entries,
+            hot_entries: hot,
+            expired_entries: expired,
+            max_entries: self.max as u64,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            invalidations: self.invalidations.load(Ordering::Relaxed),
+        }
+    }
+}

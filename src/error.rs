@@ -1,0 +1,220 @@
+//! Errors: one typed [`Error`] whose [`Status`] maps 1:1 onto the C ABI's `sw_status`.
+//!
+//! Owns the translation from rusqlite/SQLite errors to statuses. Must never lose SQLite's own
+//! message or extended result code: callers rely on both (e.g. "UNIQUE constraint failed").
+
+use std::fmt;
+
+/// The outcome class of an operation. The numbers are the C ABI's `SW_STATUS_*` values and are
+/// never reused or renumbered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Status {
+    /// Success.
+    Ok = 0,
+    /// An SQL error: syntax, no such table, a failed statement.
+    Error = 1,
+    /// A constraint was violated (UNIQUE, NOT NULL, CHECK, FOREIGN KEY).
+    Constraint = 2,
+    /// Another process held the database lock beyond the busy policy.
+    Busy = 3,
+    /// The write queue was full for longer than `Enqueue Timeout`.
+    QueueFull = 4,
+    /// A wait (flush) ran out of time.
+    Timeout = 5,
+    /// The writer is closed or closing.
+    Closed = 6,
+    /// A bad argument: NULL, unknown option, unknown or missing parameter.
+    InvalidArgument = 7,
+    /// Text that is not valid UTF-8.
+    InvalidUtf8 = 8,
+    /// A call that would deadlock or break the writer, e.g. a blocking call inside a callback.
+    Misuse = 9,
+    /// A transaction callback asked to roll back.
+    Rollback = 10,
+    /// A write attempted through a read path, or a read-only database.
+    ReadOnly = 11,
+    /// A disk I/O error, a full disk, or a file that cannot be opened.
+    Io = 12,
+    /// The database file is corrupt or not a database.
+    Corrupt = 13,
+    /// A panic was caught; the operation failed, the library lives on.
+    Panic = 14,
+}
+
+impl Status {
+    /// All statuses, in numeric order.
+    pub const ALL: [Status; 15] = [
+        Status::Ok,
+        Status::Error,
+        Status::Constraint,
+        Status::Busy,
+        Status::QueueFull,
+        Status::Timeout,
+        Status::Closed,
+        Status::InvalidArgument,
+        Status::InvalidUtf8,
+        Status::Misuse,
+        Status::Rollback,
+        Status::ReadOnly,
+        Status::Io,
+        Status::Corrupt,
+        Status::Panic,
+    ];
+
+    /// The status for a numeric value, if it is one.
+    pub fn from_u32(value: u32) -> Option<Status> {
+        Status::ALL.get(value as usize).copied()
+    }
+
+    /// A short static description (what `sw_status_str` returns).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "SQL error",
+            Status::Constraint => "constraint violation",
+            Status::Busy => "database is locked by another process",
+            Status::QueueFull => "write queue is full",
+            Status::Timeout => "timed out",
+            Status::Closed => "writer is closed",
+            Status::InvalidArgument => "invalid argument",
+            Status::InvalidUtf8 => "invalid UTF-8",
+            Status::Misuse => "misuse (the call would deadlock or break the writer)",
+            Status::Rollback => "transaction rolled back",
+            Status::ReadOnly => "read-only: writes are not allowed here",
+            Status::Io => "disk I/O error",
+            Status::Corrupt => "database is corrupt",
+            Status::Panic => "internal panic",
+        }
+    }
+
+    /// The `SW_STATUS_*` name of this status.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "SW_STATUS_OK",
+            Status::Error => "SW_STATUS_ERROR",
+            Status::Constraint => "SW_STATUS_CONSTRAINT",
+            Status::Busy => "SW_STATUS_BUSY",
+            Status::QueueFull => "SW_STATUS_QUEUE_FULL",
+            Status::Timeout => "SW_STATUS_TIMEOUT",
+            Status::Closed => "SW_STATUS_CLOSED",
+            Status::InvalidArgument => "SW_STATUS_INVALID_ARGUMENT",
+            Status::InvalidUtf8 => "SW_STATUS_INVALID_UTF8",
+            Status::Misuse => "SW_STATUS_MISUSE",
+            Status::Rollback => "SW_STATUS_ROLLBACK",
+            Status::ReadOnly => "SW_STATUS_READONLY",
+            Status::Io => "SW_STATUS_IO",
+            Status::Corrupt => "SW_STATUS_CORRUPT",
+            Status::Panic => "SW_STATUS_PANIC",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error: a [`Status`] (never [`Status::Ok`]), a message naming the problem, and SQLite's
+/// extended result code when SQLite produced the error (0 otherwise).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    status: Status,
+    message: String,
+    sqlite_code: i32,
+}
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error. `status` must not be [`Status::Ok`] (it is turned into [`Status::Error`]).
+    pub fn new(status: Status, message: impl Into<String>) -> Error {
+        let status = if status == Status::Ok { Status::Error } else { status };
+        Error { status, message: message.into(), sqlite_code: 0 }
+    }
+
+    /// Attach SQLite's extended result code.
+    pub fn with_sqlite_code(mut self, code: i32) -> Error {
+        self.sqlite_code = code;
+        self
+    }
+
+    /// The status class.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The message, naming the problem.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// SQLite's extended result code, or 0.
+    pub fn sqlite_code(&self) -> i32 {
+        self.sqlite_code
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Error {
+        Error::new(Status::InvalidArgument, message)
+    }
+
+    pub(crate) fn closed() -> Error {
+        Error::new(Status::Closed, "the writer is closed")
+    }
+
+    pub(crate) fn misuse(message: impl Into<String>) -> Error {
+        Error::new(Status::Misuse, message)
+    }
+
+    /// Prefix the message with context, keeping status and code.
+    pub(crate) fn context(mut self, what: &str) -> Error {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status.name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The status for a SQLite primary result code.
+pub(crate) fn status_for_sqlite_code(extended: i32) -> Status {
+    use rusqlite::ffi;
+    match extended & 0xff {
+        ffi::SQLITE_CONSTRAINT => Status::Constraint,
+        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => Status::Busy,
+        ffi::SQLITE_READONLY => Status::ReadOnly,
+        ffi::SQLITE_IOERR | ffi::SQLITE_FULL | ffi::SQLITE_CANTOPEN | ffi::SQLITE_NOLFS => Status::Io,
+        ffi::SQLITE_CORRUPT | ffi::SQLITE_NOTADB => Status::Corrupt,
+        ffi::SQLITE_MISUSE => Status::Misuse,
+        _ => Status::Error,
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Error {
+        match err {
+            rusqlite::Error::SqliteFailure(e, msg) => {
+                let code = e.extended_code;
+                let message = msg.unwrap_or_else(|| e.to_string());
+                Error::new(status_for_sqlite_code(code), message).with_sqlite_code(code)
+            }
+            rusqlite::Error::Utf8Error(..) | rusqlite::Error::NulError(..) => {
+                Error::new(Status::InvalidUtf8, err.to_string())
+            }
+            rusqlite::Error::InvalidParameterName(name) => {
+                Error::invalid(format!("parameter '{name}' does not appear in the SQL"))
+            }
+            rusqlite::Error::InvalidParameterCount(given, expected) => Error::invalid(format!(
+                "wrong number of parameters: {given} given, the SQL has {expected}"
+            )),
+            other => Error::new(Status::Error, other.to_string()),
+        }
+    }
+}

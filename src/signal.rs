@@ -1,0 +1,343 @@
+//! Signals: structured events in a fixed-capacity ring, glob polling, sampling, subscriptions.
+//!
+//! Owns the ring (memory stays bounded at any load), the per-category sampling counters, and the
+//! subscriber dispatch threads. Must never block the writer: emitting is a short critical section
+//! and a `try_send` per matching subscriber; a full subscriber queue drops and counts.
+
+pub(crate) mod glob;
+pub(crate) mod metrics;
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Sender, TrySendError};
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, Result, Status};
+pub use glob::glob_match;
+
+/// One signal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signal {
+    /// Increasing per writer, never reused.
+    pub seq: u64,
+    /// Microseconds since the Unix epoch.
+    pub timestamp_us: i64,
+    /// The name, e.g. `write.done`, `cache.hit`.
+    pub name: Cow<'static, str>,
+    /// The subject (cache key, table, pragma value...), `""` if none.
+    pub key: Arc<str>,
+    /// For `*.done` and `*.error` signals.
+    pub status: Status,
+    /// Duration in µs, -1 if not timed.
+    pub duration_us: i64,
+    /// Rows affected or returned, -1 if none.
+    pub rows: i64,
+}
+
+impl Signal {
+    /// The full form: `name` or `name:key`.
+    pub fn full_name(&self) -> String {
+        if self.key.is_empty() {
+            self.name.to_string()
+        } else {
+            format!("{}:{}", self.name, self.key)
+        }
+    }
+
+    /// Whether the full form matches a glob pattern.
+    pub fn matches(&self, pattern: &str) -> bool {
+        glob::matches(pattern, &glob::Subject::signal(&self.name, &self.key))
+    }
+}
+
+/// The high-volume categories that `Sample Rate` thins out.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sampled {
+    /// write.start / write.done / write.enqueue
+    Write = 0,
+    /// cache.hit / cache.miss / cache.set
+    Cache = 1,
+    /// read.start / read.done / query.start
+    Read = 2,
+    /// batch.item.start / batch.item.done
+    BatchItem = 3,
+}
+
+/// The result of a poll.
+#[derive(Clone, Debug, Default)]
+pub struct Poll {
+    /// Matching signals with `seq > after_seq`, oldest first.
+    pub signals: Vec<Signal>,
+    /// How many signals after `after_seq` were overwritten before this poll (0: none missed).
+    pub missed: u64,
+}
+
+type Callback = Box<dyn Fn(&Signal) + Send + Sync>;
+
+struct Subscriber {
+    id: u64,
+    pattern: String,
+    queue: Sender<Signal>,
+    dropped: AtomicU64,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The signal hub of one writer.
+pub(crate) struct Signals {
+    ring: Mutex<VecDeque<Signal>>,
+    capacity: usize,
+    next_seq: AtomicU64,
+    sample_rate: u64,
+    sample_counters: [AtomicU64; 4],
+    subscribers: RwLock<Vec<Arc<Subscriber>>>,
+    has_subscribers: AtomicBool,
+    next_subscription: AtomicU64,
+    /// Signals dropped because a subscriber's queue was full, over all subscribers.
+    pub(crate) dropped: AtomicU64,
+}
+
+const SUBSCRIBER_QUEUE: usize = 4096;
+
+/// Anything usable as a signal key; `""` shares one allocation.
+pub(crate) trait IntoKey {
+    fn into_key(self) -> Arc<str>;
+}
+
+fn empty_key() -> Arc<str> {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from("")).clone()
+}
+
+impl IntoKey for &str {
+    fn into_key(self) -> Arc<str> {
+        if self.is_empty() {
+            empty_key()
+        } else {
+            Arc::from(self)
+        }
+    }
+}
+impl IntoKey for &String {
+    fn into_key(self) -> Arc<str> {
+        self.as_str().into_key()
+    }
+}
+impl IntoKey for String {
+    fn into_key(self) -> Arc<str> {
+        self.as_str().into_key()
+    }
+}
+impl IntoKey for Arc<str> {
+    fn into_key(self) -> Arc<str> {
+        self
+    }
+}
+
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+impl Signals {
+    pub(crate) fn new(capacity: usize, sample_rate: u32) -> Signals {
+        Signals {
+            ring: Mutex::new(VecDeque::with_capacity(capacity.min(1 << 16))),
+            capacity: capacity.max(1),
+            next_seq: AtomicU64::new(1),
+            sample_rate: sample_rate.max(1) as u64,
+            sample_counters: Default::default(),
+            subscribers: RwLock::new(Vec::new()),
+            has_subscribers: AtomicBool::new(false),
+            next_subscription: AtomicU64::new(1),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this occurrence of a high-volume signal category is emitted (one in N).
+    #[inline]
+    pub(crate) fn sampled(&self, category: Sampled) -> bool {
+        if self.sample_rate == 1 {
+            return true;
+        }
+        self.sample_counters[category as usize].fetch_add(1, Ordering::Relaxed) % self.sample_rate == 0
+    }
+
+    /// Emit a signal with only a name and key.
+    pub(crate) fn emit(&self, name: impl Into<Cow<'static, str>>, key: impl IntoKey) {
+        self.emit_full(name, key, Status::Ok, -1, -1);
+    }
+
+    /// Emit a signal.
+    pub(crate) fn emit_full(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        key: impl IntoKey,
+        status: Status,
+        duration_us: i64,
+        rows: i64,
+    ) {
+        let mut signal = Signal {
+            seq: 0,
+            timestamp_us: now_us(),
+            name: name.into(),
+            key: key.into_key(),
+            status,
+            duration_us,
+            rows,
+        };
+        let publish = self.has_subscribers.load(Ordering::Acquire);
+        {
+            let mut ring = self.ring.lock();
+            signal.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            if ring.len() == self.capacity {
+                ring.pop_front();
+            }
+            if publish {
+                ring.push_back(signal.clone());
+            } else {
+                ring.push_back(signal);
+                return;
+            }
+        }
+        for sub in self.subscribers.read().iter() {
+            if signal.matches(&sub.pattern) {
+                match sub.queue.try_send(signal.clone()) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                        sub.dropped.fetch_add(1, Ordering::Relaxed);
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The held signals after `after_seq` whose full form matches `pattern` (all when `None`).
+    pub(crate) fn poll(&self, pattern: Option<&str>, after_seq: u64) -> Poll {
+        let ring = self.ring.lock();
+        let oldest = ring.front().map(|s| s.seq).unwrap_or_else(|| self.next_seq.load(Ordering::Relaxed));
+        let missed = oldest.saturating_sub(after_seq.saturating_add(1));
+        // The ring is ordered by seq: skip straight to the first one after the cursor.
+        let start = if after_seq < oldest { 0 } else { ((after_seq - oldest) as usize + 1).min(ring.len()) };
+        let signals = ring
+            .range(start..)
+            .filter(|s| pattern.is_none_or(|p| s.matches(p)))
+            .cloned()
+            .collect();
+        Poll { signals, missed }
+    }
+
+    /// The highest sequence number handed out so far.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.next_seq.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
+    /// Start delivering matching signals to `callback` on a dedicated dispatcher thread.
+    /// `on_end` runs exactly once, on that thread, after its last callback.
+    pub(crate) fn subscribe(
+        &self,
+        pattern: &str,
+        callback: Callback,
+        on_end: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Result<u64> {
+        let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = crossbeam_channel::bounded::<Signal>(SUBSCRIBER_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name(format!("sw-subscriber-{id}"))
+            .spawn(move || {
+                for signal in rx.iter() {
+                    let _ = catch_unwind(AssertUnwindSafe(|| {
+                        crate::writer::in_callback(|| callback(&signal))
+                    }));
+                }
+                if let Some(end) = on_end {
+                    let _ = catch_unwind(AssertUnwindSafe(end));
+                }
+            })
+            .map_err(|e| Error::new(Status::Error, format!("cannot start a dispatcher thread: {e}")))?;
+        let sub = Arc::new(Subscriber {
+            id,
+            pattern: pattern.to_owned(),
+            queue: tx,
+            dropped: AtomicU64::new(0),
+            thread: Mutex::new(Some(spawned)),
+        });
+        let mut subs = self.subscribers.write();
+        subs.push(sub);
+        self.has_subscribers.store(true, Ordering::Release);
+        Ok(id)
+    }
+
+    /// Stop a subscription: no callback starts after this returns (unless called from that
+    /// subscription's own callback, which then finishes first).
+    pub(crate) fn unsubscribe(&self, id: u64) -> Result<()> {
+        let sub = {
+            let mut subs = self.subscribers.write();
+            let pos = subs
+                .iter()
+                .position(|s| s.id == id)
+                .ok_or_else(|| Error::invalid(format!("no subscription {id}")))?;
+            let sub = subs.remove(pos);
+            self.has_subscribers.store(!subs.is_empty(), Ordering::Release);
+            sub
+        };
+        finish(sub);
+        Ok(())
+    }
+
+    /// Signals dropped for one subscription.
+    pub(crate) fn dropped_for(&self, id: u64) -> Option<u64> {
+        self.subscribers.read().iter().find(|s| s.id == id).map(|s| s.dropped.load(Ordering::Relaxed))
+    }
+
+    /// End every subscription (writer close).
+    pub(crate) fn unsubscribe_all(&self) {
+        let subs: Vec<_> = std::mem::take(&mut *self.subscribers.write());
+        self.has_subscribers.store(false, Ordering::Release);
+        for sub in subs {
+            finish(sub);
+        }
+    }
+}
+
+/// Close a subscriber's queue and wait for its thread, unless we are that thread.
+fn finish(sub: Arc<Subscriber>) {
+    let handle = sub.thread.lock().take();
+    drop(sub); // drops the last sender once no emitter holds the Arc
+    if let Some(handle) = handle {
+        if handle.thread().id() != std::thread::current().id() {
+            let _ = handle.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_is_bounded_and_reports_missed() {
+        let s = Signals::new(4, 1);
+        for i in 0..10 {
+            s.emit("write.done", format!("{i}"));
+        }
+        let p = s.poll(None, 0);
+        assert_eq!(p.signals.len(), 4);
+        assert_eq!(p.signals[0].seq, 7);
+        assert_eq!(p.missed, 6);
+        let p = s.poll(None, 8);
+        assert_eq!(p.signals.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![9, 10]);
+        assert_eq!(p.missed, 0);
+    }
+
+    #[test]
+    fn sampling_emits_one_in_n() {
+        let s = Signals::new(100, 10);
+        let n = (0..100).filter(|_| s.sampled(Sampled::Write)).count();
+        assert_eq!(n, 10);
+    }
+}

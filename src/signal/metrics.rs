@@ -1,0 +1,118 @@
+//! Always-on counters and latency histograms (atomics), independent of sampling.
+//!
+//! Owns the numbers behind `sw_writer_stats`, `sw_writer_cache_stats` and the Prometheus text.
+//! Must never take a lock on the write path.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A log-scale histogram of microsecond durations: bucket i holds values below 2^i µs.
+pub(crate) struct Histogram {
+    buckets: [AtomicU64; 40],
+    sum_us: AtomicU64,
+    count: AtomicU64,
+    /// The last RECENT values, for "recent" percentiles.
+    recent: Box<[AtomicU64]>,
+    recent_next: AtomicU64,
+}
+
+const RECENT: usize = 4096;
+
+impl Histogram {
+    pub(crate) fn new() -> Histogram {
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_us: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            recent: (0..RECENT).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            recent_next: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn record(&self, us: u64) {
+        let i = (64 - us.leading_zeros() as usize).min(self.buckets.len() - 1);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let slot = self.recent_next.fetch_add(1, Ordering::Relaxed) as usize % RECENT;
+        self.recent[slot].store(us, Ordering::Relaxed);
+    }
+
+    /// Percentiles (0..=100) over the most recent values.
+    pub(crate) fn recent_percentiles(&self, ps: &[f64]) -> Vec<u64> {
+        let mut v: Vec<u64> =
+            self.recent.iter().map(|a| a.load(Ordering::Relaxed)).filter(|&x| x != u64::MAX).collect();
+        if v.is_empty() {
+            return vec![0; ps.len()];
+        }
+        v.sort_unstable();
+        ps.iter()
+            .map(|p| {
+                let rank = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+                v[rank.min(v.len() - 1)]
+            })
+            .collect()
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Prometheus histogram lines (seconds).
+    pub(crate) fn expose(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            if i < 31 {
+                let le = (1u64 << i) as f64 / 1e6;
+                let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+            }
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {}", self.count.load(Ordering::Relaxed));
+    }
+}
+
+/// The writer's counters.
+pub(crate) struct Metrics {
+    pub(crate) enqueued: AtomicU64,
+    pub(crate) committed: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) transactions: AtomicU64,
+    pub(crate) busy_retries: AtomicU64,
+    pub(crate) queue_full: AtomicU64,
+    pub(crate) reader_waits: AtomicU64,
+    pub(crate) reads: AtomicU64,
+    pub(crate) latency: Histogram,
+    pub(crate) commit_time: Histogram,
+    pub(crate) group_size: Histogram,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Metrics {
+        Metrics {
+            enqueued: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            transactions: AtomicU64::new(0),
+            busy_retries: AtomicU64::new(0),
+            queue_full: AtomicU64::new(0),
+            reader_waits: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            latency: Histogram::new(),
+            commit_time: Histogram::new(),
+            group_size: Histogram::new(),
+        }
+    }
+}
+
+pub(crate) fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+}
+
+pub(crate) fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+}

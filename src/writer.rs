@@ -1,0 +1,578 @@
+//! The writer: one per database per process, shared by every handle that opens it.
+//!
+//! Owns the public Rust API ([`Writer`], [`Txn`]) and the per-database state behind it
+//! ([`Shared`]: the lane, the readers, the cache, the signals, the metrics). Must never run SQL
+//! that writes anywhere but on the lane, and never block a caller inside a callback.
+
+mod conn;
+mod lane;
+pub(crate) mod sql;
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+pub use conn::{Statement, WriteResult, CHANGE_TABLE};
+pub(crate) use lane::in_callback;
+use lane::{Notify, Waiter, Work};
+
+use crate::cache::{Cache, CacheStats};
+use crate::error::{Error, Result, Status};
+use crate::options::Options;
+use crate::read::Readers;
+use crate::rows::{json_string, Rows};
+use crate::signal::metrics::{counter, gauge, Metrics};
+use crate::signal::{Poll, Sampled, Signal, Signals};
+use crate::value::Param;
+
+/// Writer statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Writes waiting now.
+    pub queued: u64,
+    /// Writes acknowledged OK.
+    pub committed: u64,
+    /// Writes acknowledged with an error.
+    pub failed: u64,
+    /// Commits on the write connection.
+    pub transactions: u64,
+    /// Waits for another process's lock.
+    pub busy_retries: u64,
+    /// Median submit-to-acknowledgement latency over recent writes, µs.
+    pub latency_p50_us: u64,
+    /// 99th percentile of the same, µs.
+    pub latency_p99_us: u64,
+}
+
+/// The state of a tracked operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpState {
+    Queued,
+    Running,
+    Committed,
+    Failed,
+}
+
+struct OpRecord {
+    id: u64,
+    kind: &'static str,
+    state: OpState,
+    sql: Option<Arc<str>>,
+    submitted_us: i64,
+    finished_us: i64,
+    latency_us: i64,
+    error: Option<String>,
+}
+
+/// Everything one database's writer owns. Shared by its handles through `Arc`.
+pub(crate) struct Shared {
+    pub(crate) opts: Options,
+    lane: lane::Lane,
+    readers: Readers,
+    pub(crate) cache: Cache,
+    pub(crate) signals: Arc<Signals>,
+    pub(crate) metrics: Metrics,
+    next_op: AtomicU64,
+    ops: Mutex<VecDeque<OpRecord>>,
+    running: Mutex<Vec<(u64, &'static str, Option<Arc<str>>)>>,
+    drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
+    match work {
+        Work::Exec { sql, .. } => ("execute", Some(sql.clone())),
+        Work::Batch { .. } => ("batch", None),
+        Work::Txn => ("transaction", None),
+        Work::Barrier => ("flush", None),
+        Work::Raise { .. } => ("raise", None),
+    }
+}
+
+impl Shared {
+    pub(crate) fn open(opts: Options) -> Result<Arc<Shared>> {
+        let signals = Arc::new(Signals::new(opts.signal_capacity, opts.sample_rate));
+        let conn = conn::WriteConn::open(&opts, &signals)?;
+        let readers = Readers::new(&opts)?;
+        signals.emit("connection.open.read", "");
+        let cache = Cache::new(opts.cache_size, opts.cache_ttl, opts.hot_key_ttl, opts.hot_access_threshold, signals.clone());
+        let shared = Arc::new(Shared {
+            lane: lane::Lane::new(conn),
+            readers,
+            cache,
+            signals,
+            metrics: Metrics::new(),
+            next_op: AtomicU64::new(1),
+            ops: Mutex::new(VecDeque::new()),
+            running: Mutex::new(Vec::new()),
+            drainer: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            opts,
+        });
+        let worker = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("sw-writer".into())
+            .spawn(move || worker.drain())
+            .map_err(|e| Error::new(Status::Error, format!("cannot start the writer thread: {e}")))?;
+        *shared.drainer.lock() = Some(handle);
+        shared.signals.emit("writer.open", "");
+        Ok(shared)
+    }
+
+    fn track(&self, job: &lane::Job, state: OpState) {
+        if self.opts.max_tracked_writes == 0 || state != OpState::Running {
+            return;
+        }
+        let (kind, sql) = kind_of(&job.work);
+        let mut running = self.running.lock();
+        if running.len() < self.opts.max_tracked_writes {
+            running.push((job.op, kind, sql));
+        }
+    }
+
+    fn track_done(&self, job: &lane::Job, result: &Result<WriteResult>, done_us: i64) {
+        if self.opts.max_tracked_writes == 0 {
+            return;
+        }
+        let (kind, sql) = kind_of(&job.work);
+        let latency = job.submitted.elapsed().as_micros() as i64;
+        let record = OpRecord {
+            id: job.op,
+            kind,
+            state: if result.is_ok() { OpState::Committed } else { OpState::Failed },
+            sql,
+            submitted_us: done_us - latency,
+            finished_us: done_us,
+            latency_us: latency,
+            error: result.as_ref().err().map(|e| e.message().to_owned()),
+        };
+        {
+            let mut running = self.running.lock();
+            if let Some(pos) = running.iter().position(|r| r.0 == job.op) {
+                running.swap_remove(pos);
+            }
+        }
+        let mut ops = self.ops.lock();
+        if ops.len() >= self.opts.max_tracked_writes {
+            ops.pop_front();
+        }
+        ops.push_back(record);
+    }
+
+    /// Close: stop accepting, drain and commit everything accepted, checkpoint, close.
+    pub(crate) fn shutdown(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.begin_close();
+        let waiter = Waiter::new();
+        if self.barrier(waiter.clone(), true).is_ok() {
+            let _ = waiter.wait_until(None);
+        }
+        self.stop_drainer();
+        if let Some(h) = self.drainer.lock().take() {
+            let _ = h.join();
+        }
+        if let Some(mut conn) = self.lane.conn.lock().take() {
+            conn.checkpoint();
+        }
+        self.readers.close();
+        self.signals.emit("writer.close", "");
+        self.signals.unsubscribe_all();
+    }
+}
+
+/// A handle on the one writer of a database. Cheap to share across threads (`&Writer` is
+/// `Sync`); each [`Writer::open`] returns its own handle, and the last handle to close shuts
+/// the writer down after committing everything it accepted.
+pub struct Writer {
+    shared: Arc<Shared>,
+    closed: AtomicBool,
+}
+
+/// The body of [`Writer::transaction`]: borrows the write connection inside the transaction.
+pub struct Txn<'a> {
+    conn: &'a mut conn::WriteConn,
+    changes: &'a mut conn::Changes,
+    rows: i64,
+}
+
+impl Txn<'_> {
+    /// Run SQL inside the transaction.
+    pub fn execute(&mut self, sql: &str, params: &[Param]) -> Result<WriteResult> {
+        match sql::classify(sql) {
+            sql::Kind::Grouped => {}
+            sql::Kind::Alone => {
+                return Err(Error::misuse(format!(
+                    "{} cannot run inside a transaction; submit it with execute",
+                    sql::first_keyword(sql)
+                )))
+            }
+            sql::Kind::TransactionControl => {
+                return Err(Error::misuse(format!(
+                    "{} would end the writer's transaction; return an error to roll back instead",
+                    sql::first_keyword(sql)
+                )))
+            }
+        }
+        let r = self.conn.execute(sql, params, self.changes)?;
+        self.rows += r.rows_affected;
+        Ok(r)
+    }
+
+    /// Query inside the transaction (sees its uncommitted changes).
+    pub fn query(&mut self, sql: &str, params: &[Param]) -> Result<Rows> {
+        self.conn.query(sql, params, self.changes)
+    }
+}
+
+fn check_sql(sql: &str) -> Result<bool> {
+    if sql.trim().is_empty() {
+        return Err(Error::invalid("the SQL is empty"));
+    }
+    match sql::classify(sql) {
+        sql::Kind::Grouped => Ok(false),
+        sql::Kind::Alone => Ok(true),
+        sql::Kind::TransactionControl => Err(Error::invalid(format!(
+            "{} is transaction control; use a transaction or a batch instead",
+            sql::first_keyword(sql)
+        ))),
+    }
+}
+
+impl Writer {
+    /// Open (or join) the writer of the database named by `connection_string`.
+    pub fn open(connection_string: &str) -> Result<Writer> {
+        let shared = crate::registry::acquire(connection_string)?;
+        Ok(Writer { shared, closed: AtomicBool::new(false) })
+    }
+
+    fn live(&self) -> Result<&Shared> {
+        if self.closed.load(Ordering::Acquire) || self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::closed());
+        }
+        Ok(&self.shared)
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.shared.opts
+    }
+
+    /// Run a write and wait until it is committed.
+    pub fn execute(&self, sql: &str, params: &[Param]) -> Result<WriteResult> {
+        self.execute_and_invalidate(sql, params, &[] as &[&str])
+    }
+
+    /// Run a write, wait until it is committed, then invalidate `keys` (globs allowed) before
+    /// returning; no read that started before the commit can put an old value back.
+    pub fn execute_and_invalidate<S: AsRef<str>>(&self, sql: &str, params: &[Param], keys: &[S]) -> Result<WriteResult> {
+        let shared = self.live()?;
+        let alone = check_sql(sql)?;
+        shared.submit_wait(
+            Work::Exec {
+                sql: Arc::from(sql),
+                params: params.to_vec(),
+                invalidate: keys.iter().map(|k| k.as_ref().to_owned()).collect(),
+                alone,
+            },
+            None,
+        )
+    }
+
+    /// Queue a write; `callback` runs exactly once on the writer's library thread, after the
+    /// commit (or with `SW_STATUS_CLOSED` if the writer closes first).
+    pub fn enqueue(
+        &self,
+        sql: &str,
+        params: Vec<Param>,
+        callback: Option<Box<dyn FnOnce(Result<WriteResult>) + Send>>,
+    ) -> Result<()> {
+        let shared = self.live()?;
+        let alone = check_sql(sql)?;
+        let notify = match callback {
+            Some(cb) => Notify::Call(cb),
+            None => Notify::Nothing,
+        };
+        shared.submit_async(Work::Exec { sql: Arc::from(sql), params, invalidate: vec![], alone }, notify)
+    }
+
+    /// Run several statements as one job: all-or-nothing when `transactional`, otherwise the
+    /// statements before the first failure are kept and the failure is reported.
+    pub fn batch(&self, statements: Vec<Statement>, transactional: bool) -> Result<WriteResult> {
+        let shared = self.live()?;
+        if statements.is_empty() {
+            return Ok(WriteResult::default());
+        }
+        for (i, s) in statements.iter().enumerate() {
+            if check_sql(&s.sql).map_err(|e| e.context(&format!("batch statement {}", i + 1)))? {
+                return Err(Error::invalid(format!(
+                    "batch statement {} ({}) cannot run inside a transaction; submit it with execute",
+                    i + 1,
+                    sql::first_keyword(&s.sql)
+                )));
+            }
+        }
+        shared.submit_wait(Work::Batch { statements, transactional }, None)
+    }
+
+    /// Run `body` inside a transaction on the write connection, on the calling thread, while it
+    /// holds the lane. `Ok` commits (with the writes grouped with it); `Err` rolls back and is
+    /// returned. Blocking writer calls inside `body` fail with `SW_STATUS_MISUSE`.
+    pub fn transaction<T>(&self, body: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> Result<T> {
+        let shared = self.live()?;
+        let mut body = Some(body);
+        let mut value = None;
+        let mut run = |t: &mut Txn<'_>| -> Result<()> {
+            let f = body.take().ok_or_else(|| Error::new(Status::Error, "transaction body ran twice"))?;
+            value = Some(f(t)?);
+            Ok(())
+        };
+        shared.submit_wait(Work::Txn, Some(&mut run))?;
+        value.ok_or_else(|| Error::new(Status::Error, "transaction body did not run"))
+    }
+
+    /// Wait until every write submitted before this call is acknowledged.
+    pub fn flush(&self, timeout: Option<Duration>) -> Result<()> {
+        let shared = self.live()?;
+        if lane::inside_callback() {
+            return Err(Error::misuse("flush from inside a transaction or callback would deadlock"));
+        }
+        shared.signals.emit("write.flush.start", "");
+        let started = Instant::now();
+        let waiter = Waiter::new();
+        shared.barrier(waiter.clone(), false)?;
+        match waiter.wait_until(timeout.map(|t| started + t)) {
+            Some(r) => {
+                shared.signals.emit_full("write.flush.done", "", Status::Ok, started.elapsed().as_micros() as i64, -1);
+                r.map(|_| ())
+            }
+            None => Err(Error::new(
+                Status::Timeout,
+                format!("flush timed out after {} ms; earlier writes are still queued", started.elapsed().as_millis()),
+            )),
+        }
+    }
+
+    /// Run a read-only query on a read connection (uncached).
+    pub fn query(&self, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
+        let shared = self.live()?;
+        let sampled = shared.signals.sampled(Sampled::Read);
+        if sampled {
+            shared.signals.emit("query.start", "");
+        }
+        let started = Instant::now();
+        let ((rows, _), waited) = shared.readers.run(sql, params, None)?;
+        shared.metrics.reads.fetch_add(1, Ordering::Relaxed);
+        if waited {
+            shared.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
+        }
+        if sampled {
+            shared.signals.emit_full("read.done", "", Status::Ok, started.elapsed().as_micros() as i64, rows.row_count() as i64);
+        }
+        Ok(Arc::new(rows))
+    }
+
+    /// Serve `key` from the cache when fresh; otherwise run the query (once for concurrent
+    /// misses) and cache its result.
+    pub fn read(&self, key: &str, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
+        let shared = self.live()?;
+        shared.cache.read(key, || {
+            let sampled = shared.signals.sampled(Sampled::Read);
+            if sampled {
+                shared.signals.emit("read.start", key);
+            }
+            let started = Instant::now();
+            let ((rows, deps), waited) = shared.readers.run(sql, params, Some(&shared.cache.tables))?;
+            shared.metrics.reads.fetch_add(1, Ordering::Relaxed);
+            if waited {
+                shared.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
+            }
+            if sampled {
+                shared.signals.emit_full("read.done", key, Status::Ok, started.elapsed().as_micros() as i64, rows.row_count() as i64);
+            }
+            let deps = deps.ok_or_else(|| Error::new(Status::Error, "read dependencies missing"))?;
+            Ok((rows, deps))
+        })
+    }
+
+    /// Drop cached entries by key or glob (`users:*`).
+    pub fn invalidate(&self, key_or_glob: &str) -> Result<usize> {
+        let shared = self.live()?;
+        Ok(shared.cache.invalidate(key_or_glob, "cache.invalidate"))
+    }
+
+    /// Raise a signal. `cache.invalidate:<key or glob>` is persisted through the lane (ordered
+    /// after the writes before it) and invalidates those keys in every writer of this database,
+    /// in this process and in other processes. Any other signal is recorded locally.
+    pub fn raise(&self, signal: &str) -> Result<()> {
+        let shared = self.live()?;
+        let (name, key) = signal.split_once(':').unwrap_or((signal, ""));
+        if name.is_empty() {
+            return Err(Error::invalid("the signal name is empty"));
+        }
+        if name == "cache.invalidate" {
+            if key.is_empty() {
+                return Err(Error::invalid("cache.invalidate needs a key or glob: cache.invalidate:<key>"));
+            }
+            if shared.opts.in_memory() {
+                shared.cache.invalidate(key, "cache.invalidate");
+                return Ok(());
+            }
+            return shared.submit_wait(Work::Raise { pattern: key.into() }, None).map(|_| ());
+        }
+        shared.signals.emit(name.to_owned(), key);
+        Ok(())
+    }
+
+    /// Statistics.
+    pub fn stats(&self) -> Result<Stats> {
+        let shared = self.live()?;
+        let m = &shared.metrics;
+        let p = m.latency.recent_percentiles(&[50.0, 99.0]);
+        let queued = m.enqueued.load(Ordering::Relaxed)
+            .saturating_sub(m.committed.load(Ordering::Relaxed) + m.failed.load(Ordering::Relaxed));
+        Ok(Stats {
+            queued,
+            committed: m.committed.load(Ordering::Relaxed),
+            failed: m.failed.load(Ordering::Relaxed),
+            transactions: m.transactions.load(Ordering::Relaxed),
+            busy_retries: m.busy_retries.load(Ordering::Relaxed),
+            latency_p50_us: p[0],
+            latency_p99_us: p[1],
+        })
+    }
+
+    /// Cache statistics.
+    pub fn cache_stats(&self) -> Result<CacheStats> {
+        Ok(self.live()?.cache.stats())
+    }
+
+    /// Signals held after `after_seq` matching `pattern` (all when `None`), oldest first.
+    pub fn poll_signals(&self, pattern: Option<&str>, after_seq: u64) -> Result<Poll> {
+        Ok(self.live()?.signals.poll(pattern, after_seq))
+    }
+
+    /// Call `callback` for every signal matching `pattern`, on a dispatcher thread of its own.
+    /// `on_end` runs once after the last callback (unsubscribe or writer close).
+    pub fn subscribe(
+        &self,
+        pattern: &str,
+        callback: Box<dyn Fn(&Signal) + Send + Sync>,
+        on_end: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Result<u64> {
+        self.live()?.signals.subscribe(pattern, callback, on_end)
+    }
+
+    /// End a subscription.
+    pub fn unsubscribe(&self, subscription: u64) -> Result<()> {
+        self.live()?.signals.unsubscribe(subscription)
+    }
+
+    /// Signals dropped for a subscription because its queue was full.
+    pub fn subscription_dropped(&self, subscription: u64) -> Result<u64> {
+        self.live()?
+            .signals
+            .dropped_for(subscription)
+            .ok_or_else(|| Error::invalid(format!("no subscription {subscription}")))
+    }
+
+    /// The recent operations (queued, running, committed, failed) as a JSON array.
+    pub fn operations_json(&self) -> Result<String> {
+        let shared = self.live()?;
+        let mut out = String::from("[");
+        let mut first = true;
+        let mut item = |out: &mut String, id: u64, kind: &str, state: &str, sql: Option<&str>, extra: &str| {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(out, "{{\"id\":{id},\"kind\":\"{kind}\",\"state\":\"{state}\",\"sql\":");
+            match sql {
+                Some(s) => json_string(out, &preview(s)),
+                None => out.push_str("null"),
+            }
+            out.push_str(extra);
+            out.push('}');
+        };
+        for r in shared.ops.lock().iter() {
+            let mut extra = format!(
+                ",\"submitted_us\":{},\"finished_us\":{},\"latency_us\":{},\"error\":",
+                r.submitted_us, r.finished_us, r.latency_us
+            );
+            match &r.error {
+                Some(e) => json_string(&mut extra, e),
+                None => extra.push_str("null"),
+            }
+            let state = if r.state == OpState::Committed { "committed" } else { "failed" };
+            item(&mut out, r.id, r.kind, state, r.sql.as_deref(), &extra);
+        }
+        for (id, kind, sql) in shared.running.lock().iter() {
+            item(&mut out, *id, kind, "running", sql.as_deref(), "");
+        }
+        let _ = OpState::Queued;
+        out.push(']');
+        Ok(out)
+    }
+
+    /// Metrics in the Prometheus text exposition format.
+    pub fn metrics_text(&self) -> Result<String> {
+        let shared = self.live()?;
+        let s = self.stats()?;
+        let c = shared.cache.stats();
+        let m = &shared.metrics;
+        let mut out = String::new();
+        gauge(&mut out, "singlewriter_queue_depth", "Writes waiting now.", s.queued);
+        counter(&mut out, "singlewriter_writes_enqueued_total", "Writes submitted.", m.enqueued.load(Ordering::Relaxed));
+        counter(&mut out, "singlewriter_writes_committed_total", "Writes acknowledged OK.", s.committed);
+        counter(&mut out, "singlewriter_writes_failed_total", "Writes acknowledged with an error.", s.failed);
+        counter(&mut out, "singlewriter_transactions_total", "Commits on the write connection.", s.transactions);
+        counter(&mut out, "singlewriter_busy_retries_total", "Waits for another process's lock.", s.busy_retries);
+        counter(&mut out, "singlewriter_queue_full_total", "Submissions that found the queue full.", m.queue_full.load(Ordering::Relaxed));
+        counter(&mut out, "singlewriter_reads_total", "Queries run on read connections.", m.reads.load(Ordering::Relaxed));
+        counter(&mut out, "singlewriter_reader_waits_total", "Reads that waited for a free read connection.", m.reader_waits.load(Ordering::Relaxed));
+        counter(&mut out, "singlewriter_cache_hits_total", "Reads served from the cache.", c.hits);
+        counter(&mut out, "singlewriter_cache_misses_total", "Reads that ran the query.", c.misses);
+        counter(&mut out, "singlewriter_cache_evictions_total", "Entries evicted by the size bound.", c.evictions);
+        counter(&mut out, "singlewriter_cache_invalidations_total", "Entries invalidated.", c.invalidations);
+        gauge(&mut out, "singlewriter_cache_entries", "Entries cached now.", c.entries);
+        counter(&mut out, "singlewriter_signals_dropped_total", "Signals dropped by full subscriber queues.", shared.signals.dropped.load(Ordering::Relaxed));
+        m.latency.expose(&mut out, "singlewriter_write_latency_seconds", "Submit to acknowledgement.");
+        m.commit_time.expose(&mut out, "singlewriter_commit_seconds", "Time of COMMIT.");
+        let _ = m.group_size.count();
+        Ok(out)
+    }
+
+    /// Close this handle. The last handle of a database commits everything accepted, then
+    /// closes the database. Closing twice is an error (`SW_STATUS_CLOSED`), never a crash.
+    pub fn close(&self) -> Result<()> {
+        if lane::inside_callback() {
+            return Err(Error::misuse("closing from inside a transaction or callback would deadlock"));
+        }
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Err(Error::new(Status::Closed, "this handle is already closed"));
+        }
+        crate::registry::release(&self.shared);
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            crate::registry::release(&self.shared);
+        }
+    }
+}
+
+fn preview(sql: &str) -> String {
+    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}

@@ -1,0 +1,505 @@
+//! The write connection and what runs on it: group transactions, jobs inside savepoints or
+//! statement-atomic, change tracking, the per-table change counters shared with other processes.
+//!
+//! Owned by whichever thread leads the lane; never touched by anyone else. Must never leave a
+//! transaction open between groups, and never let a job's SQL end the group's transaction.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fallible_iterator::FallibleIterator;
+use lru::LruCache;
+use parking_lot::Mutex;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::{Connection, OpenFlags};
+
+use super::sql::{classify, first_keyword, Kind};
+use crate::error::{Error, Result, Status};
+use crate::options::{OpenMode, Options};
+use crate::rows::Rows;
+use crate::signal::Signals;
+use crate::value::{bind, BindReport, Param};
+
+/// The table other singlewriter processes read to learn which tables a commit changed.
+/// Rows: `tbl` is a lower-cased table name, or `!invalidate:<key or glob>` for a persisted
+/// `cache.invalidate` signal; `gen` moves by one per commit that changed it.
+pub const CHANGE_TABLE: &str = "_singlewriter_changes";
+
+/// Rows affected and last insert rowid of a write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteResult {
+    /// Rows inserted, updated or deleted by the write's statements (not counting triggers).
+    pub rows_affected: i64,
+    /// The rowid of the last row the write inserted, or 0 if it inserted none.
+    pub last_insert_rowid: i64,
+}
+
+/// One statement of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    /// The SQL.
+    pub sql: String,
+    /// Its parameters.
+    pub params: Vec<Param>,
+}
+
+impl Statement {
+    /// A statement with parameters.
+    pub fn new(sql: impl Into<String>, params: Vec<Param>) -> Statement {
+        Statement { sql: sql.into(), params }
+    }
+}
+
+/// What a group changed: tables, schema, persisted invalidations.
+#[derive(Default)]
+pub(crate) struct Changes {
+    pub(crate) tables: HashSet<Box<str>>,
+    pub(crate) schema: bool,
+    pub(crate) raised: Vec<Box<str>>,
+}
+
+impl Changes {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tables.is_empty() && !self.schema && self.raised.is_empty()
+    }
+    fn absorb(&mut self, captured: &Captured) {
+        for t in &captured.tables {
+            if !self.tables.contains(t) {
+                self.tables.insert(t.clone());
+            }
+        }
+        self.schema |= captured.schema;
+    }
+}
+
+/// What the authorizer saw while statements were prepared.
+#[derive(Clone, Default, Debug)]
+struct Captured {
+    tables: Vec<Box<str>>,
+    schema: bool,
+}
+
+/// What the check for other processes' commits found.
+#[derive(Default, Debug)]
+pub(crate) struct External {
+    /// Tables another singlewriter process changed.
+    pub(crate) tables: Vec<Box<str>>,
+    /// Invalidation patterns another process raised.
+    pub(crate) raised: Vec<Box<str>>,
+    /// A commit by a program outside this library: everything is stale.
+    pub(crate) everything: bool,
+}
+
+pub(crate) struct WriteConn {
+    db: Connection,
+    capture: Arc<Mutex<Captured>>,
+    write_sets: LruCache<Box<str>, Arc<Captured>>,
+    track_changes: bool,
+    change_table_ready: bool,
+    /// Generations of the change table's rows as this writer last saw (or wrote) them.
+    seen: HashMap<Box<str>, i64>,
+    data_version: i64,
+    pub(crate) last_external_check: Instant,
+    busy_timeout: Duration,
+}
+
+const STATEMENT_CACHE: usize = 256;
+
+fn record(c: &mut Captured, table: &str) {
+    if table.starts_with("sqlite_") || table.eq_ignore_ascii_case(CHANGE_TABLE) {
+        return;
+    }
+    if !c.tables.iter().any(|t| t.eq_ignore_ascii_case(table)) {
+        c.tables.push(table.to_ascii_lowercase().into());
+    }
+}
+
+impl WriteConn {
+    pub(crate) fn open(opts: &Options, signals: &Signals) -> Result<WriteConn> {
+        let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        flags |= match opts.mode {
+            OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            OpenMode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            OpenMode::ReadWriteCreate | OpenMode::Memory => {
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+            }
+        };
+        let mut db = Connection::open_with_flags(opts.sqlite_target(), flags)
+            .map_err(|e| Error::from(e).context("opening the database"))?;
+        signals.emit("connection.open.write", "");
+        // The lane retries a foreign lock itself, with backoff, on a library thread.
+        db.busy_timeout(Duration::ZERO)?;
+        db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        signals.emit("pragma.busy_timeout", opts.busy_timeout.as_millis().to_string());
+        if opts.mode != OpenMode::ReadOnly {
+            let wanted = opts.effective_journal_mode();
+            let mode: String = retry_busy(opts.busy_timeout, || {
+                db.query_row(&format!("PRAGMA journal_mode={wanted}"), [], |r| r.get(0))
+            })
+            .map_err(|e| e.context("setting the journal mode"))?;
+            signals.emit("pragma.journal_mode", mode.to_ascii_lowercase());
+            if !opts.in_memory() && !mode.eq_ignore_ascii_case(wanted) {
+                return Err(Error::new(
+                    Status::Error,
+                    format!("Journal Mode: asked for {wanted}, the database is in {mode}"),
+                ));
+            }
+        }
+        db.execute_batch(&format!("PRAGMA synchronous={}", opts.synchronous.sql()))?;
+        signals.emit("pragma.synchronous", opts.synchronous.sql().to_ascii_lowercase());
+        db.execute_batch(if opts.foreign_keys { "PRAGMA foreign_keys=ON" } else { "PRAGMA foreign_keys=OFF" })?;
+        signals.emit("pragma.foreign_keys", if opts.foreign_keys { "on" } else { "off" });
+        if opts.recursive_triggers {
+            db.execute_batch("PRAGMA recursive_triggers=ON")?;
+            signals.emit("pragma.recursive_triggers", "on");
+        }
+        let capture: Arc<Mutex<Captured>> = Arc::default();
+        let sink = capture.clone();
+        db.authorizer(Some(move |ctx: AuthContext<'_>| {
+            let mut c = sink.lock();
+            match ctx.action {
+                AuthAction::Insert { table_name }
+                | AuthAction::Delete { table_name }
+                | AuthAction::Update { table_name, .. } => record(&mut c, table_name),
+                AuthAction::DropTable { table_name }
+                | AuthAction::AlterTable { table_name, .. }
+                | AuthAction::DropTempTable { table_name } => {
+                    record(&mut c, table_name);
+                    c.schema = true;
+                }
+                AuthAction::CreateTable { .. }
+                | AuthAction::CreateIndex { .. }
+                | AuthAction::DropIndex { .. }
+                | AuthAction::CreateTrigger { .. }
+                | AuthAction::DropTrigger { .. }
+                | AuthAction::CreateView { .. }
+                | AuthAction::DropView { .. }
+                | AuthAction::CreateVtable { .. }
+                | AuthAction::DropVtable { .. } => c.schema = true,
+                _ => {}
+            }
+            Authorization::Allow
+        }))?;
+        let mut conn = WriteConn {
+            db,
+            capture,
+            write_sets: LruCache::new(NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN)),
+            track_changes: !opts.in_memory() && opts.mode != OpenMode::ReadOnly,
+            change_table_ready: false,
+            seen: HashMap::new(),
+            data_version: 0,
+            last_external_check: Instant::now(),
+            busy_timeout: opts.busy_timeout,
+        };
+        if !opts.in_memory() {
+            conn.data_version = conn.query_data_version()?;
+            conn.seen = conn.read_change_table()?;
+            conn.change_table_ready = !conn.seen.is_empty() || conn.change_table_exists()?;
+        }
+        Ok(conn)
+    }
+
+    fn query_data_version(&self) -> Result<i64> {
+        Ok(self.db.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?)
+    }
+
+    fn change_table_exists(&self) -> Result<bool> {
+        Ok(self
+            .db
+            .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?1")?
+            .exists([CHANGE_TABLE])?)
+    }
+
+    fn read_change_table(&self) -> Result<HashMap<Box<str>, i64>> {
+        if !self.change_table_exists()? {
+            return Ok(HashMap::new());
+        }
+        let mut stmt = self.db.prepare_cached(&format!("SELECT tbl, gen FROM {CHANGE_TABLE}"))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?.into_boxed_str(), r.get::<_, i64>(1)?)))?;
+        let mut map = HashMap::new();
+        for row in rows {
+            let (k, v) = row?;
+            map.insert(k, v);
+        }
+        Ok(map)
+    }
+
+    /// Whether another connection or process committed since the last check, and what.
+    /// `PRAGMA data_version` on this connection moves only for other connections' commits.
+    pub(crate) fn check_external(&mut self) -> Result<External> {
+        self.last_external_check = Instant::now();
+        let mut found = External::default();
+        let version = self.query_data_version()?;
+        if version == self.data_version {
+            return Ok(found);
+        }
+        self.data_version = version;
+        let now = self.read_change_table()?;
+        for (k, gen) in &now {
+            if self.seen.get(k) != Some(gen) {
+                match k.strip_prefix("!invalidate:") {
+                    Some(pattern) => found.raised.push(pattern.into()),
+                    None => found.tables.push(k.clone()),
+                }
+            }
+        }
+        if !now.is_empty() {
+            self.change_table_ready = true;
+        }
+        found.everything = found.tables.is_empty() && found.raised.is_empty();
+        self.seen = now;
+        Ok(found)
+    }
+
+    pub(crate) fn external_checks_enabled(&self) -> bool {
+        self.track_changes
+    }
+
+    /// `BEGIN IMMEDIATE`: `Err` with [`Status::Busy`] when another process holds the lock.
+    pub(crate) fn begin(&mut self) -> Result<()> {
+        self.db.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+        Ok(())
+    }
+
+    /// Record the group's changes in the change table and commit. On failure the transaction
+    /// is rolled back and nothing of the group is kept.
+    pub(crate) fn commit(&mut self, changes: &Changes) -> Result<()> {
+        let result = self.write_change_rows(changes).and_then(|written| {
+            retry_busy(self.busy_timeout, || self.db.prepare_cached("COMMIT")?.raw_execute())?;
+            for (k, gen) in written {
+                self.seen.insert(k, gen);
+            }
+            Ok(())
+        });
+        if result.is_err() {
+            self.rollback();
+        }
+        result
+    }
+
+    /// Roll back whatever is open (best effort).
+    pub(crate) fn rollback(&mut self) {
+        if !self.db.is_autocommit() {
+            let _ = self.db.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn write_change_rows(&mut self, changes: &Changes) -> Result<Vec<(Box<str>, i64)>> {
+        if !self.track_changes || (changes.tables.is_empty() && changes.raised.is_empty()) {
+            return Ok(vec![]);
+        }
+        if !self.change_table_ready {
+            self.db.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {CHANGE_TABLE}(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID"
+            ))?;
+            self.change_table_ready = true;
+        }
+        let mut stmt = self.db.prepare_cached(&format!(
+            "INSERT INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 1) \
+             ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1 RETURNING gen"
+        ))?;
+        let mut written = Vec::with_capacity(changes.tables.len() + changes.raised.len());
+        let raised = changes.raised.iter().map(|p| format!("!invalidate:{p}").into_boxed_str());
+        for key in changes.tables.iter().cloned().chain(raised) {
+            let gen: i64 = stmt.query_row([&*key], |r| r.get(0))?;
+            written.push((key, gen));
+        }
+        Ok(written)
+    }
+
+    /// Run one SQL text (one or more statements) inside the group transaction.
+    /// A single statement runs without a savepoint (SQLite undoes a failed statement itself);
+    /// several run inside one savepoint, all or nothing.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[Param], changes: &mut Changes) -> Result<WriteResult> {
+        let rowid_before = self.db.last_insert_rowid();
+        let known = self.write_sets.get(sql).cloned();
+        if known.is_none() {
+            *self.capture.lock() = Captured::default();
+        }
+        let multiple = match self.db.prepare_cached(sql) {
+            Ok(_) => false,
+            Err(rusqlite::Error::MultipleStatement) => true,
+            Err(e) => return Err(e.into()),
+        };
+        if multiple {
+            return self.savepoint(|conn| conn.execute_multi(sql, params, changes));
+        }
+        // Cached by the call above: this is a hash lookup.
+        let mut stmt = self.db.prepare_cached(sql)?;
+        let captured = match known {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(std::mem::take(&mut *self.capture.lock()));
+                self.write_sets.put(sql.into(), c.clone());
+                c
+            }
+        };
+        bind(&mut stmt, params, None)?;
+        let total_before = self.db.total_changes();
+        {
+            let mut rows = stmt.raw_query();
+            while rows.next()?.is_some() {}
+        }
+        drop(stmt);
+        changes.absorb(&captured);
+        // A statement re-prepared after a schema change reports its tables again.
+        let late = std::mem::take(&mut *self.capture.lock());
+        changes.absorb(&late);
+        let rows = if self.db.total_changes() != total_before { self.db.changes() as i64 } else { 0 };
+        Ok(WriteResult { rows_affected: rows, last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows) })
+    }
+
+    fn inserted_rowid(&self, before: i64, sql: &str, rows: i64) -> i64 {
+        let after = self.db.last_insert_rowid();
+        if after != before {
+            return after;
+        }
+        let kw = first_keyword(sql);
+        if rows > 0 && (kw == "INSERT" || kw == "REPLACE" || kw == "WITH") {
+            after
+        } else {
+            0
+        }
+    }
+
+    fn execute_multi(&mut self, sql: &str, params: &[Param], changes: &mut Changes) -> Result<WriteResult> {
+        let rowid_before = self.db.last_insert_rowid();
+        *self.capture.lock() = Captured::default();
+        let mut report = BindReport::new(params.len());
+        let mut total = 0i64;
+        let mut batch = rusqlite::Batch::new(&self.db, sql);
+        let mut index = 0;
+        while let Some(mut stmt) = batch.next()? {
+            index += 1;
+            let text = stmt.expanded_sql().unwrap_or_default();
+            match classify(&text) {
+                Kind::Grouped => {}
+                Kind::Alone | Kind::TransactionControl => {
+                    return Err(Error::new(
+                        Status::Misuse,
+                        format!(
+                            "statement {index} ({}) cannot run inside a transaction; submit it on its own",
+                            first_keyword(&text)
+                        ),
+                    ))
+                }
+            }
+            bind(&mut stmt, params, Some(&mut report))?;
+            let before = self.db.total_changes();
+            {
+                let mut rows = stmt.raw_query();
+                while rows.next()?.is_some() {}
+            }
+            if self.db.total_changes() != before {
+                total += self.db.changes() as i64;
+            }
+        }
+        report.check_all_used(params)?;
+        let captured = std::mem::take(&mut *self.capture.lock());
+        changes.absorb(&captured);
+        Ok(WriteResult { rows_affected: total, last_insert_rowid: self.inserted_rowid(rowid_before, sql, total) })
+    }
+
+    /// Run `f` inside `SAVEPOINT`: released on success, rolled back to on failure.
+    pub(crate) fn savepoint<T>(&mut self, f: impl FnOnce(&mut WriteConn) -> Result<T>) -> Result<T> {
+        self.db.prepare_cached("SAVEPOINT sw_job")?.raw_execute()?;
+        let result = f(self);
+        if self.db.is_autocommit() {
+            // The statement ended the whole transaction (OR ROLLBACK, RAISE(ROLLBACK), I/O).
+            return result;
+        }
+        match &result {
+            Ok(_) => {
+                self.db.prepare_cached("RELEASE sw_job")?.raw_execute()?;
+            }
+            Err(_) => {
+                self.db.prepare_cached("ROLLBACK TO sw_job")?.raw_execute()?;
+                self.db.prepare_cached("RELEASE sw_job")?.raw_execute()?;
+            }
+        }
+        result
+    }
+
+    /// Whether the group transaction is still open (false after a statement rolled it back).
+    pub(crate) fn in_transaction(&self) -> bool {
+        !self.db.is_autocommit()
+    }
+
+    /// Run a statement that cannot run inside a transaction, in autocommit.
+    pub(crate) fn execute_alone(&mut self, sql: &str, params: &[Param]) -> Result<WriteResult> {
+        let mut report = BindReport::new(params.len());
+        let mut total = 0i64;
+        let mut batch = rusqlite::Batch::new(&self.db, sql);
+        while let Some(mut stmt) = batch.next()? {
+            let text = stmt.expanded_sql().unwrap_or_default();
+            if classify(&text) == Kind::TransactionControl {
+                return Err(Error::invalid(format!(
+                    "{} is transaction control; use sw_writer_transaction or sw_writer_batch",
+                    first_keyword(&text)
+                )));
+            }
+            bind(&mut stmt, params, Some(&mut report))?;
+            let before = self.db.total_changes();
+            retry_busy(self.busy_timeout, || {
+                let mut rows = stmt.raw_query();
+                while rows.next()?.is_some() {}
+                Ok(())
+            })?;
+            if self.db.total_changes() != before {
+                total += self.db.changes() as i64;
+            }
+        }
+        report.check_all_used(params)?;
+        Ok(WriteResult { rows_affected: total, last_insert_rowid: 0 })
+    }
+
+    /// A read on the write connection (inside a transaction: sees its uncommitted changes).
+    pub(crate) fn query(&mut self, sql: &str, params: &[Param], changes: &mut Changes) -> Result<Rows> {
+        *self.capture.lock() = Captured::default();
+        let mut stmt = match self.db.prepare(sql) {
+            Ok(s) => s,
+            Err(rusqlite::Error::MultipleStatement) => {
+                return Err(Error::invalid("a query takes exactly one SQL statement"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if classify(sql) != Kind::Grouped {
+            return Err(Error::new(
+                Status::Misuse,
+                format!("{} cannot run inside a transaction", first_keyword(sql)),
+            ));
+        }
+        bind(&mut stmt, params, None)?;
+        let rows = Rows::from_statement(&mut stmt)?;
+        drop(stmt);
+        let captured = std::mem::take(&mut *self.capture.lock());
+        changes.absorb(&captured);
+        Ok(rows)
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`, best effort.
+    pub(crate) fn checkpoint(&mut self) {
+        let _ = self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+}
+
+/// Retry `f` while SQLite says BUSY/LOCKED, with backoff, up to `limit`.
+pub(crate) fn retry_busy<T>(limit: Duration, mut f: impl FnMut() -> rusqlite::Result<T>) -> Result<T> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let err = Error::from(e);
+                if err.status() != Status::Busy || start.elapsed() >= limit {
+                    return Err(err);
+                }
+            }
+        }
+        std::thread::sleep(pause.min(limit.saturating_sub(start.elapsed())));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,805 @@
+//! The writer lane: the bounded queue, leadership, and group commit.
+//!
+//! Exactly one thread at a time leads the lane and holds the write connection. A blocking
+//! submitter that finds the lane idle leads it itself — no hand-off to another thread, which on
+//! this class of machine costs more than a commit. Others queue and park; when a leader finishes
+//! its group it passes leadership to the next blocking submitter in line (who had to be woken
+//! anyway) or to the lane's own library thread (the drainer), which also runs completion
+//! callbacks, retries a foreign lock with backoff, and checks for other processes' commits.
+//! Must never acknowledge a write before the COMMIT that holds it, and never let one job's
+//! failure fail its neighbours.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
+use super::{OpState, Shared, Txn};
+use crate::cache::SCHEMA;
+use crate::error::{Error, Result, Status};
+use crate::signal::Sampled;
+use crate::value::Param;
+
+/// A transaction body, run by its owner thread while it leads the lane.
+pub(crate) type TxnFn<'a> = dyn FnMut(&mut Txn<'_>) -> Result<()> + 'a;
+/// A completion callback for a queued write.
+pub(crate) type Callback = Box<dyn FnOnce(Result<WriteResult>) + Send>;
+
+pub(crate) enum Work {
+    Exec { sql: Arc<str>, params: Vec<Param>, invalidate: Vec<String>, alone: bool },
+    Batch { statements: Vec<Statement>, transactional: bool },
+    Txn,
+    Barrier,
+    Raise { pattern: Box<str> },
+}
+
+pub(crate) enum Notify {
+    /// A blocking submitter (may be handed leadership).
+    Wait(Arc<Waiter>),
+    /// A flush: completes in order with callbacks, never leads.
+    Barrier(Arc<Waiter>),
+    /// A completion callback, run on the drainer thread.
+    Call(Callback),
+    Nothing,
+}
+
+pub(crate) struct Job {
+    pub(crate) work: Work,
+    pub(crate) notify: Notify,
+    pub(crate) submitted: Instant,
+    pub(crate) op: u64,
+    pub(crate) sampled: bool,
+}
+
+const PENDING: u8 = 0;
+const DONE: u8 = 1;
+const LEAD: u8 = 2;
+
+/// Where a blocking submitter parks.
+pub(crate) struct Waiter {
+    state: AtomicU8,
+    result: Mutex<Option<Result<WriteResult>>>,
+    thread: Thread,
+}
+
+impl Waiter {
+    pub(crate) fn new() -> Arc<Waiter> {
+        Arc::new(Waiter { state: AtomicU8::new(PENDING), result: Mutex::new(None), thread: std::thread::current() })
+    }
+
+    fn finish(&self, result: Result<WriteResult>) {
+        *self.result.lock() = Some(result);
+        self.state.store(DONE, Ordering::Release);
+    }
+
+    fn wake(&self) {
+        self.thread.unpark();
+    }
+
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Option<Result<WriteResult>> {
+        loop {
+            if self.state.load(Ordering::Acquire) == DONE {
+                return self.result.lock().take();
+            }
+            match deadline {
+                None => std::thread::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return None;
+                    }
+                    std::thread::park_timeout(d - now);
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    static CALLBACK_DEPTH: Cell<u32> = const { Cell::new(0) };
+    static WAITER: Arc<Waiter> = Waiter::new();
+}
+
+/// Run `f` marked as library-called user code: blocking writer calls inside it are misuse.
+pub(crate) fn in_callback<R>(f: impl FnOnce() -> R) -> R {
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            CALLBACK_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+    CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
+    let _depth = Depth;
+    f()
+}
+
+/// Whether this thread is inside a transaction body or a completion/signal callback.
+pub(crate) fn inside_callback() -> bool {
+    CALLBACK_DEPTH.with(|d| d.get() > 0)
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    queue: VecDeque<Job>,
+    leading: bool,
+    pub(crate) closing: bool,
+    stopped: bool,
+    drainer_idle: bool,
+    space_waiters: usize,
+    /// Completions for the drainer to deliver, in order.
+    completions: VecDeque<(Notify, Result<WriteResult>)>,
+    delivering: bool,
+}
+
+pub(crate) struct Lane {
+    pub(crate) state: Mutex<State>,
+    space: Condvar,
+    drainer_wake: Condvar,
+    pub(crate) conn: Mutex<Option<WriteConn>>,
+}
+
+impl Lane {
+    pub(crate) fn new(conn: WriteConn) -> Lane {
+        Lane {
+            state: Mutex::new(State::default()),
+            space: Condvar::new(),
+            drainer_wake: Condvar::new(),
+            conn: Mutex::new(Some(conn)),
+        }
+    }
+
+    fn wake_drainer(&self, st: &State) {
+        if st.drainer_idle {
+            self.drainer_wake.notify_one();
+        }
+    }
+}
+
+enum Taken {
+    Empty,
+    HandTo(Arc<Waiter>),
+    Jobs(Vec<Job>),
+}
+
+fn is_own(job: &Job, me: Option<&Arc<Waiter>>) -> bool {
+    match (&job.notify, me) {
+        (Notify::Wait(w), Some(me)) => Arc::ptr_eq(w, me),
+        _ => false,
+    }
+}
+
+fn runs_alone(job: &Job) -> bool {
+    matches!(job.work, Work::Txn | Work::Exec { alone: true, .. })
+}
+
+impl Shared {
+    /// Wait for room in the queue (up to `Enqueue Timeout`), or fail.
+    fn make_room(&self, st: &mut parking_lot::MutexGuard<'_, State>, may_block: bool) -> Result<()> {
+        if st.closing {
+            return Err(Error::closed());
+        }
+        let cap = self.opts.queue_capacity;
+        if st.queue.len() < cap {
+            return Ok(());
+        }
+        self.metrics.queue_full.fetch_add(1, Ordering::Relaxed);
+        self.signals.emit_full("backpressure.full", "", Status::QueueFull, -1, st.queue.len() as i64);
+        let full = || {
+            Error::new(
+                Status::QueueFull,
+                format!("the write queue is full ({cap} writes) and stayed full for the Enqueue Timeout"),
+            )
+        };
+        if !may_block || self.opts.enqueue_timeout.is_zero() {
+            return Err(full());
+        }
+        let deadline = Instant::now() + self.opts.enqueue_timeout;
+        let started = Instant::now();
+        st.space_waiters += 1;
+        let outcome = loop {
+            let timed_out = self.lane.space.wait_until(st, deadline).timed_out();
+            if st.closing {
+                break Err(Error::closed());
+            }
+            if st.queue.len() < cap {
+                break Ok(());
+            }
+            if timed_out {
+                break Err(full());
+            }
+        };
+        st.space_waiters -= 1;
+        if outcome.is_ok() {
+            self.signals.emit_full(
+                "backpressure.recovered",
+                "",
+                Status::Ok,
+                started.elapsed().as_micros() as i64,
+                -1,
+            );
+        }
+        outcome
+    }
+
+    fn new_job(&self, work: Work, notify: Notify) -> Job {
+        let sampled = self.signals.sampled(Sampled::Write);
+        let op = self.next_op.fetch_add(1, Ordering::Relaxed);
+        Job { work, notify, submitted: Instant::now(), op, sampled }
+    }
+
+    /// Queue a write whose completion runs `callback` on the drainer thread. Never blocks when
+    /// called from a callback (a full queue then fails at once).
+    pub(crate) fn submit_async(&self, work: Work, notify: Notify) -> Result<()> {
+        let job = self.new_job(work, notify);
+        let mut st = self.lane.state.lock();
+        self.make_room(&mut st, !inside_callback())?;
+        self.note_enqueued(&job);
+        st.queue.push_back(job);
+        if !st.leading {
+            self.lane.wake_drainer(&st);
+        }
+        Ok(())
+    }
+
+    fn note_enqueued(&self, job: &Job) {
+        self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
+        if job.sampled {
+            self.signals.emit_full("write.enqueue", "", Status::Ok, -1, job.op as i64);
+        }
+        self.track(job, OpState::Queued);
+    }
+
+    /// Submit a write and wait for its acknowledgement, leading the lane when it is idle.
+    pub(crate) fn submit_wait(&self, work: Work, txn: Option<&mut TxnFn<'_>>) -> Result<WriteResult> {
+        if inside_callback() {
+            return Err(Error::misuse(
+                "a blocking writer call from inside a transaction or callback would deadlock",
+            ));
+        }
+        let waiter = WAITER.with(Arc::clone);
+        waiter.state.store(PENDING, Ordering::Relaxed);
+        *waiter.result.lock() = None;
+        let job = self.new_job(work, Notify::Wait(waiter.clone()));
+        let mut txn = txn;
+        let lead_now = {
+            let mut st = self.lane.state.lock();
+            self.make_room(&mut st, true)?;
+            self.note_enqueued(&job);
+            st.queue.push_back(job);
+            let lead = !st.leading;
+            st.leading = true;
+            lead
+        };
+        if lead_now {
+            self.lead(Some(&waiter), txn.as_deref_mut());
+        }
+        loop {
+            match waiter.state.load(Ordering::Acquire) {
+                DONE => {
+                    return waiter
+                        .result
+                        .lock()
+                        .take()
+                        .unwrap_or_else(|| Err(Error::new(Status::Error, "lost acknowledgement")))
+                }
+                LEAD => {
+                    waiter.state.store(PENDING, Ordering::Relaxed);
+                    self.lead(Some(&waiter), txn.as_deref_mut());
+                }
+                _ => std::thread::park(),
+            }
+        }
+    }
+
+    fn take(&self, st: &mut State, me: Option<&Arc<Waiter>>) -> Taken {
+        let Some(front) = st.queue.front() else { return Taken::Empty };
+        if matches!(front.work, Work::Txn) && !is_own(front, me) {
+            if let Notify::Wait(w) = &front.notify {
+                return Taken::HandTo(w.clone());
+            }
+        }
+        let mut jobs = Vec::new();
+        if runs_alone(front) {
+            jobs.extend(st.queue.pop_front());
+        } else {
+            while jobs.len() < self.opts.max_batch {
+                match st.queue.front() {
+                    Some(j) if !runs_alone(j) => jobs.extend(st.queue.pop_front()),
+                    _ => break,
+                }
+            }
+        }
+        if st.space_waiters > 0 {
+            self.lane.space.notify_all();
+        }
+        Taken::Jobs(jobs)
+    }
+
+    /// Lead the lane. `me` is the leading submitter's waiter (None for the drainer); a
+    /// submitter leads until its own job is acknowledged, the drainer until the queue is empty.
+    pub(crate) fn lead(&self, me: Option<&Arc<Waiter>>, mut txn: Option<&mut TxnFn<'_>>) {
+        let drainer = me.is_none();
+        loop {
+            let taken = {
+                let mut st = self.lane.state.lock();
+                match self.take(&mut st, me) {
+                    Taken::Empty => {
+                        st.leading = false;
+                        return;
+                    }
+                    Taken::HandTo(w) => {
+                        w.state.store(LEAD, Ordering::Release);
+                        drop(st);
+                        w.wake();
+                        return;
+                    }
+                    Taken::Jobs(jobs) => jobs,
+                }
+            };
+            let results = match self.run_group(&taken, txn.as_deref_mut(), !drainer) {
+                Some(results) => results,
+                None => {
+                    // Another process holds the lock: let the drainer wait for it.
+                    let mut st = self.lane.state.lock();
+                    for job in taken.into_iter().rev() {
+                        st.queue.push_front(job);
+                    }
+                    st.leading = false;
+                    self.lane.drainer_wake.notify_one();
+                    return;
+                }
+            };
+            self.finish_group(taken, results, me, drainer);
+            if drainer {
+                continue;
+            }
+            if me.is_some_and(|w| w.state.load(Ordering::Acquire) == DONE) {
+                return;
+            }
+        }
+    }
+
+    /// Deliver a committed group's results: record them, pass leadership on (a submitter
+    /// leader), then wake the waiters; callbacks and flushes go to the drainer in order.
+    fn finish_group(&self, jobs: Vec<Job>, results: Vec<Result<WriteResult>>, me: Option<&Arc<Waiter>>, drainer: bool) {
+        let mut wake = Vec::with_capacity(jobs.len());
+        let mut deferred = Vec::new();
+        let done_us = crate::signal::now_us();
+        for (job, result) in jobs.into_iter().zip(results) {
+            let latency = job.submitted.elapsed();
+            self.metrics.latency.record(latency.as_micros() as u64);
+            match &result {
+                Ok(r) => {
+                    self.metrics.committed.fetch_add(1, Ordering::Relaxed);
+                    if job.sampled {
+                        self.signals.emit_full("write.done", "", Status::Ok, latency.as_micros() as i64, r.rows_affected);
+                    }
+                }
+                Err(e) => {
+                    self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                    self.signals.emit_full("write.error", e.message(), e.status(), latency.as_micros() as i64, -1);
+                }
+            }
+            self.track_done(&job, &result, done_us);
+            match job.notify {
+                Notify::Wait(w) => {
+                    w.finish(result);
+                    wake.push(w);
+                }
+                Notify::Nothing => {}
+                other => deferred.push((other, result)),
+            }
+        }
+        // A submitter that led passes the lane on before waking anyone.
+        if !drainer {
+            let mut st = self.lane.state.lock();
+            st.completions.extend(deferred.drain(..));
+            let own_done = me.is_some_and(|w| w.state.load(Ordering::Acquire) == DONE);
+            if own_done {
+                match st.queue.front().map(|j| &j.notify) {
+                    None => st.leading = false,
+                    Some(Notify::Wait(w)) => {
+                        w.state.store(LEAD, Ordering::Release);
+                        wake.push(w.clone());
+                    }
+                    Some(_) => st.leading = false,
+                }
+            }
+            if !st.completions.is_empty() || (!st.leading && !st.queue.is_empty()) {
+                self.lane.wake_drainer(&st);
+            }
+        }
+        for w in wake {
+            w.wake();
+        }
+        if drainer {
+            // Earlier groups' completions first, then this group's.
+            let mut st = self.lane.state.lock();
+            st.completions.extend(deferred);
+            drop(st);
+            self.deliver_completions();
+        }
+    }
+
+    /// Run queued completions on this (the drainer) thread, in order.
+    pub(crate) fn deliver_completions(&self) {
+        loop {
+            let batch: Vec<_> = {
+                let mut st = self.lane.state.lock();
+                if st.completions.is_empty() {
+                    st.delivering = false;
+                    return;
+                }
+                st.delivering = true;
+                st.completions.drain(..).collect()
+            };
+            for (notify, result) in batch {
+                match notify {
+                    Notify::Call(cb) => {
+                        let _ = catch_unwind(AssertUnwindSafe(|| in_callback(|| cb(result))));
+                    }
+                    Notify::Barrier(w) | Notify::Wait(w) => {
+                        w.finish(result);
+                        w.wake();
+                    }
+                    Notify::Nothing => {}
+                }
+            }
+        }
+    }
+
+    /// Execute one group. `None` when another process holds the lock and this submitter should
+    /// leave the waiting to the drainer.
+    fn run_group(&self, jobs: &[Job], mut txn: Option<&mut TxnFn<'_>>, submitter: bool) -> Option<Vec<Result<WriteResult>>> {
+        let mut guard = self.lane.conn.lock();
+        let Some(conn) = guard.as_mut() else {
+            return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
+        };
+        let group_start = Instant::now();
+        for job in jobs {
+            if job.sampled {
+                self.signals.emit_full("write.start", "", Status::Ok, -1, job.op as i64);
+            }
+            self.track(job, OpState::Running);
+        }
+        if let [Job { work: Work::Exec { sql, params, alone: true, .. }, .. }] = jobs {
+            let result = catch_unwind(AssertUnwindSafe(|| self.with_busy_retry(|| conn.execute_alone(sql, params))))
+                .unwrap_or_else(|_| Err(panicked()));
+            self.cache.tables.bump([SCHEMA]);
+            self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+            return Some(vec![result]);
+        }
+        if jobs.iter().all(|j| matches!(j.work, Work::Barrier)) {
+            return Some(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
+        }
+        let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
+        let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
+        let mut failed_hard = vec![false; jobs.len()];
+        let changes = loop {
+            // BEGIN IMMEDIATE, waiting out another process's lock.
+            let mut waited: Option<Instant> = None;
+            loop {
+                match conn.begin() {
+                    Ok(()) => break,
+                    Err(e) if e.status() == Status::Busy => {
+                        self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
+                        let since = *waited.get_or_insert_with(|| {
+                            self.signals.emit("busy.wait", "");
+                            Instant::now()
+                        });
+                        if submitter && !owns_txn {
+                            return None;
+                        }
+                        if since.elapsed() >= self.opts.busy_timeout {
+                            self.signals.emit_full("busy.timeout", "", Status::Busy, since.elapsed().as_micros() as i64, -1);
+                            let err = Error::new(Status::Busy, format!(
+                                "another connection held the write lock for longer than the Busy Timeout ({} ms)",
+                                self.opts.busy_timeout.as_millis()
+                            ))
+                            .with_sqlite_code(e.sqlite_code());
+                            return Some(jobs.iter().map(|_| Err(err.clone())).collect());
+                        }
+                        std::thread::sleep(backoff(since.elapsed()));
+                    }
+                    Err(e) => return Some(jobs.iter().map(|_| Err(e.clone())).collect()),
+                }
+            }
+            if let Some(since) = waited {
+                self.signals.emit_full("busy.recovered", "", Status::Ok, since.elapsed().as_micros() as i64, -1);
+            }
+            if conn.external_checks_enabled()
+                && !self.opts.invalidation_poll.is_zero()
+                && conn.last_external_check.elapsed() >= self.opts.invalidation_poll
+            {
+                if let Ok(ext) = conn.check_external() {
+                    self.apply_external(ext);
+                }
+            }
+            let mut changes = Changes::default();
+            let mut restart = false;
+            for (i, job) in jobs.iter().enumerate() {
+                if failed_hard[i] {
+                    continue;
+                }
+                let r = catch_unwind(AssertUnwindSafe(|| self.run_job(conn, job, txn.as_deref_mut(), &mut changes)))
+                    .unwrap_or_else(|_| Err(panicked()));
+                if !conn.in_transaction() {
+                    // This job's failure ended the whole transaction: it alone fails, the
+                    // others run again in a new one.
+                    failed_hard[i] = true;
+                    results[i] = Some(Err(r.err().unwrap_or_else(|| {
+                        Error::new(Status::Error, "the statement ended the group transaction")
+                    })));
+                    restart = true;
+                    break;
+                }
+                results[i] = Some(r);
+            }
+            if restart {
+                for (i, r) in results.iter_mut().enumerate() {
+                    if !failed_hard[i] {
+                        *r = None;
+                    }
+                }
+                if jobs.iter().zip(&failed_hard).all(|(_, f)| *f) {
+                    break Changes::default();
+                }
+                if owns_txn {
+                    // A transaction body is not re-run; the group was that body alone.
+                    break Changes::default();
+                }
+                continue;
+            }
+            let commit_start = Instant::now();
+            match conn.commit(&changes) {
+                Ok(()) => {
+                    self.metrics.commit_time.record(commit_start.elapsed().as_micros() as u64);
+                    break changes;
+                }
+                Err(e) => {
+                    let e = e.context("COMMIT failed; nothing of this group was kept");
+                    for (i, r) in results.iter_mut().enumerate() {
+                        if !failed_hard[i] {
+                            *r = Some(Err(e.clone()));
+                        }
+                    }
+                    break Changes::default();
+                }
+            }
+        };
+        drop(guard);
+        self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+        self.metrics.group_size.record(jobs.len() as u64);
+        let results: Vec<Result<WriteResult>> = results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::new(Status::Error, "write did not run"))))
+            .collect();
+        // Make the group visible to the cache before anyone is acknowledged.
+        if !changes.is_empty() {
+            self.cache.tables.bump(changes.tables.iter().map(|t| &**t));
+            if changes.schema {
+                self.cache.tables.bump([SCHEMA]);
+            }
+            for pattern in &changes.raised {
+                self.cache.invalidate(pattern, "cache.invalidate");
+            }
+        }
+        for (job, r) in jobs.iter().zip(&results) {
+            if let (Work::Exec { invalidate, .. }, Ok(_)) = (&job.work, r) {
+                for key in invalidate {
+                    self.cache.invalidate(key, "cache.invalidate");
+                }
+            }
+            if matches!(job.work, Work::Txn) && job.sampled {
+                let name = if r.is_ok() { "tx.commit" } else { "tx.rollback" };
+                self.signals.emit(name, "");
+            }
+        }
+        self.signals.emit_full(
+            "group.commit",
+            "",
+            Status::Ok,
+            group_start.elapsed().as_micros() as i64,
+            jobs.len() as i64,
+        );
+        Some(results)
+    }
+
+    fn with_busy_retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+        let start = Instant::now();
+        loop {
+            match f() {
+                Err(e) if e.status() == Status::Busy && start.elapsed() < self.opts.busy_timeout => {
+                    self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(backoff(start.elapsed()));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn run_job(&self, conn: &mut WriteConn, job: &Job, txn: Option<&mut TxnFn<'_>>, changes: &mut Changes) -> Result<WriteResult> {
+        match &job.work {
+            Work::Exec { sql, params, .. } => conn.execute(sql, params, changes),
+            Work::Batch { statements, transactional } => self.run_batch(conn, statements, *transactional, job.sampled, changes),
+            Work::Txn => {
+                let Some(body) = txn else {
+                    return Err(Error::new(Status::Error, "transaction body missing"));
+                };
+                if job.sampled {
+                    self.signals.emit("tx.begin", "");
+                }
+                conn.savepoint(|c| {
+                    let mut t = Txn { conn: c, changes, rows: 0 };
+                    let outcome = catch_unwind(AssertUnwindSafe(|| in_callback(|| body(&mut t))))
+                        .unwrap_or_else(|_| Err(panicked()));
+                    outcome.map(|()| WriteResult { rows_affected: t.rows, last_insert_rowid: 0 })
+                })
+            }
+            Work::Barrier => Ok(WriteResult::default()),
+            Work::Raise { pattern } => {
+                changes.raised.push(pattern.clone());
+                Ok(WriteResult::default())
+            }
+        }
+    }
+
+    fn run_batch(&self, conn: &mut WriteConn, statements: &[Statement], transactional: bool, sampled: bool, changes: &mut Changes) -> Result<WriteResult> {
+        let n = statements.len();
+        let mut total = WriteResult::default();
+        let run_one = |c: &mut WriteConn, i: usize, s: &Statement, changes: &mut Changes| -> Result<WriteResult> {
+            let item_sampled = sampled && self.signals.sampled(Sampled::BatchItem);
+            if item_sampled {
+                self.signals.emit_full("batch.item.start", "", Status::Ok, -1, i as i64);
+            }
+            let started = Instant::now();
+            let r = c.execute(&s.sql, &s.params, changes);
+            if item_sampled {
+                let (status, rows) = match &r {
+                    Ok(r) => (Status::Ok, r.rows_affected),
+                    Err(e) => (e.status(), -1),
+                };
+                self.signals.emit_full("batch.item.done", "", status, started.elapsed().as_micros() as i64, rows);
+            }
+            r
+        };
+        if transactional {
+            if sampled {
+                self.signals.emit("tx.begin", "");
+            }
+            let r = conn.savepoint(|c| {
+                for (i, s) in statements.iter().enumerate() {
+                    let r = run_one(c, i, s, changes)
+                        .map_err(|e| e.context(&format!("batch statement {} of {n} failed; the batch was rolled back", i + 1)))?;
+                    total.rows_affected += r.rows_affected;
+                    if r.last_insert_rowid != 0 {
+                        total.last_insert_rowid = r.last_insert_rowid;
+                    }
+                }
+                Ok(total)
+            });
+            if sampled {
+                self.signals.emit(if r.is_ok() { "tx.commit" } else { "tx.rollback" }, "");
+            }
+            r
+        } else {
+            for (i, s) in statements.iter().enumerate() {
+                let r = conn
+                    .savepoint(|c| run_one(c, i, s, changes))
+                    .map_err(|e| e.context(&format!("batch statement {} of {n} failed; the {i} before it were kept", i + 1)))?;
+                total.rows_affected += r.rows_affected;
+                if r.last_insert_rowid != 0 {
+                    total.last_insert_rowid = r.last_insert_rowid;
+                }
+            }
+            Ok(total)
+        }
+    }
+
+    /// Apply what the check for other processes' commits found.
+    pub(crate) fn apply_external(&self, ext: External) {
+        if !ext.tables.is_empty() {
+            self.cache.tables.bump(ext.tables.iter().map(|t| &**t));
+            for t in &ext.tables {
+                self.signals.emit("cache.invalidate.external", format!("table:{t}"));
+            }
+        }
+        for pattern in &ext.raised {
+            self.cache.invalidate(pattern, "cache.invalidate.external");
+        }
+        if ext.everything {
+            self.cache.tables.bump_all();
+            self.signals.emit("cache.invalidate.external", "*");
+        }
+    }
+
+    /// The drainer thread: leads when no submitter does, delivers completions, waits out
+    /// foreign locks, and checks for other processes' commits while the lane is idle.
+    pub(crate) fn drain(self: &Arc<Shared>) {
+        let poll = self.opts.invalidation_poll;
+        let mut st = self.lane.state.lock();
+        loop {
+            if !st.completions.is_empty() {
+                drop(st);
+                self.deliver_completions();
+                st = self.lane.state.lock();
+                continue;
+            }
+            if !st.leading && !st.queue.is_empty() {
+                st.leading = true;
+                drop(st);
+                self.lead(None, None);
+                st = self.lane.state.lock();
+                continue;
+            }
+            if st.stopped {
+                return;
+            }
+            st.drainer_idle = true;
+            let timeout = if poll.is_zero() { Duration::from_secs(3600) } else { poll };
+            let timed_out = self.lane.drainer_wake.wait_for(&mut st, timeout).timed_out();
+            st.drainer_idle = false;
+            if timed_out && !poll.is_zero() && !st.leading && st.queue.is_empty() && !st.stopped {
+                st.leading = true;
+                drop(st);
+                if let Some(conn) = self.lane.conn.lock().as_mut() {
+                    if conn.external_checks_enabled() {
+                        if let Ok(ext) = conn.check_external() {
+                            self.apply_external(ext);
+                        }
+                    }
+                }
+                st = self.lane.state.lock();
+                st.leading = false;
+            }
+        }
+    }
+
+    /// Stop the drainer once the queue is empty.
+    pub(crate) fn stop_drainer(&self) {
+        let mut st = self.lane.state.lock();
+        st.stopped = true;
+        self.lane.drainer_wake.notify_one();
+    }
+
+    /// Begin closing: later submissions get `SW_STATUS_CLOSED`.
+    pub(crate) fn begin_close(&self) {
+        let mut st = self.lane.state.lock();
+        st.closing = true;
+        self.lane.space.notify_all();
+    }
+
+    /// Queue a barrier even while closing (close's own drain).
+    pub(crate) fn barrier(&self, waiter: Arc<Waiter>, bypass_closing: bool) -> Result<()> {
+        let job = self.new_job(Work::Barrier, Notify::Barrier(waiter));
+        let mut st = self.lane.state.lock();
+        if !bypass_closing {
+            self.make_room(&mut st, true)?;
+        }
+        st.queue.push_back(job);
+        if !st.leading {
+            self.lane.wake_drainer(&st);
+            self.lane.drainer_wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+fn panicked() -> Error {
+    Error::new(Status::Panic, "the write panicked; it was rolled back and the writer lives on")
+}
+
+fn backoff(waited: Duration) -> Duration {
+    let ms = waited.as_millis() as u64;
+    Duration::from_micros(match ms {
+        0..=4 => 500,
+        5..=49 => 2_000,
+        _ => 10_000,
+    })
+}

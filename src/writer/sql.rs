@@ -1,0 +1,70 @@
+//! A tiny look at SQL text: the first keyword of a statement, skipping whitespace and comments.
+//!
+//! Owns deciding, before anything runs, whether a statement may join a group transaction, must
+//! run alone in autocommit (VACUUM, PRAGMA, ATTACH, DETACH), or is transaction control that the
+//! lane refuses (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE). Must never guess beyond the
+//! first keyword: SQLite itself splits statements.
+
+/// How a statement relates to the lane's group transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Runs inside a group transaction.
+    Grouped,
+    /// Cannot run inside a transaction: runs alone, in autocommit.
+    Alone,
+    /// Transaction control: refused (use a transaction or a batch).
+    TransactionControl,
+}
+
+/// The first keyword of `sql`, upper-cased (at most 16 bytes), or "" if none.
+pub(crate) fn first_keyword(sql: &str) -> String {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b';') {
+            i += 1;
+        }
+        if b[i..].starts_with(b"--") {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i..].starts_with(b"/*") {
+            i += 2;
+            while i < b.len() && !b[i..].starts_with(b"*/") {
+                i += 1;
+            }
+            i = (i + 2).min(b.len());
+        } else {
+            break;
+        }
+    }
+    let start = i;
+    while i < b.len() && b[i].is_ascii_alphabetic() && i - start < 16 {
+        i += 1;
+    }
+    sql[start..i].to_ascii_uppercase()
+}
+
+/// Classify a statement by its first keyword.
+pub(crate) fn classify(sql: &str) -> Kind {
+    match first_keyword(sql).as_str() {
+        "VACUUM" | "PRAGMA" | "ATTACH" | "DETACH" => Kind::Alone,
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => Kind::TransactionControl,
+        _ => Kind::Grouped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_past_comments() {
+        assert_eq!(classify("  -- hi\n /* x */ vacuum"), Kind::Alone);
+        assert_eq!(classify("pragma journal_mode=wal"), Kind::Alone);
+        assert_eq!(classify("BEGIN IMMEDIATE"), Kind::TransactionControl);
+        assert_eq!(classify("insert into t values(1)"), Kind::Grouped);
+        assert_eq!(classify("CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END"), Kind::Grouped);
+        assert_eq!(classify(""), Kind::Grouped);
+    }
+}
