@@ -63,4 +63,4 @@ pub use writer::{Stats, Statement, Txn, WriteResult, Writer, CHANGE_TABLE};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The version of the C ABI (`SW_ABI_VERSION`): bumped on any incompatible change.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = ffi::status::SW_ABI_VERSION;

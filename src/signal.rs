@@ -231,10 +231,6 @@ impl Signals {
         Poll { signals, missed }
     }
 
-    /// The highest sequence number handed out so far.
-    pub(crate) fn last_seq(&self) -> u64 {
-        self.next_seq.load(Ordering::Relaxed).saturating_sub(1)
-    }
 
     /// Start delivering matching signals to `callback` on a dedicated dispatcher thread.
     /// `on_end` runs exactly once, on that thread, after its last callback.

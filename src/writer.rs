@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 pub use conn::{Statement, WriteResult, CHANGE_TABLE};
-pub(crate) use lane::in_callback;
+pub(crate) use lane::{in_callback, inside_callback};
 use lane::{Notify, Waiter, Work};
 
 use crate::cache::{Cache, CacheStats};

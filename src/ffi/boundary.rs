@@ -1,0 +1,125 @@
+//! The panic boundary every exported function goes through, and argument conversion
+//! (NULL checks, UTF-8, parameters).
+
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::status::{clear_last_error, set_last_error, sw_status, SW_STATUS_OK, SW_STATUS_PANIC};
+use crate::error::{Error, Result, Status};
+use crate::value::{Param, Value};
+
+/// Run `f`, turning its error or panic into a status and the thread's last error.
+pub(crate) fn boundary(f: impl FnOnce() -> Result<()>) -> sw_status {
+    clear_last_error();
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => SW_STATUS_OK,
+        Ok(Err(e)) => {
+            set_last_error(e.message(), e.sqlite_code());
+            e.status() as sw_status
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            set_last_error(&format!("internal panic: {what}"), 0);
+            SW_STATUS_PANIC
+        }
+    }
+}
+
+/// Run `f` for a function that returns a plain value, with `fallback` on panic.
+pub(crate) fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+/// A required NUL-terminated UTF-8 string.
+pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL")));
+    }
+    CStr::from_ptr(p)
+        .to_str()
+        .map_err(|e| Error::new(Status::InvalidUtf8, format!("{what} is not valid UTF-8: {e}")))
+}
+
+/// An optional NUL-terminated UTF-8 string (NULL is `None`).
+pub(crate) unsafe fn opt_text<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        text(p, what).map(Some)
+    }
+}
+
+/// A slice from a pointer and a count (NULL allowed only for 0).
+pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&'a [T]> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL but its count is {n}")));
+    }
+    Ok(std::slice::from_raw_parts(p, n))
+}
+
+/// Copy C parameters into owned [`Param`]s.
+pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Result<Vec<Param>> {
+    let raw = slice(p, n, "params")?;
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, param) in raw.iter().enumerate() {
+        let name = opt_text(param.name, &format!("the name of parameter {}", i + 1))?;
+        let label = || match name {
+            Some(n) => format!("parameter '{n}'"),
+            None => format!("parameter {}", i + 1),
+        };
+        let v = &param.value;
+        let bytes = || -> Result<&[u8]> {
+            if v.len == 0 {
+                Ok(&[])
+            } else if v.data.is_null() {
+                Err(Error::invalid(format!("{}: data is NULL but len is {}", label(), v.len)))
+            } else {
+                Ok(std::slice::from_raw_parts(v.data, v.len))
+            }
+        };
+        let value = match v.r#type {
+            super::writer::SW_TYPE_INTEGER => Value::Integer(v.integer),
+            super::writer::SW_TYPE_FLOAT => Value::Real(v.real),
+            super::writer::SW_TYPE_TEXT => Value::Text(
+                std::str::from_utf8(bytes()?)
+                    .map_err(|e| Error::new(Status::InvalidUtf8, format!("{} is not valid UTF-8: {e}", label())))?
+                    .to_owned(),
+            ),
+            super::writer::SW_TYPE_BLOB => Value::Blob(bytes()?.to_vec()),
+            super::writer::SW_TYPE_NULL => Value::Null,
+            other => {
+                return Err(Error::invalid(format!(
+                    "{} has unknown value type {other} (expected SW_TYPE_INTEGER..SW_TYPE_NULL)",
+                    label()
+                )))
+            }
+        };
+        out.push(Param { name: name.map(str::to_owned), value });
+    }
+    Ok(out)
+}
+
+/// Write `value` to an out-parameter that must not be NULL.
+pub(crate) unsafe fn out<T>(p: *mut T, value: T, what: &str) -> Result<()> {
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL")));
+    }
+    p.write(value);
+    Ok(())
+}
+
+/// Fail early when a required out-parameter is NULL (before doing any work).
+pub(crate) fn need<T>(p: *mut T, what: &str) -> Result<()> {
+    if p.is_null() {
+        Err(Error::invalid(format!("{what} is NULL")))
+    } else {
+        Ok(())
+    }
+}

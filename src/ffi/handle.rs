@@ -1,0 +1,80 @@
+//! Every pointer cast of the C layer, in one place.
+//!
+//! Writer handles are registered in a process-wide set while open, so a NULL, closed or foreign
+//! pointer is an error status (`SW_STATUS_CLOSED`), never a dereference. Result sets are
+//! `Arc<Rows>` handed out raw; signal polls are boxed.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
+
+use crate::error::{Error, Result, Status};
+use crate::rows::Rows;
+use crate::writer::Writer;
+
+/// An open writer handle (opaque).
+pub struct sw_writer {
+    _private: [u8; 0],
+}
+
+/// An immutable result set (opaque).
+pub struct sw_rows {
+    _private: [u8; 0],
+}
+
+fn live() -> &'static RwLock<HashSet<usize>> {
+    static LIVE: OnceLock<RwLock<HashSet<usize>>> = OnceLock::new();
+    LIVE.get_or_init(|| RwLock::new(HashSet::new()))
+}
+
+pub(crate) fn writer_into_handle(w: Writer) -> *const sw_writer {
+    let p = Arc::into_raw(Arc::new(w));
+    live().write().insert(p as usize);
+    p.cast()
+}
+
+/// A counted reference to the writer behind an open handle.
+pub(crate) fn writer_from_handle(p: *const sw_writer) -> Result<Arc<Writer>> {
+    if p.is_null() {
+        return Err(Error::invalid("writer is NULL"));
+    }
+    let set = live().read();
+    if !set.contains(&(p as usize)) {
+        return Err(Error::new(Status::Closed, "the writer handle is closed (or was never opened)"));
+    }
+    let p = p.cast::<Writer>();
+    // SAFETY: `p` is in the live set, so it came from `Arc::into_raw` and the set still owns one
+    // strong count; we hold the read lock, so `writer_release_handle` cannot drop it meanwhile.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Ok(Arc::from_raw(p))
+    }
+}
+
+/// Unregister a handle and give back the set's reference.
+pub(crate) fn writer_release_handle(p: *const sw_writer) -> Result<Arc<Writer>> {
+    if p.is_null() {
+        return Err(Error::invalid("writer is NULL"));
+    }
+    if !live().write().remove(&(p as usize)) {
+        return Err(Error::new(Status::Closed, "the writer handle is already closed (or was never opened)"));
+    }
+    // SAFETY: it was in the live set, which owned this strong count.
+    Ok(unsafe { Arc::from_raw(p.cast::<Writer>()) })
+}
+
+pub(crate) fn rows_into_handle(rows: Arc<Rows>) -> *const sw_rows {
+    Arc::into_raw(rows).cast()
+}
+
+/// Borrow the rows behind a handle. NULL is `None`.
+pub(crate) unsafe fn rows_ref<'a>(p: *const sw_rows) -> Option<&'a Rows> {
+    p.cast::<Rows>().as_ref()
+}
+
+pub(crate) unsafe fn rows_free(p: *const sw_rows) {
+    if !p.is_null() {
+        drop(Arc::from_raw(p.cast::<Rows>()));
+    }
+}

@@ -1,0 +1,119 @@
+//! `sw_rows`: accessors over an immutable result set, and owned strings.
+
+use std::ffi::{c_char, CString};
+use std::ptr;
+
+use super::boundary::{boundary, guarded, out};
+use super::handle::{rows_free, rows_ref, sw_rows};
+use super::status::sw_status;
+use super::writer::SW_TYPE_NULL;
+use crate::error::Error;
+use crate::rows::ValueRef;
+
+/// Number of rows; 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_row_count(rows: *const sw_rows) -> usize {
+    guarded(0, || rows_ref(rows).map_or(0, |r| r.row_count()))
+}
+
+/// Number of columns; 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_column_count(rows: *const sw_rows) -> usize {
+    guarded(0, || rows_ref(rows).map_or(0, |r| r.column_count()))
+}
+
+/// The name of `column`, NUL-terminated; NULL if out of range or `rows` is NULL.
+/// Valid until `sw_rows_free(rows)`.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_column_name(rows: *const sw_rows, column: usize) -> *const c_char {
+    guarded(ptr::null(), || {
+        rows_ref(rows).and_then(|r| r.column_name_with_nul(column)).map_or(ptr::null(), |b| b.as_ptr().cast())
+    })
+}
+
+/// The type of a cell (`SW_TYPE_*`); `SW_TYPE_NULL` if out of range or `rows` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_type(rows: *const sw_rows, row: usize, column: usize) -> u32 {
+    guarded(SW_TYPE_NULL, || rows_ref(rows).and_then(|r| r.get(row, column)).map_or(SW_TYPE_NULL, |v| v.type_code()))
+}
+
+/// A cell as a 64-bit integer, converted like `sqlite3_column_int64` (floats truncate, text
+/// parses its leading integer); 0 for NULL cells, out of range, or `rows` NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_int64(rows: *const sw_rows, row: usize, column: usize) -> i64 {
+    guarded(0, || rows_ref(rows).and_then(|r| r.get(row, column)).map_or(0, |v| v.as_i64()))
+}
+
+/// A cell as a double, converted like `sqlite3_column_double`; 0.0 when there is none.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_double(rows: *const sw_rows, row: usize, column: usize) -> f64 {
+    guarded(0.0, || rows_ref(rows).and_then(|r| r.get(row, column)).map_or(0.0, |v| v.as_f64()))
+}
+
+/// A TEXT cell: NUL-terminated UTF-8, its byte length (without the NUL) in `*out_len` when
+/// `out_len` is not NULL. NULL (and length 0) for cells that are not TEXT, out of range, or
+/// `rows` NULL. Valid until `sw_rows_free(rows)` — also if the cache entry it came from is
+/// invalidated meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_text(rows: *const sw_rows, row: usize, column: usize, out_len: *mut usize) -> *const c_char {
+    guarded(ptr::null(), || {
+        let cell = rows_ref(rows).and_then(|r| r.text_with_nul(row, column));
+        if !out_len.is_null() {
+            *out_len = cell.map_or(0, |b| b.len() - 1);
+        }
+        cell.map_or(ptr::null(), |b| b.as_ptr().cast())
+    })
+}
+
+/// A BLOB cell's bytes (or a TEXT cell's bytes), length in `*out_len` when `out_len` is not
+/// NULL. NULL (and length 0) for other cells, empty blobs, out of range, or `rows` NULL.
+/// Valid until `sw_rows_free(rows)`.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_blob(rows: *const sw_rows, row: usize, column: usize, out_len: *mut usize) -> *const u8 {
+    guarded(ptr::null(), || {
+        let bytes: Option<&[u8]> = match rows_ref(rows).and_then(|r| r.get(row, column)) {
+            Some(ValueRef::Blob(b)) => Some(b),
+            Some(ValueRef::Text(t)) => Some(t.as_bytes()),
+            _ => None,
+        };
+        if !out_len.is_null() {
+            *out_len = bytes.map_or(0, |b| b.len());
+        }
+        match bytes {
+            Some(b) if !b.is_empty() => b.as_ptr(),
+            _ => ptr::null(),
+        }
+    })
+}
+
+/// The result set as JSON: `[{"column": value, ...}, ...]` (blobs as base64 strings).
+/// `*out_json` is owned by the caller: free it with `sw_string_free`.
+/// Errors: `SW_STATUS_INVALID_ARGUMENT` when `rows` or `out_json` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_to_json(rows: *const sw_rows, out_json: *mut *mut c_char) -> sw_status {
+    boundary(|| {
+        let r = rows_ref(rows).ok_or_else(|| Error::invalid("rows is NULL"))?;
+        out(out_json, owned_string(r.to_json()), "out_json")
+    })
+}
+
+/// Release a result set. NULL does nothing. Each handle from `sw_writer_query`,
+/// `sw_writer_read` or `sw_txn_query` is freed exactly once.
+#[no_mangle]
+pub unsafe extern "C" fn sw_rows_free(rows: *const sw_rows) {
+    guarded((), || rows_free(rows))
+}
+
+/// Free a string returned by this library (`sw_rows_to_json`, `sw_writer_operations_json`,
+/// `sw_writer_metrics_text`). NULL does nothing.
+#[no_mangle]
+pub unsafe extern "C" fn sw_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        drop(CString::from_raw(s));
+    }
+}
+
+/// A string the caller frees with `sw_string_free`.
+pub(crate) fn owned_string(s: String) -> *mut c_char {
+    CString::new(s.replace('\0', "\\u0000")).unwrap_or_default().into_raw()
+}

@@ -1,0 +1,126 @@
+//! Status codes, versions and the thread-local last error.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+
+use crate::error::Status;
+
+/// A status: `SW_STATUS_OK` (0) or one of the error values below. The numbers are part of the
+/// ABI and never reused.
+pub type sw_status = u32;
+
+/// Success.
+pub const SW_STATUS_OK: sw_status = 0;
+/// An SQL error: syntax, no such table, a failed statement.
+pub const SW_STATUS_ERROR: sw_status = 1;
+/// A constraint was violated (UNIQUE, NOT NULL, CHECK, FOREIGN KEY).
+pub const SW_STATUS_CONSTRAINT: sw_status = 2;
+/// Another process held the database lock beyond the busy policy (`Busy Timeout`).
+pub const SW_STATUS_BUSY: sw_status = 3;
+/// The write queue stayed full for `Enqueue Timeout`.
+pub const SW_STATUS_QUEUE_FULL: sw_status = 4;
+/// A wait ran out of time (`sw_writer_flush`).
+pub const SW_STATUS_TIMEOUT: sw_status = 5;
+/// The writer (or this handle) is closed or closing.
+pub const SW_STATUS_CLOSED: sw_status = 6;
+/// A bad argument: NULL where a value is required, an unknown option or value type, a parameter
+/// the SQL lacks, an SQL parameter left unbound.
+pub const SW_STATUS_INVALID_ARGUMENT: sw_status = 7;
+/// Text that is not valid UTF-8.
+pub const SW_STATUS_INVALID_UTF8: sw_status = 8;
+/// A call that would deadlock or break the writer, e.g. a blocking call inside a transaction or
+/// completion callback.
+pub const SW_STATUS_MISUSE: sw_status = 9;
+/// A transaction callback asked to roll back.
+pub const SW_STATUS_ROLLBACK: sw_status = 10;
+/// A write attempted through a read path, or a read-only database.
+pub const SW_STATUS_READONLY: sw_status = 11;
+/// Disk I/O error, disk full, or a file that cannot be opened.
+pub const SW_STATUS_IO: sw_status = 12;
+/// The database file is corrupt or not a database.
+pub const SW_STATUS_CORRUPT: sw_status = 13;
+/// A panic inside the library was caught; the operation failed, the library lives on.
+pub const SW_STATUS_PANIC: sw_status = 14;
+
+/// The version of this ABI; `sw_abi_version()` returns the same number. Bindings compare the two
+/// at load time.
+pub const SW_ABI_VERSION: u32 = 1;
+
+struct LastError {
+    message: CString,
+    sqlite_code: i32,
+}
+
+thread_local! {
+    static LAST: RefCell<LastError> = RefCell::new(LastError { message: CString::default(), sqlite_code: 0 });
+}
+
+pub(crate) fn clear_last_error() {
+    LAST.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.sqlite_code != 0 || !l.message.as_bytes().is_empty() {
+            l.message = CString::default();
+            l.sqlite_code = 0;
+        }
+    });
+}
+
+pub(crate) fn set_last_error(message: &str, sqlite_code: i32) {
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST.with(|l| *l.borrow_mut() = LastError { message, sqlite_code });
+}
+
+/// The message describing the last non-OK status returned on this thread, or `""` when the
+/// last call succeeded.
+///
+/// Owned by the library; valid until the next status-returning `sw_` call on this thread.
+/// Never NULL. Thread: any (the value is per thread).
+#[no_mangle]
+pub extern "C" fn sw_last_error_message() -> *const c_char {
+    LAST.with(|l| l.borrow().message.as_ptr())
+}
+
+/// SQLite's extended result code for the last non-OK status on this thread, or 0 when SQLite
+/// did not produce the error. Thread: any (per thread).
+#[no_mangle]
+pub extern "C" fn sw_last_error_sqlite_code() -> i32 {
+    LAST.with(|l| l.borrow().sqlite_code)
+}
+
+/// A static description of any status value ("unknown status" for values not defined here).
+/// Never NULL; never freed.
+#[no_mangle]
+pub extern "C" fn sw_status_str(status: sw_status) -> *const c_char {
+    let s: &'static [u8] = match Status::from_u32(status) {
+        Some(Status::Ok) => b"ok\0",
+        Some(Status::Error) => b"SQL error\0",
+        Some(Status::Constraint) => b"constraint violation\0",
+        Some(Status::Busy) => b"database is locked by another process\0",
+        Some(Status::QueueFull) => b"write queue is full\0",
+        Some(Status::Timeout) => b"timed out\0",
+        Some(Status::Closed) => b"writer is closed\0",
+        Some(Status::InvalidArgument) => b"invalid argument\0",
+        Some(Status::InvalidUtf8) => b"invalid UTF-8\0",
+        Some(Status::Misuse) => b"misuse (the call would deadlock or break the writer)\0",
+        Some(Status::Rollback) => b"transaction rolled back\0",
+        Some(Status::ReadOnly) => b"read-only: writes are not allowed here\0",
+        Some(Status::Io) => b"disk I/O error\0",
+        Some(Status::Corrupt) => b"database is corrupt\0",
+        Some(Status::Panic) => b"internal panic\0",
+        None => b"unknown status\0",
+    };
+    s.as_ptr().cast()
+}
+
+/// The crate version, e.g. "0.1.0". Static; never freed.
+#[no_mangle]
+pub extern "C" fn sw_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The ABI version of the loaded library; equals the header's `SW_ABI_VERSION` when the header
+/// and the library match.
+#[no_mangle]
+pub extern "C" fn sw_abi_version() -> u32 {
+    SW_ABI_VERSION
+}

@@ -1,0 +1,452 @@
+//! `sw_writer`: open/close, writes, reads, invalidation, statistics.
+
+use std::ffi::{c_char, c_void, CString};
+use std::ptr;
+use std::time::Duration;
+
+use super::boundary::{boundary, need, out, params as copy_params, slice, text};
+use super::handle::{rows_into_handle, sw_rows, sw_writer, writer_from_handle, writer_into_handle, writer_release_handle};
+use super::rows::owned_string;
+use super::status::sw_status;
+use crate::error::{Error, Result};
+use crate::writer::{Statement, WriteResult, Writer};
+
+/// Value type: 64-bit integer.
+pub const SW_TYPE_INTEGER: u32 = 1;
+/// Value type: double.
+pub const SW_TYPE_FLOAT: u32 = 2;
+/// Value type: UTF-8 text (`data`, `len`).
+pub const SW_TYPE_TEXT: u32 = 3;
+/// Value type: bytes (`data`, `len`).
+pub const SW_TYPE_BLOB: u32 = 4;
+/// Value type: NULL.
+pub const SW_TYPE_NULL: u32 = 5;
+
+/// A value: the same type numbers as `sqlite3_column_type`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sw_value {
+    /// One of `SW_TYPE_*`; any other number is `SW_STATUS_INVALID_ARGUMENT`.
+    pub r#type: u32,
+    /// For `SW_TYPE_INTEGER`.
+    pub integer: i64,
+    /// For `SW_TYPE_FLOAT`.
+    pub real: f64,
+    /// For `SW_TYPE_TEXT` (UTF-8, not necessarily NUL-terminated) or `SW_TYPE_BLOB`; may be
+    /// NULL when `len` is 0.
+    pub data: *const u8,
+    /// Bytes at `data`.
+    pub len: usize,
+}
+
+/// A parameter. Parameters are copied before the function that takes them returns; the caller
+/// may free them at once.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sw_param {
+    /// NULL: positional, in order (the n-th positional parameter binds `?n`). Otherwise `"@x"`,
+    /// `":x"`, `"$x"` or bare `"x"`, matching whichever prefix the SQL uses. A name the SQL does
+    /// not have is `SW_STATUS_INVALID_ARGUMENT`.
+    pub name: *const c_char,
+    /// The value.
+    pub value: sw_value,
+}
+
+/// One statement of a batch.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sw_statement {
+    /// The SQL (required).
+    pub sql: *const c_char,
+    /// Its parameters; may be NULL when `n_params` is 0.
+    pub params: *const sw_param,
+    /// Number of parameters.
+    pub n_params: usize,
+}
+
+/// The result of a write.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct sw_write_result {
+    /// Rows inserted, updated or deleted by the write's statements (not counting triggers).
+    pub rows_affected: i64,
+    /// The rowid of the last row the write inserted; 0 if it inserted none.
+    pub last_insert_rowid: i64,
+}
+
+impl From<WriteResult> for sw_write_result {
+    fn from(r: WriteResult) -> Self {
+        sw_write_result { rows_affected: r.rows_affected, last_insert_rowid: r.last_insert_rowid }
+    }
+}
+
+/// Cache statistics.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct sw_cache_stats {
+    /// Entries held now (including expired ones not yet removed).
+    pub entries: u64,
+    /// Entries that reached `Hot Access Threshold`.
+    pub hot_entries: u64,
+    /// Entries past their expiry, not yet removed (never served).
+    pub expired_entries: u64,
+    /// `Cache Size`.
+    pub max_entries: u64,
+    /// Reads served from the cache.
+    pub hits: u64,
+    /// Reads that ran their query.
+    pub misses: u64,
+    /// Entries evicted to stay within `Cache Size`.
+    pub evictions: u64,
+    /// Entries removed by invalidation (explicit, by dependency, or external).
+    pub invalidations: u64,
+}
+
+/// Writer statistics.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct sw_stats {
+    /// Writes waiting now.
+    pub queued: u64,
+    /// Writes acknowledged OK.
+    pub committed: u64,
+    /// Writes acknowledged with an error.
+    pub failed: u64,
+    /// Commits on the write connection (committed / transactions = mean group size).
+    pub transactions: u64,
+    /// Waits for another process's lock.
+    pub busy_retries: u64,
+    /// Median submit-to-acknowledgement latency over the last 4096 writes, µs.
+    pub latency_p50_us: u64,
+    /// 99th percentile of the same, µs.
+    pub latency_p99_us: u64,
+}
+
+/// Called once per queued write, on the writer's library thread, after the transaction that
+/// holds the write committed (or failed). `result` is NULL unless `status` is OK;
+/// `error_message` is NULL if OK and valid only during the call. Must not call blocking
+/// `sw_writer_*` functions (they return `SW_STATUS_MISUSE`); `sw_writer_enqueue` and reads are
+/// fine. Must return quickly: the writer delivers completions in order on this thread.
+pub type sw_write_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, status: sw_status, result: *const sw_write_result, error_message: *const c_char)>;
+
+pub(crate) fn with_writer<T>(w: *const sw_writer, f: impl FnOnce(&Writer) -> Result<T>) -> Result<T> {
+    let writer = writer_from_handle(w)?;
+    f(&writer)
+}
+
+unsafe fn write_out(out_result: *mut sw_write_result, r: WriteResult) {
+    if !out_result.is_null() {
+        out_result.write(r.into());
+    }
+}
+
+/// Get or create the one writer of a database and return a new handle to it.
+///
+/// `connection_string`: a path (`app.db`), `:memory:` (a new private database each time), a
+/// `file:` URI, or `Key=Value;` pairs (`Data Source=app.db;Mode=ReadWriteCreate;Cache Size=500`).
+/// Keywords are case-insensitive and ignore spaces; an unknown keyword or bad value is
+/// `SW_STATUS_INVALID_ARGUMENT` naming it. Strings naming the same file (relative, absolute,
+/// through symlinks) share one writer. A second open that names an option with a value
+/// different from the running writer's fails, naming the options; options it does not name are
+/// the running writer's.
+///
+/// On success `*out_writer` is a new handle: close it exactly once with `sw_writer_close`.
+/// Thread: any. Errors: INVALID_ARGUMENT (NULL, bad option), INVALID_UTF8, IO (cannot open),
+/// CORRUPT, ERROR.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_open(connection_string: *const c_char, out_writer: *mut *const sw_writer) -> sw_status {
+    boundary(|| {
+        need(out_writer, "out_writer")?;
+        let cs = text(connection_string, "connection_string")?;
+        let w = Writer::open(cs)?;
+        out(out_writer, writer_into_handle(w), "out_writer")
+    })
+}
+
+/// Release a handle. The last handle of a database stops accepting writes, commits every write
+/// accepted before (callbacks fire), checkpoints the WAL, and closes the database; writes
+/// submitted after closing began get `SW_STATUS_CLOSED`. After this call the handle is invalid;
+/// passing it again returns `SW_STATUS_CLOSED` (never a crash). Blocks while draining.
+/// Errors: INVALID_ARGUMENT (NULL), CLOSED (already closed), MISUSE (from inside a callback).
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_close(writer: *const sw_writer) -> sw_status {
+    boundary(|| {
+        if crate::writer::inside_callback() {
+            return Err(Error::misuse("sw_writer_close from inside a transaction or callback would deadlock"));
+        }
+        let w = writer_release_handle(writer)?;
+        w.close()
+    })
+}
+
+/// Run a write and block until the transaction holding it committed.
+///
+/// `sql` may hold several statements (run all-or-nothing). `params` are bound by name or
+/// position (see `sw_param`). On success `*out_result` (may be NULL) gets rows affected and the
+/// last inserted rowid. A failure fails this write alone, never the writes grouped with it.
+/// Statements that cannot run in a transaction (VACUUM, PRAGMA, ATTACH, DETACH) run alone;
+/// BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are refused (INVALID_ARGUMENT): use
+/// `sw_writer_transaction`. Thread: any; from inside a transaction or completion callback it
+/// returns `SW_STATUS_MISUSE`. The calling thread may itself run the group commit.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_execute(
+    writer: *const sw_writer,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    out_result: *mut sw_write_result,
+) -> sw_status {
+    boundary(|| {
+        let sql = text(sql, "sql")?;
+        let p = copy_params(params, n_params)?;
+        let r = with_writer(writer, |w| w.execute(sql, &p))?;
+        write_out(out_result, r);
+        Ok(())
+    })
+}
+
+struct SendPtr(*mut c_void);
+// SAFETY: the pointer is the caller's userdata, handed back untouched on a library thread, as
+// the header documents.
+unsafe impl Send for SendPtr {}
+
+/// Queue a write and return at once. `callback` (may be NULL) is called exactly once on the
+/// writer's library thread: after the commit, with the write's error, or with
+/// `SW_STATUS_CLOSED` if the writer closed first. Writes from one thread commit in submission
+/// order. A full queue blocks up to `Enqueue Timeout`, then returns `SW_STATUS_QUEUE_FULL`
+/// (from inside a callback it fails at once). When this returns non-OK the callback is never
+/// called.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_enqueue(
+    writer: *const sw_writer,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    callback: sw_write_callback,
+    userdata: *mut c_void,
+) -> sw_status {
+    boundary(|| {
+        let sql = text(sql, "sql")?;
+        let p = copy_params(params, n_params)?;
+        let cb = callback.map(|cb| {
+            let ud = SendPtr(userdata);
+            Box::new(move |r: Result<WriteResult>| {
+                let ud = ud;
+                match r {
+                    Ok(r) => {
+                        let res = sw_write_result::from(r);
+                        cb(ud.0, 0, &res, ptr::null());
+                    }
+                    Err(e) => {
+                        let msg = CString::new(e.message().replace('\0', "\\0")).unwrap_or_default();
+                        cb(ud.0, e.status() as sw_status, ptr::null(), msg.as_ptr());
+                    }
+                }
+            }) as Box<dyn FnOnce(Result<WriteResult>) + Send>
+        });
+        with_writer(writer, |w| w.enqueue(sql, p, cb))
+    })
+}
+
+/// Run several statements as one job and block until committed. Transactional: all or nothing
+/// (`SW_STATUS_*` of the failing statement, nothing kept). Non-transactional: the statements
+/// before the first failure are kept, the failure is returned. `*out_total` (may be NULL) gets
+/// the summed rows affected and the last inserted rowid, on success only. An empty batch
+/// returns OK at once. MISUSE from inside a callback.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_batch(
+    writer: *const sw_writer,
+    statements: *const sw_statement,
+    n_statements: usize,
+    transactional: bool,
+    out_total: *mut sw_write_result,
+) -> sw_status {
+    boundary(|| {
+        let raw = slice(statements, n_statements, "statements")?;
+        let mut owned = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            let sql = text(s.sql, &format!("the sql of statement {}", i + 1))?;
+            let p = copy_params(s.params, s.n_params).map_err(|e| e.context(&format!("statement {}", i + 1)))?;
+            owned.push(Statement::new(sql, p));
+        }
+        let r = with_writer(writer, |w| w.batch(owned, transactional))?;
+        write_out(out_total, r);
+        Ok(())
+    })
+}
+
+/// Run a write, block until committed, then invalidate `cache_keys` (globs allowed, e.g.
+/// `"users:*"`) before returning. No read that began before the commit can put an old value
+/// back. `cache_keys` may be NULL when `n_keys` is 0; a NULL key is INVALID_ARGUMENT.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_execute_and_invalidate(
+    writer: *const sw_writer,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    cache_keys: *const *const c_char,
+    n_keys: usize,
+    out_result: *mut sw_write_result,
+) -> sw_status {
+    boundary(|| {
+        let sql = text(sql, "sql")?;
+        let p = copy_params(params, n_params)?;
+        let raw = slice(cache_keys, n_keys, "cache_keys")?;
+        let mut keys = Vec::with_capacity(raw.len());
+        for (i, k) in raw.iter().enumerate() {
+            keys.push(text(*k, &format!("cache key {}", i + 1))?);
+        }
+        let r = with_writer(writer, |w| w.execute_and_invalidate(sql, &p, &keys))?;
+        write_out(out_result, r);
+        Ok(())
+    })
+}
+
+/// Block until every write submitted before this call has been acknowledged (committed or
+/// failed, callbacks fired). `timeout_ms` 0 waits without limit; otherwise `SW_STATUS_TIMEOUT`
+/// after that many milliseconds (the writes stay queued). MISUSE from inside a callback.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_flush(writer: *const sw_writer, timeout_ms: u32) -> sw_status {
+    boundary(|| {
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms as u64));
+        with_writer(writer, |w| w.flush(timeout))
+    })
+}
+
+/// Run a read-only query on a read connection, concurrently with writes. Sees every write
+/// acknowledged before it started. A statement that writes is `SW_STATUS_READONLY` and changes
+/// nothing. On success `*out_rows` is a result set: free it with `sw_rows_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_query(
+    writer: *const sw_writer,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    out_rows: *mut *const sw_rows,
+) -> sw_status {
+    boundary(|| {
+        need(out_rows, "out_rows")?;
+        let sql = text(sql, "sql")?;
+        let p = copy_params(params, n_params)?;
+        let rows = with_writer(writer, |w| w.query(sql, &p))?;
+        out(out_rows, rows_into_handle(rows), "out_rows")
+    })
+}
+
+/// Serve `cache_key` from the cache when fresh, otherwise run the query (once, even for
+/// concurrent misses on the key) and cache the result. An entry is stale — and never served —
+/// once expired, invalidated by key or glob, or when a later committed write (by this writer,
+/// another connection, or another process) changed a table the query read. On success
+/// `*out_rows` is a result set (shared with the cache, immutable): free it with
+/// `sw_rows_free`; it stays valid after the entry is invalidated.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_read(
+    writer: *const sw_writer,
+    cache_key: *const c_char,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    out_rows: *mut *const sw_rows,
+) -> sw_status {
+    boundary(|| {
+        need(out_rows, "out_rows")?;
+        let key = text(cache_key, "cache_key")?;
+        let sql = text(sql, "sql")?;
+        let p = copy_params(params, n_params)?;
+        let rows = with_writer(writer, |w| w.read(key, sql, &p))?;
+        out(out_rows, rows_into_handle(rows), "out_rows")
+    })
+}
+
+/// Drop cached entries: a key, or a glob when it contains `*` or `?` (`"users:*"`). Reads of
+/// matching keys already running will not cache their (older) results.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_invalidate(writer: *const sw_writer, key_or_glob: *const c_char) -> sw_status {
+    boundary(|| {
+        let key = text(key_or_glob, "key_or_glob")?;
+        with_writer(writer, |w| w.invalidate(key).map(|_| ()))
+    })
+}
+
+/// Cache statistics into `*out_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_cache_stats(writer: *const sw_writer, out_stats: *mut sw_cache_stats) -> sw_status {
+    boundary(|| {
+        need(out_stats, "out_stats")?;
+        let s = with_writer(writer, |w| w.cache_stats())?;
+        out(
+            out_stats,
+            sw_cache_stats {
+                entries: s.entries,
+                hot_entries: s.hot_entries,
+                expired_entries: s.expired_entries,
+                max_entries: s.max_entries,
+                hits: s.hits,
+                misses: s.misses,
+                evictions: s.evictions,
+                invalidations: s.invalidations,
+            },
+            "out_stats",
+        )
+    })
+}
+
+/// Writer statistics into `*out_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_stats(writer: *const sw_writer, out_stats: *mut sw_stats) -> sw_status {
+    boundary(|| {
+        need(out_stats, "out_stats")?;
+        let s = with_writer(writer, |w| w.stats())?;
+        out(
+            out_stats,
+            sw_stats {
+                queued: s.queued,
+                committed: s.committed,
+                failed: s.failed,
+                transactions: s.transactions,
+                busy_retries: s.busy_retries,
+                latency_p50_us: s.latency_p50_us,
+                latency_p99_us: s.latency_p99_us,
+            },
+            "out_stats",
+        )
+    })
+}
+
+/// The recent write operations (up to `Max Tracked Writes` finished ones, plus those running)
+/// as a JSON array of `{"id","kind","state","sql","submitted_us","finished_us","latency_us",
+/// "error"}`; `state` is "running", "committed" or "failed". Free with `sw_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_operations_json(writer: *const sw_writer, out_json: *mut *mut c_char) -> sw_status {
+    boundary(|| {
+        need(out_json, "out_json")?;
+        let s = with_writer(writer, |w| w.operations_json())?;
+        out(out_json, owned_string(s), "out_json")
+    })
+}
+
+/// Counters and latency histograms in the Prometheus text exposition format. Free with
+/// `sw_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_metrics_text(writer: *const sw_writer, out_text: *mut *mut c_char) -> sw_status {
+    boundary(|| {
+        need(out_text, "out_text")?;
+        let s = with_writer(writer, |w| w.metrics_text())?;
+        out(out_text, owned_string(s), "out_text")
+    })
+}
+
+/// Raise a signal (`name` or `name:key`). `"cache.invalidate:<key or glob>"` is persisted
+/// through the writer lane — ordered after the writes submitted before it — and invalidates
+/// those keys in every writer of this database, in this process and in other processes that
+/// opened the same file (they emit `cache.invalidate.external`); it blocks until committed.
+/// Any other signal is recorded in this writer's ring.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_raise(writer: *const sw_writer, signal: *const c_char) -> sw_status {
+    boundary(|| {
+        let s = text(signal, "signal")?;
+        with_writer(writer, |w| w.raise(s))
+    })
+}
+
