@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every test of singlewriter: the Rust suite (including the header check), the C ABI suite
+# (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, and the quick start.
+# Installs what a fresh machine lacks (Debian packages via apt-get). Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export SW_ROOT="$PWD"
+export SW_LIB_DIR="$SW_ROOT/target/release"
+export SW_INCLUDE_DIR="$SW_ROOT/include"
+
+need_apt=()
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v python3 >/dev/null || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== installing: ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+total_pass=0
+total_fail=0
+failed_parts=()
+log_dir=$(mktemp -d)
+
+# Run one part; add its "N passed, N failed" (or cargo's "test result:") counts to the totals.
+run_part() {
+  local name=$1; shift
+  echo "== $name: $*"
+  local log="$log_dir/$name.log"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  if grep -q '^test result:' "$log"; then
+    p=$(grep '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+    f=$(grep '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+  else
+    local line
+    line=$(grep -E '^([A-Za-z0-9_.+-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
+    p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+    f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
+    [ -n "$p" ] || p=0
+    [ -n "$f" ] || f=0
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + f))
+  if [ "$rc" -ne 0 ]; then failed_parts+=("$name"); fi
+  echo "== $name: exit $rc ($p passed, $f failed)"
+}
+
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
+
+run_part build cargo build --release --all-targets
+run_part rust cargo test --release -- --test-threads=2
+[ -f tests/c/run.sh ] && run_part c bash tests/c/run.sh
+[ -f bindings/c/test.sh ] && run_part c-binding bash bindings/c/test.sh
+[ -f bindings/cpp/test.sh ] && run_part cpp bash bindings/cpp/test.sh
+[ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
+[ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh
+run_part quickstart cargo run --release --example quickstart
+
+echo
+if [ ${#failed_parts[@]} -gt 0 ]; then
+  echo "failed parts: ${failed_parts[*]}"
+fi
+echo "${total_pass} passed, ${total_fail} failed"
+[ ${#failed_parts[@]} -eq 0 ] && [ "$total_fail" -eq 0 ]
