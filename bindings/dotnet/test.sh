@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the .NET binding, its tests and the example with Mono (mcs) and runs them against the
+# native library. Called by tests/run-all.sh from the repository root with SW_ROOT, SW_LIB_DIR
+# and SW_INCLUDE_DIR set; also runnable on its own (it then derives them from its location).
+# Ends with "dotnet: N passed, N failed"; exits non-zero when anything failed.
+# Usage: bash bindings/dotnet/test.sh [test-name-filter]
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
+SW_LIB_DIR="${SW_LIB_DIR:-$SW_ROOT/target/release}"
+
+if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
+    echo "dotnet: installing mono-mcs and mono-runtime" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    SUDO=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq >&2
+    $SUDO apt-get install -y -qq mono-mcs mono-runtime >&2
+fi
+
+if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ]; then
+    echo "dotnet: $SW_LIB_DIR/libsinglewriter.so not found; building it" >&2
+    (cd "$SW_ROOT" && cargo build --release >&2)
+fi
+
+out="$here/bin/mono"
+mkdir -p "$out"
+# C# 7.2 (mcs's newest) so the sources also compile with older toolchains; -warnaserror keeps
+# the library clean.
+MCS=(mcs -nologo -langversion:7.2 -unsafe -debug -optimize+ -r:System.dll -r:System.Core.dll)
+
+"${MCS[@]}" -warnaserror -target:library -doc:"$out/SingleWriter.xml" -out:"$out/SingleWriter.dll" "$here"/src/*.cs
+"${MCS[@]}" -target:exe -r:"$out/SingleWriter.dll" -out:"$out/SingleWriter.Tests.exe" "$here"/tests/*.cs
+"${MCS[@]}" -target:exe -r:"$out/SingleWriter.dll" -out:"$out/SingleWriter.Example.exe" "$here"/example/*.cs
+"${MCS[@]}" -optimize+ -target:exe -r:"$out/SingleWriter.dll" -out:"$out/SingleWriter.Overhead.exe" "$here"/bench/*.cs
+
+export LD_LIBRARY_PATH="$SW_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export MONO_ENV_OPTIONS="${MONO_ENV_OPTIONS:---debug}"
+
+# The test runner also runs the example (test Example.QuickStart_RunsToCompletion) and prints
+# the final "dotnet: N passed, N failed" line; its exit status is ours.
+exec mono "$out/SingleWriter.Tests.exe" "$@"
