@@ -74,7 +74,9 @@ impl ReadConn {
             }
             Err(e) => return Err(e.into()),
         };
-        if !stmt.readonly() {
+        // PRAGMA statements are not "read-only" to SQLite even when they only read; the
+        // read-only open and `query_only` stop any that would write.
+        if !stmt.readonly() && crate::writer::sql::first_keyword(sql) != "PRAGMA" {
             return Err(Error::new(
                 Status::ReadOnly,
                 "reads run read-only statements only; submit writes with sw_writer_execute",

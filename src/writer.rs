@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub(crate) signals: Arc<Signals>,
     pub(crate) metrics: Metrics,
     next_op: AtomicU64,
+    /// Size of the last group committed (see `grow_group`).
+    last_group: std::sync::atomic::AtomicUsize,
     ops: Mutex<VecDeque<OpRecord>>,
     running: Mutex<Vec<(u64, &'static str, Option<Arc<str>>)>>,
     drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -107,6 +109,7 @@ impl Shared {
             signals,
             metrics: Metrics::new(),
             next_op: AtomicU64::new(1),
+            last_group: std::sync::atomic::AtomicUsize::new(0),
             ops: Mutex::new(VecDeque::new()),
             running: Mutex::new(Vec::new()),
             drainer: Mutex::new(None),
@@ -178,6 +181,7 @@ impl Shared {
             let _ = h.join();
         }
         if let Some(mut conn) = self.lane.conn.lock().take() {
+            conn.unregister();
             conn.checkpoint();
         }
         self.readers.close();

@@ -22,9 +22,15 @@ use crate::rows::Rows;
 use crate::signal::Signals;
 use crate::value::{bind, BindReport, Param};
 
-/// The table other singlewriter processes read to learn which tables a commit changed.
-/// Rows: `tbl` is a lower-cased table name, or `!invalidate:<key or glob>` for a persisted
-/// `cache.invalidate` signal; `gen` moves by one per commit that changed it.
+/// The table through which writers of this library in different processes tell each other what
+/// they changed. Created by a writer's first committed change to a file database (never by
+/// merely opening or reading). Rows (`tbl`, `gen`):
+/// - `!proc:<pid>:<nonce>` — a registered writer process (removed when it closes);
+/// - a lower-cased table name — moved by one per commit that changed the table, written only
+///   while another registered process is alive to read it;
+/// - `!invalidate:<key or glob>` — a persisted `cache.invalidate` signal.
+/// A commit seen through `PRAGMA data_version` that moved no table or invalidation row came
+/// from a program outside this library: every cache entry is then stale.
 pub const CHANGE_TABLE: &str = "_singlewriter_changes";
 
 /// Rows affected and last insert rowid of a write.
@@ -96,8 +102,17 @@ pub(crate) struct WriteConn {
     db: Connection,
     capture: Arc<Mutex<Captured>>,
     write_sets: LruCache<Box<str>, Arc<Captured>>,
+    /// A file database opened for writing: cross-process tracking applies.
     track_changes: bool,
     change_table_ready: bool,
+    /// This process's registration row, once written.
+    proc_key: Box<str>,
+    registered: bool,
+    /// Other live registered processes, as of the last look at the change table.
+    peers: usize,
+    /// Until then, foreign commits are not trusted to list their tables (peers may not have
+    /// noticed this registration yet).
+    precise_after: Instant,
     /// Generations of the change table's rows as this writer last saw (or wrote) them.
     seen: HashMap<Box<str>, i64>,
     data_version: i64,
@@ -188,6 +203,10 @@ impl WriteConn {
             write_sets: LruCache::new(NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN)),
             track_changes: !opts.in_memory() && opts.mode != OpenMode::ReadOnly,
             change_table_ready: false,
+            proc_key: format!("!proc:{}:{:x}", std::process::id(), nonce()).into_boxed_str(),
+            registered: false,
+            peers: 0,
+            precise_after: Instant::now(),
             seen: HashMap::new(),
             data_version: 0,
             last_external_check: Instant::now(),
@@ -197,6 +216,7 @@ impl WriteConn {
             conn.data_version = conn.query_data_version()?;
             conn.seen = conn.read_change_table()?;
             conn.change_table_ready = !conn.seen.is_empty() || conn.change_table_exists()?;
+            conn.peers = conn.count_peers();
         }
         Ok(conn)
     }
@@ -239,6 +259,9 @@ impl WriteConn {
         let now = self.read_change_table()?;
         for (k, gen) in &now {
             if self.seen.get(k) != Some(gen) {
+                if k.starts_with("!proc:") {
+                    continue;
+                }
                 match k.strip_prefix("!invalidate:") {
                     Some(pattern) => found.raised.push(pattern.into()),
                     None => found.tables.push(k.clone()),
@@ -248,9 +271,32 @@ impl WriteConn {
         if !now.is_empty() {
             self.change_table_ready = true;
         }
-        found.everything = found.tables.is_empty() && found.raised.is_empty();
+        found.everything =
+            (found.tables.is_empty() && found.raised.is_empty()) || Instant::now() < self.precise_after;
         self.seen = now;
+        self.peers = self.count_peers();
         Ok(found)
+    }
+
+    /// Other registered processes that are still alive (a crashed one's row is ignored).
+    fn count_peers(&self) -> usize {
+        self.seen
+            .keys()
+            .filter(|k| k.starts_with("!proc:") && k.as_ref() != self.proc_key.as_ref())
+            .filter(|k| {
+                let pid = k.split(':').nth(1).and_then(|p| p.parse::<i32>().ok());
+                pid.is_some_and(process_alive)
+            })
+            .count()
+    }
+
+    /// Remove this process's registration (close), best effort.
+    pub(crate) fn unregister(&mut self) {
+        if self.registered {
+            let sql = format!("DELETE FROM {CHANGE_TABLE} WHERE tbl = ?1");
+            let _ = retry_busy(Duration::from_millis(500), || self.db.execute(&sql, [&*self.proc_key]));
+            self.registered = false;
+        }
     }
 
     pub(crate) fn external_checks_enabled(&self) -> bool {
@@ -290,17 +336,31 @@ impl WriteConn {
         if !self.track_changes || (changes.tables.is_empty() && changes.raised.is_empty()) {
             return Ok(vec![]);
         }
-        if !self.change_table_ready {
-            self.db.execute_batch(&format!(
-                "CREATE TABLE IF NOT EXISTS {CHANGE_TABLE}(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID"
-            ))?;
-            self.change_table_ready = true;
+        let mut written = Vec::new();
+        if !self.registered {
+            if !self.change_table_ready {
+                self.db.execute_batch(&format!(
+                    "CREATE TABLE IF NOT EXISTS {CHANGE_TABLE}(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID"
+                ))?;
+                self.change_table_ready = true;
+            }
+            self.db.execute(
+                &format!("INSERT OR REPLACE INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 0)"),
+                [&*self.proc_key],
+            )?;
+            written.push((self.proc_key.clone(), 0));
+            self.registered = true;
+            self.precise_after = Instant::now() + Duration::from_secs(1);
+        }
+        if self.peers == 0 {
+            // Nobody else reads the rows: a process that registers later starts with an empty
+            // cache, and until it is seen here it treats these commits as foreign (safe).
+            return Ok(written);
         }
         let mut stmt = self.db.prepare_cached(&format!(
             "INSERT INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 1) \
              ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1 RETURNING gen"
         ))?;
-        let mut written = Vec::with_capacity(changes.tables.len() + changes.raised.len());
         let raised = changes.raised.iter().map(|p| format!("!invalidate:{p}").into_boxed_str());
         for key in changes.tables.iter().cloned().chain(raised) {
             let gen: i64 = stmt.query_row([&*key], |r| r.get(0))?;
@@ -501,5 +561,22 @@ pub(crate) fn retry_busy<T>(limit: Duration, mut f: impl FnMut() -> rusqlite::Re
         }
         std::thread::sleep(pause.min(limit.saturating_sub(start.elapsed())));
         pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
+}
+
+/// Whether a registered process still runs. Where that cannot be told, it counts as alive
+/// (the safe side: its peers keep writing change rows).
+fn process_alive(pid: i32) -> bool {
+    if cfg!(target_os = "linux") {
+        pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }

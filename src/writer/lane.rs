@@ -57,6 +57,9 @@ pub(crate) struct Job {
     pub(crate) sampled: bool,
 }
 
+/// Groups a submitter may lead after its own write is acknowledged.
+const MAX_EXTRA_GROUPS: usize = 8;
+
 const PENDING: u8 = 0;
 const DONE: u8 = 1;
 const LEAD: u8 = 2;
@@ -70,12 +73,21 @@ pub(crate) struct Waiter {
 
 impl Waiter {
     pub(crate) fn new() -> Arc<Waiter> {
-        Arc::new(Waiter { state: AtomicU8::new(PENDING), result: Mutex::new(None), thread: std::thread::current() })
+        Arc::new(Waiter {
+            state: AtomicU8::new(PENDING),
+            result: Mutex::new(None),
+            thread: std::thread::current(),
+        })
     }
 
     fn finish(&self, result: Result<WriteResult>) {
         *self.result.lock() = Some(result);
         self.state.store(DONE, Ordering::Release);
+    }
+
+    /// Store the result without publishing it yet: DONE is set just before the wake-up.
+    fn set_result(&self, result: Result<WriteResult>) {
+        *self.result.lock() = Some(result);
     }
 
     fn wake(&self) {
@@ -321,10 +333,38 @@ impl Shared {
         Taken::Jobs(jobs)
     }
 
+    /// When far fewer writes are queued than the last group held, the submitters that the last
+    /// commit woke are still on their way back (on a machine with fewer cores than submitters
+    /// they wait for a CPU). Yield the CPU once so they can queue, and take them into this
+    /// group: a commit costs far more than a yield. No timed wait is ever added.
+    fn grow_group(&self, mut jobs: Vec<Job>, me: Option<&Arc<Waiter>>) -> Vec<Job> {
+        let last = self.last_group.load(Ordering::Relaxed);
+        let alone = jobs.first().is_some_and(runs_alone);
+        if !alone && jobs.len() * 2 < last && jobs.len() < self.opts.max_batch {
+            std::thread::yield_now();
+            let mut st = self.lane.state.lock();
+            while jobs.len() < self.opts.max_batch {
+                match st.queue.front() {
+                    Some(j) if !runs_alone(j) && !(matches!(j.work, Work::Txn) && !is_own(j, me)) => {
+                        jobs.extend(st.queue.pop_front())
+                    }
+                    _ => break,
+                }
+            }
+            if st.space_waiters > 0 {
+                self.lane.space.notify_all();
+            }
+        }
+        self.last_group.store(jobs.len(), Ordering::Relaxed);
+        jobs
+    }
+
     /// Lead the lane. `me` is the leading submitter's waiter (None for the drainer); a
     /// submitter leads until its own job is acknowledged, the drainer until the queue is empty.
     pub(crate) fn lead(&self, me: Option<&Arc<Waiter>>, mut txn: Option<&mut TxnFn<'_>>) {
         let drainer = me.is_none();
+        let mut extra_groups = 0;
+        let mut own_done = false;
         loop {
             let taken = {
                 let mut st = self.lane.state.lock();
@@ -342,6 +382,7 @@ impl Shared {
                     Taken::Jobs(jobs) => jobs,
                 }
             };
+            let taken = self.grow_group(taken, me);
             let results = match self.run_group(&taken, txn.as_deref_mut(), !drainer) {
                 Some(results) => results,
                 None => {
@@ -355,19 +396,24 @@ impl Shared {
                     return;
                 }
             };
-            self.finish_group(taken, results, me, drainer);
-            if drainer {
-                continue;
+            own_done |= taken.iter().any(|j| is_own(j, me));
+            // A submitter whose write is done may lead a few more groups before passing the
+            // lane on: each pass costs a thread switch in which nothing commits.
+            let keep = drainer || !own_done || extra_groups < MAX_EXTRA_GROUPS;
+            if own_done {
+                extra_groups += 1;
             }
-            if me.is_some_and(|w| w.state.load(Ordering::Acquire) == DONE) {
+            if !self.finish_group(taken, results, me, keep) {
                 return;
             }
         }
     }
 
-    /// Deliver a committed group's results: record them, pass leadership on (a submitter
-    /// leader), then wake the waiters; callbacks and flushes go to the drainer in order.
-    fn finish_group(&self, jobs: Vec<Job>, results: Vec<Result<WriteResult>>, me: Option<&Arc<Waiter>>, drainer: bool) {
+    /// Deliver a committed group's results: record them, pass leadership on when `keep` is
+    /// false (or the queue is empty), then wake the waiters; callbacks and flushes go to the
+    /// drainer in order (the drainer runs them itself). Returns whether this thread still leads.
+    fn finish_group(&self, jobs: Vec<Job>, results: Vec<Result<WriteResult>>, me: Option<&Arc<Waiter>>, keep: bool) -> bool {
+        let drainer = me.is_none();
         let mut wake = Vec::with_capacity(jobs.len());
         let mut deferred = Vec::new();
         let done_us = crate::signal::now_us();
@@ -388,25 +434,28 @@ impl Shared {
             }
             self.track_done(&job, &result, done_us);
             match job.notify {
+                Notify::Wait(w) if me.is_some_and(|m| Arc::ptr_eq(m, &w)) => w.finish(result),
                 Notify::Wait(w) => {
-                    w.finish(result);
+                    w.set_result(result);
                     wake.push(w);
                 }
                 Notify::Nothing => {}
                 other => deferred.push((other, result)),
             }
         }
-        // A submitter that led passes the lane on before waking anyone.
+        let mut still_leading = true;
+        let mut next_leader = None;
         if !drainer {
             let mut st = self.lane.state.lock();
             st.completions.extend(deferred.drain(..));
-            let own_done = me.is_some_and(|w| w.state.load(Ordering::Acquire) == DONE);
-            if own_done {
+            if !keep || st.queue.is_empty() {
+                // Pass the lane on before waking anyone, so the next group starts at once.
+                still_leading = false;
                 match st.queue.front().map(|j| &j.notify) {
                     None => st.leading = false,
                     Some(Notify::Wait(w)) => {
                         w.state.store(LEAD, Ordering::Release);
-                        wake.push(w.clone());
+                        next_leader = Some(w.clone());
                     }
                     Some(_) => st.leading = false,
                 }
@@ -415,7 +464,11 @@ impl Shared {
                 self.lane.wake_drainer(&st);
             }
         }
+        if let Some(w) = next_leader {
+            w.wake();
+        }
         for w in wake {
+            w.state.store(DONE, Ordering::Release);
             w.wake();
         }
         if drainer {
@@ -425,6 +478,7 @@ impl Shared {
             drop(st);
             self.deliver_completions();
         }
+        still_leading
     }
 
     /// Run queued completions on this (the drainer) thread, in order.
