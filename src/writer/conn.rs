@@ -113,6 +113,8 @@ pub(crate) struct WriteConn {
     /// Until then, foreign commits are not trusted to list their tables (peers may not have
     /// noticed this registration yet).
     precise_after: Instant,
+    /// How long after registering foreign commits are not trusted to list their tables.
+    grace: Duration,
     /// Generations of the change table's rows as this writer last saw (or wrote) them.
     seen: HashMap<Box<str>, i64>,
     data_version: i64,
@@ -207,6 +209,7 @@ impl WriteConn {
             registered: false,
             peers: 0,
             precise_after: Instant::now(),
+            grace: (opts.invalidation_poll * 10).clamp(Duration::from_millis(50), Duration::from_secs(1)),
             seen: HashMap::new(),
             data_version: 0,
             last_external_check: Instant::now(),
@@ -257,9 +260,11 @@ impl WriteConn {
         }
         self.data_version = version;
         let now = self.read_change_table()?;
+        let mut registered = false;
         for (k, gen) in &now {
             if self.seen.get(k) != Some(gen) {
                 if k.starts_with("!proc:") {
+                    registered = true;
                     continue;
                 }
                 match k.strip_prefix("!invalidate:") {
@@ -271,10 +276,13 @@ impl WriteConn {
         if !now.is_empty() {
             self.change_table_ready = true;
         }
-        found.everything =
-            (found.tables.is_empty() && found.raised.is_empty()) || Instant::now() < self.precise_after;
+        // A commit that only removed a registration (a peer closing) changed no data.
+        let only_unregistered = !registered && now.len() < self.seen.len();
+        found.everything = (found.tables.is_empty() && found.raised.is_empty() && !only_unregistered)
+            || Instant::now() < self.precise_after;
         self.seen = now;
         self.peers = self.count_peers();
+        self.register_on_foreign_commit();
         Ok(found)
     }
 
@@ -332,25 +340,56 @@ impl WriteConn {
         }
     }
 
+    /// Register this process in the change table (inside the open transaction).
+    fn register(&mut self) -> Result<(Box<str>, i64)> {
+        if !self.change_table_ready {
+            self.db.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {CHANGE_TABLE}(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID"
+            ))?;
+            self.change_table_ready = true;
+        }
+        self.db.execute(&format!("INSERT OR REPLACE INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 0)"), [&*self.proc_key])?;
+        self.registered = true;
+        self.precise_after = Instant::now() + self.grace;
+        Ok((self.proc_key.clone(), 0))
+    }
+
+    /// Register when another process is seen writing (the table is needed from then on):
+    /// inside the group transaction when there is one, otherwise in a short one of its own.
+    fn register_on_foreign_commit(&mut self) {
+        if self.registered || !self.track_changes {
+            return;
+        }
+        if self.in_transaction() {
+            if let Ok((k, g)) = self.register() {
+                self.seen.insert(k, g);
+            }
+            return;
+        }
+        if self.begin().is_ok() {
+            match self.register() {
+                Ok((k, g)) if self.db.execute_batch("COMMIT").is_ok() => {
+                    self.seen.insert(k, g);
+                    // Our own commit is not foreign: don't let it look like one.
+                    if let Ok(v) = self.query_data_version() {
+                        self.data_version = v;
+                    }
+                }
+                _ => {
+                    self.rollback();
+                    self.registered = false;
+                }
+            }
+        }
+    }
+
     fn write_change_rows(&mut self, changes: &Changes) -> Result<Vec<(Box<str>, i64)>> {
-        if !self.track_changes || (changes.tables.is_empty() && changes.raised.is_empty()) {
+        if !self.track_changes || changes.is_empty() {
             return Ok(vec![]);
         }
         let mut written = Vec::new();
         if !self.registered {
-            if !self.change_table_ready {
-                self.db.execute_batch(&format!(
-                    "CREATE TABLE IF NOT EXISTS {CHANGE_TABLE}(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID"
-                ))?;
-                self.change_table_ready = true;
-            }
-            self.db.execute(
-                &format!("INSERT OR REPLACE INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 0)"),
-                [&*self.proc_key],
-            )?;
-            written.push((self.proc_key.clone(), 0));
-            self.registered = true;
-            self.precise_after = Instant::now() + Duration::from_secs(1);
+            written.push(self.register()?);
         }
         if self.peers == 0 {
             // Nobody else reads the rows: a process that registers later starts with an empty
