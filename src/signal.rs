@@ -81,6 +81,8 @@ type Callback = Box<dyn Fn(&Signal) + Send + Sync>;
 
 struct Subscriber {
     id: u64,
+    /// Cleared on unsubscribe: queued signals are then dropped, not delivered.
+    active: Arc<AtomicBool>,
     pattern: String,
     queue: Sender<Signal>,
     dropped: AtomicU64,
@@ -242,10 +244,15 @@ impl Signals {
     ) -> Result<u64> {
         let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = crossbeam_channel::bounded::<Signal>(SUBSCRIBER_QUEUE);
+        let active = Arc::new(AtomicBool::new(true));
+        let still = active.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("sw-subscriber-{id}"))
             .spawn(move || {
                 for signal in rx.iter() {
+                    if !still.load(Ordering::Acquire) {
+                        break;
+                    }
                     let _ = catch_unwind(AssertUnwindSafe(|| {
                         crate::writer::in_callback(|| callback(&signal))
                     }));
@@ -257,6 +264,7 @@ impl Signals {
             .map_err(|e| Error::new(Status::Error, format!("cannot start a dispatcher thread: {e}")))?;
         let sub = Arc::new(Subscriber {
             id,
+            active,
             pattern: pattern.to_owned(),
             queue: tx,
             dropped: AtomicU64::new(0),
@@ -302,6 +310,7 @@ impl Signals {
 
 /// Close a subscriber's queue and wait for its thread, unless we are that thread.
 fn finish(sub: Arc<Subscriber>) {
+    sub.active.store(false, Ordering::Release);
     let handle = sub.thread.lock().take();
     drop(sub); // drops the last sender once no emitter holds the Arc
     if let Some(handle) = handle {
