@@ -1055,7 +1055,9 @@ public:
     }
 
     /// Close this handle now and report how it went (the destructor does the same silently).
-    /// The last handle of a database drains and commits every accepted write first.
+    /// The last handle of a database drains and commits every accepted write first. From inside a
+    /// transaction or a library-thread callback this fails with Status::Misuse and the handle stays
+    /// open (so do not let the last owner of a Writer die inside such a callback).
     Result<void> close() {
         if (!h_) return {};
         sw_status st = sw_writer_close(h_.get());

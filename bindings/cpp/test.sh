@@ -4,7 +4,7 @@
 #   1. the test suite (tests/main.cpp, ported_test.cpp, binding_test.cpp) normally,
 #   2. the same suite under AddressSanitizer + LeakSanitizer + UBSan,
 #   3. tests/noexcept_test.cpp built with -fno-exceptions,
-#   4. the example (example.cpp), normally and under ASan,
+#   4. the example (example.cpp), normally and under ASan (and bench_overhead.cpp builds),
 #   5. the suite under valgrind memcheck (--error-exitcode; fewer writes in the thread test).
 # Every test case of every run counts; each build and the example/valgrind runs count as one.
 # Prints "cpp: N passed, N failed" last; exits non-zero when anything failed.
@@ -136,6 +136,9 @@ if compile example-asan "$build/example-asan" "${SAN[@]}" "${CXXFLAGS[@]}" "$her
         cat "$work/example-asan.log"
     fi
 fi
+
+# The overhead benchmark is run by hand (see its header); here it must only build cleanly.
+compile bench_overhead "$build/bench_overhead" -O2 "${CXXFLAGS[@]}" "$here/bench_overhead.cpp" || true
 
 # 5. valgrind memcheck: no invalid accesses, no definite leaks (test results are counted above).
 if [ "${SW_CPP_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$build/tests" ]; then
