@@ -39,7 +39,10 @@ pub(crate) struct Deps {
 impl Deps {
     fn fresh(&self, tables: &Tables) -> bool {
         tables.all.load(Ordering::Acquire) == self.all
-            && self.tables.iter().all(|(g, v)| g.load(Ordering::Acquire) == *v)
+            && self
+                .tables
+                .iter()
+                .all(|(g, v)| g.load(Ordering::Acquire) == *v)
     }
 }
 
@@ -49,7 +52,11 @@ impl Tables {
         if let Some(g) = self.map.read().get(lower.as_str()) {
             return g.clone();
         }
-        self.map.write().entry(lower.into_boxed_str()).or_default().clone()
+        self.map
+            .write()
+            .entry(lower.into_boxed_str())
+            .or_default()
+            .clone()
     }
 
     /// Note the current generations of `names` (plus the schema) for a read about to run.
@@ -191,10 +198,15 @@ impl Cache {
                 while result.is_none() {
                     f.done.wait(&mut result);
                 }
-                return result.clone().unwrap_or_else(|| Err(crate::Error::new(crate::Status::Error, "fill vanished")));
+                return result.clone().unwrap_or_else(|| {
+                    Err(crate::Error::new(crate::Status::Error, "fill vanished"))
+                });
             }
             key_arc = Arc::from(key);
-            flight = Arc::new(Flight { result: Mutex::new(None), done: Condvar::new() });
+            flight = Arc::new(Flight {
+                result: Mutex::new(None),
+                done: Condvar::new(),
+            });
             inner.flights.insert(key_arc.clone(), flight.clone());
             start_epoch = inner.epoch;
         }
@@ -208,18 +220,30 @@ impl Cache {
         impl Drop for EndFlight<'_> {
             fn drop(&mut self) {
                 let mut inner = self.cache.inner.lock();
-                if inner.flights.get(self.key).is_some_and(|f| Arc::ptr_eq(f, self.flight)) {
+                if inner
+                    .flights
+                    .get(self.key)
+                    .is_some_and(|f| Arc::ptr_eq(f, self.flight))
+                {
                     inner.flights.remove(self.key);
                 }
                 drop(inner);
                 let result = self.result.take().unwrap_or_else(|| {
-                    Err(crate::Error::new(crate::Status::Panic, "the read that filled this key panicked"))
+                    Err(crate::Error::new(
+                        crate::Status::Panic,
+                        "the read that filled this key panicked",
+                    ))
                 });
                 *self.flight.result.lock() = Some(result);
                 self.flight.done.notify_all();
             }
         }
-        let mut end = EndFlight { cache: self, key: &key_arc, flight: &flight, result: None };
+        let mut end = EndFlight {
+            cache: self,
+            key: &key_arc,
+            flight: &flight,
+            result: None,
+        };
         let outcome = fill();
         let result = match outcome {
             Ok((rows, deps)) => {
@@ -271,7 +295,10 @@ impl Cache {
         if inner.epoch != start_epoch {
             let truncated = inner.log.front().is_none_or(|(e, _)| *e > start_epoch + 1);
             let raced = truncated
-                || inner.log.iter().any(|(e, pattern)| *e > start_epoch && glob_match(pattern, key));
+                || inner
+                    .log
+                    .iter()
+                    .any(|(e, pattern)| *e > start_epoch && glob_match(pattern, key));
             if raced {
                 return;
             }
@@ -279,9 +306,16 @@ impl Cache {
         if !deps.fresh(&self.tables) {
             return;
         }
-        let entry =
-            Entry { rows, deps, expires: Instant::now() + self.ttl, accesses: 1, key: key.clone() };
-        let Some(lru) = inner.lru.as_mut() else { return };
+        let entry = Entry {
+            rows,
+            deps,
+            expires: Instant::now() + self.ttl,
+            accesses: 1,
+            key: key.clone(),
+        };
+        let Some(lru) = inner.lru.as_mut() else {
+            return;
+        };
         if let Some((old_key, _)) = lru.push(key.clone(), entry) {
             if old_key != *key {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
@@ -312,8 +346,11 @@ impl Cache {
         let mut removed = 0;
         if let Some(lru) = inner.lru.as_mut() {
             if key_or_glob.contains(['*', '?']) {
-                let keys: Vec<Arc<str>> =
-                    lru.iter().filter(|(k, _)| glob_match(key_or_glob, k)).map(|(k, _)| k.clone()).collect();
+                let keys: Vec<Arc<str>> = lru
+                    .iter()
+                    .filter(|(k, _)| glob_match(key_or_glob, k))
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 for k in keys {
                     lru.pop(&k);
                     removed += 1;
@@ -323,8 +360,10 @@ impl Cache {
             }
         }
         drop(inner);
-        self.invalidations.fetch_add(removed as u64, Ordering::Relaxed);
-        self.signals.emit_full(signal, key_or_glob, crate::Status::Ok, -1, removed as i64);
+        self.invalidations
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        self.signals
+            .emit_full(signal, key_or_glob, crate::Status::Ok, -1, removed as i64);
         removed
     }
 

@@ -131,8 +131,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error. `status` must not be [`Status::Ok`] (it is turned into [`Status::Error`]).
     pub fn new(status: Status, message: impl Into<String>) -> Error {
-        let status = if status == Status::Ok { Status::Error } else { status };
-        Error { status, message: message.into(), sqlite_code: 0 }
+        let status = if status == Status::Ok {
+            Status::Error
+        } else {
+            status
+        };
+        Error {
+            status,
+            message: message.into(),
+            sqlite_code: 0,
+        }
     }
 
     /// Attach SQLite's extended result code.
@@ -190,7 +198,9 @@ pub(crate) fn status_for_sqlite_code(extended: i32) -> Status {
         ffi::SQLITE_CONSTRAINT => Status::Constraint,
         ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => Status::Busy,
         ffi::SQLITE_READONLY => Status::ReadOnly,
-        ffi::SQLITE_IOERR | ffi::SQLITE_FULL | ffi::SQLITE_CANTOPEN | ffi::SQLITE_NOLFS => Status::Io,
+        ffi::SQLITE_IOERR | ffi::SQLITE_FULL | ffi::SQLITE_CANTOPEN | ffi::SQLITE_NOLFS => {
+            Status::Io
+        }
         ffi::SQLITE_CORRUPT | ffi::SQLITE_NOTADB => Status::Corrupt,
         ffi::SQLITE_MISUSE => Status::Misuse,
         _ => Status::Error,

@@ -57,7 +57,7 @@ pub use options::{Location, OpenMode, Options, Synchronous};
 pub use rows::{Rows, ValueRef};
 pub use signal::{glob_match, Poll, Signal};
 pub use value::{Param, Value};
-pub use writer::{Stats, Statement, Txn, WriteResult, Writer, CHANGE_TABLE};
+pub use writer::{Statement, Stats, Txn, WriteResult, Writer, CHANGE_TABLE};
 
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

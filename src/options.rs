@@ -226,7 +226,10 @@ fn file_location(path: &str) -> Result<Location> {
     let parent = parent.canonicalize().map_err(|e| {
         Error::new(
             crate::Status::Io,
-            format!("cannot open database '{path}': directory '{}': {e}", parent.display()),
+            format!(
+                "cannot open database '{path}': directory '{}': {e}",
+                parent.display()
+            ),
         )
     })?;
     Ok(Location::File(parent.join(name)))
@@ -234,7 +237,10 @@ fn file_location(path: &str) -> Result<Location> {
 
 /// The normalised keyword: lower case, spaces removed.
 fn normalise(key: &str) -> String {
-    key.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+    key.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Keywords, normalised, with the canonical name used in messages.
@@ -267,7 +273,10 @@ const KEYWORDS: &[(&str, &str)] = &[
 
 fn keyword(key: &str) -> Option<&'static str> {
     let n = normalise(key);
-    KEYWORDS.iter().find(|(k, _)| *k == n).map(|(_, name)| *name)
+    KEYWORDS
+        .iter()
+        .find(|(k, _)| *k == n)
+        .map(|(_, name)| *name)
 }
 
 fn looks_like_pairs(s: &str) -> bool {
@@ -295,7 +304,12 @@ fn split_pairs(s: &str) -> Result<Vec<(String, String)>> {
             None if key.trim().is_empty() => break,
             Some(';') if key.trim().is_empty() => continue,
             Some('=') => {}
-            _ => return Err(Error::invalid(format!("'{}' has no value (expected Key=Value)", key.trim()))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "'{}' has no value (expected Key=Value)",
+                    key.trim()
+                )))
+            }
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -355,7 +369,9 @@ fn parse_bool(name: &str, v: &str) -> Result<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::invalid(format!("{name}: '{v}' is not a boolean (true/false)"))),
+        _ => Err(Error::invalid(format!(
+            "{name}: '{v}' is not a boolean (true/false)"
+        ))),
     }
 }
 
@@ -365,7 +381,9 @@ fn parse_u64(name: &str, v: &str, min: u64, max: u64) -> Result<u64> {
         .parse()
         .map_err(|_| Error::invalid(format!("{name}: '{v}' is not a non-negative integer")))?;
     if n < min || n > max {
-        return Err(Error::invalid(format!("{name}: {n} is out of range ({min}..={max})")));
+        return Err(Error::invalid(format!(
+            "{name}: {n} is out of range ({min}..={max})"
+        )));
     }
     Ok(n)
 }
@@ -379,27 +397,22 @@ fn parse_pairs(s: &str) -> Result<Options> {
     let mut settings: Vec<(&'static str, String)> = Vec::new();
     let mut seen = BTreeSet::new();
     for (key, value) in pairs {
-        let name = keyword(&key).ok_or_else(|| {
-            Error::invalid(format!("unknown connection string keyword '{key}'"))
-        })?;
+        let name = keyword(&key)
+            .ok_or_else(|| Error::invalid(format!("unknown connection string keyword '{key}'")))?;
         if !seen.insert(name) {
             return Err(Error::invalid(format!("keyword '{name}' is given twice")));
         }
         match name {
             "Data Source" => data_source = Some(value),
-            "Mode" => {
-                mode = match normalise(&value).as_str() {
-                    "readwritecreate" => OpenMode::ReadWriteCreate,
-                    "readwrite" => OpenMode::ReadWrite,
-                    "readonly" => OpenMode::ReadOnly,
-                    "memory" => OpenMode::Memory,
-                    _ => {
-                        return Err(Error::invalid(format!(
-                            "Mode: '{value}' is not one of ReadWriteCreate, ReadWrite, ReadOnly, Memory"
-                        )))
-                    }
-                }
-            }
+            "Mode" => mode = match normalise(&value).as_str() {
+                "readwritecreate" => OpenMode::ReadWriteCreate,
+                "readwrite" => OpenMode::ReadWrite,
+                "readonly" => OpenMode::ReadOnly,
+                "memory" => OpenMode::Memory,
+                _ => return Err(Error::invalid(format!(
+                    "Mode: '{value}' is not one of ReadWriteCreate, ReadWrite, ReadOnly, Memory"
+                ))),
+            },
             "Cache" => {
                 shared_cache = match normalise(&value).as_str() {
                     "default" | "private" => false,
@@ -471,7 +484,8 @@ fn apply_settings(
             "Busy Timeout" => opts.busy_timeout = ms(parse_u64(name, v, 0, 86_400_000)?),
             "Journal Mode" => {
                 let m = v.trim().to_ascii_uppercase();
-                if !["WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"].contains(&m.as_str()) {
+                if !["WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"].contains(&m.as_str())
+                {
                     return Err(Error::invalid(format!(
                         "Journal Mode: '{v}' is not one of WAL, DELETE, TRUNCATE, PERSIST, MEMORY, OFF"
                     )));
@@ -498,14 +512,20 @@ fn apply_settings(
             "Hot Access Threshold" => {
                 opts.hot_access_threshold = parse_u64(name, v, 1, u32::MAX as u64)? as u32
             }
-            "Max Tracked Writes" => opts.max_tracked_writes = parse_u64(name, v, 0, 1 << 20)? as usize,
+            "Max Tracked Writes" => {
+                opts.max_tracked_writes = parse_u64(name, v, 0, 1 << 20)? as usize
+            }
             "Signal Capacity" => opts.signal_capacity = parse_u64(name, v, 1, 1 << 24)? as usize,
             "Queue Capacity" => opts.queue_capacity = parse_u64(name, v, 1, 1 << 30)? as usize,
             "Max Batch" => opts.max_batch = parse_u64(name, v, 1, 1 << 20)? as usize,
             "Readers" => opts.readers = parse_u64(name, v, 1, 256)? as usize,
             "Enqueue Timeout" => opts.enqueue_timeout = ms(parse_u64(name, v, 0, 86_400_000)?),
             "Invalidation Poll" => opts.invalidation_poll = ms(parse_u64(name, v, 0, 3_600_000)?),
-            _ => return Err(Error::invalid(format!("unknown connection string keyword '{name}'"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown connection string keyword '{name}'"
+                )))
+            }
         }
         opts.explicit.insert(name);
     }
@@ -529,8 +549,12 @@ fn percent_decode(s: &str) -> Result<String> {
             i += 1;
         }
     }
-    String::from_utf8(out)
-        .map_err(|_| Error::new(crate::Status::InvalidUtf8, "URI path decodes to invalid UTF-8"))
+    String::from_utf8(out).map_err(|_| {
+        Error::new(
+            crate::Status::InvalidUtf8,
+            "URI path decodes to invalid UTF-8",
+        )
+    })
 }
 
 /// `file:path?mode=ro|rw|rwc|memory&cache=shared|private` plus any option keyword as a query
@@ -543,7 +567,9 @@ fn parse_uri(s: &str) -> Result<Options> {
         // file://host/path: only an empty host or localhost.
         let (host, p) = p.split_at(p.find('/').unwrap_or(p.len()));
         if !host.is_empty() && host != "localhost" {
-            return Err(Error::invalid(format!("URI authority '{host}' is not supported")));
+            return Err(Error::invalid(format!(
+                "URI authority '{host}' is not supported"
+            )));
         }
         p
     } else {
@@ -563,19 +589,29 @@ fn parse_uri(s: &str) -> Result<Options> {
                     "rw" => OpenMode::ReadWrite,
                     "rwc" => OpenMode::ReadWriteCreate,
                     "memory" => OpenMode::Memory,
-                    _ => return Err(Error::invalid(format!("URI mode '{v}' is not ro, rw, rwc or memory"))),
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "URI mode '{v}' is not ro, rw, rwc or memory"
+                        )))
+                    }
                 }
             }
             "cache" => {
                 if v != "shared" && v != "private" {
-                    return Err(Error::invalid(format!("URI cache '{v}' is not shared or private")));
+                    return Err(Error::invalid(format!(
+                        "URI cache '{v}' is not shared or private"
+                    )));
                 }
             }
             other => match keyword(other) {
                 Some(name) if !["Data Source", "Mode", "Cache"].contains(&name) => {
                     settings.push((name, v))
                 }
-                _ => return Err(Error::invalid(format!("unsupported URI parameter '{other}'"))),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "unsupported URI parameter '{other}'"
+                    )))
+                }
             },
         }
     }
@@ -648,11 +684,21 @@ mod tests {
 
     #[test]
     fn memory_databases() {
-        assert!(matches!(Options::parse(":memory:").unwrap().location, Location::AnonymousMemory(_)));
-        assert_ne!(Options::parse(":memory:").unwrap().location, Options::parse(":memory:").unwrap().location);
+        assert!(matches!(
+            Options::parse(":memory:").unwrap().location,
+            Location::AnonymousMemory(_)
+        ));
+        assert_ne!(
+            Options::parse(":memory:").unwrap().location,
+            Options::parse(":memory:").unwrap().location
+        );
         assert_eq!(
-            Options::parse("Data Source=shared1;Mode=Memory").unwrap().location,
-            Options::parse("file:shared1?mode=memory&cache=shared").unwrap().location
+            Options::parse("Data Source=shared1;Mode=Memory")
+                .unwrap()
+                .location,
+            Options::parse("file:shared1?mode=memory&cache=shared")
+                .unwrap()
+                .location
         );
     }
 

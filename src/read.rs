@@ -58,11 +58,18 @@ impl ReadConn {
             db,
             capture,
             // Larger than the statement cache, so a cached statement always has its read set.
-            read_sets: LruCache::new(NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN)),
+            read_sets: LruCache::new(
+                NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN),
+            ),
         })
     }
 
-    fn run(&mut self, sql: &str, params: &[Param], tables: Option<&Tables>) -> Result<(Rows, Option<Deps>)> {
+    fn run(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        tables: Option<&Tables>,
+    ) -> Result<(Rows, Option<Deps>)> {
         let known = self.read_sets.get(sql).cloned();
         if known.is_none() {
             self.capture.lock().clear();
@@ -127,7 +134,9 @@ impl Readers {
         tables: Option<&Tables>,
     ) -> Result<((Rows, Option<Deps>), bool)> {
         let (mut conn, waited) = self.checkout()?;
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.run(sql, params, tables)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            conn.run(sql, params, tables)
+        }));
         self.checkin(conn);
         match result {
             Ok(r) => r.map(|r| (r, waited)),

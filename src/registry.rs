@@ -26,7 +26,10 @@ struct Registry {
 
 fn registry() -> &'static Registry {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
-    REGISTRY.get_or_init(|| Registry { writers: Mutex::new(HashMap::new()), changed: Condvar::new() })
+    REGISTRY.get_or_init(|| Registry {
+        writers: Mutex::new(HashMap::new()),
+        changed: Condvar::new(),
+    })
 }
 
 /// Join the running writer of the database, or start it.
@@ -49,14 +52,23 @@ pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
                     )));
                 }
                 if opts.mode != e.shared.opts.mode {
-                    return Err(Error::invalid("this database is already open with a different Mode"));
+                    return Err(Error::invalid(
+                        "this database is already open with a different Mode",
+                    ));
                 }
                 e.handles += 1;
                 return Ok(e.shared.clone());
             }
             None => {
                 let shared = Shared::open(opts.clone())?;
-                writers.insert(opts.location.clone(), Entry { shared: shared.clone(), handles: 1, closing: false });
+                writers.insert(
+                    opts.location.clone(),
+                    Entry {
+                        shared: shared.clone(),
+                        handles: 1,
+                        closing: false,
+                    },
+                );
                 return Ok(shared);
             }
         }
@@ -85,7 +97,10 @@ pub(crate) fn release(shared: &Arc<Shared>) {
     if last {
         shared.shutdown();
         let mut writers = reg.writers.lock();
-        if writers.get(&location).is_some_and(|e| Arc::ptr_eq(&e.shared, shared)) {
+        if writers
+            .get(&location)
+            .is_some_and(|e| Arc::ptr_eq(&e.shared, shared))
+        {
             writers.remove(&location);
         }
         reg.changed.notify_all();

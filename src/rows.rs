@@ -79,7 +79,11 @@ fn parse_leading(text: &str) -> (i64, f64) {
     let fend = t
         .char_indices()
         .take_while(|&(i, c)| {
-            c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || (i == 0 && (c == '-' || c == '+'))
+            c.is_ascii_digit()
+                || c == '.'
+                || c == 'e'
+                || c == 'E'
+                || (i == 0 && (c == '-' || c == '+'))
         })
         .count();
     let real = t[..fend].parse::<f64>().unwrap_or(int as f64);
@@ -109,8 +113,10 @@ fn without_nul(bytes: &[u8]) -> &str {
 impl Rows {
     /// Run a prepared, bound statement to completion and collect everything it returns.
     pub(crate) fn from_statement(stmt: &mut rusqlite::Statement<'_>) -> Result<Rows> {
-        let columns: Vec<Box<[u8]>> =
-            stmt.column_names().map(|n| with_nul(n.as_bytes())).collect();
+        let columns: Vec<Box<[u8]>> = stmt
+            .column_names()
+            .map(|n| with_nul(n.as_bytes()))
+            .collect();
         let ncols = columns.len();
         let mut cells = Vec::new();
         let mut rows = stmt.raw_query();
@@ -169,7 +175,8 @@ impl Rows {
         if column >= self.columns.len() {
             return None;
         }
-        self.cells.get(row.checked_mul(self.columns.len())?.checked_add(column)?)
+        self.cells
+            .get(row.checked_mul(self.columns.len())?.checked_add(column)?)
     }
 
     /// One cell, or `None` when out of range.
@@ -254,7 +261,11 @@ pub(crate) fn json_string(out: &mut String, s: &str) {
 fn base64(out: &mut String, bytes: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -272,9 +283,13 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (input, expected) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")]
-        {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             let mut s = String::new();
             base64(&mut s, input.as_bytes());
             assert_eq!(s, expected);

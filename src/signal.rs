@@ -141,7 +141,10 @@ impl IntoKey for Arc<str> {
 }
 
 pub(crate) fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 impl Signals {
@@ -165,7 +168,8 @@ impl Signals {
         if self.sample_rate == 1 {
             return true;
         }
-        self.sample_counters[category as usize].fetch_add(1, Ordering::Relaxed) % self.sample_rate == 0
+        self.sample_counters[category as usize].fetch_add(1, Ordering::Relaxed) % self.sample_rate
+            == 0
     }
 
     /// Emit a signal with only a name and key.
@@ -221,10 +225,17 @@ impl Signals {
     /// The held signals after `after_seq` whose full form matches `pattern` (all when `None`).
     pub(crate) fn poll(&self, pattern: Option<&str>, after_seq: u64) -> Poll {
         let ring = self.ring.lock();
-        let oldest = ring.front().map(|s| s.seq).unwrap_or_else(|| self.next_seq.load(Ordering::Relaxed));
+        let oldest = ring
+            .front()
+            .map(|s| s.seq)
+            .unwrap_or_else(|| self.next_seq.load(Ordering::Relaxed));
         let missed = oldest.saturating_sub(after_seq.saturating_add(1));
         // The ring is ordered by seq: skip straight to the first one after the cursor.
-        let start = if after_seq < oldest { 0 } else { ((after_seq - oldest) as usize + 1).min(ring.len()) };
+        let start = if after_seq < oldest {
+            0
+        } else {
+            ((after_seq - oldest) as usize + 1).min(ring.len())
+        };
         let signals = ring
             .range(start..)
             .filter(|s| pattern.is_none_or(|p| s.matches(p)))
@@ -232,7 +243,6 @@ impl Signals {
             .collect();
         Poll { signals, missed }
     }
-
 
     /// Start delivering matching signals to `callback` on a dedicated dispatcher thread.
     /// `on_end` runs exactly once, on that thread, after its last callback.
@@ -261,7 +271,12 @@ impl Signals {
                     let _ = catch_unwind(AssertUnwindSafe(end));
                 }
             })
-            .map_err(|e| Error::new(Status::Error, format!("cannot start a dispatcher thread: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    Status::Error,
+                    format!("cannot start a dispatcher thread: {e}"),
+                )
+            })?;
         let sub = Arc::new(Subscriber {
             id,
             active,
@@ -286,7 +301,8 @@ impl Signals {
                 .position(|s| s.id == id)
                 .ok_or_else(|| Error::invalid(format!("no subscription {id}")))?;
             let sub = subs.remove(pos);
-            self.has_subscribers.store(!subs.is_empty(), Ordering::Release);
+            self.has_subscribers
+                .store(!subs.is_empty(), Ordering::Release);
             sub
         };
         finish(sub);
@@ -295,7 +311,11 @@ impl Signals {
 
     /// Signals dropped for one subscription.
     pub(crate) fn dropped_for(&self, id: u64) -> Option<u64> {
-        self.subscribers.read().iter().find(|s| s.id == id).map(|s| s.dropped.load(Ordering::Relaxed))
+        self.subscribers
+            .read()
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.dropped.load(Ordering::Relaxed))
     }
 
     /// End every subscription (writer close).
@@ -335,7 +355,10 @@ mod tests {
         assert_eq!(p.signals[0].seq, 7);
         assert_eq!(p.missed, 6);
         let p = s.poll(None, 8);
-        assert_eq!(p.signals.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![9, 10]);
+        assert_eq!(
+            p.signals.iter().map(|s| s.seq).collect::<Vec<_>>(),
+            vec![9, 10]
+        );
         assert_eq!(p.missed, 0);
     }
 

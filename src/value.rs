@@ -100,12 +100,18 @@ pub struct Param {
 impl Param {
     /// A positional parameter.
     pub fn positional(value: impl Into<Value>) -> Param {
-        Param { name: None, value: value.into() }
+        Param {
+            name: None,
+            value: value.into(),
+        }
     }
 
     /// A named parameter; `name` may carry its prefix (`@id`) or not (`id`).
     pub fn named(name: impl Into<String>, value: impl Into<Value>) -> Param {
-        Param { name: Some(name.into()), value: value.into() }
+        Param {
+            name: Some(name.into()),
+            value: value.into(),
+        }
     }
 }
 
@@ -113,14 +119,22 @@ impl Param {
 #[macro_export]
 macro_rules! params {
     () => { ::std::vec::Vec::<$crate::Param>::new() };
-    ($($v:expr),+ $(,)?) => { vec![$($crate::Param::positional($v)),+] };
+    ($($v:expr),+ $(,)?) => {{
+        #[allow(clippy::useless_vec)]
+        let params: ::std::vec::Vec<$crate::Param> = vec![$($crate::Param::positional($v)),+];
+        params
+    }};
 }
 
 /// Build a `Vec<Param>` of named parameters: `named_params!{"@name" => "Alice", "@value" => 1}`.
 #[macro_export]
 macro_rules! named_params {
     () => { ::std::vec::Vec::<$crate::Param>::new() };
-    ($($k:expr => $v:expr),+ $(,)?) => { vec![$($crate::Param::named($k, $v)),+] };
+    ($($k:expr => $v:expr),+ $(,)?) => {{
+        #[allow(clippy::useless_vec)]
+        let params: ::std::vec::Vec<$crate::Param> = vec![$($crate::Param::named($k, $v)),+];
+        params
+    }};
 }
 
 /// Where a named parameter goes in a statement, trying `@x`, `:x`, `$x` in turn.
@@ -148,7 +162,9 @@ pub(crate) struct BindReport {
 
 impl BindReport {
     pub(crate) fn new(n: usize) -> BindReport {
-        BindReport { used: vec![false; n] }
+        BindReport {
+            used: vec![false; n],
+        }
     }
 
     /// Fails naming the first parameter that no statement used.
@@ -167,6 +183,7 @@ impl BindReport {
     }
 }
 
+#[allow(clippy::needless_range_loop)]
 /// Bind `params` to `stmt`. With `report` (multi-statement SQL), a named parameter the statement
 /// lacks is allowed here and recorded instead; without it, it is an error. Every SQL parameter
 /// must end up with a value.
@@ -177,7 +194,11 @@ pub(crate) fn bind(
 ) -> Result<()> {
     let count = stmt.parameter_count();
     let mut bound_small: u64 = 0;
-    let mut bound_large = if count > 64 { vec![false; count + 1] } else { Vec::new() };
+    let mut bound_large = if count > 64 {
+        vec![false; count + 1]
+    } else {
+        Vec::new()
+    };
     let mut positional = 0usize;
     for (i, param) in params.iter().enumerate() {
         let index = match &param.name {
@@ -215,13 +236,19 @@ pub(crate) fn bind(
         }
     }
     for index in 1..=count {
-        let bound = if count > 64 { bound_large[index] } else { bound_small & (1u64 << (index - 1)) != 0 };
+        let bound = if count > 64 {
+            bound_large[index]
+        } else {
+            bound_small & (1u64 << (index - 1)) != 0
+        };
         if !bound {
             let name = stmt
                 .parameter_name(index)
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("?{index}"));
-            return Err(Error::invalid(format!("SQL parameter '{name}' has no value")));
+            return Err(Error::invalid(format!(
+                "SQL parameter '{name}' has no value"
+            )));
         }
     }
     Ok(())

@@ -51,8 +51,6 @@ pub struct Stats {
 /// The state of a tracked operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OpState {
-    Queued,
-    Running,
     Committed,
     Failed,
 }
@@ -68,6 +66,9 @@ struct OpRecord {
     error: Option<String>,
 }
 
+/// A write being executed now: (id, kind, sql).
+type RunningOp = (u64, &'static str, Option<Arc<str>>);
+
 /// Everything one database's writer owns. Shared by its handles through `Arc`.
 pub(crate) struct Shared {
     pub(crate) opts: Options,
@@ -80,12 +81,12 @@ pub(crate) struct Shared {
     /// Size of the last group committed (see `grow_group`).
     last_group: std::sync::atomic::AtomicUsize,
     ops: Mutex<VecDeque<OpRecord>>,
-    running: Mutex<Vec<(u64, &'static str, Option<Arc<str>>)>>,
+    running: Mutex<Vec<RunningOp>>,
     drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
     closed: AtomicBool,
 }
 
-fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
+pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
     match work {
         Work::Exec { sql, .. } => ("execute", Some(sql.clone())),
         Work::Batch { .. } => ("batch", None),
@@ -101,7 +102,13 @@ impl Shared {
         let conn = conn::WriteConn::open(&opts, &signals)?;
         let readers = Readers::new(&opts)?;
         signals.emit("connection.open.read", "");
-        let cache = Cache::new(opts.cache_size, opts.cache_ttl, opts.hot_key_ttl, opts.hot_access_threshold, signals.clone());
+        let cache = Cache::new(
+            opts.cache_size,
+            opts.cache_ttl,
+            opts.hot_key_ttl,
+            opts.hot_access_threshold,
+            signals.clone(),
+        );
         let shared = Arc::new(Shared {
             lane: lane::Lane::new(conn),
             readers,
@@ -120,14 +127,19 @@ impl Shared {
         let handle = std::thread::Builder::new()
             .name("sw-writer".into())
             .spawn(move || worker.drain())
-            .map_err(|e| Error::new(Status::Error, format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    Status::Error,
+                    format!("cannot start the writer thread: {e}"),
+                )
+            })?;
         *shared.drainer.lock() = Some(handle);
         shared.signals.emit("writer.open", "");
         Ok(shared)
     }
 
-    fn track(&self, job: &lane::Job, state: OpState) {
-        if self.opts.max_tracked_writes == 0 || state != OpState::Running {
+    fn track_running(&self, job: &lane::Job) {
+        if self.opts.max_tracked_writes == 0 {
             return;
         }
         let (kind, sql) = kind_of(&job.work);
@@ -146,7 +158,11 @@ impl Shared {
         let record = OpRecord {
             id: job.op,
             kind,
-            state: if result.is_ok() { OpState::Committed } else { OpState::Failed },
+            state: if result.is_ok() {
+                OpState::Committed
+            } else {
+                OpState::Failed
+            },
             sql,
             submitted_us: done_us - latency,
             finished_us: done_us,
@@ -252,7 +268,10 @@ impl Writer {
     /// Open (or join) the writer of the database named by `connection_string`.
     pub fn open(connection_string: &str) -> Result<Writer> {
         let shared = crate::registry::acquire(connection_string)?;
-        Ok(Writer { shared, closed: AtomicBool::new(false) })
+        Ok(Writer {
+            shared,
+            closed: AtomicBool::new(false),
+        })
     }
 
     fn live(&self) -> Result<&Shared> {
@@ -274,7 +293,12 @@ impl Writer {
 
     /// Run a write, wait until it is committed, then invalidate `keys` (globs allowed) before
     /// returning; no read that started before the commit can put an old value back.
-    pub fn execute_and_invalidate<S: AsRef<str>>(&self, sql: &str, params: &[Param], keys: &[S]) -> Result<WriteResult> {
+    pub fn execute_and_invalidate<S: AsRef<str>>(
+        &self,
+        sql: &str,
+        params: &[Param],
+        keys: &[S],
+    ) -> Result<WriteResult> {
         let shared = self.live()?;
         let alone = check_sql(sql)?;
         shared.submit_wait(
@@ -302,7 +326,15 @@ impl Writer {
             Some(cb) => Notify::Call(cb),
             None => Notify::Nothing,
         };
-        shared.submit_async(Work::Exec { sql: Arc::from(sql), params, invalidate: vec![], alone }, notify)
+        shared.submit_async(
+            Work::Exec {
+                sql: Arc::from(sql),
+                params,
+                invalidate: vec![],
+                alone,
+            },
+            notify,
+        )
     }
 
     /// Run several statements as one job: all-or-nothing when `transactional`, otherwise the
@@ -321,7 +353,13 @@ impl Writer {
                 )));
             }
         }
-        shared.submit_wait(Work::Batch { statements, transactional }, None)
+        shared.submit_wait(
+            Work::Batch {
+                statements,
+                transactional,
+            },
+            None,
+        )
     }
 
     /// Run `body` inside a transaction on the write connection, on the calling thread, while it
@@ -332,7 +370,9 @@ impl Writer {
         let mut body = Some(body);
         let mut value = None;
         let mut run = |t: &mut Txn<'_>| -> Result<()> {
-            let f = body.take().ok_or_else(|| Error::new(Status::Error, "transaction body ran twice"))?;
+            let f = body
+                .take()
+                .ok_or_else(|| Error::new(Status::Error, "transaction body ran twice"))?;
             value = Some(f(t)?);
             Ok(())
         };
@@ -344,7 +384,9 @@ impl Writer {
     pub fn flush(&self, timeout: Option<Duration>) -> Result<()> {
         let shared = self.live()?;
         if lane::inside_callback() {
-            return Err(Error::misuse("flush from inside a transaction or callback would deadlock"));
+            return Err(Error::misuse(
+                "flush from inside a transaction or callback would deadlock",
+            ));
         }
         shared.signals.emit("write.flush.start", "");
         let started = Instant::now();
@@ -352,12 +394,21 @@ impl Writer {
         shared.barrier(waiter.clone(), false)?;
         match waiter.wait_until(timeout.map(|t| started + t)) {
             Some(r) => {
-                shared.signals.emit_full("write.flush.done", "", Status::Ok, started.elapsed().as_micros() as i64, -1);
+                shared.signals.emit_full(
+                    "write.flush.done",
+                    "",
+                    Status::Ok,
+                    started.elapsed().as_micros() as i64,
+                    -1,
+                );
                 r.map(|_| ())
             }
             None => Err(Error::new(
                 Status::Timeout,
-                format!("flush timed out after {} ms; earlier writes are still queued", started.elapsed().as_millis()),
+                format!(
+                    "flush timed out after {} ms; earlier writes are still queued",
+                    started.elapsed().as_millis()
+                ),
             )),
         }
     }
@@ -376,7 +427,13 @@ impl Writer {
             shared.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
         }
         if sampled {
-            shared.signals.emit_full("read.done", "", Status::Ok, started.elapsed().as_micros() as i64, rows.row_count() as i64);
+            shared.signals.emit_full(
+                "read.done",
+                "",
+                Status::Ok,
+                started.elapsed().as_micros() as i64,
+                rows.row_count() as i64,
+            );
         }
         Ok(Arc::new(rows))
     }
@@ -391,15 +448,25 @@ impl Writer {
                 shared.signals.emit("read.start", key);
             }
             let started = Instant::now();
-            let ((rows, deps), waited) = shared.readers.run(sql, params, Some(&shared.cache.tables))?;
+            let ((rows, deps), waited) =
+                shared
+                    .readers
+                    .run(sql, params, Some(&shared.cache.tables))?;
             shared.metrics.reads.fetch_add(1, Ordering::Relaxed);
             if waited {
                 shared.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
             }
             if sampled {
-                shared.signals.emit_full("read.done", key, Status::Ok, started.elapsed().as_micros() as i64, rows.row_count() as i64);
+                shared.signals.emit_full(
+                    "read.done",
+                    key,
+                    Status::Ok,
+                    started.elapsed().as_micros() as i64,
+                    rows.row_count() as i64,
+                );
             }
-            let deps = deps.ok_or_else(|| Error::new(Status::Error, "read dependencies missing"))?;
+            let deps =
+                deps.ok_or_else(|| Error::new(Status::Error, "read dependencies missing"))?;
             Ok((rows, deps))
         })
     }
@@ -421,13 +488,22 @@ impl Writer {
         }
         if name == "cache.invalidate" {
             if key.is_empty() {
-                return Err(Error::invalid("cache.invalidate needs a key or glob: cache.invalidate:<key>"));
+                return Err(Error::invalid(
+                    "cache.invalidate needs a key or glob: cache.invalidate:<key>",
+                ));
             }
             if shared.opts.in_memory() {
                 shared.cache.invalidate(key, "cache.invalidate");
                 return Ok(());
             }
-            return shared.submit_wait(Work::Raise { pattern: key.into() }, None).map(|_| ());
+            return shared
+                .submit_wait(
+                    Work::Raise {
+                        pattern: key.into(),
+                    },
+                    None,
+                )
+                .map(|_| ());
         }
         shared.signals.emit(name.to_owned(), key);
         Ok(())
@@ -438,7 +514,9 @@ impl Writer {
         let shared = self.live()?;
         let m = &shared.metrics;
         let p = m.latency.recent_percentiles(&[50.0, 99.0]);
-        let queued = m.enqueued.load(Ordering::Relaxed)
+        let queued = m
+            .enqueued
+            .load(Ordering::Relaxed)
             .saturating_sub(m.committed.load(Ordering::Relaxed) + m.failed.load(Ordering::Relaxed));
         Ok(Stats {
             queued,
@@ -485,24 +563,29 @@ impl Writer {
             .ok_or_else(|| Error::invalid(format!("no subscription {subscription}")))
     }
 
-    /// The recent operations (queued, running, committed, failed) as a JSON array.
+    /// The recent operations as a JSON array: the last `Max Tracked Writes` finished ones
+    /// (committed, failed), then those running, then up to that many queued.
     pub fn operations_json(&self) -> Result<String> {
         let shared = self.live()?;
         let mut out = String::from("[");
         let mut first = true;
-        let mut item = |out: &mut String, id: u64, kind: &str, state: &str, sql: Option<&str>, extra: &str| {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            let _ = write!(out, "{{\"id\":{id},\"kind\":\"{kind}\",\"state\":\"{state}\",\"sql\":");
-            match sql {
-                Some(s) => json_string(out, &preview(s)),
-                None => out.push_str("null"),
-            }
-            out.push_str(extra);
-            out.push('}');
-        };
+        let mut item =
+            |out: &mut String, id: u64, kind: &str, state: &str, sql: Option<&str>, extra: &str| {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                let _ = write!(
+                    out,
+                    "{{\"id\":{id},\"kind\":\"{kind}\",\"state\":\"{state}\",\"sql\":"
+                );
+                match sql {
+                    Some(s) => json_string(out, &preview(s)),
+                    None => out.push_str("null"),
+                }
+                out.push_str(extra);
+                out.push('}');
+            };
         for r in shared.ops.lock().iter() {
             let mut extra = format!(
                 ",\"submitted_us\":{},\"finished_us\":{},\"latency_us\":{},\"error\":",
@@ -512,13 +595,26 @@ impl Writer {
                 Some(e) => json_string(&mut extra, e),
                 None => extra.push_str("null"),
             }
-            let state = if r.state == OpState::Committed { "committed" } else { "failed" };
+            let state = if r.state == OpState::Committed {
+                "committed"
+            } else {
+                "failed"
+            };
             item(&mut out, r.id, r.kind, state, r.sql.as_deref(), &extra);
         }
         for (id, kind, sql) in shared.running.lock().iter() {
             item(&mut out, *id, kind, "running", sql.as_deref(), "");
         }
-        let _ = OpState::Queued;
+        for (id, kind, sql, waited) in shared.queued_ops(shared.opts.max_tracked_writes) {
+            item(
+                &mut out,
+                id,
+                kind,
+                "queued",
+                sql.as_deref(),
+                &format!(",\"waiting_us\":{waited}"),
+            );
+        }
         out.push(']');
         Ok(out)
     }
@@ -530,24 +626,108 @@ impl Writer {
         let c = shared.cache.stats();
         let m = &shared.metrics;
         let mut out = String::new();
-        gauge(&mut out, "singlewriter_queue_depth", "Writes waiting now.", s.queued);
-        counter(&mut out, "singlewriter_writes_enqueued_total", "Writes submitted.", m.enqueued.load(Ordering::Relaxed));
-        counter(&mut out, "singlewriter_writes_committed_total", "Writes acknowledged OK.", s.committed);
-        counter(&mut out, "singlewriter_writes_failed_total", "Writes acknowledged with an error.", s.failed);
-        counter(&mut out, "singlewriter_transactions_total", "Commits on the write connection.", s.transactions);
-        counter(&mut out, "singlewriter_busy_retries_total", "Waits for another process's lock.", s.busy_retries);
-        counter(&mut out, "singlewriter_queue_full_total", "Submissions that found the queue full.", m.queue_full.load(Ordering::Relaxed));
-        counter(&mut out, "singlewriter_reads_total", "Queries run on read connections.", m.reads.load(Ordering::Relaxed));
-        counter(&mut out, "singlewriter_reader_waits_total", "Reads that waited for a free read connection.", m.reader_waits.load(Ordering::Relaxed));
-        counter(&mut out, "singlewriter_cache_hits_total", "Reads served from the cache.", c.hits);
-        counter(&mut out, "singlewriter_cache_misses_total", "Reads that ran the query.", c.misses);
-        counter(&mut out, "singlewriter_cache_evictions_total", "Entries evicted by the size bound.", c.evictions);
-        counter(&mut out, "singlewriter_cache_invalidations_total", "Entries invalidated.", c.invalidations);
-        gauge(&mut out, "singlewriter_cache_entries", "Entries cached now.", c.entries);
-        counter(&mut out, "singlewriter_signals_dropped_total", "Signals dropped by full subscriber queues.", shared.signals.dropped.load(Ordering::Relaxed));
-        m.latency.expose(&mut out, "singlewriter_write_latency_seconds", "Submit to acknowledgement.");
-        m.commit_time.expose(&mut out, "singlewriter_commit_seconds", "Time of COMMIT.");
-        let _ = m.group_size.count();
+        gauge(
+            &mut out,
+            "singlewriter_queue_depth",
+            "Writes waiting now.",
+            s.queued,
+        );
+        counter(
+            &mut out,
+            "singlewriter_writes_enqueued_total",
+            "Writes submitted.",
+            m.enqueued.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "singlewriter_writes_committed_total",
+            "Writes acknowledged OK.",
+            s.committed,
+        );
+        counter(
+            &mut out,
+            "singlewriter_writes_failed_total",
+            "Writes acknowledged with an error.",
+            s.failed,
+        );
+        counter(
+            &mut out,
+            "singlewriter_transactions_total",
+            "Commits on the write connection.",
+            s.transactions,
+        );
+        counter(
+            &mut out,
+            "singlewriter_busy_retries_total",
+            "Waits for another process's lock.",
+            s.busy_retries,
+        );
+        counter(
+            &mut out,
+            "singlewriter_queue_full_total",
+            "Submissions that found the queue full.",
+            m.queue_full.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "singlewriter_reads_total",
+            "Queries run on read connections.",
+            m.reads.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "singlewriter_reader_waits_total",
+            "Reads that waited for a free read connection.",
+            m.reader_waits.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "singlewriter_cache_hits_total",
+            "Reads served from the cache.",
+            c.hits,
+        );
+        counter(
+            &mut out,
+            "singlewriter_cache_misses_total",
+            "Reads that ran the query.",
+            c.misses,
+        );
+        counter(
+            &mut out,
+            "singlewriter_cache_evictions_total",
+            "Entries evicted by the size bound.",
+            c.evictions,
+        );
+        counter(
+            &mut out,
+            "singlewriter_cache_invalidations_total",
+            "Entries invalidated.",
+            c.invalidations,
+        );
+        gauge(
+            &mut out,
+            "singlewriter_cache_entries",
+            "Entries cached now.",
+            c.entries,
+        );
+        counter(
+            &mut out,
+            "singlewriter_signals_dropped_total",
+            "Signals dropped by full subscriber queues.",
+            shared.signals.dropped.load(Ordering::Relaxed),
+        );
+        m.latency.expose(
+            &mut out,
+            "singlewriter_write_latency_seconds",
+            "Submit to acknowledgement.",
+        );
+        m.commit_time
+            .expose(&mut out, "singlewriter_commit_seconds", "Time of COMMIT.");
+        m.group_size.expose_raw(
+            &mut out,
+            "singlewriter_group_size",
+            "Writes per committed group.",
+        );
         Ok(out)
     }
 
@@ -555,7 +735,9 @@ impl Writer {
     /// closes the database. Closing twice is an error (`SW_STATUS_CLOSED`), never a crash.
     pub fn close(&self) -> Result<()> {
         if lane::inside_callback() {
-            return Err(Error::misuse("closing from inside a transaction or callback would deadlock"));
+            return Err(Error::misuse(
+                "closing from inside a transaction or callback would deadlock",
+            ));
         }
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::new(Status::Closed, "this handle is already closed"));

@@ -23,12 +23,18 @@ fn read_caches_until_invalidated() {
     let db = Db::new("a.db");
     let w = db.open("");
     items_schema(&w);
-    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[]).unwrap();
+    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[])
+        .unwrap();
     let before = reads_run(&w);
     assert_eq!(int(&w, "items:count", "SELECT COUNT(*) FROM Items"), 1);
     assert_eq!(int(&w, "items:count", "SELECT COUNT(*) FROM Items"), 1);
     assert_eq!(reads_run(&w) - before, 1, "the reader ran once");
-    w.execute_and_invalidate("INSERT INTO Items(Name, Value) VALUES ('b', 2)", &[], &["items:count"]).unwrap();
+    w.execute_and_invalidate(
+        "INSERT INTO Items(Name, Value) VALUES ('b', 2)",
+        &[],
+        &["items:count"],
+    )
+    .unwrap();
     assert_eq!(int(&w, "items:count", "SELECT COUNT(*) FROM Items"), 2);
     assert_eq!(reads_run(&w) - before, 2);
 }
@@ -39,23 +45,38 @@ fn a_write_to_a_table_the_read_used_invalidates_it_without_naming_a_key() {
     let w = db.open("");
     items_schema(&w);
     w.execute("CREATE TABLE Other(x)", &[]).unwrap();
-    w.execute("CREATE VIEW ItemNames AS SELECT Name FROM Items", &[]).unwrap();
+    w.execute("CREATE VIEW ItemNames AS SELECT Name FROM Items", &[])
+        .unwrap();
     assert_eq!(int(&w, "k", "SELECT COUNT(*) FROM Items"), 0);
     assert_eq!(int(&w, "v", "SELECT COUNT(*) FROM ItemNames"), 0);
     let before = reads_run(&w);
     w.execute("INSERT INTO Other VALUES (1)", &[]).unwrap();
     assert_eq!(int(&w, "k", "SELECT COUNT(*) FROM Items"), 0);
-    assert_eq!(reads_run(&w), before, "a write to an unrelated table keeps the entry");
-    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[]).unwrap();
+    assert_eq!(
+        reads_run(&w),
+        before,
+        "a write to an unrelated table keeps the entry"
+    );
+    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[])
+        .unwrap();
     assert_eq!(int(&w, "k", "SELECT COUNT(*) FROM Items"), 1);
-    assert_eq!(int(&w, "v", "SELECT COUNT(*) FROM ItemNames"), 1, "a view's base table counts");
+    assert_eq!(
+        int(&w, "v", "SELECT COUNT(*) FROM ItemNames"),
+        1,
+        "a view's base table counts"
+    );
     // Through a trigger, and through a transaction.
     w.execute("CREATE TABLE Log(x)", &[]).unwrap();
-    w.execute("CREATE TRIGGER t AFTER INSERT ON Other BEGIN INSERT INTO Log VALUES (new.x); END", &[]).unwrap();
+    w.execute(
+        "CREATE TRIGGER t AFTER INSERT ON Other BEGIN INSERT INTO Log VALUES (new.x); END",
+        &[],
+    )
+    .unwrap();
     assert_eq!(int(&w, "log", "SELECT COUNT(*) FROM Log"), 0);
     w.execute("INSERT INTO Other VALUES (2)", &[]).unwrap();
     assert_eq!(int(&w, "log", "SELECT COUNT(*) FROM Log"), 1);
-    w.transaction(|t| t.execute("DELETE FROM Items", &[])).unwrap();
+    w.transaction(|t| t.execute("DELETE FROM Items", &[]))
+        .unwrap();
     assert_eq!(int(&w, "k", "SELECT COUNT(*) FROM Items"), 0);
 }
 
@@ -64,34 +85,58 @@ fn a_read_that_started_before_a_write_never_refills_the_cache_with_the_old_value
     let db = Db::new("c.db");
     let w = Arc::new(db.open(""));
     items_schema(&w);
-    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[]).unwrap();
+    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[])
+        .unwrap();
     // A slow read: the count is taken from the snapshot of its first step.
     let slow = "SELECT (SELECT COUNT(*) FROM Items), (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT COUNT(*) FROM c)";
     let reader = {
         let w = w.clone();
-        std::thread::spawn(move || w.read("slow", slow, &[]).unwrap().get(0, 0).unwrap().as_i64())
+        std::thread::spawn(move || {
+            w.read("slow", slow, &[])
+                .unwrap()
+                .get(0, 0)
+                .unwrap()
+                .as_i64()
+        })
     };
     std::thread::sleep(Duration::from_millis(30));
-    w.execute("INSERT INTO Items(Name, Value) VALUES ('b', 2)", &[]).unwrap();
+    w.execute("INSERT INTO Items(Name, Value) VALUES ('b', 2)", &[])
+        .unwrap();
     let acked = Instant::now();
     let old = reader.join().unwrap();
     assert_eq!(old, 1, "the slow read began before the write");
     // After the acknowledgement, the cache must not serve the pre-write value.
     for _ in 0..3 {
-        assert_eq!(w.read("slow", slow, &[]).unwrap().get(0, 0).unwrap().as_i64(), 2);
+        assert_eq!(
+            w.read("slow", slow, &[])
+                .unwrap()
+                .get(0, 0)
+                .unwrap()
+                .as_i64(),
+            2
+        );
     }
     let _ = acked;
     // Same with an explicit invalidation racing the fill.
     let reader = {
         let w = w.clone();
-        std::thread::spawn(move || w.read("slow2", slow, &[]).unwrap().get(0, 0).unwrap().as_i64())
+        std::thread::spawn(move || {
+            w.read("slow2", slow, &[])
+                .unwrap()
+                .get(0, 0)
+                .unwrap()
+                .as_i64()
+        })
     };
     std::thread::sleep(Duration::from_millis(30));
     w.invalidate("slow*").unwrap();
     reader.join().unwrap();
     let stats = w.cache_stats().unwrap();
     // "slow*" removed the cached "slow"; the "slow2" fill that raced it must not be cached.
-    assert_eq!(stats.entries, 0, "the fill that raced the invalidation was not cached: {stats:?}");
+    assert_eq!(
+        stats.entries, 0,
+        "the fill that raced the invalidation was not cached: {stats:?}"
+    );
 }
 
 #[test]
@@ -104,7 +149,13 @@ fn concurrent_misses_on_one_key_run_the_query_once() {
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let w = w.clone();
-            std::thread::spawn(move || w.read("same", slow, &[]).unwrap().get(0, 0).unwrap().as_i64())
+            std::thread::spawn(move || {
+                w.read("same", slow, &[])
+                    .unwrap()
+                    .get(0, 0)
+                    .unwrap()
+                    .as_i64()
+            })
         })
         .collect();
     for t in threads {
@@ -129,7 +180,11 @@ fn the_size_bound_holds_on_every_insert() {
     w.read("k10", "SELECT 10", &[]).unwrap();
     let misses = w.cache_stats().unwrap().misses;
     w.read("k7", "SELECT 7", &[]).unwrap();
-    assert_eq!(w.cache_stats().unwrap().misses, misses, "k7 was used recently and kept");
+    assert_eq!(
+        w.cache_stats().unwrap().misses,
+        misses,
+        "k7 was used recently and kept"
+    );
 }
 
 // EphemeralLruCacheTests.SlidingRefresh_PrevailsBeforeHot, ported.
@@ -142,7 +197,11 @@ fn sliding_refresh_prevails_before_hot() {
     w.read("k", "SELECT 1", &[]).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     w.read("k", "SELECT 1", &[]).unwrap();
-    assert_eq!(w.cache_stats().unwrap().misses, 1, "each hit slid the expiry");
+    assert_eq!(
+        w.cache_stats().unwrap().misses,
+        1,
+        "each hit slid the expiry"
+    );
 }
 
 // EphemeralLruCacheTests.HotKeys_GetExtendedTtl, ported.
@@ -190,7 +249,9 @@ fn awkward_keys_and_reads_that_write() {
     let big = "k".repeat(1 << 20);
     assert_eq!(int(&w, &big, "SELECT 5"), 5);
     assert_eq!(int(&w, "", "SELECT 6"), 6);
-    let e = w.read("w", "INSERT INTO Items(Name, Value) VALUES ('x', 1)", &[]).unwrap_err();
+    let e = w
+        .read("w", "INSERT INTO Items(Name, Value) VALUES ('x', 1)", &[])
+        .unwrap_err();
     assert_eq!(e.status(), Status::ReadOnly);
     assert_eq!(count(&w, "Items"), 0);
     let e = w.read("bad", "SELEKT 1", &[]).unwrap_err();

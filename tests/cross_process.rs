@@ -10,10 +10,16 @@ use std::time::{Duration, Instant};
 /// Re-run this test binary as a child doing `mode` on `db`.
 fn child(mode: &str, db: &std::path::Path) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--ignored", "--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
-        .env("SW_CHILD_MODE", mode)
-        .env("SW_CHILD_DB", db)
-        .stdout(Stdio::null());
+    c.args([
+        "--ignored",
+        "--exact",
+        "child_process_entry",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("SW_CHILD_MODE", mode)
+    .env("SW_CHILD_DB", db)
+    .stdout(Stdio::null());
     c
 }
 
@@ -21,10 +27,13 @@ fn child(mode: &str, db: &std::path::Path) -> Command {
 #[test]
 #[ignore]
 fn child_process_entry() {
-    let (Ok(mode), Ok(db)) = (std::env::var("SW_CHILD_MODE"), std::env::var("SW_CHILD_DB")) else { return };
+    let (Ok(mode), Ok(db)) = (std::env::var("SW_CHILD_MODE"), std::env::var("SW_CHILD_DB")) else {
+        return;
+    };
     let w = Writer::open(&format!("Data Source={db}")).unwrap();
     if let Some(table) = mode.strip_prefix("write:") {
-        w.execute(&format!("INSERT INTO {table} VALUES (1)"), &[]).unwrap();
+        w.execute(&format!("INSERT INTO {table} VALUES (1)"), &[])
+            .unwrap();
     } else if let Some(glob) = mode.strip_prefix("raise:") {
         w.raise(&format!("cache.invalidate:{glob}")).unwrap();
     } else if mode == "load" {
@@ -35,7 +44,11 @@ fn child_process_entry() {
                 s.spawn(move || {
                     for i in 0.. {
                         let id = t * 1_000_000 + i;
-                        w.execute("INSERT INTO acked(id, pad) VALUES (?1, randomblob(200))", &params![id]).unwrap();
+                        w.execute(
+                            "INSERT INTO acked(id, pad) VALUES (?1, randomblob(200))",
+                            &params![id],
+                        )
+                        .unwrap();
                         use std::io::Write;
                         let mut o = out.lock().unwrap();
                         writeln!(o, "ack {id}").unwrap();
@@ -67,16 +80,26 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> 
 fn another_singlewriter_process_invalidates_only_the_tables_it_changed() {
     let db = Db::new("x.db");
     let w = db.open("");
-    w.execute("CREATE TABLE a(x); CREATE TABLE b(x)", &[]).unwrap();
+    w.execute("CREATE TABLE a(x); CREATE TABLE b(x)", &[])
+        .unwrap();
     w.execute("INSERT INTO a VALUES (0)", &[]).unwrap();
     std::thread::sleep(Duration::from_millis(150)); // past the registration grace period
-    let count = |k: &str, t: &str| w.read(k, &format!("SELECT count(*) FROM {t}"), &[]).unwrap().get(0, 0).unwrap().as_i64();
+    let count = |k: &str, t: &str| {
+        w.read(k, &format!("SELECT count(*) FROM {t}"), &[])
+            .unwrap()
+            .get(0, 0)
+            .unwrap()
+            .as_i64()
+    };
     assert_eq!(count("ka", "a"), 1);
     assert_eq!(count("kb", "b"), 0);
     let status = child("write:a", &db.path).status().unwrap();
     assert!(status.success());
     let seen = wait_until(Duration::from_millis(800), || count("ka", "a") == 2);
-    assert!(seen.is_some(), "the child's commit to a was seen within 800 ms");
+    assert!(
+        seen.is_some(),
+        "the child's commit to a was seen within 800 ms"
+    );
     let before = misses(&w);
     assert_eq!(count("kb", "b"), 0);
     assert_eq!(misses(&w), before, "b was not touched, its entry stayed");
@@ -86,8 +109,15 @@ fn another_singlewriter_process_invalidates_only_the_tables_it_changed() {
 fn a_commit_by_another_program_invalidates_everything() {
     let db = Db::new("y.db");
     let w = db.open("");
-    w.execute("CREATE TABLE a(x); CREATE TABLE b(x)", &[]).unwrap();
-    let count = |k: &str, t: &str| w.read(k, &format!("SELECT count(*) FROM {t}"), &[]).unwrap().get(0, 0).unwrap().as_i64();
+    w.execute("CREATE TABLE a(x); CREATE TABLE b(x)", &[])
+        .unwrap();
+    let count = |k: &str, t: &str| {
+        w.read(k, &format!("SELECT count(*) FROM {t}"), &[])
+            .unwrap()
+            .get(0, 0)
+            .unwrap()
+            .as_i64()
+    };
     assert_eq!(count("ka", "a"), 0);
     assert_eq!(count("kb", "b"), 0);
     let status = Command::new("python3")
@@ -101,8 +131,14 @@ fn a_commit_by_another_program_invalidates_everything() {
     eprintln!("foreign commit seen after {latency:?}");
     let before = misses(&w);
     assert_eq!(count("kb", "b"), 0);
-    assert_eq!(misses(&w), before + 1, "an unrelated table's entry was invalidated too: the commit came from outside");
-    let signals = w.poll_signals(Some("cache.invalidate.external*"), 0).unwrap();
+    assert_eq!(
+        misses(&w),
+        before + 1,
+        "an unrelated table's entry was invalidated too: the commit came from outside"
+    );
+    let signals = w
+        .poll_signals(Some("cache.invalidate.external*"), 0)
+        .unwrap();
     assert!(!signals.signals.is_empty());
 }
 
@@ -118,13 +154,23 @@ fn raised_invalidation_reaches_other_processes() {
     let started = Instant::now();
     let status = child("raise:users:*", &db.path).status().unwrap();
     assert!(status.success());
-    let seen = wait_until(Duration::from_millis(800), || w.cache_stats().unwrap().entries == 1);
+    let seen = wait_until(Duration::from_millis(800), || {
+        w.cache_stats().unwrap().entries == 1
+    });
     if seen.is_none() {
-        let all: Vec<String> = w.poll_signals(None, 0).unwrap().signals.iter().map(|s| s.full_name()).collect();
+        let all: Vec<String> = w
+            .poll_signals(None, 0)
+            .unwrap()
+            .signals
+            .iter()
+            .map(|s| s.full_name())
+            .collect();
         panic!("users:* not invalidated within 800 ms of the child's raise; signals: {all:?}");
     }
     eprintln!("raise seen {:?} after the child started", started.elapsed());
-    let signals = w.poll_signals(Some("cache.invalidate.external:users:*"), 0).unwrap();
+    let signals = w
+        .poll_signals(Some("cache.invalidate.external:users:*"), 0)
+        .unwrap();
     assert_eq!(signals.signals.len(), 1);
 }
 
@@ -133,10 +179,14 @@ fn acknowledged_writes_survive_sigkill() {
     let db = Db::new("crash.db");
     {
         let w = db.open("");
-        w.execute("CREATE TABLE acked(id INTEGER PRIMARY KEY, pad BLOB)", &[]).unwrap();
+        w.execute("CREATE TABLE acked(id INTEGER PRIMARY KEY, pad BLOB)", &[])
+            .unwrap();
         w.close().unwrap();
     }
-    let mut c = child("load", &db.path).stdout(Stdio::piped()).spawn().unwrap();
+    let mut c = child("load", &db.path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stdout = c.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut acked = Vec::new();
@@ -150,16 +200,29 @@ fn acknowledged_writes_survive_sigkill() {
     });
     std::thread::sleep(Duration::from_millis(400));
     // SIGKILL: no destructor, no close, no checkpoint.
-    let _ = Command::new("kill").args(["-9", &c.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-9", &c.id().to_string()])
+        .status();
     let _ = c.wait();
     let acked = reader.join().unwrap();
-    assert!(acked.len() > 100, "the child wrote under load ({} acks)", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the child wrote under load ({} acks)",
+        acked.len()
+    );
     let w = db.open("");
     let check = w.query("PRAGMA integrity_check", &[]).unwrap();
     assert_eq!(check.get(0, 0), Some(singlewriter::ValueRef::Text("ok")));
     let rows = w.query("SELECT id FROM acked", &[]).unwrap();
-    let stored: std::collections::HashSet<i64> = (0..rows.row_count()).map(|r| rows.get(r, 0).unwrap().as_i64()).collect();
+    let stored: std::collections::HashSet<i64> = (0..rows.row_count())
+        .map(|r| rows.get(r, 0).unwrap().as_i64())
+        .collect();
     let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(id)).collect();
-    assert!(lost.is_empty(), "{} acknowledged writes were lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes were lost: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
     eprintln!("{} acknowledged, {} stored", acked.len(), stored.len());
 }

@@ -8,7 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn names(w: &singlewriter::Writer, pattern: Option<&str>) -> Vec<String> {
-    w.poll_signals(pattern, 0).unwrap().signals.iter().map(|s| s.full_name()).collect()
+    w.poll_signals(pattern, 0)
+        .unwrap()
+        .signals
+        .iter()
+        .map(|s| s.full_name())
+        .collect()
 }
 
 // SqliteSingleWriterTests.Signals_AreEmitted_ForLifecycleAndCache, with structured names.
@@ -17,22 +22,47 @@ fn signals_are_emitted_for_lifecycle_and_cache() {
     let db = Db::new("a.db");
     let w = db.open("Sample Rate=1");
     items_schema(&w);
-    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[]).unwrap();
-    w.read("items:count", "SELECT COUNT(*) FROM Items", &[]).unwrap();
-    w.execute_and_invalidate("INSERT INTO Items(Name, Value) VALUES ('b', 2)", &[], &["items:count"]).unwrap();
+    w.execute("INSERT INTO Items(Name, Value) VALUES ('a', 1)", &[])
+        .unwrap();
+    w.read("items:count", "SELECT COUNT(*) FROM Items", &[])
+        .unwrap();
+    w.execute_and_invalidate(
+        "INSERT INTO Items(Name, Value) VALUES ('b', 2)",
+        &[],
+        &["items:count"],
+    )
+    .unwrap();
     w.flush(None).unwrap();
     let all = names(&w, None);
     for expected in [
-        "write.enqueue", "write.start", "write.done", "group.commit", "write.flush.start", "write.flush.done",
-        "cache.miss:items:count", "cache.set:items:count", "cache.invalidate:items:count",
-        "read.start:items:count", "read.done:items:count", "pragma.journal_mode:wal", "pragma.foreign_keys:on",
-        "connection.open.write", "connection.open.read", "writer.open",
+        "write.enqueue",
+        "write.start",
+        "write.done",
+        "group.commit",
+        "write.flush.start",
+        "write.flush.done",
+        "cache.miss:items:count",
+        "cache.set:items:count",
+        "cache.invalidate:items:count",
+        "read.start:items:count",
+        "read.done:items:count",
+        "pragma.journal_mode:wal",
+        "pragma.foreign_keys:on",
+        "connection.open.write",
+        "connection.open.read",
+        "writer.open",
     ] {
-        assert!(all.iter().any(|n| n == expected), "missing {expected} in {all:?}");
+        assert!(
+            all.iter().any(|n| n == expected),
+            "missing {expected} in {all:?}"
+        );
     }
     // Names carry no data: write.* matches the lifecycle signals.
     let writes = names(&w, Some("write.*"));
-    assert!(writes.contains(&"write.done".to_string()) && writes.iter().all(|n| n.starts_with("write.")));
+    assert!(
+        writes.contains(&"write.done".to_string())
+            && writes.iter().all(|n| n.starts_with("write."))
+    );
 }
 
 #[test]
@@ -55,7 +85,8 @@ fn the_ring_is_bounded_and_a_consumer_can_tell_it_missed_signals() {
     let w = db.open("Signal Capacity=16");
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
     for i in 0..200 {
-        w.enqueue("INSERT INTO t VALUES (?1)", singlewriter::params![i], None).unwrap();
+        w.enqueue("INSERT INTO t VALUES (?1)", singlewriter::params![i], None)
+            .unwrap();
     }
     w.flush(None).unwrap();
     let p = w.poll_signals(None, 0).unwrap();
@@ -71,15 +102,24 @@ fn sampling_thins_high_volume_signals_and_never_errors() {
     let w = db.open("Sample Rate=10;Signal Capacity=100000");
     w.execute("CREATE TABLE t(x UNIQUE)", &[]).unwrap();
     for i in 0..100 {
-        w.execute("INSERT INTO t VALUES (?1)", &singlewriter::params![i]).unwrap();
+        w.execute("INSERT INTO t VALUES (?1)", &singlewriter::params![i])
+            .unwrap();
     }
     for _ in 0..5 {
         let _ = w.execute("INSERT INTO t VALUES (1)", &[]);
     }
     let done = names(&w, Some("write.done")).len();
     assert!((9..=12).contains(&done), "about one in ten: {done}");
-    assert_eq!(names(&w, Some("write.error*")).len(), 5, "errors are always emitted");
-    assert_eq!(names(&w, Some("pragma.*")).len(), 4, "pragmas are always emitted");
+    assert_eq!(
+        names(&w, Some("write.error*")).len(),
+        5,
+        "errors are always emitted"
+    );
+    assert_eq!(
+        names(&w, Some("pragma.*")).len(),
+        4,
+        "pragmas are always emitted"
+    );
 }
 
 #[test]
@@ -112,15 +152,28 @@ fn subscriptions_run_on_their_own_thread_and_end_once() {
     while seen.load(Ordering::SeqCst) < 6 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(seen.load(Ordering::SeqCst) >= 6, "write.enqueue/start/done for two writes");
-    assert_eq!(other_thread.load(Ordering::SeqCst), seen.load(Ordering::SeqCst));
+    assert!(
+        seen.load(Ordering::SeqCst) >= 6,
+        "write.enqueue/start/done for two writes"
+    );
+    assert_eq!(
+        other_thread.load(Ordering::SeqCst),
+        seen.load(Ordering::SeqCst)
+    );
     w.unsubscribe(id).unwrap();
     assert_eq!(ended.load(Ordering::SeqCst), 1);
     let after = seen.load(Ordering::SeqCst);
     w.execute("INSERT INTO t VALUES (2)", &[]).unwrap();
     std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(seen.load(Ordering::SeqCst), after, "no callback after unsubscribe");
-    assert_eq!(w.unsubscribe(id).unwrap_err().status(), Status::InvalidArgument);
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        after,
+        "no callback after unsubscribe"
+    );
+    assert_eq!(
+        w.unsubscribe(id).unwrap_err().status(),
+        Status::InvalidArgument
+    );
 }
 
 #[test]
@@ -130,21 +183,35 @@ fn a_slow_or_panicking_subscriber_never_stalls_the_writer() {
     let ended = Arc::new(AtomicUsize::new(0));
     let e = ended.clone();
     let slow = w
-        .subscribe("*", Box::new(|_| std::thread::sleep(Duration::from_millis(50))), Some(Box::new(move || {
-            e.fetch_add(1, Ordering::SeqCst);
-        })))
+        .subscribe(
+            "*",
+            Box::new(|_| std::thread::sleep(Duration::from_millis(50))),
+            Some(Box::new(move || {
+                e.fetch_add(1, Ordering::SeqCst);
+            })),
+        )
         .unwrap();
-    let _panicky = w.subscribe("write.done", Box::new(|_| panic!("subscriber bug")), None).unwrap();
+    let _panicky = w
+        .subscribe("write.done", Box::new(|_| panic!("subscriber bug")), None)
+        .unwrap();
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
     let started = std::time::Instant::now();
     for i in 0..3000 {
-        w.enqueue("INSERT INTO t VALUES (?1)", singlewriter::params![i], None).unwrap();
+        w.enqueue("INSERT INTO t VALUES (?1)", singlewriter::params![i], None)
+            .unwrap();
     }
     w.flush(None).unwrap();
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert!(w.subscription_dropped(slow).unwrap() > 0, "the slow subscriber's queue overflowed and counted drops");
+    assert!(
+        w.subscription_dropped(slow).unwrap() > 0,
+        "the slow subscriber's queue overflowed and counted drops"
+    );
     w.close().unwrap();
-    assert_eq!(ended.load(Ordering::SeqCst), 1, "closing ends every subscription exactly once");
+    assert_eq!(
+        ended.load(Ordering::SeqCst),
+        1,
+        "closing ends every subscription exactly once"
+    );
 }
 
 #[test]
@@ -159,8 +226,14 @@ fn raising_cache_invalidate_invalidates_matching_keys() {
     assert_eq!(w.cache_stats().unwrap().entries, 1);
     assert_eq!(names(&w, Some("cache.invalidate:users:*")).len(), 1);
     w.raise("custom.event:hello").unwrap();
-    assert_eq!(names(&w, Some("custom.event:*")), vec!["custom.event:hello".to_string()]);
-    assert_eq!(w.raise("cache.invalidate").unwrap_err().status(), Status::InvalidArgument);
+    assert_eq!(
+        names(&w, Some("custom.event:*")),
+        vec!["custom.event:hello".to_string()]
+    );
+    assert_eq!(
+        w.raise("cache.invalidate").unwrap_err().status(),
+        Status::InvalidArgument
+    );
     assert_eq!(w.raise("").unwrap_err().status(), Status::InvalidArgument);
 }
 
@@ -181,7 +254,11 @@ fn metrics_are_exposed_in_prometheus_text() {
     let w = db.open("");
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
     let text = w.metrics_text().unwrap();
-    for name in ["singlewriter_writes_committed_total 1", "singlewriter_write_latency_seconds_count 1", "# TYPE singlewriter_queue_depth gauge"] {
+    for name in [
+        "singlewriter_writes_committed_total 1",
+        "singlewriter_write_latency_seconds_count 1",
+        "# TYPE singlewriter_queue_depth gauge",
+    ] {
         assert!(text.contains(name), "{name} missing in\n{text}");
     }
 }

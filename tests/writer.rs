@@ -13,12 +13,17 @@ fn write_allows_multiple_writes_and_reads() {
     let w = db.open("Mode=ReadWriteCreate;Cache=Shared");
     items_schema(&w);
     for i in 1..=3 {
-        w.execute("INSERT INTO Items(Name, Value) VALUES (@Name, @Value)", &named_params! {"Name" => format!("n{i}"), "Value" => i})
-            .unwrap();
+        w.execute(
+            "INSERT INTO Items(Name, Value) VALUES (@Name, @Value)",
+            &named_params! {"Name" => format!("n{i}"), "Value" => i},
+        )
+        .unwrap();
     }
     assert_eq!(count(&w, "Items"), 3);
     let rows = w.query("SELECT Value FROM Items ORDER BY Id", &[]).unwrap();
-    let values: Vec<i64> = (0..rows.row_count()).map(|r| rows.get(r, 0).unwrap().as_i64()).collect();
+    let values: Vec<i64> = (0..rows.row_count())
+        .map(|r| rows.get(r, 0).unwrap().as_i64())
+        .collect();
     assert_eq!(values, vec![1, 2, 3]);
 }
 
@@ -30,7 +35,11 @@ fn transactional_batch_rolls_back_on_failure() {
     let insert = || Statement::new("INSERT INTO Items(Name, Value) VALUES ('dup', 1)", vec![]);
     let e = w.batch(vec![insert(), insert()], true).unwrap_err();
     assert_eq!(e.status(), Status::Constraint);
-    assert!(e.message().to_lowercase().contains("unique"), "{}", e.message());
+    assert!(
+        e.message().to_lowercase().contains("unique"),
+        "{}",
+        e.message()
+    );
     assert_eq!(count(&w, "Items"), 0);
 }
 
@@ -40,7 +49,16 @@ fn non_transactional_batch_keeps_what_succeeded_before_the_failure() {
     let w = db.open("");
     items_schema(&w);
     let insert = || Statement::new("INSERT INTO Items(Name, Value) VALUES ('dup', 1)", vec![]);
-    let e = w.batch(vec![insert(), insert(), Statement::new("INSERT INTO Items(Name, Value) VALUES ('later', 1)", vec![])], false).unwrap_err();
+    let e = w
+        .batch(
+            vec![
+                insert(),
+                insert(),
+                Statement::new("INSERT INTO Items(Name, Value) VALUES ('later', 1)", vec![]),
+            ],
+            false,
+        )
+        .unwrap_err();
     assert_eq!(e.status(), Status::Constraint);
     assert_eq!(count(&w, "Items"), 1);
 }
@@ -53,7 +71,10 @@ fn transaction_returns_value_and_commits() {
     let sum = w
         .transaction(|t| {
             t.execute("INSERT INTO Items(Name, Value) VALUES ('x', 10)", &[])?;
-            Ok(t.query("SELECT SUM(Value) FROM Items", &[])?.get(0, 0).unwrap().as_i64())
+            Ok(t.query("SELECT SUM(Value) FROM Items", &[])?
+                .get(0, 0)
+                .unwrap()
+                .as_i64())
         })
         .unwrap();
     assert_eq!(sum, 10);
@@ -68,7 +89,10 @@ fn transaction_error_rolls_back_everything_it_did() {
     let e = w
         .transaction(|t| -> singlewriter::Result<()> {
             t.execute("INSERT INTO Items(Name, Value) VALUES ('x', 10)", &[])?;
-            Err(singlewriter::Error::new(Status::Rollback, "changed my mind"))
+            Err(singlewriter::Error::new(
+                Status::Rollback,
+                "changed my mind",
+            ))
         })
         .unwrap_err();
     assert_eq!(e.status(), Status::Rollback);
@@ -84,7 +108,9 @@ fn pragmas_set_wal_and_enforce_foreign_keys() {
         &[],
     )
     .unwrap();
-    let e = w.execute("INSERT INTO Children(Id, ParentId) VALUES (1, 42)", &[]).unwrap_err();
+    let e = w
+        .execute("INSERT INTO Children(Id, ParentId) VALUES (1, 42)", &[])
+        .unwrap_err();
     assert_eq!(e.status(), Status::Constraint, "{e}");
     let mode = w.query("PRAGMA journal_mode", &[]).unwrap();
     assert_eq!(mode.get(0, 0), Some(singlewriter::ValueRef::Text("wal")));
@@ -96,20 +122,36 @@ fn named_parameters_bind_whatever_prefix_the_sql_uses() {
     let w = db.open("");
     w.execute("CREATE TABLE t(a, b, c)", &[]).unwrap();
     for name in ["@x", ":x", "$x", "x"] {
-        for sql in ["INSERT INTO t VALUES (@x, 1, 1)", "INSERT INTO t VALUES (:x, 1, 1)", "INSERT INTO t VALUES ($x, 1, 1)"] {
-            w.execute(sql, &[Param::named(name, 5)]).unwrap_or_else(|e| panic!("{name} with {sql}: {e}"));
+        for sql in [
+            "INSERT INTO t VALUES (@x, 1, 1)",
+            "INSERT INTO t VALUES (:x, 1, 1)",
+            "INSERT INTO t VALUES ($x, 1, 1)",
+        ] {
+            w.execute(sql, &[Param::named(name, 5)])
+                .unwrap_or_else(|e| panic!("{name} with {sql}: {e}"));
         }
     }
     assert_eq!(count(&w, "t"), 12);
-    let e = w.execute("INSERT INTO t VALUES (@x, 1, 1)", &[Param::named("@x", 1), Param::named("@nope", 2)]).unwrap_err();
+    let e = w
+        .execute(
+            "INSERT INTO t VALUES (@x, 1, 1)",
+            &[Param::named("@x", 1), Param::named("@nope", 2)],
+        )
+        .unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
     assert!(e.message().contains("@nope"), "{}", e.message());
-    let e = w.execute("INSERT INTO t VALUES (@x, @y, 1)", &[Param::named("@x", 1)]).unwrap_err();
+    let e = w
+        .execute("INSERT INTO t VALUES (@x, @y, 1)", &[Param::named("@x", 1)])
+        .unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
     assert!(e.message().contains("@y"), "{}", e.message());
-    let e = w.execute("INSERT INTO t VALUES (?, ?, ?)", &params![1, 2]).unwrap_err();
+    let e = w
+        .execute("INSERT INTO t VALUES (?, ?, ?)", &params![1, 2])
+        .unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
-    let e = w.execute("INSERT INTO t VALUES (?, ?, ?)", &params![1, 2, 3, 4]).unwrap_err();
+    let e = w
+        .execute("INSERT INTO t VALUES (?, ?, ?)", &params![1, 2, 3, 4])
+        .unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
 }
 
@@ -117,13 +159,24 @@ fn named_parameters_bind_whatever_prefix_the_sql_uses() {
 fn bad_sql_is_an_error_with_sqlites_message() {
     let db = Db::new("g.db");
     let w = db.open("");
-    let e = w.execute("INSERT INTO nowhere VALUES (1)", &[]).unwrap_err();
+    let e = w
+        .execute("INSERT INTO nowhere VALUES (1)", &[])
+        .unwrap_err();
     assert_eq!(e.status(), Status::Error);
     assert!(e.message().contains("no such table"), "{}", e.message());
     assert_ne!(e.sqlite_code(), 0);
-    assert_eq!(w.execute("   ", &[]).unwrap_err().status(), Status::InvalidArgument);
-    assert_eq!(w.execute("BEGIN", &[]).unwrap_err().status(), Status::InvalidArgument);
-    assert_eq!(w.execute("commit", &[]).unwrap_err().status(), Status::InvalidArgument);
+    assert_eq!(
+        w.execute("   ", &[]).unwrap_err().status(),
+        Status::InvalidArgument
+    );
+    assert_eq!(
+        w.execute("BEGIN", &[]).unwrap_err().status(),
+        Status::InvalidArgument
+    );
+    assert_eq!(
+        w.execute("commit", &[]).unwrap_err().status(),
+        Status::InvalidArgument
+    );
 }
 
 #[test]
@@ -134,7 +187,14 @@ fn statements_that_cannot_run_in_a_transaction_run_alone() {
     w.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
     w.execute("VACUUM", &[]).unwrap();
     w.execute("PRAGMA user_version = 7", &[]).unwrap();
-    assert_eq!(w.query("PRAGMA user_version", &[]).unwrap().get(0, 0).unwrap().as_i64(), 7);
+    assert_eq!(
+        w.query("PRAGMA user_version", &[])
+            .unwrap()
+            .get(0, 0)
+            .unwrap()
+            .as_i64(),
+        7
+    );
     let e = w.transaction(|t| t.execute("VACUUM", &[])).unwrap_err();
     assert_eq!(e.status(), Status::Misuse);
     assert_eq!(count(&w, "t"), 1);
@@ -144,7 +204,11 @@ fn statements_that_cannot_run_in_a_transaction_run_alone() {
 fn failed_write_does_not_fail_its_group() {
     let db = Db::new("i.db");
     let w = Arc::new(db.open(""));
-    w.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT NOT NULL)", &[]).unwrap();
+    w.execute(
+        "CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+        &[],
+    )
+    .unwrap();
     let ok = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..16)
         .map(|t| {
@@ -153,7 +217,11 @@ fn failed_write_does_not_fail_its_group() {
             std::thread::spawn(move || {
                 for i in 0..250i64 {
                     // Every 7th write collides with an earlier key of this thread.
-                    let k = if i % 7 == 6 { t * 1000 + i - 1 } else { t * 1000 + i };
+                    let k = if i % 7 == 6 {
+                        t * 1000 + i - 1
+                    } else {
+                        t * 1000 + i
+                    };
                     match w.execute("INSERT INTO t(k, v) VALUES (?1, 'x')", &params![k]) {
                         Ok(r) => {
                             assert_eq!(r.rows_affected, 1);
@@ -171,19 +239,28 @@ fn failed_write_does_not_fail_its_group() {
     let mut acked = ok.lock().clone();
     acked.sort();
     let rows = w.query("SELECT k FROM t ORDER BY k", &[]).unwrap();
-    let stored: Vec<i64> = (0..rows.row_count()).map(|r| rows.get(r, 0).unwrap().as_i64()).collect();
-    assert_eq!(stored, acked, "every acknowledged write is in the file, nothing else is");
+    let stored: Vec<i64> = (0..rows.row_count())
+        .map(|r| rows.get(r, 0).unwrap().as_i64())
+        .collect();
+    assert_eq!(
+        stored, acked,
+        "every acknowledged write is in the file, nothing else is"
+    );
     let stats = w.stats().unwrap();
     assert_eq!(stats.committed as usize, acked.len() + 1);
     assert_eq!(stats.failed as usize, 16 * 250 - acked.len());
-    assert!(stats.transactions < stats.committed, "writes were grouped: {stats:?}");
+    assert!(
+        stats.transactions < stats.committed,
+        "writes were grouped: {stats:?}"
+    );
 }
 
 #[test]
 fn a_write_that_aborts_the_transaction_fails_alone() {
     let db = Db::new("j.db");
     let w = db.open("");
-    w.execute("CREATE TABLE t(k INTEGER PRIMARY KEY)", &[]).unwrap();
+    w.execute("CREATE TABLE t(k INTEGER PRIMARY KEY)", &[])
+        .unwrap();
     w.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
     let results = Arc::new(parking_lot::Mutex::new(Vec::new()));
     // Hold the lane so that all of these land in one group.
@@ -199,9 +276,23 @@ fn a_write_that_aborts_the_transaction_fails_alone() {
             .unwrap()
         });
         gate.wait();
-        for (i, sql) in ["INSERT INTO t VALUES (2)", "INSERT OR ROLLBACK INTO t VALUES (1)", "INSERT INTO t VALUES (3)"].iter().enumerate() {
+        for (i, sql) in [
+            "INSERT INTO t VALUES (2)",
+            "INSERT OR ROLLBACK INTO t VALUES (1)",
+            "INSERT INTO t VALUES (3)",
+        ]
+        .iter()
+        .enumerate()
+        {
             let r = results.clone();
-            w.enqueue(sql, vec![], Some(Box::new(move |res| r.lock().push((i, res.map_err(|e| e.status())))))).unwrap();
+            w.enqueue(
+                sql,
+                vec![],
+                Some(Box::new(move |res| {
+                    r.lock().push((i, res.map_err(|e| e.status())))
+                })),
+            )
+            .unwrap();
         }
     });
     w.flush(None).unwrap();
@@ -218,7 +309,12 @@ fn blocking_calls_inside_a_transaction_are_misuse_not_deadlock() {
     let w = db.open("");
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
     w.transaction(|t| {
-        assert_eq!(w.execute("INSERT INTO t VALUES (1)", &[]).unwrap_err().status(), Status::Misuse);
+        assert_eq!(
+            w.execute("INSERT INTO t VALUES (1)", &[])
+                .unwrap_err()
+                .status(),
+            Status::Misuse
+        );
         assert_eq!(w.flush(None).unwrap_err().status(), Status::Misuse);
         assert_eq!(w.close().unwrap_err().status(), Status::Misuse);
         t.execute("INSERT INTO t VALUES (2)", &[])
@@ -287,15 +383,24 @@ fn closing_commits_everything_accepted_and_later_writes_are_refused() {
     let fired = Arc::new(AtomicUsize::new(0));
     for i in 0..2000 {
         let f = fired.clone();
-        w.enqueue("INSERT INTO t VALUES (?1)", params![i], Some(Box::new(move |r| {
-            assert!(r.is_ok());
-            f.fetch_add(1, Ordering::SeqCst);
-        })))
+        w.enqueue(
+            "INSERT INTO t VALUES (?1)",
+            params![i],
+            Some(Box::new(move |r| {
+                assert!(r.is_ok());
+                f.fetch_add(1, Ordering::SeqCst);
+            })),
+        )
         .unwrap();
     }
     w.close().unwrap();
     assert_eq!(fired.load(Ordering::SeqCst), 2000);
-    assert_eq!(w.execute("INSERT INTO t VALUES (1)", &[]).unwrap_err().status(), Status::Closed);
+    assert_eq!(
+        w.execute("INSERT INTO t VALUES (1)", &[])
+            .unwrap_err()
+            .status(),
+        Status::Closed
+    );
     assert_eq!(w.close().unwrap_err().status(), Status::Closed);
     let again = db.open("");
     assert_eq!(count(&again, "t"), 2000);
@@ -322,7 +427,9 @@ fn a_full_queue_fails_after_the_enqueue_timeout() {
         w.enqueue("INSERT INTO t VALUES (1)", vec![], None).unwrap();
         w.enqueue("INSERT INTO t VALUES (2)", vec![], None).unwrap();
         let started = Instant::now();
-        let e = w.enqueue("INSERT INTO t VALUES (3)", vec![], None).unwrap_err();
+        let e = w
+            .enqueue("INSERT INTO t VALUES (3)", vec![], None)
+            .unwrap_err();
         assert_eq!(e.status(), Status::QueueFull);
         assert!(started.elapsed() >= Duration::from_millis(40));
     });
@@ -336,7 +443,9 @@ fn another_connection_holding_the_lock_only_delays_the_lane() {
     let w = db.open("Busy Timeout=5000");
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
     let other = rusqlite::Connection::open(&db.path).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (0);").unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (0);")
+        .unwrap();
     let releaser = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
         other.execute_batch("COMMIT").unwrap();
@@ -368,7 +477,10 @@ fn memory_databases_work_and_named_ones_are_shared() {
     w.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
     assert_eq!(count(&w, "t"), 1);
     let other = Writer::open(":memory:").unwrap();
-    assert!(other.query("SELECT * FROM t", &[]).is_err(), ":memory: opens are distinct databases");
+    assert!(
+        other.query("SELECT * FROM t", &[]).is_err(),
+        ":memory: opens are distinct databases"
+    );
     let a = Writer::open("Data Source=sw-test-shared;Mode=Memory").unwrap();
     a.execute("CREATE TABLE s(x)", &[]).unwrap();
     let b = Writer::open("file:sw-test-shared?mode=memory&cache=shared").unwrap();
@@ -376,7 +488,14 @@ fn memory_databases_work_and_named_ones_are_shared() {
     assert_eq!(count(&a, "s"), 1);
     // Reads during a held transaction wait for it instead of failing with SQLITE_LOCKED.
     std::thread::scope(|s| {
-        s.spawn(|| a.transaction(|t| { t.execute("INSERT INTO s VALUES (2)", &[])?; std::thread::sleep(Duration::from_millis(50)); Ok(()) }).unwrap());
+        s.spawn(|| {
+            a.transaction(|t| {
+                t.execute("INSERT INTO s VALUES (2)", &[])?;
+                std::thread::sleep(Duration::from_millis(50));
+                Ok(())
+            })
+            .unwrap()
+        });
         std::thread::sleep(Duration::from_millis(10));
         let n = count(&b, "s");
         assert!(n == 1 || n == 2);
@@ -420,6 +539,9 @@ fn operations_snapshot_lists_recent_writes() {
     let _ = w.execute("INSERT INTO t VALUES (1)", &[]);
     let json = w.operations_json().unwrap();
     assert!(json.contains("\"state\":\"committed\""), "{json}");
-    assert!(json.contains("\"state\":\"failed\"") && json.contains("UNIQUE"), "{json}");
+    assert!(
+        json.contains("\"state\":\"failed\"") && json.contains("UNIQUE"),
+        "{json}"
+    );
     assert!(json.contains("INSERT INTO t VALUES (1)"), "{json}");
 }

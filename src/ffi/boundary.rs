@@ -39,9 +39,12 @@ pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
     if p.is_null() {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
-    CStr::from_ptr(p)
-        .to_str()
-        .map_err(|e| Error::new(Status::InvalidUtf8, format!("{what} is not valid UTF-8: {e}")))
+    CStr::from_ptr(p).to_str().map_err(|e| {
+        Error::new(
+            Status::InvalidUtf8,
+            format!("{what} is not valid UTF-8: {e}"),
+        )
+    })
 }
 
 /// An optional NUL-terminated UTF-8 string (NULL is `None`).
@@ -59,7 +62,9 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&
         return Ok(&[]);
     }
     if p.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL but its count is {n}")));
+        return Err(Error::invalid(format!(
+            "{what} is NULL but its count is {n}"
+        )));
     }
     Ok(std::slice::from_raw_parts(p, n))
 }
@@ -79,7 +84,11 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
             if v.len == 0 {
                 Ok(&[])
             } else if v.data.is_null() {
-                Err(Error::invalid(format!("{}: data is NULL but len is {}", label(), v.len)))
+                Err(Error::invalid(format!(
+                    "{}: data is NULL but len is {}",
+                    label(),
+                    v.len
+                )))
             } else {
                 Ok(std::slice::from_raw_parts(v.data, v.len))
             }
@@ -89,7 +98,12 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
             super::writer::SW_TYPE_FLOAT => Value::Real(v.real),
             super::writer::SW_TYPE_TEXT => Value::Text(
                 std::str::from_utf8(bytes()?)
-                    .map_err(|e| Error::new(Status::InvalidUtf8, format!("{} is not valid UTF-8: {e}", label())))?
+                    .map_err(|e| {
+                        Error::new(
+                            Status::InvalidUtf8,
+                            format!("{} is not valid UTF-8: {e}", label()),
+                        )
+                    })?
                     .to_owned(),
             ),
             super::writer::SW_TYPE_BLOB => Value::Blob(bytes()?.to_vec()),
@@ -101,7 +115,10 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
                 )))
             }
         };
-        out.push(Param { name: name.map(str::to_owned), value });
+        out.push(Param {
+            name: name.map(str::to_owned),
+            value,
+        });
     }
     Ok(out)
 }

@@ -41,7 +41,10 @@ pub(crate) fn writer_from_handle(p: *const sw_writer) -> Result<Arc<Writer>> {
     }
     let set = live().read();
     if !set.contains(&(p as usize)) {
-        return Err(Error::new(Status::Closed, "the writer handle is closed (or was never opened)"));
+        return Err(Error::new(
+            Status::Closed,
+            "the writer handle is closed (or was never opened)",
+        ));
     }
     let p = p.cast::<Writer>();
     // SAFETY: `p` is in the live set, so it came from `Arc::into_raw` and the set still owns one
@@ -58,7 +61,10 @@ pub(crate) fn writer_release_handle(p: *const sw_writer) -> Result<Arc<Writer>> 
         return Err(Error::invalid("writer is NULL"));
     }
     if !live().write().remove(&(p as usize)) {
-        return Err(Error::new(Status::Closed, "the writer handle is already closed (or was never opened)"));
+        return Err(Error::new(
+            Status::Closed,
+            "the writer handle is already closed (or was never opened)",
+        ));
     }
     // SAFETY: it was in the live set, which owned this strong count.
     Ok(unsafe { Arc::from_raw(p.cast::<Writer>()) })

@@ -27,27 +27,41 @@ pub unsafe extern "C" fn sw_rows_column_count(rows: *const sw_rows) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_column_name(rows: *const sw_rows, column: usize) -> *const c_char {
     guarded(ptr::null(), || {
-        rows_ref(rows).and_then(|r| r.column_name_with_nul(column)).map_or(ptr::null(), |b| b.as_ptr().cast())
+        rows_ref(rows)
+            .and_then(|r| r.column_name_with_nul(column))
+            .map_or(ptr::null(), |b| b.as_ptr().cast())
     })
 }
 
 /// The type of a cell (`SW_TYPE_*`); `SW_TYPE_NULL` if out of range or `rows` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_type(rows: *const sw_rows, row: usize, column: usize) -> u32 {
-    guarded(SW_TYPE_NULL, || rows_ref(rows).and_then(|r| r.get(row, column)).map_or(SW_TYPE_NULL, |v| v.type_code()))
+    guarded(SW_TYPE_NULL, || {
+        rows_ref(rows)
+            .and_then(|r| r.get(row, column))
+            .map_or(SW_TYPE_NULL, |v| v.type_code())
+    })
 }
 
 /// A cell as a 64-bit integer, converted like `sqlite3_column_int64` (floats truncate, text
 /// parses its leading integer); 0 for NULL cells, out of range, or `rows` NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_int64(rows: *const sw_rows, row: usize, column: usize) -> i64 {
-    guarded(0, || rows_ref(rows).and_then(|r| r.get(row, column)).map_or(0, |v| v.as_i64()))
+    guarded(0, || {
+        rows_ref(rows)
+            .and_then(|r| r.get(row, column))
+            .map_or(0, |v| v.as_i64())
+    })
 }
 
 /// A cell as a double, converted like `sqlite3_column_double`; 0.0 when there is none.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_double(rows: *const sw_rows, row: usize, column: usize) -> f64 {
-    guarded(0.0, || rows_ref(rows).and_then(|r| r.get(row, column)).map_or(0.0, |v| v.as_f64()))
+    guarded(0.0, || {
+        rows_ref(rows)
+            .and_then(|r| r.get(row, column))
+            .map_or(0.0, |v| v.as_f64())
+    })
 }
 
 /// A TEXT cell: NUL-terminated UTF-8, its byte length (without the NUL) in `*out_len` when
@@ -55,7 +69,12 @@ pub unsafe extern "C" fn sw_rows_double(rows: *const sw_rows, row: usize, column
 /// `rows` NULL. Valid until `sw_rows_free(rows)` — also if the cache entry it came from is
 /// invalidated meanwhile.
 #[no_mangle]
-pub unsafe extern "C" fn sw_rows_text(rows: *const sw_rows, row: usize, column: usize, out_len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn sw_rows_text(
+    rows: *const sw_rows,
+    row: usize,
+    column: usize,
+    out_len: *mut usize,
+) -> *const c_char {
     guarded(ptr::null(), || {
         let cell = rows_ref(rows).and_then(|r| r.text_with_nul(row, column));
         if !out_len.is_null() {
@@ -69,7 +88,12 @@ pub unsafe extern "C" fn sw_rows_text(rows: *const sw_rows, row: usize, column: 
 /// NULL. NULL (and length 0) for other cells, empty blobs, out of range, or `rows` NULL.
 /// Valid until `sw_rows_free(rows)`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_rows_blob(rows: *const sw_rows, row: usize, column: usize, out_len: *mut usize) -> *const u8 {
+pub unsafe extern "C" fn sw_rows_blob(
+    rows: *const sw_rows,
+    row: usize,
+    column: usize,
+    out_len: *mut usize,
+) -> *const u8 {
     guarded(ptr::null(), || {
         let bytes: Option<&[u8]> = match rows_ref(rows).and_then(|r| r.get(row, column)) {
             Some(ValueRef::Blob(b)) => Some(b),
@@ -90,7 +114,10 @@ pub unsafe extern "C" fn sw_rows_blob(rows: *const sw_rows, row: usize, column: 
 /// `*out_json` is owned by the caller: free it with `sw_string_free`.
 /// Errors: `SW_STATUS_INVALID_ARGUMENT` when `rows` or `out_json` is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn sw_rows_to_json(rows: *const sw_rows, out_json: *mut *mut c_char) -> sw_status {
+pub unsafe extern "C" fn sw_rows_to_json(
+    rows: *const sw_rows,
+    out_json: *mut *mut c_char,
+) -> sw_status {
     boundary(|| {
         let r = rows_ref(rows).ok_or_else(|| Error::invalid("rows is NULL"))?;
         out(out_json, owned_string(r.to_json()), "out_json")
@@ -115,5 +142,7 @@ pub unsafe extern "C" fn sw_string_free(s: *mut c_char) {
 
 /// A string the caller frees with `sw_string_free`.
 pub(crate) fn owned_string(s: String) -> *mut c_char {
-    CString::new(s.replace('\0', "\\u0000")).unwrap_or_default().into_raw()
+    CString::new(s.replace('\0', "\\u0000"))
+        .unwrap_or_default()
+        .into_raw()
 }

@@ -78,8 +78,16 @@ pub unsafe extern "C" fn sw_writer_poll_signals(
         let pattern = opt_text(pattern, "pattern")?;
         let poll = with_writer(writer, |w| w.poll_signals(pattern, after_seq))?;
         let (items, strings) = to_c(&poll.signals);
-        let boxed = Box::new(sw_signals { items, _strings: strings, missed: poll.missed });
-        out(out_signals, Box::into_raw(boxed).cast_const(), "out_signals")
+        let boxed = Box::new(sw_signals {
+            items,
+            _strings: strings,
+            missed: poll.missed,
+        });
+        out(
+            out_signals,
+            Box::into_raw(boxed).cast_const(),
+            "out_signals",
+        )
     })
 }
 
@@ -91,8 +99,16 @@ pub unsafe extern "C" fn sw_signals_count(signals: *const sw_signals) -> usize {
 
 /// The signal at `index`, or NULL if out of range. Valid until `sw_signals_free(signals)`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_signals_get(signals: *const sw_signals, index: usize) -> *const sw_signal {
-    guarded(ptr::null(), || signals.as_ref().and_then(|s| s.items.get(index)).map_or(ptr::null(), |s| s as *const _))
+pub unsafe extern "C" fn sw_signals_get(
+    signals: *const sw_signals,
+    index: usize,
+) -> *const sw_signal {
+    guarded(ptr::null(), || {
+        signals
+            .as_ref()
+            .and_then(|s| s.items.get(index))
+            .map_or(ptr::null(), |s| s as *const _)
+    })
 }
 
 /// How many signals after the poll's `after_seq` had already been overwritten in the ring
@@ -114,7 +130,8 @@ pub unsafe extern "C" fn sw_signals_free(signals: *const sw_signals) {
 /// (never the writer's). `signal` and its strings are valid only during the call. Blocking
 /// `sw_writer_*` calls return `SW_STATUS_MISUSE` here. A slow callback only delays its own
 /// subscription: its bounded queue drops (and counts) signals when full.
-pub type sw_signal_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, signal: *const sw_signal)>;
+pub type sw_signal_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, signal: *const sw_signal)>;
 
 /// Frees a subscription's userdata; called exactly once, on the dispatcher thread, after the
 /// last callback (after `sw_writer_unsubscribe`, or when the writer closes).
@@ -160,17 +177,23 @@ pub unsafe extern "C" fn sw_writer_subscribe(
 /// callback, that callback finishes first); its `userdata_free` runs once on its thread.
 /// `SW_STATUS_INVALID_ARGUMENT` for an unknown subscription.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_unsubscribe(writer: *const sw_writer, subscription: u64) -> sw_status {
+pub unsafe extern "C" fn sw_writer_unsubscribe(
+    writer: *const sw_writer,
+    subscription: u64,
+) -> sw_status {
     boundary(|| with_writer(writer, |w| w.unsubscribe(subscription)))
 }
 
 /// How many signals a subscription dropped because its queue was full, into `*out_dropped`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_subscription_dropped(writer: *const sw_writer, subscription: u64, out_dropped: *mut u64) -> sw_status {
+pub unsafe extern "C" fn sw_writer_subscription_dropped(
+    writer: *const sw_writer,
+    subscription: u64,
+    out_dropped: *mut u64,
+) -> sw_status {
     boundary(|| {
         need(out_dropped, "out_dropped")?;
         let n = with_writer(writer, |w| w.subscription_dropped(subscription))?;
         out(out_dropped, n, "out_dropped")
     })
 }
-

@@ -67,7 +67,12 @@ pub(crate) fn clear_last_error() {
 
 pub(crate) fn set_last_error(message: &str, sqlite_code: i32) {
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST.with(|l| *l.borrow_mut() = LastError { message, sqlite_code });
+    LAST.with(|l| {
+        *l.borrow_mut() = LastError {
+            message,
+            sqlite_code,
+        }
+    });
 }
 
 /// The message describing the last non-OK status returned on this thread, or `""` when the

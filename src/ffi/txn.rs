@@ -23,7 +23,8 @@ pub struct sw_txn {
 /// Runs on the thread that called `sw_writer_transaction`, while it holds the writer lane: keep
 /// it short (other writes wait). It must not call blocking `sw_writer_*` functions (they return
 /// `SW_STATUS_MISUSE`); use `sw_txn_execute` / `sw_txn_query`.
-pub type sw_txn_fn = Option<unsafe extern "C" fn(userdata: *mut c_void, txn: *mut sw_txn) -> sw_status>;
+pub type sw_txn_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, txn: *mut sw_txn) -> sw_status>;
 
 thread_local! {
     static CURRENT: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
@@ -51,7 +52,11 @@ fn with_txn<T>(txn: *mut sw_txn, f: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> R
 /// committed); anything else rolls back and is returned. Writes from other threads may commit
 /// in the same group. From inside another transaction or callback: `SW_STATUS_MISUSE`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_transaction(writer: *const sw_writer, r#fn: sw_txn_fn, userdata: *mut c_void) -> sw_status {
+pub unsafe extern "C" fn sw_writer_transaction(
+    writer: *const sw_writer,
+    r#fn: sw_txn_fn,
+    userdata: *mut c_void,
+) -> sw_status {
     boundary(|| {
         let f = r#fn.ok_or_else(|| Error::invalid("fn is NULL"))?;
         with_writer(writer, |w| {
@@ -71,7 +76,13 @@ pub unsafe extern "C" fn sw_writer_transaction(writer: *const sw_writer, r#fn: s
                     Ok(())
                 } else {
                     let st = Status::from_u32(status).unwrap_or(Status::Rollback);
-                    Err(Error::new(st, format!("the transaction callback returned {}; rolled back", st.name())))
+                    Err(Error::new(
+                        st,
+                        format!(
+                            "the transaction callback returned {}; rolled back",
+                            st.name()
+                        ),
+                    ))
                 }
             })
         })
@@ -115,6 +126,10 @@ pub unsafe extern "C" fn sw_txn_query(
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;
         let rows = with_txn(txn, |t| t.query(sql, &p))?;
-        out(out_rows, rows_into_handle(std::sync::Arc::new(rows)), "out_rows")
+        out(
+            out_rows,
+            rows_into_handle(std::sync::Arc::new(rows)),
+            "out_rows",
+        )
     })
 }

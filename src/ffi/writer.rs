@@ -5,7 +5,10 @@ use std::ptr;
 use std::time::Duration;
 
 use super::boundary::{boundary, need, out, params as copy_params, slice, text};
-use super::handle::{rows_into_handle, sw_rows, sw_writer, writer_from_handle, writer_into_handle, writer_release_handle};
+use super::handle::{
+    rows_into_handle, sw_rows, sw_writer, writer_from_handle, writer_into_handle,
+    writer_release_handle,
+};
 use super::rows::owned_string;
 use super::status::sw_status;
 use crate::error::{Error, Result};
@@ -76,7 +79,10 @@ pub struct sw_write_result {
 
 impl From<WriteResult> for sw_write_result {
     fn from(r: WriteResult) -> Self {
-        sw_write_result { rows_affected: r.rows_affected, last_insert_rowid: r.last_insert_rowid }
+        sw_write_result {
+            rows_affected: r.rows_affected,
+            last_insert_rowid: r.last_insert_rowid,
+        }
     }
 }
 
@@ -127,10 +133,19 @@ pub struct sw_stats {
 /// `error_message` is NULL if OK and valid only during the call. Must not call blocking
 /// `sw_writer_*` functions (they return `SW_STATUS_MISUSE`); `sw_writer_enqueue` and reads are
 /// fine. Must return quickly: the writer delivers completions in order on this thread.
-pub type sw_write_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, status: sw_status, result: *const sw_write_result, error_message: *const c_char)>;
+pub type sw_write_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        status: sw_status,
+        result: *const sw_write_result,
+        error_message: *const c_char,
+    ),
+>;
 
-pub(crate) fn with_writer<T>(w: *const sw_writer, f: impl FnOnce(&Writer) -> Result<T>) -> Result<T> {
+pub(crate) fn with_writer<T>(
+    w: *const sw_writer,
+    f: impl FnOnce(&Writer) -> Result<T>,
+) -> Result<T> {
     let writer = writer_from_handle(w)?;
     f(&writer)
 }
@@ -155,7 +170,10 @@ unsafe fn write_out(out_result: *mut sw_write_result, r: WriteResult) {
 /// Thread: any. Errors: INVALID_ARGUMENT (NULL, bad option), INVALID_UTF8, IO (cannot open),
 /// CORRUPT, ERROR.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_open(connection_string: *const c_char, out_writer: *mut *const sw_writer) -> sw_status {
+pub unsafe extern "C" fn sw_writer_open(
+    connection_string: *const c_char,
+    out_writer: *mut *const sw_writer,
+) -> sw_status {
     boundary(|| {
         need(out_writer, "out_writer")?;
         let cs = text(connection_string, "connection_string")?;
@@ -173,7 +191,9 @@ pub unsafe extern "C" fn sw_writer_open(connection_string: *const c_char, out_wr
 pub unsafe extern "C" fn sw_writer_close(writer: *const sw_writer) -> sw_status {
     boundary(|| {
         if crate::writer::inside_callback() {
-            return Err(Error::misuse("sw_writer_close from inside a transaction or callback would deadlock"));
+            return Err(Error::misuse(
+                "sw_writer_close from inside a transaction or callback would deadlock",
+            ));
         }
         let w = writer_release_handle(writer)?;
         w.close()
@@ -239,7 +259,8 @@ pub unsafe extern "C" fn sw_writer_enqueue(
                         cb(ud.0, 0, &res, ptr::null());
                     }
                     Err(e) => {
-                        let msg = CString::new(e.message().replace('\0', "\\0")).unwrap_or_default();
+                        let msg =
+                            CString::new(e.message().replace('\0', "\\0")).unwrap_or_default();
                         cb(ud.0, e.status() as sw_status, ptr::null(), msg.as_ptr());
                     }
                 }
@@ -267,7 +288,8 @@ pub unsafe extern "C" fn sw_writer_batch(
         let mut owned = Vec::with_capacity(raw.len());
         for (i, s) in raw.iter().enumerate() {
             let sql = text(s.sql, &format!("the sql of statement {}", i + 1))?;
-            let p = copy_params(s.params, s.n_params).map_err(|e| e.context(&format!("statement {}", i + 1)))?;
+            let p = copy_params(s.params, s.n_params)
+                .map_err(|e| e.context(&format!("statement {}", i + 1)))?;
             owned.push(Statement::new(sql, p));
         }
         let r = with_writer(writer, |w| w.batch(owned, transactional))?;
@@ -362,7 +384,10 @@ pub unsafe extern "C" fn sw_writer_read(
 /// Drop cached entries: a key, or a glob when it contains `*` or `?` (`"users:*"`). Reads of
 /// matching keys already running will not cache their (older) results.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_invalidate(writer: *const sw_writer, key_or_glob: *const c_char) -> sw_status {
+pub unsafe extern "C" fn sw_writer_invalidate(
+    writer: *const sw_writer,
+    key_or_glob: *const c_char,
+) -> sw_status {
     boundary(|| {
         let key = text(key_or_glob, "key_or_glob")?;
         with_writer(writer, |w| w.invalidate(key).map(|_| ()))
@@ -371,7 +396,10 @@ pub unsafe extern "C" fn sw_writer_invalidate(writer: *const sw_writer, key_or_g
 
 /// Cache statistics into `*out_stats`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_cache_stats(writer: *const sw_writer, out_stats: *mut sw_cache_stats) -> sw_status {
+pub unsafe extern "C" fn sw_writer_cache_stats(
+    writer: *const sw_writer,
+    out_stats: *mut sw_cache_stats,
+) -> sw_status {
     boundary(|| {
         need(out_stats, "out_stats")?;
         let s = with_writer(writer, |w| w.cache_stats())?;
@@ -394,7 +422,10 @@ pub unsafe extern "C" fn sw_writer_cache_stats(writer: *const sw_writer, out_sta
 
 /// Writer statistics into `*out_stats`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_stats(writer: *const sw_writer, out_stats: *mut sw_stats) -> sw_status {
+pub unsafe extern "C" fn sw_writer_stats(
+    writer: *const sw_writer,
+    out_stats: *mut sw_stats,
+) -> sw_status {
     boundary(|| {
         need(out_stats, "out_stats")?;
         let s = with_writer(writer, |w| w.stats())?;
@@ -418,7 +449,10 @@ pub unsafe extern "C" fn sw_writer_stats(writer: *const sw_writer, out_stats: *m
 /// as a JSON array of `{"id","kind","state","sql","submitted_us","finished_us","latency_us",
 /// "error"}`; `state` is "running", "committed" or "failed". Free with `sw_string_free`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_operations_json(writer: *const sw_writer, out_json: *mut *mut c_char) -> sw_status {
+pub unsafe extern "C" fn sw_writer_operations_json(
+    writer: *const sw_writer,
+    out_json: *mut *mut c_char,
+) -> sw_status {
     boundary(|| {
         need(out_json, "out_json")?;
         let s = with_writer(writer, |w| w.operations_json())?;
@@ -429,7 +463,10 @@ pub unsafe extern "C" fn sw_writer_operations_json(writer: *const sw_writer, out
 /// Counters and latency histograms in the Prometheus text exposition format. Free with
 /// `sw_string_free`.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_metrics_text(writer: *const sw_writer, out_text: *mut *mut c_char) -> sw_status {
+pub unsafe extern "C" fn sw_writer_metrics_text(
+    writer: *const sw_writer,
+    out_text: *mut *mut c_char,
+) -> sw_status {
     boundary(|| {
         need(out_text, "out_text")?;
         let s = with_writer(writer, |w| w.metrics_text())?;
@@ -443,10 +480,12 @@ pub unsafe extern "C" fn sw_writer_metrics_text(writer: *const sw_writer, out_te
 /// opened the same file (they emit `cache.invalidate.external`); it blocks until committed.
 /// Any other signal is recorded in this writer's ring.
 #[no_mangle]
-pub unsafe extern "C" fn sw_writer_raise(writer: *const sw_writer, signal: *const c_char) -> sw_status {
+pub unsafe extern "C" fn sw_writer_raise(
+    writer: *const sw_writer,
+    signal: *const c_char,
+) -> sw_status {
     boundary(|| {
         let s = text(signal, "signal")?;
         with_writer(writer, |w| w.raise(s))
     })
 }
-

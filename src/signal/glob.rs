@@ -12,15 +12,21 @@ impl<'a> Subject<'a> {
     /// `name` alone, or `name:key` when `key` is non-empty.
     pub(crate) fn signal(name: &'a str, key: &'a str) -> Subject<'a> {
         if key.is_empty() {
-            Subject { parts: [name.as_bytes(), b"", b""] }
+            Subject {
+                parts: [name.as_bytes(), b"", b""],
+            }
         } else {
-            Subject { parts: [name.as_bytes(), b":", key.as_bytes()] }
+            Subject {
+                parts: [name.as_bytes(), b":", key.as_bytes()],
+            }
         }
     }
 
     /// Plain text.
     pub(crate) fn text(s: &'a str) -> Subject<'a> {
-        Subject { parts: [s.as_bytes(), b"", b""] }
+        Subject {
+            parts: [s.as_bytes(), b"", b""],
+        }
     }
 
     fn len(&self) -> usize {
@@ -116,10 +122,19 @@ mod tests {
 
     #[test]
     fn matches_full_form_across_parts() {
-        assert!(matches("cache.invalidate:users:*", &Subject::signal("cache.invalidate", "users:1")));
-        assert!(!matches("cache.invalidate:users:*", &Subject::signal("cache.invalidate", "orders:1")));
+        assert!(matches(
+            "cache.invalidate:users:*",
+            &Subject::signal("cache.invalidate", "users:1")
+        ));
+        assert!(!matches(
+            "cache.invalidate:users:*",
+            &Subject::signal("cache.invalidate", "orders:1")
+        ));
         assert!(matches("write.*", &Subject::signal("write.done", "")));
-        assert!(matches("cache.*", &Subject::signal("cache.invalidate.external", "k")));
+        assert!(matches(
+            "cache.*",
+            &Subject::signal("cache.invalidate.external", "k")
+        ));
         assert!(!matches("write.done", &Subject::signal("write.done", "x")));
         assert!(matches("*", &Subject::signal("a", "b")));
         assert!(matches("", &Subject::text("")));

@@ -40,8 +40,12 @@ impl Histogram {
 
     /// Percentiles (0..=100) over the most recent values.
     pub(crate) fn recent_percentiles(&self, ps: &[f64]) -> Vec<u64> {
-        let mut v: Vec<u64> =
-            self.recent.iter().map(|a| a.load(Ordering::Relaxed)).filter(|&x| x != u64::MAX).collect();
+        let mut v: Vec<u64> = self
+            .recent
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .filter(|&x| x != u64::MAX)
+            .collect();
         if v.is_empty() {
             return vec![0; ps.len()];
         }
@@ -54,8 +58,23 @@ impl Histogram {
             .collect()
     }
 
-    pub(crate) fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
+    /// Prometheus histogram lines for unitless values (bucket i: below 2^i).
+    pub(crate) fn expose_raw(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, b) in self.buckets.iter().enumerate().take(21) {
+            cumulative += b.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                (1u64 << i) - 1
+            );
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Ordering::Relaxed));
+        let _ = writeln!(out, "{name}_count {total}");
     }
 
     /// Prometheus histogram lines (seconds).
@@ -71,7 +90,11 @@ impl Histogram {
             }
         }
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {}", self.count.load(Ordering::Relaxed));
     }
 }
@@ -110,9 +133,15 @@ impl Metrics {
 }
 
 pub(crate) fn counter(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
 }
 
 pub(crate) fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
 }

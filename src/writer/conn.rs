@@ -29,6 +29,7 @@ use crate::value::{bind, BindReport, Param};
 /// - a lower-cased table name — moved by one per commit that changed the table, written only
 ///   while another registered process is alive to read it;
 /// - `!invalidate:<key or glob>` — a persisted `cache.invalidate` signal.
+///
 /// A commit seen through `PRAGMA data_version` that moved no table or invalidation row came
 /// from a program outside this library: every cache entry is then stale.
 pub const CHANGE_TABLE: &str = "_singlewriter_changes";
@@ -54,7 +55,10 @@ pub struct Statement {
 impl Statement {
     /// A statement with parameters.
     pub fn new(sql: impl Into<String>, params: Vec<Param>) -> Statement {
-        Statement { sql: sql.into(), params }
+        Statement {
+            sql: sql.into(),
+            params,
+        }
     }
 }
 
@@ -149,7 +153,10 @@ impl WriteConn {
         // The lane retries a foreign lock itself, with backoff, on a library thread.
         db.busy_timeout(Duration::ZERO)?;
         db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        signals.emit("pragma.busy_timeout", opts.busy_timeout.as_millis().to_string());
+        signals.emit(
+            "pragma.busy_timeout",
+            opts.busy_timeout.as_millis().to_string(),
+        );
         if opts.mode != OpenMode::ReadOnly {
             let wanted = opts.effective_journal_mode();
             let mode: String = retry_busy(opts.busy_timeout, || {
@@ -165,9 +172,19 @@ impl WriteConn {
             }
         }
         db.execute_batch(&format!("PRAGMA synchronous={}", opts.synchronous.sql()))?;
-        signals.emit("pragma.synchronous", opts.synchronous.sql().to_ascii_lowercase());
-        db.execute_batch(if opts.foreign_keys { "PRAGMA foreign_keys=ON" } else { "PRAGMA foreign_keys=OFF" })?;
-        signals.emit("pragma.foreign_keys", if opts.foreign_keys { "on" } else { "off" });
+        signals.emit(
+            "pragma.synchronous",
+            opts.synchronous.sql().to_ascii_lowercase(),
+        );
+        db.execute_batch(if opts.foreign_keys {
+            "PRAGMA foreign_keys=ON"
+        } else {
+            "PRAGMA foreign_keys=OFF"
+        })?;
+        signals.emit(
+            "pragma.foreign_keys",
+            if opts.foreign_keys { "on" } else { "off" },
+        );
         if opts.recursive_triggers {
             db.execute_batch("PRAGMA recursive_triggers=ON")?;
             signals.emit("pragma.recursive_triggers", "on");
@@ -202,14 +219,17 @@ impl WriteConn {
         let mut conn = WriteConn {
             db,
             capture,
-            write_sets: LruCache::new(NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN)),
+            write_sets: LruCache::new(
+                NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN),
+            ),
             track_changes: !opts.in_memory() && opts.mode != OpenMode::ReadOnly,
             change_table_ready: false,
             proc_key: format!("!proc:{}:{:x}", std::process::id(), nonce()).into_boxed_str(),
             registered: false,
             peers: 0,
             precise_after: Instant::now(),
-            grace: (opts.invalidation_poll * 10).clamp(Duration::from_millis(50), Duration::from_secs(1)),
+            grace: (opts.invalidation_poll * 10)
+                .clamp(Duration::from_millis(50), Duration::from_secs(1)),
             seen: HashMap::new(),
             data_version: 0,
             last_external_check: Instant::now(),
@@ -225,7 +245,10 @@ impl WriteConn {
     }
 
     fn query_data_version(&self) -> Result<i64> {
-        Ok(self.db.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?)
+        Ok(self
+            .db
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?)
     }
 
     fn change_table_exists(&self) -> Result<bool> {
@@ -239,8 +262,12 @@ impl WriteConn {
         if !self.change_table_exists()? {
             return Ok(HashMap::new());
         }
-        let mut stmt = self.db.prepare_cached(&format!("SELECT tbl, gen FROM {CHANGE_TABLE}"))?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?.into_boxed_str(), r.get::<_, i64>(1)?)))?;
+        let mut stmt = self
+            .db
+            .prepare_cached(&format!("SELECT tbl, gen FROM {CHANGE_TABLE}"))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?.into_boxed_str(), r.get::<_, i64>(1)?))
+        })?;
         let mut map = HashMap::new();
         for row in rows {
             let (k, v) = row?;
@@ -278,8 +305,9 @@ impl WriteConn {
         }
         // A commit that only removed a registration (a peer closing) changed no data.
         let only_unregistered = !registered && now.len() < self.seen.len();
-        found.everything = (found.tables.is_empty() && found.raised.is_empty() && !only_unregistered)
-            || Instant::now() < self.precise_after;
+        found.everything =
+            (found.tables.is_empty() && found.raised.is_empty() && !only_unregistered)
+                || Instant::now() < self.precise_after;
         self.seen = now;
         self.peers = self.count_peers();
         self.register_on_foreign_commit();
@@ -302,7 +330,9 @@ impl WriteConn {
     pub(crate) fn unregister(&mut self) {
         if self.registered {
             let sql = format!("DELETE FROM {CHANGE_TABLE} WHERE tbl = ?1");
-            let _ = retry_busy(Duration::from_millis(500), || self.db.execute(&sql, [&*self.proc_key]));
+            let _ = retry_busy(Duration::from_millis(500), || {
+                self.db.execute(&sql, [&*self.proc_key])
+            });
             self.registered = false;
         }
     }
@@ -321,7 +351,9 @@ impl WriteConn {
     /// is rolled back and nothing of the group is kept.
     pub(crate) fn commit(&mut self, changes: &Changes) -> Result<()> {
         let result = self.write_change_rows(changes).and_then(|written| {
-            retry_busy(self.busy_timeout, || self.db.prepare_cached("COMMIT")?.raw_execute())?;
+            retry_busy(self.busy_timeout, || {
+                self.db.prepare_cached("COMMIT")?.raw_execute()
+            })?;
             for (k, gen) in written {
                 self.seen.insert(k, gen);
             }
@@ -348,7 +380,10 @@ impl WriteConn {
             ))?;
             self.change_table_ready = true;
         }
-        self.db.execute(&format!("INSERT OR REPLACE INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 0)"), [&*self.proc_key])?;
+        self.db.execute(
+            &format!("INSERT OR REPLACE INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 0)"),
+            [&*self.proc_key],
+        )?;
         self.registered = true;
         self.precise_after = Instant::now() + self.grace;
         Ok((self.proc_key.clone(), 0))
@@ -400,7 +435,10 @@ impl WriteConn {
             "INSERT INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 1) \
              ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1 RETURNING gen"
         ))?;
-        let raised = changes.raised.iter().map(|p| format!("!invalidate:{p}").into_boxed_str());
+        let raised = changes
+            .raised
+            .iter()
+            .map(|p| format!("!invalidate:{p}").into_boxed_str());
         for key in changes.tables.iter().cloned().chain(raised) {
             let gen: i64 = stmt.query_row([&*key], |r| r.get(0))?;
             written.push((key, gen));
@@ -411,7 +449,12 @@ impl WriteConn {
     /// Run one SQL text (one or more statements) inside the group transaction.
     /// A single statement runs without a savepoint (SQLite undoes a failed statement itself);
     /// several run inside one savepoint, all or nothing.
-    pub(crate) fn execute(&mut self, sql: &str, params: &[Param], changes: &mut Changes) -> Result<WriteResult> {
+    pub(crate) fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        changes: &mut Changes,
+    ) -> Result<WriteResult> {
         let rowid_before = self.db.last_insert_rowid();
         let known = self.write_sets.get(sql).cloned();
         if known.is_none() {
@@ -446,8 +489,15 @@ impl WriteConn {
         // A statement re-prepared after a schema change reports its tables again.
         let late = std::mem::take(&mut *self.capture.lock());
         changes.absorb(&late);
-        let rows = if self.db.total_changes() != total_before { self.db.changes() as i64 } else { 0 };
-        Ok(WriteResult { rows_affected: rows, last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows) })
+        let rows = if self.db.total_changes() != total_before {
+            self.db.changes() as i64
+        } else {
+            0
+        };
+        Ok(WriteResult {
+            rows_affected: rows,
+            last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows),
+        })
     }
 
     fn inserted_rowid(&self, before: i64, sql: &str, rows: i64) -> i64 {
@@ -463,7 +513,12 @@ impl WriteConn {
         }
     }
 
-    fn execute_multi(&mut self, sql: &str, params: &[Param], changes: &mut Changes) -> Result<WriteResult> {
+    fn execute_multi(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        changes: &mut Changes,
+    ) -> Result<WriteResult> {
         let rowid_before = self.db.last_insert_rowid();
         *self.capture.lock() = Captured::default();
         let mut report = BindReport::new(params.len());
@@ -498,11 +553,17 @@ impl WriteConn {
         report.check_all_used(params)?;
         let captured = std::mem::take(&mut *self.capture.lock());
         changes.absorb(&captured);
-        Ok(WriteResult { rows_affected: total, last_insert_rowid: self.inserted_rowid(rowid_before, sql, total) })
+        Ok(WriteResult {
+            rows_affected: total,
+            last_insert_rowid: self.inserted_rowid(rowid_before, sql, total),
+        })
     }
 
     /// Run `f` inside `SAVEPOINT`: released on success, rolled back to on failure.
-    pub(crate) fn savepoint<T>(&mut self, f: impl FnOnce(&mut WriteConn) -> Result<T>) -> Result<T> {
+    pub(crate) fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut WriteConn) -> Result<T>,
+    ) -> Result<T> {
         self.db.prepare_cached("SAVEPOINT sw_job")?.raw_execute()?;
         let result = f(self);
         if self.db.is_autocommit() {
@@ -514,7 +575,9 @@ impl WriteConn {
                 self.db.prepare_cached("RELEASE sw_job")?.raw_execute()?;
             }
             Err(_) => {
-                self.db.prepare_cached("ROLLBACK TO sw_job")?.raw_execute()?;
+                self.db
+                    .prepare_cached("ROLLBACK TO sw_job")?
+                    .raw_execute()?;
                 self.db.prepare_cached("RELEASE sw_job")?.raw_execute()?;
             }
         }
@@ -551,11 +614,19 @@ impl WriteConn {
             }
         }
         report.check_all_used(params)?;
-        Ok(WriteResult { rows_affected: total, last_insert_rowid: 0 })
+        Ok(WriteResult {
+            rows_affected: total,
+            last_insert_rowid: 0,
+        })
     }
 
     /// A read on the write connection (inside a transaction: sees its uncommitted changes).
-    pub(crate) fn query(&mut self, sql: &str, params: &[Param], changes: &mut Changes) -> Result<Rows> {
+    pub(crate) fn query(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        changes: &mut Changes,
+    ) -> Result<Rows> {
         *self.capture.lock() = Captured::default();
         let mut stmt = match self.db.prepare(sql) {
             Ok(s) => s,
@@ -580,12 +651,17 @@ impl WriteConn {
 
     /// `PRAGMA wal_checkpoint(TRUNCATE)`, best effort.
     pub(crate) fn checkpoint(&mut self) {
-        let _ = self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = self
+            .db
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 }
 
 /// Retry `f` while SQLite says BUSY/LOCKED, with backoff, up to `limit`.
-pub(crate) fn retry_busy<T>(limit: Duration, mut f: impl FnMut() -> rusqlite::Result<T>) -> Result<T> {
+pub(crate) fn retry_busy<T>(
+    limit: Duration,
+    mut f: impl FnMut() -> rusqlite::Result<T>,
+) -> Result<T> {
     let start = Instant::now();
     let mut pause = Duration::from_micros(200);
     loop {
@@ -606,7 +682,12 @@ pub(crate) fn retry_busy<T>(limit: Duration, mut f: impl FnMut() -> rusqlite::Re
 fn nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }
 

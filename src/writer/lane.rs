@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
-use super::{OpState, Shared, Txn};
+use super::{Shared, Txn};
 use crate::cache::SCHEMA;
 use crate::error::{Error, Result, Status};
 use crate::signal::Sampled;
@@ -32,11 +32,21 @@ pub(crate) type TxnFn<'a> = dyn FnMut(&mut Txn<'_>) -> Result<()> + 'a;
 pub(crate) type Callback = Box<dyn FnOnce(Result<WriteResult>) + Send>;
 
 pub(crate) enum Work {
-    Exec { sql: Arc<str>, params: Vec<Param>, invalidate: Vec<String>, alone: bool },
-    Batch { statements: Vec<Statement>, transactional: bool },
+    Exec {
+        sql: Arc<str>,
+        params: Vec<Param>,
+        invalidate: Vec<String>,
+        alone: bool,
+    },
+    Batch {
+        statements: Vec<Statement>,
+        transactional: bool,
+    },
     Txn,
     Barrier,
-    Raise { pattern: Box<str> },
+    Raise {
+        pattern: Box<str>,
+    },
 }
 
 pub(crate) enum Notify {
@@ -192,7 +202,11 @@ fn runs_alone(job: &Job) -> bool {
 
 impl Shared {
     /// Wait for room in the queue (up to `Enqueue Timeout`), or fail.
-    fn make_room(&self, st: &mut parking_lot::MutexGuard<'_, State>, may_block: bool) -> Result<()> {
+    fn make_room(
+        &self,
+        st: &mut parking_lot::MutexGuard<'_, State>,
+        may_block: bool,
+    ) -> Result<()> {
         if st.closing {
             return Err(Error::closed());
         }
@@ -201,7 +215,13 @@ impl Shared {
             return Ok(());
         }
         self.metrics.queue_full.fetch_add(1, Ordering::Relaxed);
-        self.signals.emit_full("backpressure.full", "", Status::QueueFull, -1, st.queue.len() as i64);
+        self.signals.emit_full(
+            "backpressure.full",
+            "",
+            Status::QueueFull,
+            -1,
+            st.queue.len() as i64,
+        );
         let full = || {
             Error::new(
                 Status::QueueFull,
@@ -242,7 +262,13 @@ impl Shared {
     fn new_job(&self, work: Work, notify: Notify) -> Job {
         let sampled = self.signals.sampled(Sampled::Write);
         let op = self.next_op.fetch_add(1, Ordering::Relaxed);
-        Job { work, notify, submitted: Instant::now(), op, sampled }
+        Job {
+            work,
+            notify,
+            submitted: Instant::now(),
+            op,
+            sampled,
+        }
     }
 
     /// Queue a write whose completion runs `callback` on the drainer thread. Never blocks when
@@ -262,13 +288,17 @@ impl Shared {
     fn note_enqueued(&self, job: &Job) {
         self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
         if job.sampled {
-            self.signals.emit_full("write.enqueue", "", Status::Ok, -1, job.op as i64);
+            self.signals
+                .emit_full("write.enqueue", "", Status::Ok, -1, job.op as i64);
         }
-        self.track(job, OpState::Queued);
     }
 
     /// Submit a write and wait for its acknowledgement, leading the lane when it is idle.
-    pub(crate) fn submit_wait(&self, work: Work, txn: Option<&mut TxnFn<'_>>) -> Result<WriteResult> {
+    pub(crate) fn submit_wait(
+        &self,
+        work: Work,
+        txn: Option<&mut TxnFn<'_>>,
+    ) -> Result<WriteResult> {
         if inside_callback() {
             return Err(Error::misuse(
                 "a blocking writer call from inside a transaction or callback would deadlock",
@@ -310,7 +340,9 @@ impl Shared {
     }
 
     fn take(&self, st: &mut State, me: Option<&Arc<Waiter>>) -> Taken {
-        let Some(front) = st.queue.front() else { return Taken::Empty };
+        let Some(front) = st.queue.front() else {
+            return Taken::Empty;
+        };
         if matches!(front.work, Work::Txn) && !is_own(front, me) {
             if let Notify::Wait(w) = &front.notify {
                 return Taken::HandTo(w.clone());
@@ -337,7 +369,7 @@ impl Shared {
     /// commit woke are still on their way back (on a machine with fewer cores than submitters
     /// they wait for a CPU). Yield the CPU once so they can queue, and take them into this
     /// group: a commit costs far more than a yield. No timed wait is ever added.
-    fn grow_group(&self, mut jobs: Vec<Job>, me: Option<&Arc<Waiter>>) -> Vec<Job> {
+    fn grow_group(&self, mut jobs: Vec<Job>) -> Vec<Job> {
         let last = self.last_group.load(Ordering::Relaxed);
         let alone = jobs.first().is_some_and(runs_alone);
         if !alone && jobs.len() * 2 < last && jobs.len() < self.opts.max_batch {
@@ -345,9 +377,7 @@ impl Shared {
             let mut st = self.lane.state.lock();
             while jobs.len() < self.opts.max_batch {
                 match st.queue.front() {
-                    Some(j) if !runs_alone(j) && !(matches!(j.work, Work::Txn) && !is_own(j, me)) => {
-                        jobs.extend(st.queue.pop_front())
-                    }
+                    Some(j) if !runs_alone(j) => jobs.extend(st.queue.pop_front()),
                     _ => break,
                 }
             }
@@ -382,7 +412,7 @@ impl Shared {
                     Taken::Jobs(jobs) => jobs,
                 }
             };
-            let taken = self.grow_group(taken, me);
+            let taken = self.grow_group(taken);
             let results = match self.run_group(&taken, txn.as_deref_mut(), !drainer) {
                 Some(results) => results,
                 None => {
@@ -412,7 +442,13 @@ impl Shared {
     /// Deliver a committed group's results: record them, pass leadership on when `keep` is
     /// false (or the queue is empty), then wake the waiters; callbacks and flushes go to the
     /// drainer in order (the drainer runs them itself). Returns whether this thread still leads.
-    fn finish_group(&self, jobs: Vec<Job>, results: Vec<Result<WriteResult>>, me: Option<&Arc<Waiter>>, keep: bool) -> bool {
+    fn finish_group(
+        &self,
+        jobs: Vec<Job>,
+        results: Vec<Result<WriteResult>>,
+        me: Option<&Arc<Waiter>>,
+        keep: bool,
+    ) -> bool {
         let drainer = me.is_none();
         let mut wake = Vec::with_capacity(jobs.len());
         let mut deferred = Vec::new();
@@ -424,12 +460,24 @@ impl Shared {
                 Ok(r) => {
                     self.metrics.committed.fetch_add(1, Ordering::Relaxed);
                     if job.sampled {
-                        self.signals.emit_full("write.done", "", Status::Ok, latency.as_micros() as i64, r.rows_affected);
+                        self.signals.emit_full(
+                            "write.done",
+                            "",
+                            Status::Ok,
+                            latency.as_micros() as i64,
+                            r.rows_affected,
+                        );
                     }
                 }
                 Err(e) => {
                     self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    self.signals.emit_full("write.error", e.message(), e.status(), latency.as_micros() as i64, -1);
+                    self.signals.emit_full(
+                        "write.error",
+                        e.message(),
+                        e.status(),
+                        latency.as_micros() as i64,
+                        -1,
+                    );
                 }
             }
             self.track_done(&job, &result, done_us);
@@ -510,7 +558,12 @@ impl Shared {
 
     /// Execute one group. `None` when another process holds the lock and this submitter should
     /// leave the waiting to the drainer.
-    fn run_group(&self, jobs: &[Job], mut txn: Option<&mut TxnFn<'_>>, submitter: bool) -> Option<Vec<Result<WriteResult>>> {
+    fn run_group(
+        &self,
+        jobs: &[Job],
+        mut txn: Option<&mut TxnFn<'_>>,
+        submitter: bool,
+    ) -> Option<Vec<Result<WriteResult>>> {
         let mut guard = self.lane.conn.lock();
         let Some(conn) = guard.as_mut() else {
             return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
@@ -518,13 +571,26 @@ impl Shared {
         let group_start = Instant::now();
         for job in jobs {
             if job.sampled {
-                self.signals.emit_full("write.start", "", Status::Ok, -1, job.op as i64);
+                self.signals
+                    .emit_full("write.start", "", Status::Ok, -1, job.op as i64);
             }
-            self.track(job, OpState::Running);
+            self.track_running(job);
         }
-        if let [Job { work: Work::Exec { sql, params, alone: true, .. }, .. }] = jobs {
-            let result = catch_unwind(AssertUnwindSafe(|| self.with_busy_retry(|| conn.execute_alone(sql, params))))
-                .unwrap_or_else(|_| Err(panicked()));
+        if let [Job {
+            work:
+                Work::Exec {
+                    sql,
+                    params,
+                    alone: true,
+                    ..
+                },
+            ..
+        }] = jobs
+        {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                self.with_busy_retry(|| conn.execute_alone(sql, params))
+            }))
+            .unwrap_or_else(|_| Err(panicked()));
             self.cache.tables.bump([SCHEMA]);
             self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
             return Some(vec![result]);
@@ -551,7 +617,13 @@ impl Shared {
                             return None;
                         }
                         if since.elapsed() >= self.opts.busy_timeout {
-                            self.signals.emit_full("busy.timeout", "", Status::Busy, since.elapsed().as_micros() as i64, -1);
+                            self.signals.emit_full(
+                                "busy.timeout",
+                                "",
+                                Status::Busy,
+                                since.elapsed().as_micros() as i64,
+                                -1,
+                            );
                             let err = Error::new(Status::Busy, format!(
                                 "another connection held the write lock for longer than the Busy Timeout ({} ms)",
                                 self.opts.busy_timeout.as_millis()
@@ -565,7 +637,13 @@ impl Shared {
                 }
             }
             if let Some(since) = waited {
-                self.signals.emit_full("busy.recovered", "", Status::Ok, since.elapsed().as_micros() as i64, -1);
+                self.signals.emit_full(
+                    "busy.recovered",
+                    "",
+                    Status::Ok,
+                    since.elapsed().as_micros() as i64,
+                    -1,
+                );
             }
             if conn.external_checks_enabled()
                 && !self.opts.invalidation_poll.is_zero()
@@ -581,8 +659,10 @@ impl Shared {
                 if failed_hard[i] {
                     continue;
                 }
-                let r = catch_unwind(AssertUnwindSafe(|| self.run_job(conn, job, txn.as_deref_mut(), &mut changes)))
-                    .unwrap_or_else(|_| Err(panicked()));
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    self.run_job(conn, job, txn.as_deref_mut(), &mut changes)
+                }))
+                .unwrap_or_else(|_| Err(panicked()));
                 if !conn.in_transaction() {
                     // This job's failure ended the whole transaction: it alone fails, the
                     // others run again in a new one.
@@ -613,7 +693,9 @@ impl Shared {
             let commit_start = Instant::now();
             match conn.commit(&changes) {
                 Ok(()) => {
-                    self.metrics.commit_time.record(commit_start.elapsed().as_micros() as u64);
+                    self.metrics
+                        .commit_time
+                        .record(commit_start.elapsed().as_micros() as u64);
                     break changes;
                 }
                 Err(e) => {
@@ -651,7 +733,11 @@ impl Shared {
                 }
             }
             if matches!(job.work, Work::Txn) && job.sampled {
-                let name = if r.is_ok() { "tx.commit" } else { "tx.rollback" };
+                let name = if r.is_ok() {
+                    "tx.commit"
+                } else {
+                    "tx.rollback"
+                };
                 self.signals.emit(name, "");
             }
         }
@@ -669,7 +755,9 @@ impl Shared {
         let start = Instant::now();
         loop {
             match f() {
-                Err(e) if e.status() == Status::Busy && start.elapsed() < self.opts.busy_timeout => {
+                Err(e)
+                    if e.status() == Status::Busy && start.elapsed() < self.opts.busy_timeout =>
+                {
                     self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(backoff(start.elapsed()));
                 }
@@ -678,10 +766,19 @@ impl Shared {
         }
     }
 
-    fn run_job(&self, conn: &mut WriteConn, job: &Job, txn: Option<&mut TxnFn<'_>>, changes: &mut Changes) -> Result<WriteResult> {
+    fn run_job(
+        &self,
+        conn: &mut WriteConn,
+        job: &Job,
+        txn: Option<&mut TxnFn<'_>>,
+        changes: &mut Changes,
+    ) -> Result<WriteResult> {
         match &job.work {
             Work::Exec { sql, params, .. } => conn.execute(sql, params, changes),
-            Work::Batch { statements, transactional } => self.run_batch(conn, statements, *transactional, job.sampled, changes),
+            Work::Batch {
+                statements,
+                transactional,
+            } => self.run_batch(conn, statements, *transactional, job.sampled, changes),
             Work::Txn => {
                 let Some(body) = txn else {
                     return Err(Error::new(Status::Error, "transaction body missing"));
@@ -690,10 +787,17 @@ impl Shared {
                     self.signals.emit("tx.begin", "");
                 }
                 conn.savepoint(|c| {
-                    let mut t = Txn { conn: c, changes, rows: 0 };
+                    let mut t = Txn {
+                        conn: c,
+                        changes,
+                        rows: 0,
+                    };
                     let outcome = catch_unwind(AssertUnwindSafe(|| in_callback(|| body(&mut t))))
                         .unwrap_or_else(|_| Err(panicked()));
-                    outcome.map(|()| WriteResult { rows_affected: t.rows, last_insert_rowid: 0 })
+                    outcome.map(|()| WriteResult {
+                        rows_affected: t.rows,
+                        last_insert_rowid: 0,
+                    })
                 })
             }
             Work::Barrier => Ok(WriteResult::default()),
@@ -704,13 +808,25 @@ impl Shared {
         }
     }
 
-    fn run_batch(&self, conn: &mut WriteConn, statements: &[Statement], transactional: bool, sampled: bool, changes: &mut Changes) -> Result<WriteResult> {
+    fn run_batch(
+        &self,
+        conn: &mut WriteConn,
+        statements: &[Statement],
+        transactional: bool,
+        sampled: bool,
+        changes: &mut Changes,
+    ) -> Result<WriteResult> {
         let n = statements.len();
         let mut total = WriteResult::default();
-        let run_one = |c: &mut WriteConn, i: usize, s: &Statement, changes: &mut Changes| -> Result<WriteResult> {
+        let run_one = |c: &mut WriteConn,
+                       i: usize,
+                       s: &Statement,
+                       changes: &mut Changes|
+         -> Result<WriteResult> {
             let item_sampled = sampled && self.signals.sampled(Sampled::BatchItem);
             if item_sampled {
-                self.signals.emit_full("batch.item.start", "", Status::Ok, -1, i as i64);
+                self.signals
+                    .emit_full("batch.item.start", "", Status::Ok, -1, i as i64);
             }
             let started = Instant::now();
             let r = c.execute(&s.sql, &s.params, changes);
@@ -719,7 +835,13 @@ impl Shared {
                     Ok(r) => (Status::Ok, r.rows_affected),
                     Err(e) => (e.status(), -1),
                 };
-                self.signals.emit_full("batch.item.done", "", status, started.elapsed().as_micros() as i64, rows);
+                self.signals.emit_full(
+                    "batch.item.done",
+                    "",
+                    status,
+                    started.elapsed().as_micros() as i64,
+                    rows,
+                );
             }
             r
         };
@@ -729,8 +851,12 @@ impl Shared {
             }
             let r = conn.savepoint(|c| {
                 for (i, s) in statements.iter().enumerate() {
-                    let r = run_one(c, i, s, changes)
-                        .map_err(|e| e.context(&format!("batch statement {} of {n} failed; the batch was rolled back", i + 1)))?;
+                    let r = run_one(c, i, s, changes).map_err(|e| {
+                        e.context(&format!(
+                            "batch statement {} of {n} failed; the batch was rolled back",
+                            i + 1
+                        ))
+                    })?;
                     total.rows_affected += r.rows_affected;
                     if r.last_insert_rowid != 0 {
                         total.last_insert_rowid = r.last_insert_rowid;
@@ -739,14 +865,24 @@ impl Shared {
                 Ok(total)
             });
             if sampled {
-                self.signals.emit(if r.is_ok() { "tx.commit" } else { "tx.rollback" }, "");
+                self.signals.emit(
+                    if r.is_ok() {
+                        "tx.commit"
+                    } else {
+                        "tx.rollback"
+                    },
+                    "",
+                );
             }
             r
         } else {
             for (i, s) in statements.iter().enumerate() {
-                let r = conn
-                    .savepoint(|c| run_one(c, i, s, changes))
-                    .map_err(|e| e.context(&format!("batch statement {} of {n} failed; the {i} before it were kept", i + 1)))?;
+                let r = conn.savepoint(|c| run_one(c, i, s, changes)).map_err(|e| {
+                    e.context(&format!(
+                        "batch statement {} of {n} failed; the {i} before it were kept",
+                        i + 1
+                    ))
+                })?;
                 total.rows_affected += r.rows_affected;
                 if r.last_insert_rowid != 0 {
                     total.last_insert_rowid = r.last_insert_rowid;
@@ -761,7 +897,8 @@ impl Shared {
         if !ext.tables.is_empty() {
             self.cache.tables.bump(ext.tables.iter().map(|t| &**t));
             for t in &ext.tables {
-                self.signals.emit("cache.invalidate.external", format!("table:{t}"));
+                self.signals
+                    .emit("cache.invalidate.external", format!("table:{t}"));
             }
         }
         for pattern in &ext.raised {
@@ -796,8 +933,16 @@ impl Shared {
                 return;
             }
             st.drainer_idle = true;
-            let timeout = if poll.is_zero() { Duration::from_secs(3600) } else { poll };
-            let timed_out = self.lane.drainer_wake.wait_for(&mut st, timeout).timed_out();
+            let timeout = if poll.is_zero() {
+                Duration::from_secs(3600)
+            } else {
+                poll
+            };
+            let timed_out = self
+                .lane
+                .drainer_wake
+                .wait_for(&mut st, timeout)
+                .timed_out();
             st.drainer_idle = false;
             if timed_out && !poll.is_zero() && !st.leading && st.queue.is_empty() && !st.stopped {
                 st.leading = true;
@@ -813,6 +958,22 @@ impl Shared {
                 st.leading = false;
             }
         }
+    }
+
+    /// The first `limit` queued jobs: (id, kind, sql, µs since submitted).
+    pub(crate) fn queued_ops(
+        &self,
+        limit: usize,
+    ) -> Vec<(u64, &'static str, Option<Arc<str>>, u64)> {
+        let st = self.lane.state.lock();
+        st.queue
+            .iter()
+            .take(limit)
+            .map(|j| {
+                let (kind, sql) = super::kind_of(&j.work);
+                (j.op, kind, sql, j.submitted.elapsed().as_micros() as u64)
+            })
+            .collect()
     }
 
     /// Stop the drainer once the queue is empty.
@@ -846,7 +1007,10 @@ impl Shared {
 }
 
 fn panicked() -> Error {
-    Error::new(Status::Panic, "the write panicked; it was rolled back and the writer lives on")
+    Error::new(
+        Status::Panic,
+        "the write panicked; it was rolled back and the writer lives on",
+    )
 }
 
 fn backoff(waited: Duration) -> Duration {

@@ -49,7 +49,9 @@ pub(crate) fn first_keyword(sql: &str) -> String {
 pub(crate) fn classify(sql: &str) -> Kind {
     match first_keyword(sql).as_str() {
         "VACUUM" | "PRAGMA" | "ATTACH" | "DETACH" => Kind::Alone,
-        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => Kind::TransactionControl,
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => {
+            Kind::TransactionControl
+        }
         _ => Kind::Grouped,
     }
 }
@@ -64,7 +66,10 @@ mod tests {
         assert_eq!(classify("pragma journal_mode=wal"), Kind::Alone);
         assert_eq!(classify("BEGIN IMMEDIATE"), Kind::TransactionControl);
         assert_eq!(classify("insert into t values(1)"), Kind::Grouped);
-        assert_eq!(classify("CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END"), Kind::Grouped);
+        assert_eq!(
+            classify("CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END"),
+            Kind::Grouped
+        );
         assert_eq!(classify(""), Kind::Grouped);
     }
 }

@@ -29,5 +29,9 @@ pub fn items_schema(w: &Writer) {
 }
 
 pub fn count(w: &Writer, table: &str) -> i64 {
-    w.query(&format!("SELECT count(*) FROM {table}"), &[]).expect("count").get(0, 0).expect("cell").as_i64()
+    w.query(&format!("SELECT count(*) FROM {table}"), &[])
+        .expect("count")
+        .get(0, 0)
+        .expect("cell")
+        .as_i64()
 }
