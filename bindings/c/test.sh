@@ -80,7 +80,7 @@ example_ok() { # db path, command... (the db path is appended to the command)
     local db="$1"
     shift
     local out
-    out="$("$@" "$db" 2>&1)" || { printf '%s\n' "$out"; return 1; }
+    out="$(timeout -k 10 120 "$@" "$db" 2>&1)" || { printf '%s\n' "$out"; return 1; }
     for want in "inserted Alice as rowid 1" "transaction committed; 2 users inside it" "batch inserted 2 rows" \
         "second read: users:count = 4" "cache: 1 hit(s), 1 miss(es)" "after Eve:   users:count = 5" "flushed" \
         "  6 Frank" "signal #" "cache.hit:users:count" "closed"; do

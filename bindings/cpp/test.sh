@@ -76,8 +76,9 @@ run_counted() { # label, command...
     local label="$1"
     shift
     local log="$work/$label.log"
-    "$@" >"$log" 2>&1
+    timeout -k 10 "${SW_CPP_RUN_TIMEOUT:-240}" "$@" >"$log" 2>&1
     local rc=$?
+    [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "  [$label] timed out" 
     grep -E '^(FAIL|PASS)' "$log" | sed "s/^/  [$label] /" | grep -v '\] PASS' || true
     local line
     line="$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
@@ -121,7 +122,7 @@ fi
 
 # 4. the example
 if compile example "$build/example" -O2 "${CXXFLAGS[@]}" "$here/example.cpp"; then
-    if "$build/example" "$work/example.db" >"$work/example.log" 2>&1 && grep -q '^closed$' "$work/example.log"; then
+    if timeout 60 "$build/example" "$work/example.db" >"$work/example.log" 2>&1 && grep -q '^closed$' "$work/example.log"; then
         ok "example runs"
     else
         bad "example runs"
@@ -129,7 +130,7 @@ if compile example "$build/example" -O2 "${CXXFLAGS[@]}" "$here/example.cpp"; th
     fi
 fi
 if compile example-asan "$build/example-asan" "${SAN[@]}" "${CXXFLAGS[@]}" "$here/example.cpp"; then
-    if "$build/example-asan" "$work/example-asan.db" >"$work/example-asan.log" 2>&1 && grep -q '^closed$' "$work/example-asan.log"; then
+    if timeout 60 "$build/example-asan" "$work/example-asan.db" >"$work/example-asan.log" 2>&1 && grep -q '^closed$' "$work/example-asan.log"; then
         ok "example under ASan/UBSan"
     else
         bad "example under ASan/UBSan"
@@ -146,7 +147,7 @@ if [ "${SW_CPP_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$build/tests" ]; then
         (apt-get install -y -qq valgrind) >/dev/null 2>&1 || true
     fi
     if command -v valgrind >/dev/null 2>&1; then
-        SW_TEST_WRITES=40 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        SW_TEST_WRITES=40 SW_TEST_TIMEOUT=120 timeout -k 10 300 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
             "$build/tests" >"$work/valgrind.log" 2>&1
         rc=$?
         if [ "$rc" -ne 99 ] && grep -q 'cpp-tests:' "$work/valgrind.log"; then

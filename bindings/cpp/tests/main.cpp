@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <thread>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -54,6 +57,26 @@ int main(int argc, char **argv) {
     }
     std::string root = buf.data();
 
+    // Watchdog: a test that runs longer than SW_TEST_TIMEOUT seconds (default 60) is reported as
+    // hung, naming it, and the process exits (a deadlock must not hang the whole test run).
+    static std::atomic<const char *> current{nullptr};
+    static std::atomic<long long> started_ms{0};
+    const long long limit_ms = 1000LL * (std::getenv("SW_TEST_TIMEOUT") ? std::atoll(std::getenv("SW_TEST_TIMEOUT")) : 60);
+    auto now_ms = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    };
+    std::thread([limit_ms, now_ms] {
+        for (;;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            const char *name = current.load();
+            if (name && now_ms() - started_ms.load() > limit_ms) {
+                std::cout << "FAIL " << name << ": HUNG (still running after " << limit_ms / 1000 << " s)" << std::endl;
+                std::cout << "cpp-tests: 0 passed, 1 failed" << std::endl;
+                _exit(3);
+            }
+        }
+    }).detach();
+
     int passed = 0, failed = 0;
     for (const auto &c : sw_test::registry()) {
         if (argc > 1) {
@@ -65,6 +88,8 @@ int main(int argc, char **argv) {
         sw_test::g_dir = root + "/" + c.name;
         fs::create_directories(sw_test::g_dir);
         auto t0 = std::chrono::steady_clock::now();
+        started_ms = now_ms();
+        current = c.name;
         std::string err;
         try {
             c.fn();
@@ -75,6 +100,7 @@ int main(int argc, char **argv) {
         } catch (...) {
             err = "unexpected non-std exception";
         }
+        current = nullptr;
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
         if (err.empty()) {
             ++passed;
