@@ -106,6 +106,10 @@ pub(crate) struct Signals {
 const SUBSCRIBER_QUEUE: usize = 4096;
 
 /// Anything usable as a signal key; `""` shares one allocation.
+pub(crate) fn no_key() -> Arc<str> {
+    empty_key()
+}
+
 pub(crate) trait IntoKey {
     fn into_key(self) -> Arc<str>;
 }
@@ -209,6 +213,45 @@ impl Signals {
                 return;
             }
         }
+        self.publish(signal);
+    }
+
+    /// Emit several signals under one lock (the lane emits a group's signals together).
+    /// Each is (name, key, status, duration_us, rows, timestamp_us or 0 for now).
+    pub(crate) fn emit_all(&self, batch: Vec<(&'static str, Arc<str>, Status, i64, i64, i64)>) {
+        if batch.is_empty() {
+            return;
+        }
+        let now = now_us();
+        let publish = self.has_subscribers.load(Ordering::Acquire);
+        let mut published = Vec::new();
+        {
+            let mut ring = self.ring.lock();
+            for (name, key, status, duration_us, rows, ts) in batch {
+                let signal = Signal {
+                    seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+                    timestamp_us: if ts == 0 { now } else { ts },
+                    name: Cow::Borrowed(name),
+                    key,
+                    status,
+                    duration_us,
+                    rows,
+                };
+                if ring.len() == self.capacity {
+                    ring.pop_front();
+                }
+                if publish {
+                    published.push(signal.clone());
+                }
+                ring.push_back(signal);
+            }
+        }
+        for signal in published {
+            self.publish(signal);
+        }
+    }
+
+    fn publish(&self, signal: Signal) {
         for sub in self.subscribers.read().iter() {
             if signal.matches(&sub.pattern) {
                 match sub.queue.try_send(signal.clone()) {

@@ -138,48 +138,46 @@ impl Shared {
         Ok(shared)
     }
 
-    fn track_running(&self, job: &lane::Job) {
-        if self.opts.max_tracked_writes == 0 {
+    /// Note a group's jobs as running (the first `Max Tracked Writes` of them).
+    fn track_running(&self, jobs: &[lane::Job]) {
+        let max = self.opts.max_tracked_writes;
+        if max == 0 {
             return;
         }
-        let (kind, sql) = kind_of(&job.work);
         let mut running = self.running.lock();
-        if running.len() < self.opts.max_tracked_writes {
-            running.push((job.op, kind, sql));
-        }
+        running.clear();
+        running.extend(jobs.iter().take(max).map(|job| {
+            let (kind, sql) = kind_of(&job.work);
+            (job.op, kind, sql)
+        }));
     }
 
-    fn track_done(&self, job: &lane::Job, result: &Result<WriteResult>, done_us: i64) {
-        if self.opts.max_tracked_writes == 0 {
+    /// Record a group's finished jobs, keeping the last `Max Tracked Writes`.
+    fn track_done(&self, jobs: &[lane::Job], results: &[Result<WriteResult>], done_us: i64) {
+        let max = self.opts.max_tracked_writes;
+        if max == 0 {
             return;
         }
-        let (kind, sql) = kind_of(&job.work);
-        let latency = job.submitted.elapsed().as_micros() as i64;
-        let record = OpRecord {
-            id: job.op,
-            kind,
-            state: if result.is_ok() {
-                OpState::Committed
-            } else {
-                OpState::Failed
-            },
-            sql,
-            submitted_us: done_us - latency,
-            finished_us: done_us,
-            latency_us: latency,
-            error: result.as_ref().err().map(|e| e.message().to_owned()),
-        };
-        {
-            let mut running = self.running.lock();
-            if let Some(pos) = running.iter().position(|r| r.0 == job.op) {
-                running.swap_remove(pos);
-            }
-        }
+        self.running.lock().clear();
+        let skip = jobs.len().saturating_sub(max);
         let mut ops = self.ops.lock();
-        if ops.len() >= self.opts.max_tracked_writes {
-            ops.pop_front();
+        for (job, result) in jobs.iter().zip(results).skip(skip) {
+            let (kind, sql) = kind_of(&job.work);
+            let latency = job.submitted.elapsed().as_micros() as i64;
+            if ops.len() >= max {
+                ops.pop_front();
+            }
+            ops.push_back(OpRecord {
+                id: job.op,
+                kind,
+                state: if result.is_ok() { OpState::Committed } else { OpState::Failed },
+                sql,
+                submitted_us: done_us - latency,
+                finished_us: done_us,
+                latency_us: latency,
+                error: result.as_ref().err().map(|e| e.message().to_owned()),
+            });
         }
-        ops.push_back(record);
     }
 
     /// Close: stop accepting, drain and commit everything accepted, checkpoint, close.

@@ -285,12 +285,10 @@ impl Shared {
         Ok(())
     }
 
-    fn note_enqueued(&self, job: &Job) {
+    fn note_enqueued(&self, _job: &Job) {
+        // `write.enqueue` is emitted by the lane with the submission's timestamp, together
+        // with the group's other signals (one lock per group, not three per write).
         self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
-        if job.sampled {
-            self.signals
-                .emit_full("write.enqueue", "", Status::Ok, -1, job.op as i64);
-        }
     }
 
     /// Submit a write and wait for its acknowledgement, leading the lane when it is idle.
@@ -453,34 +451,23 @@ impl Shared {
         let mut wake = Vec::with_capacity(jobs.len());
         let mut deferred = Vec::new();
         let done_us = crate::signal::now_us();
+        self.track_done(&jobs, &results, done_us);
+        let mut batch = Vec::new();
         for (job, result) in jobs.into_iter().zip(results) {
-            let latency = job.submitted.elapsed();
-            self.metrics.latency.record(latency.as_micros() as u64);
+            let latency = job.submitted.elapsed().as_micros() as i64;
+            self.metrics.latency.record(latency as u64);
             match &result {
                 Ok(r) => {
                     self.metrics.committed.fetch_add(1, Ordering::Relaxed);
                     if job.sampled {
-                        self.signals.emit_full(
-                            "write.done",
-                            "",
-                            Status::Ok,
-                            latency.as_micros() as i64,
-                            r.rows_affected,
-                        );
+                        batch.push(("write.done", crate::signal::no_key(), Status::Ok, latency, r.rows_affected, done_us));
                     }
                 }
                 Err(e) => {
                     self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    self.signals.emit_full(
-                        "write.error",
-                        e.message(),
-                        e.status(),
-                        latency.as_micros() as i64,
-                        -1,
-                    );
+                    batch.push(("write.error", Arc::from(e.message()), e.status(), latency, -1, done_us));
                 }
             }
-            self.track_done(&job, &result, done_us);
             match job.notify {
                 Notify::Wait(w) if me.is_some_and(|m| Arc::ptr_eq(m, &w)) => w.finish(result),
                 Notify::Wait(w) => {
@@ -491,6 +478,7 @@ impl Shared {
                 other => deferred.push((other, result)),
             }
         }
+        self.signals.emit_all(batch);
         let mut still_leading = true;
         let mut next_leader = None;
         if !drainer {
@@ -569,13 +557,16 @@ impl Shared {
             return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
         };
         let group_start = Instant::now();
-        for job in jobs {
-            if job.sampled {
-                self.signals
-                    .emit_full("write.start", "", Status::Ok, -1, job.op as i64);
-            }
-            self.track_running(job);
+        let now = crate::signal::now_us();
+        let mut batch = Vec::new();
+        for job in jobs.iter().filter(|j| j.sampled) {
+            let submitted = now - job.submitted.elapsed().as_micros() as i64;
+            let op = job.op as i64;
+            batch.push(("write.enqueue", crate::signal::no_key(), Status::Ok, -1, op, submitted.max(1)));
+            batch.push(("write.start", crate::signal::no_key(), Status::Ok, -1, op, now));
         }
+        self.signals.emit_all(batch);
+        self.track_running(jobs);
         if let [Job {
             work:
                 Work::Exec {
