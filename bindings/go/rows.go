@@ -1,0 +1,212 @@
+package singlewriter
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"iter"
+	"strconv"
+	"unsafe"
+)
+
+// Rows is a result set copied into Go memory: it stays valid after the call,
+// needs no Close, and may be read from any goroutine (the Next/Scan cursor
+// excepted). Values are int64, float64, string, []byte or nil (SQL NULL).
+type Rows struct {
+	cols []string
+	vals []any // row-major, len(cols) per row
+	n    int
+	cur  int // Next/Scan cursor: index of the current row, -1 before the first
+}
+
+// copyTable copies the frame's gosw_table into Go and frees it. (The C call
+// takes &f.table literally: cgo then checks only that field, which holds C
+// pointers, rather than the whole frame.)
+func copyTable(f *frame) *Rows {
+	defer C.gosw_table_free(&f.table)
+	t := &f.table
+	nrows, ncols := int(t.nrows), int(t.ncols)
+	r := &Rows{n: nrows, cur: -1, cols: make([]string, ncols)}
+	if ncols > 0 {
+		names := unsafe.Slice(t.names, ncols)
+		for i, p := range names {
+			r.cols[i] = C.GoString(p)
+		}
+	}
+	if nrows*ncols == 0 {
+		return r
+	}
+	cells := unsafe.Slice(t.cells, nrows*ncols)
+	r.vals = make([]any, len(cells))
+	for i := range cells {
+		c := &cells[i]
+		switch c._type {
+		case C.SW_TYPE_INTEGER:
+			r.vals[i] = int64(c.integer)
+		case C.SW_TYPE_FLOAT:
+			r.vals[i] = float64(c.real)
+		case C.SW_TYPE_TEXT:
+			r.vals[i] = C.GoStringN((*C.char)(c.data), C.int(c.len))
+		case C.SW_TYPE_BLOB:
+			r.vals[i] = C.GoBytes(c.data, C.int(c.len))
+		default:
+			r.vals[i] = nil
+		}
+	}
+	return r
+}
+
+// Columns returns the column names.
+func (r *Rows) Columns() []string { return r.cols }
+
+// Len returns the number of rows.
+func (r *Rows) Len() int { return r.n }
+
+// Row returns the values of row i (0-based). The slice aliases the Rows;
+// copy it before modifying.
+func (r *Rows) Row(i int) []any {
+	w := len(r.cols)
+	return r.vals[i*w : (i+1)*w : (i+1)*w]
+}
+
+// Value returns the value at row, column (0-based).
+func (r *Rows) Value(row, col int) any { return r.vals[row*len(r.cols)+col] }
+
+// All iterates over the rows: for i, row := range rows.All() { ... }.
+func (r *Rows) All() iter.Seq2[int, []any] {
+	return func(yield func(int, []any) bool) {
+		for i := 0; i < r.n; i++ {
+			if !yield(i, r.Row(i)) {
+				return
+			}
+		}
+	}
+}
+
+// Maps returns every row as a map from column name to value.
+func (r *Rows) Maps() []map[string]any {
+	out := make([]map[string]any, r.n)
+	for i := range out {
+		m := make(map[string]any, len(r.cols))
+		for c, name := range r.cols {
+			m[name] = r.vals[i*len(r.cols)+c]
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// Next advances the cursor to the next row, reporting whether there is one.
+// Use it with Scan, in the manner of database/sql.
+func (r *Rows) Next() bool {
+	if r.cur+1 >= r.n {
+		r.cur = r.n
+		return false
+	}
+	r.cur++
+	return true
+}
+
+// Scan copies the current row's columns into dest, which must hold one pointer
+// per column: *int64, *int, *int32, *float64, *string, *[]byte, *bool or *any
+// (a NULL needs *any). Integers and text convert into each other as in
+// database/sql.
+func (r *Rows) Scan(dest ...any) error {
+	if r.cur < 0 || r.cur >= r.n {
+		return fmt.Errorf("singlewriter: Scan called without a successful Next")
+	}
+	if len(dest) != len(r.cols) {
+		return fmt.Errorf("singlewriter: Scan expected %d destinations, got %d", len(r.cols), len(dest))
+	}
+	row := r.Row(r.cur)
+	for i, d := range dest {
+		if err := convertAssign(d, row[i]); err != nil {
+			return fmt.Errorf("singlewriter: Scan column %d (%s): %w", i, r.cols[i], err)
+		}
+	}
+	return nil
+}
+
+func convertAssign(dest, src any) error {
+	if d, ok := dest.(*any); ok {
+		*d = src
+		return nil
+	}
+	if src == nil {
+		return fmt.Errorf("cannot store NULL in %T (use *any)", dest)
+	}
+	switch d := dest.(type) {
+	case *int64:
+		i, err := asInt(src)
+		*d = i
+		return err
+	case *int:
+		i, err := asInt(src)
+		*d = int(i)
+		return err
+	case *int32:
+		i, err := asInt(src)
+		*d = int32(i)
+		return err
+	case *bool:
+		i, err := asInt(src)
+		*d = i != 0
+		return err
+	case *float64:
+		switch s := src.(type) {
+		case float64:
+			*d = s
+		case int64:
+			*d = float64(s)
+		case string:
+			x, err := strconv.ParseFloat(s, 64)
+			*d = x
+			return err
+		default:
+			return fmt.Errorf("cannot store %T in *float64", src)
+		}
+	case *string:
+		switch s := src.(type) {
+		case string:
+			*d = s
+		case []byte:
+			*d = string(s)
+		case int64:
+			*d = strconv.FormatInt(s, 10)
+		case float64:
+			*d = strconv.FormatFloat(s, 'g', -1, 64)
+		}
+	case *[]byte:
+		switch s := src.(type) {
+		case []byte:
+			*d = append([]byte(nil), s...)
+		case string:
+			*d = []byte(s)
+		default:
+			return fmt.Errorf("cannot store %T in *[]byte", src)
+		}
+	default:
+		return fmt.Errorf("unsupported destination %T", dest)
+	}
+	return nil
+}
+
+func asInt(src any) (int64, error) {
+	switch s := src.(type) {
+	case int64:
+		return s, nil
+	case float64:
+		if s != float64(int64(s)) {
+			return 0, fmt.Errorf("float %v is not an integer", s)
+		}
+		return int64(s), nil
+	case string:
+		return strconv.ParseInt(s, 10, 64)
+	case []byte:
+		return strconv.ParseInt(string(s), 10, 64)
+	}
+	return 0, fmt.Errorf("cannot convert %T to an integer", src)
+}

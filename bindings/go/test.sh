@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Go binding tests: go vet, go test -race (real temp-dir databases, real threads),
+# the runnable example, and one pass of each benchmark.
+# Prints "go: N passed, N failed" last; exits non-zero when anything failed.
+# Environment (set by tests/run-all.sh; derived from this file's location otherwise):
+#   SW_ROOT, SW_LIB_DIR (libsinglewriter.so), SW_INCLUDE_DIR (singlewriter.h)
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
+SW_LIB_DIR="${SW_LIB_DIR:-$SW_ROOT/target/release}"
+SW_INCLUDE_DIR="${SW_INCLUDE_DIR:-$SW_ROOT/include}"
+
+passed=0
+failed=0
+finish() {
+    echo "go: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+}
+
+# --- prerequisites: a Go toolchain and a C compiler for cgo ---
+if ! command -v go >/dev/null 2>&1; then
+    if [ -x /usr/local/go/bin/go ]; then
+        export PATH="$PATH:/usr/local/go/bin"
+    else
+        echo "go: installing golang-go" >&2
+        (apt-get update -qq && apt-get install -y -qq golang-go) >&2 || true
+    fi
+fi
+if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
+    echo "go: installing gcc" >&2
+    (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >&2 || true
+fi
+if ! command -v go >/dev/null 2>&1; then
+    echo "go: no Go toolchain available" >&2
+    failed=1
+    finish
+fi
+if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ]; then
+    echo "go: $SW_LIB_DIR/libsinglewriter.so missing; building it" >&2
+    (cd "$SW_ROOT" && cargo build --release) >&2 || true
+fi
+if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ] || [ ! -f "$SW_INCLUDE_DIR/singlewriter.h" ]; then
+    echo "go: libsinglewriter.so or singlewriter.h not found (SW_LIB_DIR=$SW_LIB_DIR, SW_INCLUDE_DIR=$SW_INCLUDE_DIR)" >&2
+    failed=1
+    finish
+fi
+
+# The #cgo directives point at ../../target/release and ../../include; these
+# come first on the command line, so SW_LIB_DIR / SW_INCLUDE_DIR win.
+export CGO_ENABLED=1
+export CGO_CFLAGS="-I$SW_INCLUDE_DIR ${CGO_CFLAGS:-}"
+export CGO_LDFLAGS="-L$SW_LIB_DIR -Wl,-rpath,$SW_LIB_DIR ${CGO_LDFLAGS:-}"
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+export GOTOOLCHAIN=local
+cd "$here"
+
+check() { # name, command...
+    local name="$1"; shift
+    if "$@"; then
+        echo "ok   $name"; passed=$((passed + 1))
+    else
+        echo "FAIL $name"; failed=$((failed + 1))
+    fi
+}
+
+check "go vet ./..." go vet ./...
+
+# go test -race, counted per test from the JSON stream.
+json="$(mktemp)"
+trap 'rm -f "$json"' EXIT
+go test -race -count=1 -timeout 150s -json ./... >"$json" 2>&1
+rc=$?
+# Show the human-readable output (and failures' logs).
+grep '"Action":"output"' "$json" | sed -e 's/.*"Output":"//' -e 's/"}$//' -e 's/\\n$//' -e 's/\\t/\t/g' -e 's/\\"/"/g' |
+    grep -Ev '^=== (RUN|PAUSE|CONT)' || true
+tp=$(grep -E '"Action":"pass"' "$json" | grep -c '"Test":')
+tf=$(grep -E '"Action":"fail"' "$json" | grep -c '"Test":')
+passed=$((passed + tp))
+failed=$((failed + tf))
+if [ "$rc" -ne 0 ] && [ "$tf" -eq 0 ]; then
+    # build failure, panic outside a test, or timeout
+    grep -v '"Action"' "$json" >&2 || true
+    echo "FAIL go test -race (exit $rc)"
+    failed=$((failed + 1))
+fi
+
+tmpdb="$(mktemp -d)"
+check "go run ./example" sh -c "go run ./example '$tmpdb/example.db' >'$tmpdb/out' 2>&1 && grep -q 'flushed 3 enqueued writes' '$tmpdb/out' || { cat '$tmpdb/out'; false; }"
+rm -rf "$tmpdb"
+check "benchmarks (1 iteration each)" sh -c "go test -count=1 -run '^\$' -bench . -benchtime=1x . >/dev/null"
+
+finish
