@@ -27,6 +27,8 @@ pub(crate) struct Tables {
     map: RwLock<HashMap<Box<str>, Arc<AtomicU64>>>,
     /// Moves when everything is invalid (a commit by a program outside this library).
     all: AtomicU64,
+    /// Moves with every bump: a fill that started before it may hold older data.
+    moves: AtomicU64,
 }
 
 /// What a cached read depended on, as generations observed before it ran.
@@ -76,11 +78,13 @@ impl Tables {
         for name in names {
             self.counter(name).fetch_add(1, Ordering::AcqRel);
         }
+        self.moves.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Make every entry stale.
     pub(crate) fn bump_all(&self) {
         self.all.fetch_add(1, Ordering::AcqRel);
+        self.moves.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -117,6 +121,10 @@ struct Entry {
 struct Flight {
     result: Mutex<Option<Result<Arc<Rows>>>>,
     done: Condvar,
+    /// `Tables::moves` and the invalidation epoch when the fill started: a read that starts
+    /// after either moved must not take this fill's (possibly older) result.
+    moves: u64,
+    epoch: u64,
 }
 
 struct Inner {
@@ -191,7 +199,9 @@ impl Cache {
             if self.signals.sampled(Sampled::Cache) {
                 self.signals.emit("cache.miss", key);
             }
-            if let Some(f) = inner.flights.get(key) {
+            let moves = self.tables.moves.load(Ordering::Acquire);
+            let joinable = inner.flights.get(key).filter(|f| f.moves == moves && f.epoch == inner.epoch);
+            if let Some(f) = joinable {
                 let f = f.clone();
                 drop(inner);
                 let mut result = f.result.lock();
@@ -206,6 +216,8 @@ impl Cache {
             flight = Arc::new(Flight {
                 result: Mutex::new(None),
                 done: Condvar::new(),
+                moves,
+                epoch: inner.epoch,
             });
             inner.flights.insert(key_arc.clone(), flight.clone());
             start_epoch = inner.epoch;

@@ -83,7 +83,12 @@ impl ReadConn {
         };
         // PRAGMA statements are not "read-only" to SQLite even when they only read; the
         // read-only open and `query_only` stop any that would write.
-        if !stmt.readonly() && crate::writer::sql::first_keyword(sql) != "PRAGMA" {
+        let reads_only = if crate::writer::sql::first_keyword(sql) == "PRAGMA" {
+            crate::writer::sql::pragma_only_reads(sql)
+        } else {
+            stmt.readonly()
+        };
+        if !reads_only {
             return Err(Error::new(
                 Status::ReadOnly,
                 "reads run read-only statements only; submit writes with sw_writer_execute",

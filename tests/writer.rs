@@ -515,6 +515,50 @@ fn reads_refuse_writes_and_change_nothing() {
 }
 
 #[test]
+fn later_statements_of_one_write_see_what_earlier_ones_created() {
+    let db = Db::new("u.db");
+    let w = db.open("");
+    let r = w.execute("CREATE TABLE c(z); INSERT INTO c VALUES (1); INSERT INTO c VALUES (2)", &[]).unwrap();
+    assert_eq!(r.rows_affected, 2);
+    assert_eq!(count(&w, "c"), 2);
+    let e = w.execute("INSERT INTO c VALUES (3); COMMIT", &[]).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidArgument, "{e}");
+    assert_eq!(count(&w, "c"), 2, "the job was all or nothing");
+}
+
+#[test]
+fn syntax_errors_carry_sqlites_code() {
+    let db = Db::new("v.db");
+    let w = db.open("");
+    let e = w.execute("SELEC 1", &[]).unwrap_err();
+    assert_eq!((e.status(), e.sqlite_code()), (Status::Error, 1), "{e}");
+    let e = w.query("SELEC 1", &[]).unwrap_err();
+    assert_eq!((e.status(), e.sqlite_code()), (Status::Error, 1), "{e}");
+}
+
+#[test]
+fn flushes_are_not_counted_as_writes() {
+    let db = Db::new("w.db");
+    let w = db.open("");
+    w.flush(None).unwrap();
+    w.flush(None).unwrap();
+    let s = w.stats().unwrap();
+    assert_eq!((s.committed, s.failed, s.queued), (0, 0, 0));
+}
+
+#[test]
+fn pragmas_that_change_things_are_refused_on_the_read_path() {
+    let db = Db::new("x.db");
+    let w = db.open("");
+    for sql in ["PRAGMA foreign_keys=OFF", "PRAGMA query_only = 0", "PRAGMA journal_mode(DELETE)", "PRAGMA wal_checkpoint(TRUNCATE)"] {
+        assert_eq!(w.query(sql, &[]).unwrap_err().status(), Status::ReadOnly, "{sql}");
+    }
+    assert_eq!(w.query("PRAGMA foreign_keys", &[]).unwrap().get(0, 0).unwrap().as_i64(), 0, "readers keep their settings");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    assert_eq!(w.query("PRAGMA table_info(t)", &[]).unwrap().row_count(), 1);
+}
+
+#[test]
 fn bad_connection_strings_name_the_problem() {
     for (cs, needle) in [
         ("Data Source=x.db;Colour=blue", "Colour"),

@@ -119,6 +119,7 @@ pub unsafe extern "C" fn sw_rows_to_json(
     out_json: *mut *mut c_char,
 ) -> sw_status {
     boundary(|| {
+        super::boundary::need(out_json, "out_json")?;
         let r = rows_ref(rows).ok_or_else(|| Error::invalid("rows is NULL"))?;
         out(out_json, owned_string(r.to_json()), "out_json")
     })

@@ -463,6 +463,10 @@ impl WriteConn {
         let multiple = match self.db.prepare_cached(sql) {
             Ok(_) => false,
             Err(rusqlite::Error::MultipleStatement) => true,
+            // rusqlite checks for a second statement by preparing it, which fails when it
+            // needs what the first creates: run statement by statement, which reports a real
+            // error of the first statement just the same.
+            Err(_) if has_more_than_one_statement(sql) => true,
             Err(e) => return Err(e.into()),
         };
         if multiple {
@@ -531,13 +535,10 @@ impl WriteConn {
             match classify(&text) {
                 Kind::Grouped => {}
                 Kind::Alone | Kind::TransactionControl => {
-                    return Err(Error::new(
-                        Status::Misuse,
-                        format!(
-                            "statement {index} ({}) cannot run inside a transaction; submit it on its own",
-                            first_keyword(&text)
-                        ),
-                    ))
+                    return Err(Error::invalid(format!(
+                        "statement {index} ({}) cannot run inside the writer's transaction; submit it on its own (transaction control: use sw_writer_transaction)",
+                        first_keyword(&text)
+                    )))
                 }
             }
             bind(&mut stmt, params, Some(&mut report))?;
@@ -699,4 +700,42 @@ fn process_alive(pid: i32) -> bool {
     } else {
         true
     }
+}
+
+/// Whether `sql` has text after its first `;` outside quotes and comments (a cheap test used
+/// only after a failed prepare; SQLite itself splits the statements).
+fn has_more_than_one_statement(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+            }
+            b'[' => {
+                while i < b.len() && b[i] != b']' {
+                    i += 1;
+                }
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b';' => return !super::sql::first_keyword(&sql[i + 1..]).is_empty(),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }

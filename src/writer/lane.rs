@@ -70,6 +70,13 @@ pub(crate) struct Job {
 /// Groups a submitter may lead after its own write is acknowledged.
 const MAX_EXTRA_GROUPS: usize = 8;
 
+impl Job {
+    /// Writes count in the statistics; flush barriers and persisted signals do not.
+    fn is_write(&self) -> bool {
+        matches!(self.work, Work::Exec { .. } | Work::Batch { .. } | Work::Txn)
+    }
+}
+
 const PENDING: u8 = 0;
 const DONE: u8 = 1;
 const LEAD: u8 = 2;
@@ -285,10 +292,12 @@ impl Shared {
         Ok(())
     }
 
-    fn note_enqueued(&self, _job: &Job) {
+    fn note_enqueued(&self, job: &Job) {
         // `write.enqueue` is emitted by the lane with the submission's timestamp, together
         // with the group's other signals (one lock per group, not three per write).
-        self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
+        if job.is_write() {
+            self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Submit a write and wait for its acknowledgement, leading the lane when it is idle.
@@ -455,15 +464,17 @@ impl Shared {
         let mut batch = Vec::new();
         for (job, result) in jobs.into_iter().zip(results) {
             let latency = job.submitted.elapsed().as_micros() as i64;
-            self.metrics.latency.record(latency as u64);
             match &result {
+                _ if !job.is_write() => {}
                 Ok(r) => {
+                    self.metrics.latency.record(latency as u64);
                     self.metrics.committed.fetch_add(1, Ordering::Relaxed);
                     if job.sampled {
                         batch.push(("write.done", crate::signal::no_key(), Status::Ok, latency, r.rows_affected, done_us));
                     }
                 }
                 Err(e) => {
+                    self.metrics.latency.record(latency as u64);
                     self.metrics.failed.fetch_add(1, Ordering::Relaxed);
                     batch.push(("write.error", Arc::from(e.message()), e.status(), latency, -1, done_us));
                 }
@@ -561,9 +572,8 @@ impl Shared {
         let mut batch = Vec::new();
         for job in jobs.iter().filter(|j| j.sampled) {
             let submitted = now - job.submitted.elapsed().as_micros() as i64;
-            let op = job.op as i64;
-            batch.push(("write.enqueue", crate::signal::no_key(), Status::Ok, -1, op, submitted.max(1)));
-            batch.push(("write.start", crate::signal::no_key(), Status::Ok, -1, op, now));
+            batch.push(("write.enqueue", crate::signal::no_key(), Status::Ok, -1, -1, submitted.max(1)));
+            batch.push(("write.start", crate::signal::no_key(), Status::Ok, -1, -1, now));
         }
         self.signals.emit_all(batch);
         self.track_running(jobs);
@@ -924,11 +934,8 @@ impl Shared {
                 return;
             }
             st.drainer_idle = true;
-            let timeout = if poll.is_zero() {
-                Duration::from_secs(3600)
-            } else {
-                poll
-            };
+            // Also a safety net: an idle drainer looks at the queue at least once a second.
+            let timeout = if poll.is_zero() { Duration::from_secs(1) } else { poll };
             let timed_out = self
                 .lane
                 .drainer_wake

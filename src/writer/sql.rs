@@ -56,9 +56,46 @@ pub(crate) fn classify(sql: &str) -> Kind {
     }
 }
 
+/// Whether a PRAGMA only reads: no assignment, not one of the pragmas that act when queried,
+/// and arguments in parentheses only for the introspection pragmas.
+pub(crate) fn pragma_only_reads(sql: &str) -> bool {
+    let after = sql.to_ascii_uppercase().find("PRAGMA").map_or(0, |p| p + "PRAGMA".len());
+    let body = sql.get(after..).unwrap_or("").trim_start();
+    if body.contains('=') {
+        return false;
+    }
+    let name: String = body
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+        .collect::<String>()
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    const ACTS: &[&str] = &["wal_checkpoint", "optimize", "incremental_vacuum", "shrink_memory"];
+    const INTROSPECTION: &[&str] = &[
+        "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+        "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check",
+    ];
+    if ACTS.contains(&name.as_str()) {
+        return false;
+    }
+    !body.contains('(') || INTROSPECTION.contains(&name.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pragmas_that_only_read() {
+        assert!(pragma_only_reads("PRAGMA journal_mode"));
+        assert!(pragma_only_reads("pragma main.table_info(t)"));
+        assert!(!pragma_only_reads("PRAGMA foreign_keys=OFF"));
+        assert!(!pragma_only_reads("PRAGMA journal_mode(DELETE)"));
+        assert!(!pragma_only_reads("PRAGMA wal_checkpoint"));
+        assert!(!pragma_only_reads("PRAGMA query_only = 0"));
+    }
 
     #[test]
     fn classifies_past_comments() {
