@@ -68,12 +68,22 @@ pub(crate) struct Changes {
     pub(crate) tables: HashSet<Box<str>>,
     pub(crate) schema: bool,
     pub(crate) raised: Vec<Box<str>>,
+    last_shared: Option<Arc<Captured>>,
 }
 
 impl Changes {
     pub(crate) fn is_empty(&self) -> bool {
         self.tables.is_empty() && !self.schema && self.raised.is_empty()
     }
+    /// Note a cached statement's tables; the same statement again costs a pointer compare.
+    fn absorb_shared(&mut self, captured: Arc<Captured>) {
+        if self.last_shared.as_ref().is_some_and(|l| Arc::ptr_eq(l, &captured)) {
+            return;
+        }
+        self.absorb(&captured);
+        self.last_shared = Some(captured);
+    }
+
     fn absorb(&mut self, captured: &Captured) {
         for t in &captured.tables {
             if !self.tables.contains(t) {
@@ -460,48 +470,45 @@ impl WriteConn {
         if known.is_none() {
             *self.capture.lock() = Captured::default();
         }
-        let multiple = match self.db.prepare_cached(sql) {
-            Ok(_) => false,
-            Err(rusqlite::Error::MultipleStatement) => true,
+        match self.db.prepare_cached(sql) {
+            Ok(mut stmt) => {
+                let captured = match known {
+                    Some(c) => c,
+                    None => {
+                        let c = Arc::new(std::mem::take(&mut *self.capture.lock()));
+                        self.write_sets.put(sql.into(), c.clone());
+                        c
+                    }
+                };
+                bind(&mut stmt, params, None)?;
+                let total_before = self.db.total_changes();
+                {
+                    let mut rows = stmt.raw_query();
+                    while rows.next()?.is_some() {}
+                }
+                drop(stmt);
+                changes.absorb_shared(captured);
+                // A statement re-prepared after a schema change reports its tables again.
+                let mut capture = self.capture.lock();
+                if !capture.tables.is_empty() || capture.schema {
+                    let late = std::mem::take(&mut *capture);
+                    drop(capture);
+                    changes.absorb(&late);
+                }
+                let rows = if self.db.total_changes() != total_before { self.db.changes() as i64 } else { 0 };
+                return Ok(WriteResult {
+                    rows_affected: rows,
+                    last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows),
+                });
+            }
+            Err(rusqlite::Error::MultipleStatement) => {}
             // rusqlite checks for a second statement by preparing it, which fails when it
             // needs what the first creates: run statement by statement, which reports a real
             // error of the first statement just the same.
-            Err(_) if has_more_than_one_statement(sql) => true,
+            Err(_) if has_more_than_one_statement(sql) => {}
             Err(e) => return Err(e.into()),
-        };
-        if multiple {
-            return self.savepoint(|conn| conn.execute_multi(sql, params, changes));
         }
-        // Cached by the call above: this is a hash lookup.
-        let mut stmt = self.db.prepare_cached(sql)?;
-        let captured = match known {
-            Some(c) => c,
-            None => {
-                let c = Arc::new(std::mem::take(&mut *self.capture.lock()));
-                self.write_sets.put(sql.into(), c.clone());
-                c
-            }
-        };
-        bind(&mut stmt, params, None)?;
-        let total_before = self.db.total_changes();
-        {
-            let mut rows = stmt.raw_query();
-            while rows.next()?.is_some() {}
-        }
-        drop(stmt);
-        changes.absorb(&captured);
-        // A statement re-prepared after a schema change reports its tables again.
-        let late = std::mem::take(&mut *self.capture.lock());
-        changes.absorb(&late);
-        let rows = if self.db.total_changes() != total_before {
-            self.db.changes() as i64
-        } else {
-            0
-        };
-        Ok(WriteResult {
-            rows_affected: rows,
-            last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows),
-        })
+        self.savepoint(|conn| conn.execute_multi(sql, params, changes))
     }
 
     fn inserted_rowid(&self, before: i64, sql: &str, rows: i64) -> i64 {
