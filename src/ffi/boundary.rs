@@ -74,7 +74,13 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
     let raw = slice(p, n, "params")?;
     let mut out = Vec::with_capacity(raw.len());
     for (i, param) in raw.iter().enumerate() {
-        let name = opt_text(param.name, &format!("the name of parameter {}", i + 1))?;
+        let name = if param.name.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(param.name).to_str().map_err(|e| {
+                Error::new(Status::InvalidUtf8, format!("the name of parameter {} is not valid UTF-8: {e}", i + 1))
+            })?)
+        };
         let label = || match name {
             Some(n) => format!("parameter '{n}'"),
             None => format!("parameter {}", i + 1),

@@ -441,16 +441,18 @@ impl WriteConn {
             // cache, and until it is seen here it treats these commits as foreign (safe).
             return Ok(written);
         }
-        let mut stmt = self.db.prepare_cached(&format!(
-            "INSERT INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 1) \
-             ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1 RETURNING gen"
-        ))?;
+        // No RETURNING: it costs SQLite two large allocations per statement.
+        let bump_sql = format!(
+            "INSERT INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 1) ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1"
+        );
+        let read_sql = format!("SELECT gen FROM {CHANGE_TABLE} WHERE tbl = ?1");
         let raised = changes
             .raised
             .iter()
             .map(|p| format!("!invalidate:{p}").into_boxed_str());
         for key in changes.tables.iter().cloned().chain(raised) {
-            let gen: i64 = stmt.query_row([&*key], |r| r.get(0))?;
+            self.db.prepare_cached(&bump_sql)?.execute([&*key])?;
+            let gen: i64 = self.db.prepare_cached(&read_sql)?.query_row([&*key], |r| r.get(0))?;
             written.push((key, gen));
         }
         Ok(written)
