@@ -200,7 +200,10 @@ impl Cache {
                 self.signals.emit("cache.miss", key);
             }
             let moves = self.tables.moves.load(Ordering::Acquire);
-            let joinable = inner.flights.get(key).filter(|f| f.moves == moves && f.epoch == inner.epoch);
+            let joinable = inner
+                .flights
+                .get(key)
+                .filter(|f| f.moves == moves && f.epoch == inner.epoch);
             if let Some(f) = joinable {
                 let f = f.clone();
                 drop(inner);

@@ -215,9 +215,15 @@ impl From<rusqlite::Error> for Error {
                 let message = msg.unwrap_or_else(|| e.to_string());
                 Error::new(status_for_sqlite_code(code), message).with_sqlite_code(code)
             }
-            rusqlite::Error::SqlInputError { error, msg, offset, .. } => {
+            rusqlite::Error::SqlInputError {
+                error, msg, offset, ..
+            } => {
                 let code = error.extended_code;
-                let message = if offset >= 0 { format!("{msg} (at byte {offset} of the SQL)") } else { msg };
+                let message = if offset >= 0 {
+                    format!("{msg} (at byte {offset} of the SQL)")
+                } else {
+                    msg
+                };
                 Error::new(status_for_sqlite_code(code), message).with_sqlite_code(code)
             }
             rusqlite::Error::Utf8Error(..) | rusqlite::Error::NulError(..) => {

@@ -404,15 +404,19 @@ fn parse_pairs(s: &str) -> Result<Options> {
         }
         match name {
             "Data Source" => data_source = Some(value),
-            "Mode" => mode = match normalise(&value).as_str() {
-                "readwritecreate" => OpenMode::ReadWriteCreate,
-                "readwrite" => OpenMode::ReadWrite,
-                "readonly" => OpenMode::ReadOnly,
-                "memory" => OpenMode::Memory,
-                _ => return Err(Error::invalid(format!(
+            "Mode" => {
+                mode = match normalise(&value).as_str() {
+                    "readwritecreate" => OpenMode::ReadWriteCreate,
+                    "readwrite" => OpenMode::ReadWrite,
+                    "readonly" => OpenMode::ReadOnly,
+                    "memory" => OpenMode::Memory,
+                    _ => {
+                        return Err(Error::invalid(format!(
                     "Mode: '{value}' is not one of ReadWriteCreate, ReadWrite, ReadOnly, Memory"
-                ))),
-            },
+                )))
+                    }
+                }
+            }
             "Cache" => {
                 shared_cache = match normalise(&value).as_str() {
                     "default" | "private" => false,

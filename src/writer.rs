@@ -170,7 +170,11 @@ impl Shared {
             ops.push_back(OpRecord {
                 id: job.op,
                 kind,
-                state: if result.is_ok() { OpState::Committed } else { OpState::Failed },
+                state: if result.is_ok() {
+                    OpState::Committed
+                } else {
+                    OpState::Failed
+                },
                 sql,
                 submitted_us: done_us - latency,
                 finished_us: done_us,
@@ -178,6 +182,40 @@ impl Shared {
                 error: result.as_ref().err().map(|e| e.message().to_owned()),
             });
         }
+    }
+
+    /// Run a read on the pool with its signals (`start` and `read.done`, sampled) and counters;
+    /// `track` notes the tables' generations for the cache.
+    fn run_read(
+        &self,
+        start: &'static str,
+        key: &str,
+        sql: &str,
+        params: &[Param],
+        track: bool,
+    ) -> Result<(Rows, Option<crate::cache::Deps>)> {
+        let sampled = self.signals.sampled(Sampled::Read);
+        if sampled {
+            self.signals.emit(start, key);
+        }
+        let started = Instant::now();
+        let tables = track.then_some(&*self.cache.tables);
+        let ((rows, deps), waited) = self.readers.run(sql, params, tables)?;
+        self.metrics.reads.fetch_add(1, Ordering::Relaxed);
+        if waited {
+            self.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
+        }
+        if sampled {
+            let micros = started.elapsed().as_micros() as i64;
+            self.signals.emit_full(
+                "read.done",
+                key,
+                Status::Ok,
+                micros,
+                rows.row_count() as i64,
+            );
+        }
+        Ok((rows, deps))
     }
 
     /// Close: stop accepting, drain and commit everything accepted, checkpoint, close.
@@ -414,25 +452,7 @@ impl Writer {
     /// Run a read-only query on a read connection (uncached).
     pub fn query(&self, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
         let shared = self.live()?;
-        let sampled = shared.signals.sampled(Sampled::Read);
-        if sampled {
-            shared.signals.emit("query.start", "");
-        }
-        let started = Instant::now();
-        let ((rows, _), waited) = shared.readers.run(sql, params, None)?;
-        shared.metrics.reads.fetch_add(1, Ordering::Relaxed);
-        if waited {
-            shared.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
-        }
-        if sampled {
-            shared.signals.emit_full(
-                "read.done",
-                "",
-                Status::Ok,
-                started.elapsed().as_micros() as i64,
-                rows.row_count() as i64,
-            );
-        }
+        let (rows, _) = shared.run_read("query.start", "", sql, params, false)?;
         Ok(Arc::new(rows))
     }
 
@@ -441,28 +461,7 @@ impl Writer {
     pub fn read(&self, key: &str, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
         let shared = self.live()?;
         shared.cache.read(key, || {
-            let sampled = shared.signals.sampled(Sampled::Read);
-            if sampled {
-                shared.signals.emit("read.start", key);
-            }
-            let started = Instant::now();
-            let ((rows, deps), waited) =
-                shared
-                    .readers
-                    .run(sql, params, Some(&shared.cache.tables))?;
-            shared.metrics.reads.fetch_add(1, Ordering::Relaxed);
-            if waited {
-                shared.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
-            }
-            if sampled {
-                shared.signals.emit_full(
-                    "read.done",
-                    key,
-                    Status::Ok,
-                    started.elapsed().as_micros() as i64,
-                    rows.row_count() as i64,
-                );
-            }
+            let (rows, deps) = shared.run_read("read.start", key, sql, params, true)?;
             let deps =
                 deps.ok_or_else(|| Error::new(Status::Error, "read dependencies missing"))?;
             Ok((rows, deps))

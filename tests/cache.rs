@@ -170,7 +170,8 @@ fn a_read_never_returns_data_older_than_a_write_acknowledged_before_it_started()
     // acknowledged before it started.
     let db = Db::new("d2.db");
     let w = Arc::new(db.open(""));
-    w.execute("CREATE TABLE c(id INTEGER PRIMARY KEY)", &[]).unwrap();
+    w.execute("CREATE TABLE c(id INTEGER PRIMARY KEY)", &[])
+        .unwrap();
     let acked = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let readers: Vec<_> = (0..3)
@@ -180,8 +181,16 @@ fn a_read_never_returns_data_older_than_a_write_acknowledged_before_it_started()
                 let mut checks = 0;
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                     let before = acked.load(std::sync::atomic::Ordering::SeqCst);
-                    let seen = w.read("c:max", "SELECT coalesce(max(id), 0) FROM c", &[]).unwrap().get(0, 0).unwrap().as_i64();
-                    assert!(seen >= before, "read {seen} after {before} was acknowledged");
+                    let seen = w
+                        .read("c:max", "SELECT coalesce(max(id), 0) FROM c", &[])
+                        .unwrap()
+                        .get(0, 0)
+                        .unwrap()
+                        .as_i64();
+                    assert!(
+                        seen >= before,
+                        "read {seen} after {before} was acknowledged"
+                    );
                     checks += 1;
                 }
                 checks
@@ -189,7 +198,8 @@ fn a_read_never_returns_data_older_than_a_write_acknowledged_before_it_started()
         })
         .collect();
     for j in 1..=500 {
-        w.execute("INSERT INTO c(id) VALUES (?1)", &params![j]).unwrap();
+        w.execute("INSERT INTO c(id) VALUES (?1)", &params![j])
+            .unwrap();
         acked.store(j, std::sync::atomic::Ordering::SeqCst);
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

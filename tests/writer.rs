@@ -249,10 +249,41 @@ fn failed_write_does_not_fail_its_group() {
     let stats = w.stats().unwrap();
     assert_eq!(stats.committed as usize, acked.len() + 1);
     assert_eq!(stats.failed as usize, 16 * 250 - acked.len());
-    assert!(
-        stats.transactions < stats.committed,
-        "writes were grouped: {stats:?}"
-    );
+}
+
+#[test]
+fn writes_queued_while_the_lane_is_busy_commit_as_one_group() {
+    let db = Db::new("grp.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(x UNIQUE)", &[]).unwrap();
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let mut before = 0;
+    std::thread::scope(|s| {
+        let g = gate.clone();
+        let w = &w;
+        s.spawn(move || {
+            w.transaction(|_| {
+                g.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                Ok(())
+            })
+            .unwrap()
+        });
+        gate.wait();
+        before = w.stats().unwrap().transactions;
+        for i in 0..100 {
+            // Every tenth write fails; its neighbours commit anyway.
+            let v = if i % 10 == 9 { 0 } else { i };
+            w.enqueue("INSERT INTO t VALUES (?1)", params![v], None)
+                .unwrap();
+        }
+    });
+    w.flush(None).unwrap();
+    let s = w.stats().unwrap();
+    assert_eq!((s.committed, s.failed), (1 + 1 + 90, 10), "{s:?}");
+    // The transaction's own commit, then one group for all 100 queued writes.
+    assert_eq!(s.transactions - before, 2, "{s:?}");
+    assert_eq!(count(&w, "t"), 90);
 }
 
 #[test]
@@ -518,10 +549,17 @@ fn reads_refuse_writes_and_change_nothing() {
 fn later_statements_of_one_write_see_what_earlier_ones_created() {
     let db = Db::new("u.db");
     let w = db.open("");
-    let r = w.execute("CREATE TABLE c(z); INSERT INTO c VALUES (1); INSERT INTO c VALUES (2)", &[]).unwrap();
+    let r = w
+        .execute(
+            "CREATE TABLE c(z); INSERT INTO c VALUES (1); INSERT INTO c VALUES (2)",
+            &[],
+        )
+        .unwrap();
     assert_eq!(r.rows_affected, 2);
     assert_eq!(count(&w, "c"), 2);
-    let e = w.execute("INSERT INTO c VALUES (3); COMMIT", &[]).unwrap_err();
+    let e = w
+        .execute("INSERT INTO c VALUES (3); COMMIT", &[])
+        .unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument, "{e}");
     assert_eq!(count(&w, "c"), 2, "the job was all or nothing");
 }
@@ -550,10 +588,27 @@ fn flushes_are_not_counted_as_writes() {
 fn pragmas_that_change_things_are_refused_on_the_read_path() {
     let db = Db::new("x.db");
     let w = db.open("");
-    for sql in ["PRAGMA foreign_keys=OFF", "PRAGMA query_only = 0", "PRAGMA journal_mode(DELETE)", "PRAGMA wal_checkpoint(TRUNCATE)"] {
-        assert_eq!(w.query(sql, &[]).unwrap_err().status(), Status::ReadOnly, "{sql}");
+    for sql in [
+        "PRAGMA foreign_keys=OFF",
+        "PRAGMA query_only = 0",
+        "PRAGMA journal_mode(DELETE)",
+        "PRAGMA wal_checkpoint(TRUNCATE)",
+    ] {
+        assert_eq!(
+            w.query(sql, &[]).unwrap_err().status(),
+            Status::ReadOnly,
+            "{sql}"
+        );
     }
-    assert_eq!(w.query("PRAGMA foreign_keys", &[]).unwrap().get(0, 0).unwrap().as_i64(), 0, "readers keep their settings");
+    assert_eq!(
+        w.query("PRAGMA foreign_keys", &[])
+            .unwrap()
+            .get(0, 0)
+            .unwrap()
+            .as_i64(),
+        0,
+        "readers keep their settings"
+    );
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
     assert_eq!(w.query("PRAGMA table_info(t)", &[]).unwrap().row_count(), 1);
 }

@@ -78,7 +78,10 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
             None
         } else {
             Some(CStr::from_ptr(param.name).to_str().map_err(|e| {
-                Error::new(Status::InvalidUtf8, format!("the name of parameter {} is not valid UTF-8: {e}", i + 1))
+                Error::new(
+                    Status::InvalidUtf8,
+                    format!("the name of parameter {} is not valid UTF-8: {e}", i + 1),
+                )
             })?)
         };
         let label = || match name {

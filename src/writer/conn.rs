@@ -43,6 +43,16 @@ pub struct WriteResult {
     pub last_insert_rowid: i64,
 }
 
+impl WriteResult {
+    /// Accumulate another statement's result (rows summed, the last inserted rowid kept).
+    pub(crate) fn add(&mut self, other: WriteResult) {
+        self.rows_affected += other.rows_affected;
+        if other.last_insert_rowid != 0 {
+            self.last_insert_rowid = other.last_insert_rowid;
+        }
+    }
+}
+
 /// One statement of a batch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
@@ -77,7 +87,11 @@ impl Changes {
     }
     /// Note a cached statement's tables; the same statement again costs a pointer compare.
     fn absorb_shared(&mut self, captured: Arc<Captured>) {
-        if self.last_shared.as_ref().is_some_and(|l| Arc::ptr_eq(l, &captured)) {
+        if self
+            .last_shared
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &captured))
+        {
             return;
         }
         self.absorb(&captured);
@@ -452,7 +466,10 @@ impl WriteConn {
             .map(|p| format!("!invalidate:{p}").into_boxed_str());
         for key in changes.tables.iter().cloned().chain(raised) {
             self.db.prepare_cached(&bump_sql)?.execute([&*key])?;
-            let gen: i64 = self.db.prepare_cached(&read_sql)?.query_row([&*key], |r| r.get(0))?;
+            let gen: i64 = self
+                .db
+                .prepare_cached(&read_sql)?
+                .query_row([&*key], |r| r.get(0))?;
             written.push((key, gen));
         }
         Ok(written)
@@ -497,7 +514,11 @@ impl WriteConn {
                     drop(capture);
                     changes.absorb(&late);
                 }
-                let rows = if self.db.total_changes() != total_before { self.db.changes() as i64 } else { 0 };
+                let rows = if self.db.total_changes() != total_before {
+                    self.db.changes() as i64
+                } else {
+                    0
+                };
                 return Ok(WriteResult {
                     rows_affected: rows,
                     last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows),

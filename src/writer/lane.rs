@@ -73,7 +73,10 @@ const MAX_EXTRA_GROUPS: usize = 8;
 impl Job {
     /// Writes count in the statistics; flush barriers and persisted signals do not.
     fn is_write(&self) -> bool {
-        matches!(self.work, Work::Exec { .. } | Work::Batch { .. } | Work::Txn)
+        matches!(
+            self.work,
+            Work::Exec { .. } | Work::Batch { .. } | Work::Txn
+        )
     }
 }
 
@@ -470,13 +473,27 @@ impl Shared {
                     self.metrics.latency.record(latency as u64);
                     self.metrics.committed.fetch_add(1, Ordering::Relaxed);
                     if job.sampled {
-                        batch.push(("write.done", crate::signal::no_key(), Status::Ok, latency, r.rows_affected, done_us));
+                        batch.push((
+                            "write.done",
+                            crate::signal::no_key(),
+                            Status::Ok,
+                            latency,
+                            r.rows_affected,
+                            done_us,
+                        ));
                     }
                 }
                 Err(e) => {
                     self.metrics.latency.record(latency as u64);
                     self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    batch.push(("write.error", Arc::from(e.message()), e.status(), latency, -1, done_us));
+                    batch.push((
+                        "write.error",
+                        Arc::from(e.message()),
+                        e.status(),
+                        latency,
+                        -1,
+                        done_us,
+                    ));
                 }
             }
             match job.notify {
@@ -572,8 +589,22 @@ impl Shared {
         let mut batch = Vec::new();
         for job in jobs.iter().filter(|j| j.sampled) {
             let submitted = now - job.submitted.elapsed().as_micros() as i64;
-            batch.push(("write.enqueue", crate::signal::no_key(), Status::Ok, -1, -1, submitted.max(1)));
-            batch.push(("write.start", crate::signal::no_key(), Status::Ok, -1, -1, now));
+            batch.push((
+                "write.enqueue",
+                crate::signal::no_key(),
+                Status::Ok,
+                -1,
+                -1,
+                submitted.max(1),
+            ));
+            batch.push((
+                "write.start",
+                crate::signal::no_key(),
+                Status::Ok,
+                -1,
+                -1,
+                now,
+            ));
         }
         self.signals.emit_all(batch);
         self.track_running(jobs);
@@ -858,10 +889,7 @@ impl Shared {
                             i + 1
                         ))
                     })?;
-                    total.rows_affected += r.rows_affected;
-                    if r.last_insert_rowid != 0 {
-                        total.last_insert_rowid = r.last_insert_rowid;
-                    }
+                    total.add(r);
                 }
                 Ok(total)
             });
@@ -877,17 +905,16 @@ impl Shared {
             }
             r
         } else {
+            // Each statement is atomic by itself (a multi-statement text gets its own savepoint
+            // in `execute`), so a failure keeps what came before it.
             for (i, s) in statements.iter().enumerate() {
-                let r = conn.savepoint(|c| run_one(c, i, s, changes)).map_err(|e| {
+                let r = run_one(conn, i, s, changes).map_err(|e| {
                     e.context(&format!(
                         "batch statement {} of {n} failed; the {i} before it were kept",
                         i + 1
                     ))
                 })?;
-                total.rows_affected += r.rows_affected;
-                if r.last_insert_rowid != 0 {
-                    total.last_insert_rowid = r.last_insert_rowid;
-                }
+                total.add(r);
             }
             Ok(total)
         }
@@ -935,7 +962,11 @@ impl Shared {
             }
             st.drainer_idle = true;
             // Also a safety net: an idle drainer looks at the queue at least once a second.
-            let timeout = if poll.is_zero() { Duration::from_secs(1) } else { poll };
+            let timeout = if poll.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                poll
+            };
             let timed_out = self
                 .lane
                 .drainer_wake

@@ -59,7 +59,10 @@ pub(crate) fn classify(sql: &str) -> Kind {
 /// Whether a PRAGMA only reads: no assignment, not one of the pragmas that act when queried,
 /// and arguments in parentheses only for the introspection pragmas.
 pub(crate) fn pragma_only_reads(sql: &str) -> bool {
-    let after = sql.to_ascii_uppercase().find("PRAGMA").map_or(0, |p| p + "PRAGMA".len());
+    let after = sql
+        .to_ascii_uppercase()
+        .find("PRAGMA")
+        .map_or(0, |p| p + "PRAGMA".len());
     let body = sql.get(after..).unwrap_or("").trim_start();
     if body.contains('=') {
         return false;
@@ -72,10 +75,23 @@ pub(crate) fn pragma_only_reads(sql: &str) -> bool {
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
-    const ACTS: &[&str] = &["wal_checkpoint", "optimize", "incremental_vacuum", "shrink_memory"];
+    const ACTS: &[&str] = &[
+        "wal_checkpoint",
+        "optimize",
+        "incremental_vacuum",
+        "shrink_memory",
+    ];
     const INTROSPECTION: &[&str] = &[
-        "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
-        "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check",
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "foreign_key_check",
+        "integrity_check",
+        "quick_check",
     ];
     if ACTS.contains(&name.as_str()) {
         return false;
