@@ -644,3 +644,53 @@ fn operations_snapshot_lists_recent_writes() {
     );
     assert!(json.contains("INSERT INTO t VALUES (1)"), "{json}");
 }
+
+#[test]
+fn a_full_database_is_an_io_error_that_loses_nothing_else() {
+    let db = Db::new("full.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, pad BLOB)", &[])
+        .unwrap();
+    w.execute("INSERT INTO t(pad) VALUES (randomblob(100))", &[])
+        .unwrap();
+    let pages = w
+        .query("PRAGMA page_count", &[])
+        .unwrap()
+        .get(0, 0)
+        .unwrap()
+        .as_i64();
+    // SQLite answers SQLITE_FULL once the file may not grow: the same path as a full disk.
+    w.execute(&format!("PRAGMA max_page_count = {}", pages + 2), &[])
+        .unwrap();
+    let results = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    for _ in 0..40 {
+        let r = results.clone();
+        w.enqueue(
+            "INSERT INTO t(pad) VALUES (randomblob(3000))",
+            vec![],
+            Some(Box::new(move |res| {
+                r.lock()
+                    .push(res.map_err(|e| (e.status(), e.message().to_owned())))
+            })),
+        )
+        .unwrap();
+    }
+    w.flush(None).unwrap();
+    let results = results.lock().clone();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let full: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(!full.is_empty(), "the database filled up");
+    for (status, message) in &full {
+        assert_eq!(*status, Status::Io, "{message}");
+        assert!(message.contains("full"), "{message}");
+    }
+    assert_eq!(
+        count(&w, "t") as usize,
+        1 + ok,
+        "every acknowledged write is there, no failed one is"
+    );
+    w.execute("PRAGMA max_page_count = 1000000", &[]).unwrap();
+    w.execute("INSERT INTO t(pad) VALUES (randomblob(3000))", &[])
+        .unwrap();
+    assert_eq!(count(&w, "t") as usize, 2 + ok, "the lane recovered");
+}
