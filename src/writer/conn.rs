@@ -534,6 +534,86 @@ impl WriteConn {
         self.savepoint(|conn| conn.execute_multi(sql, params, changes))
     }
 
+    /// Run the same single-statement SQL once per parameter set on one prepared statement.
+    /// Each run is atomic by itself (SQLite's statement journal). Stops after a failure that
+    /// ended the group transaction: the results then end with that failure.
+    pub(crate) fn execute_run(
+        &mut self,
+        sql: &str,
+        params: &[&[Param]],
+        changes: &mut Changes,
+    ) -> Vec<Result<WriteResult>> {
+        let known = self.write_sets.get(sql).cloned();
+        if known.is_none() {
+            *self.capture.lock() = Captured::default();
+        }
+        let single = self.db.prepare_cached(sql).is_ok();
+        if !single {
+            // Several statements, or an error: one at a time, the ordinary way.
+            let mut out = Vec::with_capacity(params.len());
+            for p in params {
+                out.push(self.execute(sql, p, changes));
+                if !self.in_transaction() {
+                    break;
+                }
+            }
+            return out;
+        }
+        let captured = match known {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(std::mem::take(&mut *self.capture.lock()));
+                self.write_sets.put(sql.into(), c.clone());
+                c
+            }
+        };
+        let inserts = matches!(first_keyword(sql).as_str(), "INSERT" | "REPLACE" | "WITH");
+        let mut out = Vec::with_capacity(params.len());
+        let db = &self.db;
+        match db.prepare_cached(sql) {
+            Ok(mut stmt) => {
+                for p in params {
+                    let rowid_before = db.last_insert_rowid();
+                    let total_before = db.total_changes();
+                    let r = bind(&mut stmt, p, None).and_then(|()| {
+                        let mut rows = stmt.raw_query();
+                        while rows.next()?.is_some() {}
+                        Ok(())
+                    });
+                    out.push(r.map(|()| {
+                        let rows = if db.total_changes() != total_before {
+                            db.changes() as i64
+                        } else {
+                            0
+                        };
+                        let after = db.last_insert_rowid();
+                        let rowid = if after != rowid_before || (inserts && rows > 0) {
+                            after
+                        } else {
+                            0
+                        };
+                        WriteResult {
+                            rows_affected: rows,
+                            last_insert_rowid: rowid,
+                        }
+                    }));
+                    if db.is_autocommit() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => out.push(Err(e.into())),
+        }
+        changes.absorb_shared(captured);
+        let mut capture = self.capture.lock();
+        if !capture.tables.is_empty() || capture.schema {
+            let late = std::mem::take(&mut *capture);
+            drop(capture);
+            changes.absorb(&late);
+        }
+        out
+    }
+
     fn inserted_rowid(&self, before: i64, sql: &str, rows: i64) -> i64 {
         let after = self.db.last_insert_rowid();
         if after != before {

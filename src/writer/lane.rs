@@ -687,10 +687,44 @@ impl Shared {
             }
             let mut changes = Changes::default();
             let mut restart = false;
-            for (i, job) in jobs.iter().enumerate() {
+            let mut i = 0;
+            while i < jobs.len() {
                 if failed_hard[i] {
+                    i += 1;
                     continue;
                 }
+                // Consecutive writes of the same SQL run on one prepared statement.
+                let run = same_sql_run(&jobs[i..], &failed_hard[i..]);
+                if run > 1 {
+                    let sql: &str = match &jobs[i].work {
+                        Work::Exec { sql, .. } => sql,
+                        _ => "",
+                    };
+                    let params: Vec<&[Param]> = jobs[i..i + run].iter().map(exec_params).collect();
+                    let rs = catch_unwind(AssertUnwindSafe(|| {
+                        conn.execute_run(sql, &params, &mut changes)
+                    }))
+                    .unwrap_or_else(|_| vec![Err(panicked())]);
+                    let done = rs.len();
+                    for (k, r) in rs.into_iter().enumerate() {
+                        results[i + k] = Some(r);
+                    }
+                    if !conn.in_transaction() {
+                        let last = i + done - 1;
+                        failed_hard[last] = true;
+                        if results[last].as_ref().is_some_and(|r| r.is_ok()) {
+                            results[last] = Some(Err(Error::new(
+                                Status::Error,
+                                "the statement ended the group transaction",
+                            )));
+                        }
+                        restart = true;
+                        break;
+                    }
+                    i += run;
+                    continue;
+                }
+                let job = &jobs[i];
                 let r = catch_unwind(AssertUnwindSafe(|| {
                     self.run_job(conn, job, txn.as_deref_mut(), &mut changes)
                 }))
@@ -706,6 +740,7 @@ impl Shared {
                     break;
                 }
                 results[i] = Some(r);
+                i += 1;
             }
             if restart {
                 for (i, r) in results.iter_mut().enumerate() {
@@ -1032,6 +1067,35 @@ impl Shared {
             self.lane.drainer_wake.notify_one();
         }
         Ok(())
+    }
+}
+
+/// How many jobs from the first on are plain writes of the same SQL (none failed before).
+fn same_sql_run(jobs: &[Job], failed: &[bool]) -> usize {
+    let Some(Job {
+        work:
+            Work::Exec {
+                sql: first,
+                alone: false,
+                ..
+            },
+        ..
+    }) = jobs.first()
+    else {
+        return 0;
+    };
+    jobs.iter()
+        .zip(failed)
+        .take_while(|(j, f)| {
+            !**f && matches!(&j.work, Work::Exec { sql, alone: false, .. } if Arc::ptr_eq(sql, first) || **sql == **first)
+        })
+        .count()
+}
+
+fn exec_params(job: &Job) -> &[Param] {
+    match &job.work {
+        Work::Exec { params, .. } => params,
+        _ => &[],
     }
 }
 
