@@ -39,21 +39,24 @@ type Statement struct {
 func Stmt(sql string, args ...any) Statement { return Statement{SQL: sql, Args: args} }
 
 // frame holds what one call hands to C: a byte buffer with every string the
-// call needs (NUL-terminated where C expects it) and pointer-free descriptors
-// that refer to offsets in it, plus the out-params. Frames are pooled so a
-// call allocates nothing for them.
+// call needs (NUL-terminated where C expects it), pointer-free descriptors that
+// refer to offsets in it, and a buffer for a flattened result set. Frames are
+// pooled so a call allocates nothing for them.
 type frame struct {
 	buf   []byte
 	args  []C.gosw_arg
 	stmts []C.gosw_stmt
 	keys  []C.size_t
-	err   C.gosw_err
 	res   C.sw_write_result
-	table C.gosw_table
+	out   []byte // result buffer; its length is what C may fill
 }
 
+// outSize is the result buffer a frame starts with; a result that does not
+// fit costs a second cgo call with a buffer of the exact size.
+const outSize = 4 << 10
+
 var framePool = sync.Pool{New: func() any {
-	return &frame{buf: make([]byte, 0, 512), args: make([]C.gosw_arg, 0, 8)}
+	return &frame{buf: make([]byte, 0, 512), args: make([]C.gosw_arg, 0, 8), out: make([]byte, outSize)}
 }}
 
 func getFrame() *frame {
@@ -62,14 +65,12 @@ func getFrame() *frame {
 	f.args = f.args[:0]
 	f.stmts = f.stmts[:0]
 	f.keys = f.keys[:0]
-	f.err = C.gosw_err{}
 	f.res = C.sw_write_result{}
-	f.table = C.gosw_table{}
 	return f
 }
 
 func putFrame(f *frame) {
-	if cap(f.buf) > 64<<10 || cap(f.args) > 1024 {
+	if cap(f.buf) > 64<<10 || cap(f.args) > 1024 || len(f.out) > 64<<10 {
 		return // let oversized frames go
 	}
 	framePool.Put(f)
@@ -102,13 +103,21 @@ func (f *frame) argPtr(first int) *C.gosw_arg {
 	return &f.args[first]
 }
 
-// takeError converts the C error of a failed call and frees its message.
-func (f *frame) takeError(st C.sw_status, op string) error {
-	e := &Error{Status: Status(st), SQLiteCode: int(f.err.sqlite_code), Op: op}
-	if f.err.message != nil {
-		e.Message = C.GoString(f.err.message)
-		C.free(unsafe.Pointer(f.err.message))
-		f.err.message = nil
+// outPtr is the address and size of the result buffer.
+func (f *frame) outPtr() (*C.char, C.size_t) {
+	return (*C.char)(unsafe.Pointer(&f.out[0])), C.size_t(len(f.out))
+}
+
+// callErr converts the outcome of a C call into an error (nil when OK) and frees
+// the copied message.
+func callErr(r C.gosw_ret, op string) error {
+	if r.status == C.SW_STATUS_OK {
+		return nil
+	}
+	e := &Error{Status: Status(r.status), SQLiteCode: int(r.sqlite_code), Op: op}
+	if r.message != nil {
+		e.Message = C.GoString(r.message)
+		C.free(unsafe.Pointer(r.message))
 	}
 	return e
 }

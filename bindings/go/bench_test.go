@@ -4,17 +4,60 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+
+	"github.com/singlewriter/singlewriter/bindings/go/internal/cbaseline"
 )
 
 // Per-call overhead of the binding, against a WAL file in a temp dir
-// (Synchronous=NORMAL, the default). Run with:
+// (Synchronous=NORMAL, the default). The *C benchmarks run the same calls from
+// a C loop (internal/cbaseline) on the same database, so the difference is
+// what the Go binding adds. Run with:
 //
 //	go test -run '^$' -bench . -benchmem
 
 func benchWriter(b *testing.B) *Writer {
-	w, _ := openTemp(b, "")
-	mustExec(b, w, "CREATE TABLE T (id INTEGER PRIMARY KEY, g INTEGER, v TEXT)")
+	w, _ := benchWriterPath(b)
 	return w
+}
+
+func benchWriterPath(b *testing.B) (*Writer, string) {
+	w, path := openTemp(b, "")
+	mustExec(b, w, "CREATE TABLE T (id INTEGER PRIMARY KEY, g INTEGER, v TEXT)")
+	return w, path
+}
+
+// rawHandle opens a second, plain C handle on the same database (same writer).
+func rawHandle(b *testing.B, path string) *cbaseline.Writer {
+	c, err := cbaseline.Open("Data Source=" + path + ";Sample Rate=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	return c
+}
+
+// BenchmarkExecC: BenchmarkExec's INSERT, from a C loop.
+func BenchmarkExecC(b *testing.B) {
+	_, path := benchWriterPath(b)
+	c := rawHandle(b, path)
+	b.ResetTimer()
+	if failed := c.ExecLoop(b.N); failed != 0 {
+		b.Fatalf("%d failures", failed)
+	}
+}
+
+// BenchmarkReadCachedC: BenchmarkReadCached's cache hit (read, one cell, free), from a C loop.
+func BenchmarkReadCachedC(b *testing.B) {
+	w, path := benchWriterPath(b)
+	mustExec(b, w, "INSERT INTO T (g, v) VALUES (1, 'x')")
+	if _, err := w.Read(ctx, "t:count", "SELECT COUNT(*) FROM T"); err != nil {
+		b.Fatal(err)
+	}
+	c := rawHandle(b, path)
+	b.ResetTimer()
+	if failed := c.ReadLoop("t:count", "SELECT COUNT(*) FROM T", b.N); failed != 0 {
+		b.Fatalf("%d failures", failed)
+	}
 }
 
 // BenchmarkExec: one goroutine, one blocking INSERT per op.

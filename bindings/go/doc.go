@@ -52,4 +52,12 @@
 // repository root is all `go test` needs. To use a library elsewhere, set
 // CGO_LDFLAGS="-L$DIR -Wl,-rpath,$DIR" (and CGO_CFLAGS="-I$INCLUDE" for another
 // header); test.sh does this from SW_LIB_DIR and SW_INCLUDE_DIR.
+//
+// # Cost
+//
+// Each call is one cgo call (a result over 4 KiB takes a second). Errors are
+// copied out of the library's thread-local state inside that call. Results are
+// copied into Go memory, so Rows need no Close; a cached Read costs about
+// 0.35 µs more than the same call from C (see bench_test.go, which measures
+// both in one process).
 package singlewriter

@@ -22,36 +22,71 @@ type Rows struct {
 	cur  int // Next/Scan cursor: index of the current row, -1 before the first
 }
 
-// copyTable copies the frame's gosw_table into Go and frees it. (The C call
-// takes &f.table literally: cgo then checks only that field, which holds C
-// pointers, rather than the whole frame.)
-func copyTable(f *frame) *Rows {
-	defer C.gosw_table_free(&f.table)
-	t := &f.table
-	nrows, ncols := int(t.nrows), int(t.ncols)
-	r := &Rows{n: nrows, cur: -1, cols: make([]string, ncols)}
-	if ncols > 0 {
-		names := unsafe.Slice(t.names, ncols)
-		for i, p := range names {
-			r.cols[i] = C.GoString(p)
+// copyRows turns the outcome of a rows call into Rows. Usually C already
+// flattened the result into f.out and freed it; a result that did not fit is
+// flattened now into a buffer of the size it needs (and freed).
+func copyRows(f *frame, ret *C.gosw_rows_ret) *Rows {
+	buf := f.out
+	if ret.rows != nil {
+		need := int(ret.need)
+		if need <= 64<<10 {
+			f.out = make([]byte, need) // keep the bigger buffer in the pooled frame
+			buf = f.out
+		} else {
+			buf = make([]byte, need)
 		}
+		C.gosw_rows_fill_free(ret.rows, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	}
-	if nrows*ncols == 0 {
+	return decodeRows(buf[:ret.need], int(ret.nrows), int(ret.ncols))
+}
+
+// decodeRows reads a flattened result (see gosw_cell in shim.h): ncols name
+// cells, then the value cells row by row, then the bytes they refer to. All
+// names and text values share one string allocation; blobs get their own
+// slices unless there is no text besides them.
+func decodeRows(buf []byte, nrows, ncols int) *Rows {
+	r := &Rows{n: nrows, cur: -1, cols: make([]string, ncols)}
+	if ncols == 0 {
 		return r
 	}
-	cells := unsafe.Slice(t.cells, nrows*ncols)
-	r.vals = make([]any, len(cells))
-	for i := range cells {
-		c := &cells[i]
+	ncells := ncols + nrows*ncols
+	hdr := ncells * int(unsafe.Sizeof(C.gosw_cell{}))
+	cells := unsafe.Slice((*C.gosw_cell)(unsafe.Pointer(&buf[0])), ncells)
+	blobBytes := 0
+	for i := ncols; i < ncells; i++ {
+		if cells[i]._type == C.SW_TYPE_BLOB {
+			blobBytes += int(cells[i].len)
+		}
+	}
+	var text string
+	textOf := func(c *C.gosw_cell) string {
+		if blobBytes > 0 { // do not keep blob bytes alive inside a shared string
+			return string(buf[c.off : c.off+c.len])
+		}
+		if text == "" && len(buf) > hdr {
+			text = string(buf[hdr:])
+		}
+		o := int(c.off) - hdr
+		return text[o : o+int(c.len)]
+	}
+	for i := range ncols {
+		r.cols[i] = textOf(&cells[i])
+	}
+	if nrows == 0 {
+		return r
+	}
+	r.vals = make([]any, nrows*ncols)
+	for i := range r.vals {
+		c := &cells[ncols+i]
 		switch c._type {
 		case C.SW_TYPE_INTEGER:
 			r.vals[i] = int64(c.integer)
 		case C.SW_TYPE_FLOAT:
 			r.vals[i] = float64(c.real)
 		case C.SW_TYPE_TEXT:
-			r.vals[i] = C.GoStringN((*C.char)(c.data), C.int(c.len))
+			r.vals[i] = textOf(c)
 		case C.SW_TYPE_BLOB:
-			r.vals[i] = C.GoBytes(c.data, C.int(c.len))
+			r.vals[i] = append(make([]byte, 0, int(c.len)), buf[c.off:c.off+c.len]...)
 		default:
 			r.vals[i] = nil
 		}

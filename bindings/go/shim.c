@@ -1,7 +1,7 @@
 /*
  * shim.c — wrappers that call one sw_ function and copy its thread-local error out
- * before returning to Go, plus the C trampolines that the library calls back.
- * See shim.h for why.
+ * before returning to Go, result flattening, and the C trampolines that the library
+ * calls back. See shim.h for why.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +19,22 @@ static __thread sw_txn *gosw_current_txn;
 
 int gosw_in_callback(void) { return gosw_callback_depth > 0; }
 
-static sw_status gosw_fail(sw_status st, gosw_err *err) {
-    if (st != SW_STATUS_OK && err != NULL) {
+static gosw_ret gosw_status(sw_status st) {
+    gosw_ret r = {st, 0, NULL};
+    if (st != SW_STATUS_OK) {
         const char *m = sw_last_error_message();
-        err->sqlite_code = (int32_t)sw_last_error_sqlite_code();
-        err->message = (m != NULL && m[0] != '\0') ? strdup(m) : NULL;
+        r.sqlite_code = (int32_t)sw_last_error_sqlite_code();
+        r.message = (m != NULL && m[0] != '\0') ? strdup(m) : NULL;
     }
-    return st;
+    return r;
 }
 
-static sw_status gosw_local_error(sw_status st, const char *message, gosw_err *err) {
-    if (err != NULL) {
-        err->sqlite_code = 0;
-        err->message = strdup(message);
-    }
-    return st;
+static gosw_ret gosw_local_error(sw_status st, const char *message) {
+    gosw_ret r = {st, 0, strdup(message)};
+    return r;
 }
+
+static gosw_ret gosw_oom(void) { return gosw_local_error(SW_STATUS_ERROR, "out of memory"); }
 
 #define GOSW_STACK_PARAMS 16
 
@@ -64,49 +64,138 @@ static void gosw_params_free(sw_param *p, sw_param *stack) {
     if (p != stack) free(p);
 }
 
-sw_status gosw_open(const char *conn, const sw_writer **out, gosw_err *err) {
-    return gosw_fail(sw_writer_open(conn, out), err);
+/* ---- result flattening ---- */
+
+/* Appends one text/blob cell's bytes at *pos if they fit; always advances *pos. */
+static void gosw_put(gosw_cell *cell, uint32_t type, const void *data, size_t len,
+                     char *out, size_t cap, size_t *pos, bool *fits) {
+    if (*fits) {
+        if (len > cap - *pos) {
+            *fits = false;
+        } else {
+            if (len) memcpy(out + *pos, data, len);
+            cell->type = type;
+            cell->off = *pos;
+            cell->len = len;
+        }
+    }
+    *pos += len;
 }
 
-sw_status gosw_close(const sw_writer *w, gosw_err *err) {
-    return gosw_fail(sw_writer_close(w), err);
+/* Writes rows into out when they fit in cap bytes; returns the bytes they need. */
+static size_t gosw_fill(const sw_rows *rows, size_t nrows, size_t ncols, char *out, size_t cap) {
+    size_t ncells = ncols + nrows * ncols;
+    size_t pos = ncells * sizeof(gosw_cell);
+    bool fits = out != NULL && pos <= cap;
+    gosw_cell *cells = (gosw_cell *)out;
+    for (size_t c = 0; c < ncols; c++) {
+        const char *n = sw_rows_column_name(rows, c);
+        if (n == NULL) n = "";
+        gosw_cell *cell = fits ? &cells[c] : NULL;
+        if (cell) memset(cell, 0, sizeof *cell);
+        gosw_put(cell, SW_TYPE_TEXT, n, strlen(n), out, cap, &pos, &fits);
+    }
+    for (size_t r = 0; r < nrows; r++) {
+        for (size_t c = 0; c < ncols; c++) {
+            uint32_t type = sw_rows_type(rows, r, c);
+            gosw_cell *cell = fits ? &cells[ncols + r * ncols + c] : NULL;
+            if (cell) {
+                memset(cell, 0, sizeof *cell);
+                cell->type = type;
+            }
+            size_t len = 0;
+            const void *p;
+            switch (type) {
+            case SW_TYPE_INTEGER:
+                if (cell) cell->integer = sw_rows_int64(rows, r, c);
+                break;
+            case SW_TYPE_FLOAT:
+                if (cell) cell->real = sw_rows_double(rows, r, c);
+                break;
+            case SW_TYPE_TEXT:
+                p = sw_rows_text(rows, r, c, &len);
+                gosw_put(cell, type, p, len, out, cap, &pos, &fits);
+                break;
+            case SW_TYPE_BLOB:
+                p = sw_rows_blob(rows, r, c, &len);
+                gosw_put(cell, type, p, len, out, cap, &pos, &fits);
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    return pos;
 }
 
-sw_status gosw_execute(const sw_writer *w, const char *buf, size_t sql_off,
-                       const gosw_arg *args, size_t n_args,
-                       sw_write_result *out, gosw_err *err) {
+/* Finishes a call that produced rows: flattens them into out if they fit (and frees
+ * them), otherwise hands them back with the size they need. */
+static gosw_rows_ret gosw_rows_result(sw_status st, const sw_rows *rows, char *out, size_t cap) {
+    gosw_rows_ret ret;
+    memset(&ret, 0, sizeof ret);
+    ret.r = gosw_status(st);
+    if (st != SW_STATUS_OK) return ret;
+    size_t nrows = sw_rows_row_count(rows), ncols = sw_rows_column_count(rows);
+    if (ncols != 0 && (nrows + 1) > SIZE_MAX / ncols / sizeof(gosw_cell)) {
+        sw_rows_free(rows);
+        ret.r = gosw_local_error(SW_STATUS_ERROR, "result too large");
+        return ret;
+    }
+    ret.nrows = nrows;
+    ret.ncols = ncols;
+    ret.need = gosw_fill(rows, nrows, ncols, out, cap);
+    if (ret.need <= cap) {
+        sw_rows_free(rows);
+    } else {
+        ret.rows = rows;
+    }
+    return ret;
+}
+
+void gosw_rows_fill_free(const sw_rows *rows, char *out, size_t cap) {
+    gosw_fill(rows, sw_rows_row_count(rows), sw_rows_column_count(rows), out, cap);
+    sw_rows_free(rows);
+}
+
+/* ---- writer ---- */
+
+gosw_ret gosw_open(const char *conn, const sw_writer **out) {
+    return gosw_status(sw_writer_open(conn, out));
+}
+
+gosw_ret gosw_close(const sw_writer *w) { return gosw_status(sw_writer_close(w)); }
+
+gosw_ret gosw_execute(const sw_writer *w, const char *buf, size_t sql_off,
+                      const gosw_arg *args, size_t n_args, sw_write_result *out) {
     sw_param stack[GOSW_STACK_PARAMS];
     sw_param *p = gosw_params(buf, args, n_args, stack);
-    if (p == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
-    sw_status st = sw_writer_execute(w, buf + sql_off, n_args ? p : NULL, n_args, out);
-    st = gosw_fail(st, err);
+    if (p == NULL) return gosw_oom();
+    gosw_ret r = gosw_status(sw_writer_execute(w, buf + sql_off, n_args ? p : NULL, n_args, out));
     gosw_params_free(p, stack);
-    return st;
+    return r;
 }
 
-sw_status gosw_execute_and_invalidate(const sw_writer *w, const char *buf, size_t sql_off,
-                                      const gosw_arg *args, size_t n_args,
-                                      const size_t *key_offs, size_t n_keys,
-                                      sw_write_result *out, gosw_err *err) {
+gosw_ret gosw_execute_and_invalidate(const sw_writer *w, const char *buf, size_t sql_off,
+                                     const gosw_arg *args, size_t n_args,
+                                     const size_t *key_offs, size_t n_keys, sw_write_result *out) {
     sw_param stack[GOSW_STACK_PARAMS];
     const char *kstack[GOSW_STACK_PARAMS];
     const char **keys = kstack;
     if (n_keys > GOSW_STACK_PARAMS) {
         keys = (const char **)malloc(n_keys * sizeof(char *));
-        if (keys == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+        if (keys == NULL) return gosw_oom();
     }
     for (size_t i = 0; i < n_keys; i++) keys[i] = buf + key_offs[i];
     sw_param *p = gosw_params(buf, args, n_args, stack);
     if (p == NULL) {
         if (keys != kstack) free(keys);
-        return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+        return gosw_oom();
     }
-    sw_status st = sw_writer_execute_and_invalidate(w, buf + sql_off, n_args ? p : NULL, n_args,
-                                                    n_keys ? keys : NULL, n_keys, out);
-    st = gosw_fail(st, err);
+    gosw_ret r = gosw_status(sw_writer_execute_and_invalidate(
+        w, buf + sql_off, n_args ? p : NULL, n_args, n_keys ? keys : NULL, n_keys, out));
     gosw_params_free(p, stack);
     if (keys != kstack) free(keys);
-    return st;
+    return r;
 }
 
 static void gosw_write_trampoline(void *userdata, sw_status status,
@@ -119,42 +208,37 @@ static void gosw_write_trampoline(void *userdata, sw_status status,
     gosw_callback_depth--;
 }
 
-sw_status gosw_enqueue(const sw_writer *w, const char *buf, size_t sql_off,
-                       const gosw_arg *args, size_t n_args,
-                       uintptr_t handle, gosw_err *err) {
+gosw_ret gosw_enqueue(const sw_writer *w, const char *buf, size_t sql_off,
+                      const gosw_arg *args, size_t n_args, uintptr_t handle) {
     sw_param stack[GOSW_STACK_PARAMS];
     sw_param *p = gosw_params(buf, args, n_args, stack);
-    if (p == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
-    sw_status st = sw_writer_enqueue(w, buf + sql_off, n_args ? p : NULL, n_args,
-                                     handle ? gosw_write_trampoline : NULL,
-                                     (void *)handle);
-    st = gosw_fail(st, err);
+    if (p == NULL) return gosw_oom();
+    gosw_ret r = gosw_status(sw_writer_enqueue(w, buf + sql_off, n_args ? p : NULL, n_args,
+                                               handle ? gosw_write_trampoline : NULL,
+                                               (void *)handle));
     gosw_params_free(p, stack);
-    return st;
+    return r;
 }
 
-sw_status gosw_batch(const sw_writer *w, const char *buf,
-                     const gosw_stmt *stmts, size_t n_stmts,
-                     const gosw_arg *args, size_t n_args,
-                     bool transactional, sw_write_result *out, gosw_err *err) {
+gosw_ret gosw_batch(const sw_writer *w, const char *buf, const gosw_stmt *stmts, size_t n_stmts,
+                    const gosw_arg *args, size_t n_args, bool transactional, sw_write_result *out) {
     sw_param stack[GOSW_STACK_PARAMS];
     sw_statement *s = (sw_statement *)malloc((n_stmts ? n_stmts : 1) * sizeof(sw_statement));
-    if (s == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+    if (s == NULL) return gosw_oom();
     sw_param *p = gosw_params(buf, args, n_args, stack);
     if (p == NULL) {
         free(s);
-        return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+        return gosw_oom();
     }
     for (size_t i = 0; i < n_stmts; i++) {
         s[i].sql = buf + stmts[i].sql_off;
         s[i].params = stmts[i].n_args ? p + stmts[i].first_arg : NULL;
         s[i].n_params = stmts[i].n_args;
     }
-    sw_status st = sw_writer_batch(w, n_stmts ? s : NULL, n_stmts, transactional, out);
-    st = gosw_fail(st, err);
+    gosw_ret r = gosw_status(sw_writer_batch(w, n_stmts ? s : NULL, n_stmts, transactional, out));
     gosw_params_free(p, stack);
     free(s);
-    return st;
+    return r;
 }
 
 static sw_status gosw_txn_trampoline(void *userdata, sw_txn *txn) {
@@ -167,171 +251,124 @@ static sw_status gosw_txn_trampoline(void *userdata, sw_txn *txn) {
     return st;
 }
 
-sw_status gosw_transaction(const sw_writer *w, uintptr_t handle, gosw_err *err) {
-    return gosw_fail(sw_writer_transaction(w, gosw_txn_trampoline, (void *)handle), err);
+gosw_ret gosw_transaction(const sw_writer *w, uintptr_t handle) {
+    return gosw_status(sw_writer_transaction(w, gosw_txn_trampoline, (void *)handle));
 }
 
-static sw_status gosw_check_txn(sw_txn *txn, gosw_err *err) {
-    if (txn == NULL || txn != gosw_current_txn)
-        return gosw_local_error(SW_STATUS_MISUSE,
-                                "Tx used outside its callback (after it returned, or from another goroutine)",
-                                err);
-    return SW_STATUS_OK;
-}
+static bool gosw_txn_ok(sw_txn *txn) { return txn != NULL && txn == gosw_current_txn; }
 
-sw_status gosw_txn_execute(sw_txn *txn, const char *buf, size_t sql_off,
-                           const gosw_arg *args, size_t n_args,
-                           sw_write_result *out, gosw_err *err) {
-    sw_status st = gosw_check_txn(txn, err);
-    if (st != SW_STATUS_OK) return st;
+static const char gosw_txn_misuse[] =
+    "Tx used outside its callback (after it returned, or from another goroutine)";
+
+gosw_ret gosw_txn_execute(sw_txn *txn, const char *buf, size_t sql_off,
+                          const gosw_arg *args, size_t n_args, sw_write_result *out) {
+    if (!gosw_txn_ok(txn)) return gosw_local_error(SW_STATUS_MISUSE, gosw_txn_misuse);
     sw_param stack[GOSW_STACK_PARAMS];
     sw_param *p = gosw_params(buf, args, n_args, stack);
-    if (p == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
-    st = gosw_fail(sw_txn_execute(txn, buf + sql_off, n_args ? p : NULL, n_args, out), err);
+    if (p == NULL) return gosw_oom();
+    gosw_ret r = gosw_status(sw_txn_execute(txn, buf + sql_off, n_args ? p : NULL, n_args, out));
     gosw_params_free(p, stack);
-    return st;
+    return r;
 }
 
-/* Flattens rows into a gosw_table (one malloc for names and cells). Takes
- * ownership of rows: on failure they are freed. */
-static sw_status gosw_collect(const sw_rows *rows, gosw_table *out, gosw_err *err) {
-    size_t nrows = sw_rows_row_count(rows);
-    size_t ncols = sw_rows_column_count(rows);
-    size_t ncells = nrows * ncols;
-    if (ncols != 0 && ncells / ncols != nrows) {
-        sw_rows_free(rows);
-        return gosw_local_error(SW_STATUS_ERROR, "result too large", err);
+gosw_rows_ret gosw_txn_query(sw_txn *txn, const char *buf, size_t sql_off,
+                             const gosw_arg *args, size_t n_args, char *out, size_t out_cap) {
+    gosw_rows_ret ret;
+    memset(&ret, 0, sizeof ret);
+    if (!gosw_txn_ok(txn)) {
+        ret.r = gosw_local_error(SW_STATUS_MISUSE, gosw_txn_misuse);
+        return ret;
     }
-    size_t size = ncols * sizeof(char *) + ncells * sizeof(gosw_cell);
-    /* cells first: they have the strictest alignment */
-    char *block = (char *)malloc(size ? size : 1);
-    if (block == NULL) {
-        sw_rows_free(rows);
-        return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
-    }
-    gosw_cell *cells = (gosw_cell *)block;
-    const char **names = (const char **)(block + ncells * sizeof(gosw_cell));
-    for (size_t c = 0; c < ncols; c++) {
-        const char *n = sw_rows_column_name(rows, c);
-        names[c] = n ? n : "";
-    }
-    for (size_t r = 0; r < nrows; r++) {
-        for (size_t c = 0; c < ncols; c++) {
-            gosw_cell *cell = &cells[r * ncols + c];
-            cell->type = sw_rows_type(rows, r, c);
-            cell->integer = 0;
-            cell->real = 0;
-            cell->data = NULL;
-            cell->len = 0;
-            switch (cell->type) {
-            case SW_TYPE_INTEGER: cell->integer = sw_rows_int64(rows, r, c); break;
-            case SW_TYPE_FLOAT: cell->real = sw_rows_double(rows, r, c); break;
-            case SW_TYPE_TEXT: cell->data = sw_rows_text(rows, r, c, &cell->len); break;
-            case SW_TYPE_BLOB: cell->data = sw_rows_blob(rows, r, c, &cell->len); break;
-            default: break;
-            }
-        }
-    }
-    out->rows = rows;
-    out->nrows = nrows;
-    out->ncols = ncols;
-    out->names = names;
-    out->cells = cells;
-    return SW_STATUS_OK;
-}
-
-void gosw_table_free(gosw_table *t) {
-    if (t == NULL) return;
-    free(t->cells); /* the block starts with the cells */
-    sw_rows_free(t->rows);
-    t->rows = NULL;
-    t->cells = NULL;
-    t->names = NULL;
-}
-
-sw_status gosw_txn_query(sw_txn *txn, const char *buf, size_t sql_off,
-                         const gosw_arg *args, size_t n_args,
-                         gosw_table *out, gosw_err *err) {
-    sw_status st = gosw_check_txn(txn, err);
-    if (st != SW_STATUS_OK) return st;
     sw_param stack[GOSW_STACK_PARAMS];
     sw_param *p = gosw_params(buf, args, n_args, stack);
-    if (p == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+    if (p == NULL) {
+        ret.r = gosw_oom();
+        return ret;
+    }
     const sw_rows *rows = NULL;
-    st = gosw_fail(sw_txn_query(txn, buf + sql_off, n_args ? p : NULL, n_args, &rows), err);
+    sw_status st = sw_txn_query(txn, buf + sql_off, n_args ? p : NULL, n_args, &rows);
     gosw_params_free(p, stack);
-    if (st != SW_STATUS_OK) return st;
-    return gosw_collect(rows, out, err);
+    return gosw_rows_result(st, rows, out, out_cap);
 }
 
-sw_status gosw_flush(const sw_writer *w, uint32_t timeout_ms, gosw_err *err) {
-    return gosw_fail(sw_writer_flush(w, timeout_ms), err);
+gosw_ret gosw_flush(const sw_writer *w, uint32_t timeout_ms) {
+    return gosw_status(sw_writer_flush(w, timeout_ms));
 }
 
-sw_status gosw_query(const sw_writer *w, const char *buf, size_t sql_off,
-                     const gosw_arg *args, size_t n_args,
-                     gosw_table *out, gosw_err *err) {
+gosw_rows_ret gosw_query(const sw_writer *w, const char *buf, size_t sql_off,
+                         const gosw_arg *args, size_t n_args, char *out, size_t out_cap) {
     sw_param stack[GOSW_STACK_PARAMS];
     sw_param *p = gosw_params(buf, args, n_args, stack);
-    if (p == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+    if (p == NULL) {
+        gosw_rows_ret ret;
+        memset(&ret, 0, sizeof ret);
+        ret.r = gosw_oom();
+        return ret;
+    }
     const sw_rows *rows = NULL;
-    sw_status st = gosw_fail(sw_writer_query(w, buf + sql_off, n_args ? p : NULL, n_args, &rows), err);
+    sw_status st = sw_writer_query(w, buf + sql_off, n_args ? p : NULL, n_args, &rows);
     gosw_params_free(p, stack);
-    if (st != SW_STATUS_OK) return st;
-    return gosw_collect(rows, out, err);
+    return gosw_rows_result(st, rows, out, out_cap);
 }
 
-sw_status gosw_read(const sw_writer *w, const char *buf, size_t key_off, size_t sql_off,
-                    const gosw_arg *args, size_t n_args,
-                    gosw_table *out, gosw_err *err) {
+gosw_rows_ret gosw_read(const sw_writer *w, const char *buf, size_t key_off, size_t sql_off,
+                        const gosw_arg *args, size_t n_args, char *out, size_t out_cap) {
     sw_param stack[GOSW_STACK_PARAMS];
     sw_param *p = gosw_params(buf, args, n_args, stack);
-    if (p == NULL) return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+    if (p == NULL) {
+        gosw_rows_ret ret;
+        memset(&ret, 0, sizeof ret);
+        ret.r = gosw_oom();
+        return ret;
+    }
     const sw_rows *rows = NULL;
-    sw_status st = gosw_fail(
-        sw_writer_read(w, buf + key_off, buf + sql_off, n_args ? p : NULL, n_args, &rows), err);
+    sw_status st = sw_writer_read(w, buf + key_off, buf + sql_off, n_args ? p : NULL, n_args, &rows);
     gosw_params_free(p, stack);
-    if (st != SW_STATUS_OK) return st;
-    return gosw_collect(rows, out, err);
+    return gosw_rows_result(st, rows, out, out_cap);
 }
 
-sw_status gosw_invalidate(const sw_writer *w, const char *key, gosw_err *err) {
-    return gosw_fail(sw_writer_invalidate(w, key), err);
+gosw_ret gosw_invalidate(const sw_writer *w, const char *key) {
+    return gosw_status(sw_writer_invalidate(w, key));
 }
 
-sw_status gosw_stats(const sw_writer *w, sw_stats *out, gosw_err *err) {
-    return gosw_fail(sw_writer_stats(w, out), err);
+gosw_ret gosw_raise(const sw_writer *w, const char *signal) {
+    return gosw_status(sw_writer_raise(w, signal));
 }
 
-sw_status gosw_cache_stats(const sw_writer *w, sw_cache_stats *out, gosw_err *err) {
-    return gosw_fail(sw_writer_cache_stats(w, out), err);
+gosw_ret gosw_stats(const sw_writer *w, sw_stats *out) {
+    return gosw_status(sw_writer_stats(w, out));
 }
 
-sw_status gosw_poll_signals(const sw_writer *w, const char *pattern, uint64_t after,
-                            gosw_signals *out, gosw_err *err) {
+gosw_ret gosw_cache_stats(const sw_writer *w, sw_cache_stats *out) {
+    return gosw_status(sw_writer_cache_stats(w, out));
+}
+
+/* ---- signals ---- */
+
+gosw_signals_ret gosw_poll_signals(const sw_writer *w, const char *pattern, uint64_t after) {
+    gosw_signals_ret ret;
+    memset(&ret, 0, sizeof ret);
     const sw_signals *s = NULL;
-    sw_status st = gosw_fail(sw_writer_poll_signals(w, pattern, after, &s), err);
-    if (st != SW_STATUS_OK) return st;
+    ret.r = gosw_status(sw_writer_poll_signals(w, pattern, after, &s));
+    if (ret.r.status != SW_STATUS_OK) return ret;
     size_t n = sw_signals_count(s);
     const sw_signal **items = (const sw_signal **)malloc((n ? n : 1) * sizeof(sw_signal *));
     if (items == NULL) {
         sw_signals_free(s);
-        return gosw_local_error(SW_STATUS_ERROR, "out of memory", err);
+        ret.r = gosw_oom();
+        return ret;
     }
     for (size_t i = 0; i < n; i++) items[i] = sw_signals_get(s, i);
-    out->signals = s;
-    out->items = items;
-    out->count = n;
-    out->missed = sw_signals_missed(s);
-    return SW_STATUS_OK;
+    ret.signals = s;
+    ret.items = items;
+    ret.count = n;
+    ret.missed = sw_signals_missed(s);
+    return ret;
 }
 
-void gosw_signals_free(gosw_signals *s) {
-    if (s == NULL) return;
-    free((void *)s->items);
-    sw_signals_free(s->signals);
-    s->items = NULL;
-    s->signals = NULL;
+void gosw_signals_free(const sw_signals *signals, const sw_signal **items) {
+    free((void *)items);
+    sw_signals_free(signals);
 }
 
 static void gosw_signal_trampoline(void *userdata, const sw_signal *signal) {
@@ -344,25 +381,25 @@ static void gosw_signal_free_trampoline(void *userdata) {
     goswSignalFree((uintptr_t)userdata);
 }
 
-sw_status gosw_subscribe(const sw_writer *w, const char *pattern, uintptr_t handle,
-                         uint64_t *out, gosw_err *err) {
-    return gosw_fail(sw_writer_subscribe(w, pattern, gosw_signal_trampoline, (void *)handle,
-                                         gosw_signal_free_trampoline, out),
-                     err);
+gosw_ret gosw_subscribe(const sw_writer *w, const char *pattern, uintptr_t handle, uint64_t *out) {
+    return gosw_status(sw_writer_subscribe(w, pattern, gosw_signal_trampoline, (void *)handle,
+                                           gosw_signal_free_trampoline, out));
 }
 
-sw_status gosw_unsubscribe(const sw_writer *w, uint64_t id, gosw_err *err) {
-    return gosw_fail(sw_writer_unsubscribe(w, id), err);
+gosw_ret gosw_unsubscribe(const sw_writer *w, uint64_t id) {
+    return gosw_status(sw_writer_unsubscribe(w, id));
 }
 
-sw_status gosw_raise(const sw_writer *w, const char *signal, gosw_err *err) {
-    return gosw_fail(sw_writer_raise(w, signal), err);
+/* ---- text ---- */
+
+gosw_text_ret gosw_operations_json(const sw_writer *w) {
+    gosw_text_ret ret = {{0, 0, NULL}, NULL};
+    ret.r = gosw_status(sw_writer_operations_json(w, &ret.text));
+    return ret;
 }
 
-sw_status gosw_operations_json(const sw_writer *w, char **out, gosw_err *err) {
-    return gosw_fail(sw_writer_operations_json(w, out), err);
-}
-
-sw_status gosw_metrics_text(const sw_writer *w, char **out, gosw_err *err) {
-    return gosw_fail(sw_writer_metrics_text(w, out), err);
+gosw_text_ret gosw_metrics_text(const sw_writer *w) {
+    gosw_text_ret ret = {{0, 0, NULL}, NULL};
+    ret.r = gosw_status(sw_writer_metrics_text(w, &ret.text));
+    return ret;
 }

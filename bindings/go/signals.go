@@ -83,13 +83,12 @@ func (w *Writer) PollSignals(pattern string, after uint64) (SignalPoll, error) {
 		return SignalPoll{}, err
 	}
 	defer w.h.release()
-	var out C.gosw_signals
-	st := C.gosw_poll_signals(w.h.ptr, pat, C.uint64_t(after), &out, &f.err)
+	out := C.gosw_poll_signals(w.h.ptr, pat, C.uint64_t(after))
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return SignalPoll{}, f.takeError(st, op)
+	if err := callErr(out.r, op); err != nil {
+		return SignalPoll{}, err
 	}
-	defer C.gosw_signals_free(&out)
+	defer C.gosw_signals_free(out.signals, out.items)
 	res := SignalPoll{Missed: uint64(out.missed), Signals: make([]Signal, int(out.count))}
 	if out.count > 0 {
 		for i, s := range unsafe.Slice(out.items, int(out.count)) {
@@ -135,11 +134,11 @@ func (w *Writer) Subscribe(pattern string, fn func(Signal)) (*Subscription, erro
 	defer w.h.release()
 	h := cgo.NewHandle(&subscriber{fn: fn})
 	var id C.uint64_t
-	st := C.gosw_subscribe(w.h.ptr, pat, C.uintptr_t(h), &id, &f.err)
+	ret := C.gosw_subscribe(w.h.ptr, pat, C.uintptr_t(h), &id)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
+	if err := callErr(ret, op); err != nil {
 		h.Delete() // on failure the library does not call userdata_free
-		return nil, f.takeError(st, op)
+		return nil, err
 	}
 	return &Subscription{h: w.h, id: uint64(id)}, nil
 }
@@ -152,12 +151,7 @@ func (s *Subscription) Unsubscribe() error {
 			return // writer closed: its subscriptions are gone already
 		}
 		defer s.h.release()
-		f := getFrame()
-		defer putFrame(f)
-		st := C.gosw_unsubscribe(s.h.ptr, C.uint64_t(s.id), &f.err)
-		if st != C.SW_STATUS_OK {
-			s.err = f.takeError(st, "unsubscribe")
-		}
+		s.err = callErr(C.gosw_unsubscribe(s.h.ptr, C.uint64_t(s.id)), "unsubscribe")
 	})
 	return s.err
 }

@@ -69,7 +69,7 @@ check "go vet ./..." go vet ./...
 
 # go test -race, counted per test from the JSON stream.
 json="$(mktemp)"
-trap 'rm -f "$json"' EXIT
+trap 'rm -f "$json" "$json.bench"' EXIT
 go test -race -count=1 -timeout 150s -json ./... >"$json" 2>&1
 rc=$?
 # Show the human-readable output (and failures' logs).
@@ -87,8 +87,8 @@ if [ "$rc" -ne 0 ] && [ "$tf" -eq 0 ]; then
 fi
 
 tmpdb="$(mktemp -d)"
-check "go run ./example" sh -c "go run ./example '$tmpdb/example.db' >'$tmpdb/out' 2>&1 && grep -q 'flushed 3 enqueued writes' '$tmpdb/out' || { cat '$tmpdb/out'; false; }"
+check "example (go run ./example)" sh -c "go build -o '$tmpdb/example' ./example && timeout 60 '$tmpdb/example' '$tmpdb/example.db' >'$tmpdb/out' 2>&1 && grep -q 'flushed 3 enqueued writes' '$tmpdb/out' || { cat '$tmpdb/out'; false; }"
 rm -rf "$tmpdb"
-check "benchmarks (1 iteration each)" sh -c "go test -count=1 -run '^\$' -bench . -benchtime=1x . >/dev/null"
+check "benchmarks (1 iteration each)" sh -c "go test -count=1 -timeout 60s -run '^\$' -bench . -benchtime=1x . >'$json.bench' 2>&1 || { tail -50 '$json.bench'; false; }"
 
 finish

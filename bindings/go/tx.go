@@ -50,26 +50,15 @@ func (w *Writer) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	defer w.h.release()
-	f := getFrame()
-	defer putFrame(f)
-	st := C.gosw_transaction(w.h.ptr, C.uintptr_t(h), &f.err)
+	err := callErr(C.gosw_transaction(w.h.ptr, C.uintptr_t(h)), "tx")
 	runtime.KeepAlive(w)
 	if c.panicked {
-		if st != C.SW_STATUS_OK {
-			_ = f.takeError(st, "tx") // free the message
-		}
 		panic(c.panicVal)
 	}
 	if c.err != nil {
-		if st != C.SW_STATUS_OK {
-			_ = f.takeError(st, "tx")
-		}
-		return c.err
+		return c.err // the function's own error, not the ROLLBACK it caused
 	}
-	if st != C.SW_STATUS_OK {
-		return f.takeError(st, "tx")
-	}
-	return nil
+	return err
 }
 
 // TxValue is [Writer.Tx] for a function that returns a value, like the
@@ -129,9 +118,8 @@ func (tx *Tx) Exec(sql string, args ...any) (Result, error) {
 	if err := f.bind(args, op); err != nil {
 		return Result{}, err
 	}
-	st := C.gosw_txn_execute(tx.txn, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.res, &f.err)
-	if st != C.SW_STATUS_OK {
-		return Result{}, f.takeError(st, op)
+	if err := callErr(C.gosw_txn_execute(tx.txn, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.res), op); err != nil {
+		return Result{}, err
 	}
 	return resultOf(&f.res), nil
 }
@@ -152,9 +140,10 @@ func (tx *Tx) Query(sql string, args ...any) (*Rows, error) {
 	if err := f.bind(args, op); err != nil {
 		return nil, err
 	}
-	st := C.gosw_txn_query(tx.txn, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.table, &f.err)
-	if st != C.SW_STATUS_OK {
-		return nil, f.takeError(st, op)
+	out, outCap := f.outPtr()
+	ret := C.gosw_txn_query(tx.txn, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), out, outCap)
+	if err := callErr(ret.r, op); err != nil {
+		return nil, err
 	}
-	return copyTable(f), nil
+	return copyRows(f, &ret), nil
 }

@@ -72,11 +72,7 @@ func (h *handle) close() error {
 		for h.state.Load() != closedBit {
 			<-h.drained
 		}
-		f := getFrame()
-		defer putFrame(f)
-		if st := C.gosw_close(h.ptr, &f.err); st != C.SW_STATUS_OK {
-			h.err = f.takeError(st, "close")
-		}
+		h.err = callErr(C.gosw_close(h.ptr), "close")
 		h.ptr = nil
 	})
 	return h.err
@@ -111,9 +107,9 @@ func Open(connectionString string) (*Writer, error) {
 		return nil, err
 	}
 	var ptr *C.sw_writer
-	st := C.gosw_open((*C.char)(unsafe.Add(unsafe.Pointer(f.base()), off)), &ptr, &f.err)
-	if st != C.SW_STATUS_OK {
-		return nil, f.takeError(st, "open")
+	ret := C.gosw_open((*C.char)(unsafe.Add(unsafe.Pointer(f.base()), off)), &ptr)
+	if err := callErr(ret, "open"); err != nil {
+		return nil, err
 	}
 	h := &handle{ptr: ptr, drained: make(chan struct{}, 1)}
 	w := &Writer{h: h}
@@ -169,10 +165,10 @@ func (w *Writer) Exec(ctx context.Context, sql string, args ...any) (Result, err
 		return Result{}, err
 	}
 	defer w.h.release()
-	st := C.gosw_execute(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.res, &f.err)
+	ret := C.gosw_execute(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.res)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return Result{}, f.takeError(st, "exec")
+	if err := callErr(ret, "exec"); err != nil {
+		return Result{}, err
 	}
 	return resultOf(&f.res), nil
 }
@@ -209,11 +205,11 @@ func (w *Writer) ExecAndInvalidate(ctx context.Context, keys []string, sql strin
 		return Result{}, err
 	}
 	defer w.h.release()
-	st := C.gosw_execute_and_invalidate(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)),
-		keyPtr, C.size_t(len(f.keys)), &f.res, &f.err)
+	ret := C.gosw_execute_and_invalidate(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)),
+		keyPtr, C.size_t(len(f.keys)), &f.res)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return Result{}, f.takeError(st, op)
+	if err := callErr(ret, op); err != nil {
+		return Result{}, err
 	}
 	return resultOf(&f.res), nil
 }
@@ -260,13 +256,13 @@ func (w *Writer) Enqueue(ctx context.Context, sql string, args []any, done func(
 		return err
 	}
 	defer w.h.release()
-	st := C.gosw_enqueue(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), C.uintptr_t(h), &f.err)
+	ret := C.gosw_enqueue(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), C.uintptr_t(h))
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
+	if err := callErr(ret, "enqueue"); err != nil {
 		if h != 0 {
-			h.Delete() // the library took no ownership: the callback will not fire
+			h.Delete() // when enqueue fails the library never calls the callback
 		}
-		return f.takeError(st, "enqueue")
+		return err
 	}
 	return nil
 }
@@ -300,11 +296,11 @@ func (w *Writer) Batch(ctx context.Context, stmts []Statement, transactional boo
 		return Result{}, err
 	}
 	defer w.h.release()
-	st := C.gosw_batch(w.h.ptr, f.base(), stmtPtr, C.size_t(len(f.stmts)), f.argPtr(0), C.size_t(len(f.args)),
-		C.bool(transactional), &f.res, &f.err)
+	ret := C.gosw_batch(w.h.ptr, f.base(), stmtPtr, C.size_t(len(f.stmts)), f.argPtr(0), C.size_t(len(f.args)),
+		C.bool(transactional), &f.res)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return Result{}, f.takeError(st, "batch")
+	if err := callErr(ret, "batch"); err != nil {
+		return Result{}, err
 	}
 	return resultOf(&f.res), nil
 }
@@ -329,12 +325,13 @@ func (w *Writer) Query(ctx context.Context, sql string, args ...any) (*Rows, err
 		return nil, err
 	}
 	defer w.h.release()
-	st := C.gosw_query(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.table, &f.err)
+	out, outCap := f.outPtr()
+	ret := C.gosw_query(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), out, outCap)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return nil, f.takeError(st, "query")
+	if err := callErr(ret.r, "query"); err != nil {
+		return nil, err
 	}
-	return copyTable(f), nil
+	return copyRows(f, &ret), nil
 }
 
 // Read is a cached Query: it serves the result stored under key while it is
@@ -364,19 +361,20 @@ func (w *Writer) Read(ctx context.Context, key, sql string, args ...any) (*Rows,
 		return nil, err
 	}
 	defer w.h.release()
-	st := C.gosw_read(w.h.ptr, f.base(), keyOff, sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.table, &f.err)
+	out, outCap := f.outPtr()
+	ret := C.gosw_read(w.h.ptr, f.base(), keyOff, sqlOff, f.argPtr(0), C.size_t(len(f.args)), out, outCap)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return nil, f.takeError(st, "read")
+	if err := callErr(ret.r, "read"); err != nil {
+		return nil, err
 	}
-	return copyTable(f), nil
+	return copyRows(f, &ret), nil
 }
 
 // Invalidate drops the cache entries whose key matches keyOrGlob ("*" any
 // run, "?" one character).
 func (w *Writer) Invalidate(keyOrGlob string) error {
-	return w.stringCall("invalidate", "cache key", keyOrGlob, func(f *frame) C.sw_status {
-		return C.gosw_invalidate(w.h.ptr, f.base(), &f.err)
+	return w.stringCall("invalidate", "cache key", keyOrGlob, func(f *frame) C.gosw_ret {
+		return C.gosw_invalidate(w.h.ptr, f.base())
 	})
 }
 
@@ -384,15 +382,13 @@ func (w *Writer) Invalidate(keyOrGlob string) error {
 // "cache.invalidate:<key or glob>" invalidates those keys in the cache of every
 // writer of the database, in this process and in others.
 func (w *Writer) Raise(signal string) error {
-	return w.stringCall("raise", "signal", signal, func(f *frame) C.sw_status {
-		return C.gosw_raise(w.h.ptr, f.base(), &f.err)
+	return w.stringCall("raise", "signal", signal, func(f *frame) C.gosw_ret {
+		return C.gosw_raise(w.h.ptr, f.base())
 	})
 }
 
-// stringCall runs a call whose only input is one string, at f.base(). (The C
-// calls take &f.err literally: passed as a plain pointer, cgo would check the
-// whole frame, which holds Go pointers.)
-func (w *Writer) stringCall(op, what, s string, call func(f *frame) C.sw_status) error {
+// stringCall runs a call whose only input is one string, at f.base().
+func (w *Writer) stringCall(op, what, s string, call func(f *frame) C.gosw_ret) error {
 	f := getFrame()
 	defer putFrame(f)
 	if _, err := f.cstr(s, what, op); err != nil {
@@ -402,12 +398,9 @@ func (w *Writer) stringCall(op, what, s string, call func(f *frame) C.sw_status)
 		return err
 	}
 	defer w.h.release()
-	st := call(f)
+	ret := call(f)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return f.takeError(st, op)
-	}
-	return nil
+	return callErr(ret, op)
 }
 
 // Flush returns once every write submitted before it (by any goroutine) has
@@ -436,10 +429,10 @@ func (w *Writer) Flush(ctx context.Context) error {
 	defer w.h.release()
 	f := getFrame()
 	defer putFrame(f)
-	st := C.gosw_flush(w.h.ptr, C.uint32_t(timeout), &f.err)
+	ret := C.gosw_flush(w.h.ptr, C.uint32_t(timeout))
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return f.takeError(st, "flush")
+	if err := callErr(ret, "flush"); err != nil {
+		return err
 	}
 	return nil
 }
@@ -464,10 +457,10 @@ func (w *Writer) Stats() (Stats, error) {
 	f := getFrame()
 	defer putFrame(f)
 	var s C.sw_stats
-	st := C.gosw_stats(w.h.ptr, &s, &f.err)
+	ret := C.gosw_stats(w.h.ptr, &s)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return Stats{}, f.takeError(st, "stats")
+	if err := callErr(ret, "stats"); err != nil {
+		return Stats{}, err
 	}
 	return Stats{
 		Queued:       uint64(s.queued),
@@ -495,10 +488,10 @@ func (w *Writer) CacheStats() (CacheStats, error) {
 	f := getFrame()
 	defer putFrame(f)
 	var s C.sw_cache_stats
-	st := C.gosw_cache_stats(w.h.ptr, &s, &f.err)
+	ret := C.gosw_cache_stats(w.h.ptr, &s)
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return CacheStats{}, f.takeError(st, "cache stats")
+	if err := callErr(ret, "cache stats"); err != nil {
+		return CacheStats{}, err
 	}
 	return CacheStats{
 		Entries: uint64(s.entries), HotEntries: uint64(s.hot_entries),
@@ -511,33 +504,26 @@ func (w *Writer) CacheStats() (CacheStats, error) {
 // OperationsJSON returns recent write operations (state, timings, SQL preview,
 // error) as a JSON array.
 func (w *Writer) OperationsJSON() (string, error) {
-	return w.textCall("operations", func(out **C.char, f *frame) C.sw_status {
-		return C.gosw_operations_json(w.h.ptr, out, &f.err)
-	})
+	return w.textCall("operations", func() C.gosw_text_ret { return C.gosw_operations_json(w.h.ptr) })
 }
 
 // MetricsText returns the writer's metrics in the Prometheus text exposition
 // format.
 func (w *Writer) MetricsText() (string, error) {
-	return w.textCall("metrics", func(out **C.char, f *frame) C.sw_status {
-		return C.gosw_metrics_text(w.h.ptr, out, &f.err)
-	})
+	return w.textCall("metrics", func() C.gosw_text_ret { return C.gosw_metrics_text(w.h.ptr) })
 }
 
-func (w *Writer) textCall(op string, call func(**C.char, *frame) C.sw_status) (string, error) {
+func (w *Writer) textCall(op string, call func() C.gosw_text_ret) (string, error) {
 	if err := w.h.acquire(op); err != nil {
 		return "", err
 	}
 	defer w.h.release()
-	f := getFrame()
-	defer putFrame(f)
-	var out *C.char
-	st := call(&out, f)
+	ret := call()
 	runtime.KeepAlive(w)
-	if st != C.SW_STATUS_OK {
-		return "", f.takeError(st, op)
+	if err := callErr(ret.r, op); err != nil {
+		return "", err
 	}
-	s := C.GoString(out)
-	C.sw_string_free(out)
+	s := C.GoString(ret.text)
+	C.sw_string_free(ret.text)
 	return s, nil
 }

@@ -416,6 +416,74 @@ func TestValuesRoundTrip(t *testing.T) {
 	}
 }
 
+// Results larger than the binding's first buffer take a second copy; text,
+// blobs, NULLs and numbers must survive either path intact.
+func TestLargeResultsRoundTrip(t *testing.T) {
+	w, _ := openTemp(t, "")
+	mustExec(t, w, "CREATE TABLE L (id INTEGER PRIMARY KEY, t TEXT, b BLOB, f REAL)")
+	big := strings.Repeat("x", 100<<10)
+	blob := make([]byte, 70<<10)
+	for i := range blob {
+		blob[i] = byte(i)
+	}
+	mustExec(t, w, "INSERT INTO L VALUES (1, ?, ?, 1.5)", big, blob)
+	for i := 2; i <= 300; i++ {
+		mustExec(t, w, "INSERT INTO L VALUES (?, ?, NULL, ?)", i, fmt.Sprintf("row-%d", i), float64(i)/2)
+	}
+	for _, q := range []struct{ name, sql string }{
+		{"small rows, >4KB total", "SELECT id, t, f FROM L WHERE id > 1 ORDER BY id"},
+		{"one huge text cell", "SELECT t FROM L WHERE id = 1"},
+		{"text and blob", "SELECT id, t, b, f FROM L ORDER BY id"},
+	} {
+		rows, err := w.Query(ctx, q.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", q.name, err)
+		}
+		cached, err := w.Read(ctx, "large:"+q.name, q.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", q.name, err)
+		}
+		if fmt.Sprint(rows.Maps()) != fmt.Sprint(cached.Maps()) {
+			t.Fatalf("%s: Query and Read differ", q.name)
+		}
+		for i, row := range rows.All() {
+			for c, name := range rows.Columns() {
+				v := row[c]
+				switch name {
+				case "t":
+					want := fmt.Sprintf("row-%d", row0id(rows, i))
+					if row0id(rows, i) == 1 || q.name == "one huge text cell" {
+						want = big
+					}
+					if v != want {
+						t.Fatalf("%s: row %d t = %.20v...", q.name, i, v)
+					}
+				case "b":
+					if row0id(rows, i) == 1 {
+						if b, ok := v.([]byte); !ok || string(b) != string(blob) {
+							t.Fatalf("%s: blob corrupted", q.name)
+						}
+					} else if v != nil {
+						t.Fatalf("%s: row %d b = %v, want NULL", q.name, i, v)
+					}
+				case "f":
+					if v != float64(row0id(rows, i))/2 && !(row0id(rows, i) == 1 && v == 1.5) {
+						t.Fatalf("%s: row %d f = %v", q.name, i, v)
+					}
+				}
+			}
+		}
+	}
+}
+
+// row0id is the id column of row i, or 1 when the result has no id column.
+func row0id(rows *Rows, i int) int64 {
+	if rows.Columns()[0] != "id" {
+		return 1
+	}
+	return rows.Value(i, 0).(int64)
+}
+
 func TestErrClosedAfterCloseAndCloseTwiceIsSafe(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	w, err := Open(path)
