@@ -459,9 +459,20 @@ impl Writer {
     /// Serve `key` from the cache when fresh; otherwise run the query (once for concurrent
     /// misses) and cache its result.
     pub fn read(&self, key: &str, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
+        self.read_with(key, sql, || Ok(std::borrow::Cow::Borrowed(params)))
+    }
+
+    /// [`Writer::read`] with parameters built only on a miss (a hit never needs them).
+    pub(crate) fn read_with<'p>(
+        &self,
+        key: &str,
+        sql: &str,
+        params: impl FnOnce() -> Result<std::borrow::Cow<'p, [Param]>>,
+    ) -> Result<Arc<Rows>> {
         let shared = self.live()?;
         shared.cache.read(key, || {
-            let (rows, deps) = shared.run_read("read.start", key, sql, params, true)?;
+            let params = params()?;
+            let (rows, deps) = shared.run_read("read.start", key, sql, &params, true)?;
             let deps =
                 deps.ok_or_else(|| Error::new(Status::Error, "read dependencies missing"))?;
             Ok((rows, deps))

@@ -69,6 +69,40 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&
     Ok(std::slice::from_raw_parts(p, n))
 }
 
+/// Check C parameters without copying them (what `params` would refuse, this refuses).
+pub(crate) unsafe fn check_params(p: *const super::writer::sw_param, n: usize) -> Result<()> {
+    for (i, param) in slice(p, n, "params")?.iter().enumerate() {
+        let v = &param.value;
+        match v.r#type {
+            super::writer::SW_TYPE_TEXT | super::writer::SW_TYPE_BLOB
+                if v.len > 0 && v.data.is_null() =>
+            {
+                return Err(Error::invalid(format!(
+                    "parameter {}: data is NULL but len is {}",
+                    i + 1,
+                    v.len
+                )))
+            }
+            super::writer::SW_TYPE_TEXT => {
+                if std::str::from_utf8(std::slice::from_raw_parts(v.data, v.len)).is_err()
+                    && v.len > 0
+                {
+                    return params(p, n).map(|_| ());
+                }
+            }
+            super::writer::SW_TYPE_INTEGER
+            | super::writer::SW_TYPE_FLOAT
+            | super::writer::SW_TYPE_BLOB
+            | super::writer::SW_TYPE_NULL => {}
+            _ => return params(p, n).map(|_| ()),
+        }
+        if !param.name.is_null() && CStr::from_ptr(param.name).to_str().is_err() {
+            return params(p, n).map(|_| ());
+        }
+    }
+    Ok(())
+}
+
 /// Copy C parameters into owned [`Param`]s.
 pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Result<Vec<Param>> {
     let raw = slice(p, n, "params")?;

@@ -23,14 +23,37 @@ pub struct sw_rows {
     _private: [u8; 0],
 }
 
-fn live() -> &'static RwLock<HashSet<usize>> {
-    static LIVE: OnceLock<RwLock<HashSet<usize>>> = OnceLock::new();
-    LIVE.get_or_init(|| RwLock::new(HashSet::new()))
+/// Handle addresses are unique heap addresses: hashing them needs no SipHash.
+#[derive(Default, Clone, Copy)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | self.0 >> 56) ^ *b as u64;
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        // Allocations are 16-byte aligned; mix the high bits down.
+        self.0 = (n as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The addresses of the open writer handles.
+#[derive(Default)]
+struct LiveSet(HashSet<usize, std::hash::BuildHasherDefault<AddressHasher>>);
+
+fn live() -> &'static RwLock<LiveSet> {
+    static LIVE: OnceLock<RwLock<LiveSet>> = OnceLock::new();
+    LIVE.get_or_init(|| RwLock::new(LiveSet::default()))
 }
 
 pub(crate) fn writer_into_handle(w: Writer) -> *const sw_writer {
     let p = Arc::into_raw(Arc::new(w));
-    live().write().insert(p as usize);
+    live().write().0.insert(p as usize);
     p.cast()
 }
 
@@ -40,7 +63,7 @@ pub(crate) fn writer_from_handle(p: *const sw_writer) -> Result<Arc<Writer>> {
         return Err(Error::invalid("writer is NULL"));
     }
     let set = live().read();
-    if !set.contains(&(p as usize)) {
+    if !set.0.contains(&(p as usize)) {
         return Err(Error::new(
             Status::Closed,
             "the writer handle is closed (or was never opened)",
@@ -60,7 +83,7 @@ pub(crate) fn writer_release_handle(p: *const sw_writer) -> Result<Arc<Writer>> 
     if p.is_null() {
         return Err(Error::invalid("writer is NULL"));
     }
-    if !live().write().remove(&(p as usize)) {
+    if !live().write().0.remove(&(p as usize)) {
         return Err(Error::new(
             Status::Closed,
             "the writer handle is already closed (or was never opened)",

@@ -375,8 +375,13 @@ pub unsafe extern "C" fn sw_writer_read(
         need(out_rows, "out_rows")?;
         let key = text(cache_key, "cache_key")?;
         let sql = text(sql, "sql")?;
-        let p = copy_params(params, n_params)?;
-        let rows = with_writer(writer, |w| w.read(key, sql, &p))?;
+        // Checked now, copied only on a miss: a hit never binds them.
+        super::boundary::check_params(params, n_params)?;
+        let rows = with_writer(writer, |w| {
+            w.read_with(key, sql, || {
+                copy_params(params, n_params).map(std::borrow::Cow::Owned)
+            })
+        })?;
         out(out_rows, rows_into_handle(rows), "out_rows")
     })
 }

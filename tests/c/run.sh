@@ -132,7 +132,7 @@ if [ $built_asan = 1 ]; then
 fi
 
 if command -v valgrind >/dev/null 2>&1 && [ $built_shared = 1 ]; then
-    SW_C_SMALL=1 SW_C_TEST_TIMEOUT=120 run valgrind timeout 600 valgrind -q --error-exitcode=1 --leak-check=full \
+    SW_C_SMALL=1 SW_C_VALGRIND=1 SW_C_TEST_TIMEOUT=120 run valgrind timeout 600 valgrind -q --error-exitcode=1 --leak-check=full \
         --errors-for-leak-kinds=definite --show-leak-kinds=definite "$BUILD/tests_shared" --no-fork "$@"
 else
     echo "# valgrind not available: skipped"
