@@ -38,6 +38,7 @@ fn registry() -> &'static Registry {
 /// fails naming the differing options. Options it does not name are the running writer's.
 pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
     let opts = Options::parse(connection_string)?;
+    crate::ffi::configure_sqlite();
     let reg = registry();
     let mut writers = reg.writers.lock();
     loop {
