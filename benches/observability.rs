@@ -132,7 +132,8 @@ fn main() {
             let mut x: Vec<f64> = v.iter().map(f).collect();
             percentile(&mut x, 50.0)
         };
-        let (rate, cpu): (fn(&(f64, f64)) -> f64, fn(&(f64, f64)) -> f64) = (|p| p.0, |p| p.1);
+        type Pick = fn(&(f64, f64)) -> f64;
+        let (rate, cpu): (Pick, Pick) = (|p| p.0, |p| p.1);
         let (n_rate, n_cpu) = (median(&none, rate), median(&none, cpu));
         row("pipelined writes, high-volume signals off", format!("{n_rate:.0}/s, {n_cpu:.0} ns CPU/write"), "", None);
         for (label, v, budget) in [("Sample Rate=100", &r100, 3.0), ("Sample Rate=1", &r1, 15.0)] {

@@ -830,7 +830,7 @@ fn main() {
         .ok()
         .map(|v| v.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect());
     let want = |key: &str, label: &str| -> bool {
-        let run = only.as_ref().map_or(true, |o| o.iter().any(|k| k == key));
+        let run = only.as_ref().is_none_or(|o| o.iter().any(|k| k == key));
         if run {
             eprintln!("[{:6.1} s] [{key}] {label}", t0.elapsed().as_secs_f64());
             if let Ok(mut c) = CURRENT.lock() {
@@ -951,6 +951,7 @@ fn main() {
     let hit = if hits.is_empty() {
         None
     } else {
+        #[allow(clippy::type_complexity)]
         let pick = |f: &dyn Fn(&(HitTimes, HitTimes, HitTimes, u64)) -> &HitTimes| -> HitTimes {
             let t = hits.iter().map(f).min_by_key(|t| t.p50).unwrap();
             HitTimes { p50: t.p50, p99: t.p99, p999: t.p999 }

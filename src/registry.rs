@@ -96,14 +96,29 @@ pub(crate) fn release(shared: &Arc<Shared>) {
         }
     };
     if last {
-        shared.shutdown();
-        let mut writers = reg.writers.lock();
-        if writers
-            .get(&location)
-            .is_some_and(|e| Arc::ptr_eq(&e.shared, shared))
-        {
-            writers.remove(&location);
+        let finish = {
+            let shared = shared.clone();
+            move || {
+                shared.shutdown();
+                let mut writers = reg.writers.lock();
+                if writers
+                    .get(&location)
+                    .is_some_and(|e| Arc::ptr_eq(&e.shared, &shared))
+                {
+                    writers.remove(&location);
+                }
+                reg.changed.notify_all();
+            }
+        };
+        if crate::writer::inside_callback() {
+            // The last handle was dropped inside a callback, maybe on the writer's own thread,
+            // which the drain would wait for: shut down from a thread of its own instead. If no
+            // thread can be started, the writer stays open rather than deadlock.
+            let _ = std::thread::Builder::new()
+                .name("sw-close".into())
+                .spawn(finish);
+        } else {
+            finish();
         }
-        reg.changed.notify_all();
     }
 }

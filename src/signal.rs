@@ -68,6 +68,9 @@ pub(crate) enum Sampled {
     BatchItem = 3,
 }
 
+/// A signal to emit: (name, key, status, duration_us, rows, timestamp_us or 0 for now).
+pub(crate) type Pending = (&'static str, Arc<str>, Status, i64, i64, i64);
+
 /// The result of a poll.
 #[derive(Clone, Debug, Default)]
 pub struct Poll {
@@ -218,7 +221,7 @@ impl Signals {
 
     /// Emit several signals under one lock (the lane emits a group's signals together).
     /// Each is (name, key, status, duration_us, rows, timestamp_us or 0 for now).
-    pub(crate) fn emit_all(&self, batch: Vec<(&'static str, Arc<str>, Status, i64, i64, i64)>) {
+    pub(crate) fn emit_all(&self, batch: Vec<Pending>) {
         if batch.is_empty() {
             return;
         }

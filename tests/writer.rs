@@ -694,3 +694,32 @@ fn a_full_database_is_an_io_error_that_loses_nothing_else() {
         .unwrap();
     assert_eq!(count(&w, "t") as usize, 2 + ok, "the lane recovered");
 }
+
+#[test]
+fn dropping_the_last_handle_inside_a_callback_does_not_deadlock() {
+    let db = Db::new("dropcb.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let holder = Arc::new(parking_lot::Mutex::new(Some(w)));
+    let h = holder.clone();
+    holder
+        .lock()
+        .as_ref()
+        .unwrap()
+        .enqueue(
+            "INSERT INTO t VALUES (1)",
+            vec![],
+            Some(Box::new(move |r| {
+                assert!(r.is_ok());
+                drop(h.lock().take()); // the last handle, dropped on the writer's thread
+                tx.send(()).unwrap();
+            })),
+        )
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the callback returned");
+    // The writer shut down in the background; the database can be opened again.
+    let again = db.open("");
+    assert_eq!(count(&again, "t"), 1);
+}

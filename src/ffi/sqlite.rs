@@ -13,7 +13,10 @@ pub(crate) fn configure_once() {
         // SAFETY: sqlite3_config is only valid before SQLite initializes; otherwise it returns
         // SQLITE_MISUSE and does nothing. MEMSTATUS takes one int argument.
         unsafe {
-            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            );
         }
     });
 }
