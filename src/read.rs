@@ -24,6 +24,8 @@ use crate::value::{bind, Param};
 type TableList = Arc<[Box<str>]>;
 
 struct ReadConn {
+    /// Identity, for giving a thread back the connection it used last.
+    id: usize,
     db: Connection,
     capture: Arc<Mutex<Vec<Box<str>>>>,
     read_sets: LruCache<Box<str>, TableList>,
@@ -54,7 +56,9 @@ impl ReadConn {
             }
             Authorization::Allow
         }))?;
+        static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         Ok(ReadConn {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             db,
             capture,
             // Larger than the statement cache, so a cached statement always has its read set.
@@ -111,6 +115,10 @@ impl ReadConn {
     }
 }
 
+thread_local! {
+    static LAST_READER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The pool.
 pub(crate) struct Readers {
     idle: Mutex<Vec<ReadConn>>,
@@ -151,6 +159,12 @@ impl Readers {
 
     fn checkout(&self) -> Result<(ReadConn, bool)> {
         let mut idle = self.idle.lock();
+        // The connection this thread used last is still warm in this core's caches; another
+        // thread's would bring its memory over from the other core.
+        let last = LAST_READER.with(|l| l.get());
+        if let Some(pos) = idle.iter().position(|c| c.id == last) {
+            return Ok((idle.swap_remove(pos), false));
+        }
         if let Some(c) = idle.pop() {
             return Ok((c, false));
         }
@@ -178,6 +192,7 @@ impl Readers {
     }
 
     fn checkin(&self, conn: ReadConn) {
+        LAST_READER.with(|l| l.set(conn.id));
         self.idle.lock().push(conn);
         self.available.notify_one();
     }
