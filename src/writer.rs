@@ -153,7 +153,13 @@ impl Shared {
     }
 
     /// Record a group's finished jobs, keeping the last `Max Tracked Writes`.
-    fn track_done(&self, jobs: &[lane::Job], results: &[Result<WriteResult>], done_us: i64) {
+    fn track_done(
+        &self,
+        jobs: &[lane::Job],
+        results: &[Result<WriteResult>],
+        done_us: i64,
+        done_at: Instant,
+    ) {
         let max = self.opts.max_tracked_writes;
         if max == 0 {
             return;
@@ -163,7 +169,7 @@ impl Shared {
         let mut ops = self.ops.lock();
         for (job, result) in jobs.iter().zip(results).skip(skip) {
             let (kind, sql) = kind_of(&job.work);
-            let latency = job.submitted.elapsed().as_micros() as i64;
+            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
             if ops.len() >= max {
                 ops.pop_front();
             }

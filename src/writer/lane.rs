@@ -474,11 +474,13 @@ impl Shared {
         let drainer = me.is_none();
         let mut wake = Vec::with_capacity(jobs.len());
         let mut deferred = Vec::new();
+        // One clock reading for the whole group.
         let done_us = crate::signal::now_us();
-        self.track_done(&jobs, &results, done_us);
+        let done_at = Instant::now();
+        self.track_done(&jobs, &results, done_us, done_at);
         let mut batch = Vec::new();
         for (job, result) in jobs.into_iter().zip(results) {
-            let latency = job.submitted.elapsed().as_micros() as i64;
+            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
             match &result {
                 _ if !job.is_write() => {}
                 Ok(r) => {
@@ -600,7 +602,10 @@ impl Shared {
         let now = crate::signal::now_us();
         let mut batch = Vec::new();
         for job in jobs.iter().filter(|j| j.sampled) {
-            let submitted = now - job.submitted.elapsed().as_micros() as i64;
+            let submitted = now
+                - group_start
+                    .saturating_duration_since(job.submitted)
+                    .as_micros() as i64;
             batch.push((
                 "write.enqueue",
                 crate::signal::no_key(),
