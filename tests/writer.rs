@@ -1,7 +1,7 @@
 //! The writer lane: the original package's writer tests, ported, plus group-commit isolation,
 //! misuse, busy handling, closing, and bad input.
 mod common;
-use common::{count, items_schema, Db};
+use common::{count, items_schema, with_lane_held, Db};
 use singlewriter::{named_params, params, Param, Statement, Status, Writer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -256,20 +256,8 @@ fn writes_queued_while_the_lane_is_busy_commit_as_one_group() {
     let db = Db::new("grp.db");
     let w = db.open("");
     w.execute("CREATE TABLE t(x UNIQUE)", &[]).unwrap();
-    let gate = Arc::new(std::sync::Barrier::new(2));
     let mut before = 0;
-    std::thread::scope(|s| {
-        let g = gate.clone();
-        let w = &w;
-        s.spawn(move || {
-            w.transaction(|_| {
-                g.wait();
-                std::thread::sleep(Duration::from_millis(100));
-                Ok(())
-            })
-            .unwrap()
-        });
-        gate.wait();
+    with_lane_held(&w, Duration::from_millis(100), || {
         before = w.stats().unwrap().transactions;
         for i in 0..100 {
             // Every tenth write fails; its neighbours commit anyway.
@@ -295,18 +283,7 @@ fn a_write_that_aborts_the_transaction_fails_alone() {
     w.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
     let results = Arc::new(parking_lot::Mutex::new(Vec::new()));
     // Hold the lane so that all of these land in one group.
-    let gate = Arc::new(std::sync::Barrier::new(2));
-    let g = gate.clone();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            w.transaction(|_| {
-                g.wait();
-                std::thread::sleep(Duration::from_millis(100));
-                Ok(())
-            })
-            .unwrap()
-        });
-        gate.wait();
+    with_lane_held(&w, Duration::from_millis(100), || {
         for (i, sql) in [
             "INSERT INTO t VALUES (2)",
             "INSERT OR ROLLBACK INTO t VALUES (1)",
@@ -442,19 +419,7 @@ fn a_full_queue_fails_after_the_enqueue_timeout() {
     let db = Db::new("p.db");
     let w = db.open("Queue Capacity=2;Enqueue Timeout=50");
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
-    let gate = Arc::new(std::sync::Barrier::new(2));
-    std::thread::scope(|s| {
-        let g = gate.clone();
-        let w = &w;
-        s.spawn(move || {
-            w.transaction(|_| {
-                g.wait();
-                std::thread::sleep(Duration::from_millis(300));
-                Ok(())
-            })
-            .unwrap()
-        });
-        gate.wait();
+    with_lane_held(&w, Duration::from_millis(300), || {
         w.enqueue("INSERT INTO t VALUES (1)", vec![], None).unwrap();
         w.enqueue("INSERT INTO t VALUES (2)", vec![], None).unwrap();
         let started = Instant::now();

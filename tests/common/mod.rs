@@ -35,3 +35,21 @@ pub fn count(w: &Writer, table: &str) -> i64 {
         .expect("cell")
         .as_i64()
 }
+
+/// Run `body` while another thread holds the writer lane (inside a transaction) for `hold`:
+/// whatever `body` submits queues up behind it.
+pub fn with_lane_held<R>(w: &Writer, hold: std::time::Duration, body: impl FnOnce() -> R) -> R {
+    let gate = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            w.transaction(|_| {
+                gate.wait();
+                std::thread::sleep(hold);
+                Ok(())
+            })
+            .unwrap()
+        });
+        gate.wait();
+        body()
+    })
+}
