@@ -150,6 +150,20 @@ pub(crate) fn with_writer<T>(
     f(&writer)
 }
 
+/// A string result of the writer into `*out_s` (freed by the caller with `sw_string_free`).
+unsafe fn string_out(
+    writer: *const sw_writer,
+    out_s: *mut *mut c_char,
+    what: &str,
+    f: fn(&Writer) -> Result<String>,
+) -> sw_status {
+    boundary(|| {
+        need(out_s, what)?;
+        let s = with_writer(writer, f)?;
+        out(out_s, owned_string(s), what)
+    })
+}
+
 unsafe fn write_out(out_result: *mut sw_write_result, r: WriteResult) {
     if !out_result.is_null() {
         out_result.write(r.into());
@@ -458,11 +472,7 @@ pub unsafe extern "C" fn sw_writer_operations_json(
     writer: *const sw_writer,
     out_json: *mut *mut c_char,
 ) -> sw_status {
-    boundary(|| {
-        need(out_json, "out_json")?;
-        let s = with_writer(writer, |w| w.operations_json())?;
-        out(out_json, owned_string(s), "out_json")
-    })
+    string_out(writer, out_json, "out_json", Writer::operations_json)
 }
 
 /// Counters and latency histograms in the Prometheus text exposition format. Free with
@@ -472,11 +482,7 @@ pub unsafe extern "C" fn sw_writer_metrics_text(
     writer: *const sw_writer,
     out_text: *mut *mut c_char,
 ) -> sw_status {
-    boundary(|| {
-        need(out_text, "out_text")?;
-        let s = with_writer(writer, |w| w.metrics_text())?;
-        out(out_text, owned_string(s), "out_text")
-    })
+    string_out(writer, out_text, "out_text", Writer::metrics_text)
 }
 
 /// Raise a signal (`name` or `name:key`). `"cache.invalidate:<key or glob>"` is persisted
