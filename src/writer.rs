@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 pub use conn::{Statement, WriteResult, CHANGE_TABLE};
-pub(crate) use lane::{in_callback, inside_callback};
-use lane::{Notify, Waiter, Work};
+pub(crate) use lane::{in_callback, inside_callback, Notify, RawCallback};
+use lane::{Waiter, Work};
 
 use crate::cache::{Cache, CacheStats};
 use crate::error::{Error, Result, Status};
@@ -292,6 +292,30 @@ impl Txn<'_> {
     }
 }
 
+thread_local! {
+    /// The SQL text this thread submitted last, shared by its next submissions of the same text.
+    static LAST_SQL: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The job's copy of `sql`: the same `Arc` as this thread's previous submission when the text
+/// is the same (the usual case: one statement submitted in a loop). The lane then recognizes a
+/// run of equal statements by pointer, and no text is allocated, copied and freed per write.
+fn intern_sql(sql: &str) -> Arc<str> {
+    LAST_SQL
+        .try_with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                Some(a) if **a == *sql => a.clone(),
+                _ => {
+                    let a: Arc<str> = Arc::from(sql);
+                    *last = Some(a.clone());
+                    a
+                }
+            }
+        })
+        .unwrap_or_else(|_| Arc::from(sql))
+}
+
 fn check_sql(sql: &str) -> Result<bool> {
     if sql.trim().is_empty() {
         return Err(Error::invalid("the SQL is empty"));
@@ -345,7 +369,7 @@ impl Writer {
         let alone = check_sql(sql)?;
         shared.submit_wait(
             Work::Exec {
-                sql: Arc::from(sql),
+                sql: intern_sql(sql),
                 params: params.to_vec(),
                 invalidate: keys.iter().map(|k| k.as_ref().to_owned()).collect(),
                 alone,
@@ -362,15 +386,26 @@ impl Writer {
         params: Vec<Param>,
         callback: Option<Box<dyn FnOnce(Result<WriteResult>) + Send>>,
     ) -> Result<()> {
-        let shared = self.live()?;
-        let alone = check_sql(sql)?;
         let notify = match callback {
             Some(cb) => Notify::Call(cb),
             None => Notify::Nothing,
         };
+        self.enqueue_notify(sql, params, notify)
+    }
+
+    /// [`Writer::enqueue`] with the completion already in the lane's form (the C ABI passes
+    /// its callback and userdata as a [`RawCallback`], with no allocation per write).
+    pub(crate) fn enqueue_notify(
+        &self,
+        sql: &str,
+        params: Vec<Param>,
+        notify: Notify,
+    ) -> Result<()> {
+        let shared = self.live()?;
+        let alone = check_sql(sql)?;
         shared.submit_async(
             Work::Exec {
-                sql: Arc::from(sql),
+                sql: intern_sql(sql),
                 params,
                 invalidate: vec![],
                 alone,

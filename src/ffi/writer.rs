@@ -12,7 +12,7 @@ use super::handle::{
 use super::rows::owned_string;
 use super::status::sw_status;
 use crate::error::{Error, Result};
-use crate::writer::{Statement, WriteResult, Writer};
+use crate::writer::{Notify, RawCallback, Statement, WriteResult, Writer};
 
 /// Value type: 64-bit integer.
 pub const SW_TYPE_INTEGER: u32 = 1;
@@ -240,10 +240,28 @@ pub unsafe extern "C" fn sw_writer_execute(
     })
 }
 
-struct SendPtr(*mut c_void);
-// SAFETY: the pointer is the caller's userdata, handed back untouched on a library thread, as
-// the header documents.
-unsafe impl Send for SendPtr {}
+/// Run a C write callback: `cb` is the `sw_write_callback` function pointer, `userdata` the
+/// caller's pointer, both as `sw_writer_enqueue` received them.
+fn call_write_callback(cb: usize, userdata: usize, r: Result<WriteResult>) {
+    type CallbackFn =
+        unsafe extern "C" fn(*mut c_void, sw_status, *const sw_write_result, *const c_char);
+    // SAFETY: `cb` is a non-null `sw_write_callback` turned into an integer by
+    // `sw_writer_enqueue`; function pointers and `usize` have the same size on every target.
+    let cb: CallbackFn = unsafe { std::mem::transmute::<usize, CallbackFn>(cb) };
+    let ud = userdata as *mut c_void;
+    match r {
+        Ok(r) => {
+            let res = sw_write_result::from(r);
+            // SAFETY: the caller's callback, called once, as the header documents.
+            unsafe { cb(ud, 0, &res, ptr::null()) };
+        }
+        Err(e) => {
+            let msg = CString::new(e.message().replace('\0', "\\0")).unwrap_or_default();
+            // SAFETY: as above; `msg` outlives the call.
+            unsafe { cb(ud, e.status() as sw_status, ptr::null(), msg.as_ptr()) };
+        }
+    }
+}
 
 /// Queue a write and return at once. `callback` (may be NULL) is called exactly once on the
 /// writer's library thread: after the commit, with the write's error, or with
@@ -263,24 +281,15 @@ pub unsafe extern "C" fn sw_writer_enqueue(
     boundary(|| {
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;
-        let cb = callback.map(|cb| {
-            let ud = SendPtr(userdata);
-            Box::new(move |r: Result<WriteResult>| {
-                let ud = ud;
-                match r {
-                    Ok(r) => {
-                        let res = sw_write_result::from(r);
-                        cb(ud.0, 0, &res, ptr::null());
-                    }
-                    Err(e) => {
-                        let msg =
-                            CString::new(e.message().replace('\0', "\\0")).unwrap_or_default();
-                        cb(ud.0, e.status() as sw_status, ptr::null(), msg.as_ptr());
-                    }
-                }
-            }) as Box<dyn FnOnce(Result<WriteResult>) + Send>
-        });
-        with_writer(writer, |w| w.enqueue(sql, p, cb))
+        let notify = match callback {
+            Some(cb) => Notify::Raw(RawCallback {
+                call: call_write_callback,
+                a: cb as usize,
+                b: userdata as usize,
+            }),
+            None => Notify::Nothing,
+        };
+        with_writer(writer, |w| w.enqueue_notify(sql, p, notify))
     })
 }
 

@@ -61,6 +61,14 @@ pub(crate) enum Work {
     },
 }
 
+/// A completion callback without a closure: `call(a, b, result)`. The C ABI passes its function
+/// pointer and userdata as `a` and `b`, so a queued write allocates nothing for its callback.
+pub(crate) struct RawCallback {
+    pub(crate) call: fn(usize, usize, Result<WriteResult>),
+    pub(crate) a: usize,
+    pub(crate) b: usize,
+}
+
 pub(crate) enum Notify {
     /// A blocking submitter (may be handed leadership).
     Wait(Arc<Waiter>),
@@ -68,6 +76,8 @@ pub(crate) enum Notify {
     Barrier(Arc<Waiter>),
     /// A completion callback, run on the drainer thread.
     Call(Callback),
+    /// A completion as a plain function and two words, run on the drainer thread.
+    Raw(RawCallback),
     Nothing,
 }
 
@@ -575,6 +585,11 @@ impl Shared {
                 match notify {
                     Notify::Call(cb) => {
                         let _ = catch_unwind(AssertUnwindSafe(|| in_callback(|| cb(result))));
+                    }
+                    Notify::Raw(r) => {
+                        let _ = catch_unwind(AssertUnwindSafe(|| {
+                            in_callback(|| (r.call)(r.a, r.b, result))
+                        }));
                     }
                     Notify::Barrier(w) | Notify::Wait(w) => {
                         w.finish(result);
