@@ -230,9 +230,14 @@ impl Signals {
         let mut published = Vec::new();
         {
             let mut ring = self.ring.lock();
+            // One reservation of sequence numbers for the whole batch.
+            let mut seq = self
+                .next_seq
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
             for (name, key, status, duration_us, rows, ts) in batch {
+                seq += 1;
                 let signal = Signal {
-                    seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+                    seq: seq - 1,
                     timestamp_us: if ts == 0 { now } else { ts },
                     name: Cow::Borrowed(name),
                     key,

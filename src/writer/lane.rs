@@ -489,13 +489,16 @@ impl Shared {
         let done_at = Instant::now();
         self.track_done(&jobs, &results, done_us, done_at);
         let mut batch = Vec::new();
+        // Counted here, published once per group.
+        let mut latencies = Vec::with_capacity(jobs.len());
+        let (mut committed, mut failed) = (0u64, 0u64);
         for (job, result) in jobs.into_iter().zip(results) {
             let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
             match &result {
                 _ if !job.is_write() => {}
                 Ok(r) => {
-                    self.metrics.latency.record(latency as u64);
-                    self.metrics.committed.fetch_add(1, Ordering::Relaxed);
+                    latencies.push(latency as u64);
+                    committed += 1;
                     if job.sampled {
                         batch.push((
                             "write.done",
@@ -508,8 +511,8 @@ impl Shared {
                     }
                 }
                 Err(e) => {
-                    self.metrics.latency.record(latency as u64);
-                    self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                    latencies.push(latency as u64);
+                    failed += 1;
                     batch.push((
                         "write.error",
                         Arc::from(e.message()),
@@ -529,6 +532,13 @@ impl Shared {
                 Notify::Nothing => {}
                 other => deferred.push((other, result)),
             }
+        }
+        self.metrics.latency.record_all(&latencies);
+        if committed > 0 {
+            self.metrics.committed.fetch_add(committed, Ordering::Relaxed);
+        }
+        if failed > 0 {
+            self.metrics.failed.fetch_add(failed, Ordering::Relaxed);
         }
         self.signals.emit_all(batch);
         let mut still_leading = true;
