@@ -238,11 +238,12 @@ impl Shared {
         if let Some(h) = self.drainer.lock().take() {
             let _ = h.join();
         }
+        // Readers first: their snapshots would keep the checkpoint from truncating the WAL.
+        self.readers.close();
         if let Some(mut conn) = self.lane.conn.lock().take() {
             conn.unregister();
             conn.checkpoint();
         }
-        self.readers.close();
         self.signals.emit("writer.close", "");
         self.signals.unsubscribe_all();
     }

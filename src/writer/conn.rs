@@ -760,6 +760,13 @@ impl WriteConn {
         Ok(rows)
     }
 
+    /// Whether the database is in WAL mode now.
+    pub(crate) fn in_wal_mode(&self) -> bool {
+        self.db
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
+    }
+
     /// `PRAGMA wal_checkpoint(TRUNCATE)`, best effort.
     pub(crate) fn checkpoint(&mut self) {
         let _ = self

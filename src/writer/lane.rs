@@ -535,7 +535,9 @@ impl Shared {
         }
         self.metrics.latency.record_all(&latencies);
         if committed > 0 {
-            self.metrics.committed.fetch_add(committed, Ordering::Relaxed);
+            self.metrics
+                .committed
+                .fetch_add(committed, Ordering::Relaxed);
         }
         if failed > 0 {
             self.metrics.failed.fetch_add(failed, Ordering::Relaxed);
@@ -661,10 +663,15 @@ impl Shared {
             ..
         }] = jobs
         {
+            // The statement may change the journal mode or need the database to itself:
+            // idle read connections close first, and readers keep snapshots again only if the
+            // database is still in WAL mode afterwards.
+            self.readers.before_alone();
             let result = catch_unwind(AssertUnwindSafe(|| {
                 self.with_busy_retry(|| conn.execute_alone(sql, params))
             }))
             .unwrap_or_else(|_| Err(panicked()));
+            self.readers.after_alone(conn.in_wal_mode());
             self.cache.tables.bump([SCHEMA]);
             self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
             return Some(vec![result]);
@@ -819,6 +826,7 @@ impl Shared {
             }
         };
         drop(guard);
+        self.readers.sweep();
         self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
         self.metrics.group_size.record(jobs.len() as u64);
         let results: Vec<Result<WriteResult>> = results
@@ -1050,6 +1058,9 @@ impl Shared {
                 .wait_for(&mut st, timeout)
                 .timed_out();
             st.drainer_idle = false;
+            if timed_out {
+                self.readers.sweep();
+            }
             if timed_out && !poll.is_zero() && !st.leading && st.queue.is_empty() && !st.stopped {
                 st.leading = true;
                 drop(st);
