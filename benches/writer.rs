@@ -17,7 +17,7 @@ use std::ffi::{c_char, c_void, CString};
 use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -880,6 +880,12 @@ fn main() {
         record("sw16_n", "singlewriter 16 producers NORMAL", &mut || {
             sw_many_producers(&cfg, &mut rep, "16 blocking producers, NORMAL", Sync::Normal, cfg.normal)
         });
+        record("min16_n", "minimal group commit (reference), 16 producers NORMAL", &mut || {
+            minimal_group_commit(&cfg, Sync::Normal, cfg.normal)
+        });
+        record("min16_f", "minimal group commit (reference), 16 producers FULL", &mut || {
+            minimal_group_commit(&cfg, Sync::Full, cfg.full)
+        });
         record("sw16_f", "singlewriter 16 producers FULL", &mut || {
             sw_many_producers(&cfg, &mut rep, "16 blocking producers, FULL", Sync::Full, cfg.full)
         });
@@ -963,6 +969,7 @@ fn main() {
     let (sw1_n, sw1_f, sw16_n, sw16_f) = (best("sw1_n"), best("sw1_f"), best("sw16_n"), best("sw16_f"));
     let (pipe1, pipe2, q1, q2) = (best("pipe1"), best("pipe2"), best("q1"), best("q2"));
     let pipe1_quiet = best("pipe1_quiet");
+    let (min16_n, min16_f) = (best("min16_n"), best("min16_f"));
     let (raw_q, raw_q2) = (best("raw_q"), best("raw_q2"));
 
     for (n, m) in [("raw NORMAL", &raw_n), ("raw FULL", &raw_f), ("16 conns NORMAL", &many_n), ("16 conns FULL", &many_f)] {
@@ -982,6 +989,8 @@ fn main() {
     rep.compared("sw 1 blocking producer (execute), FULL", rate(&sw1_f), "ops/s", "raw FULL", rate(&raw_f), None);
     rep.compared("sw 16 blocking producers, one Writer, NORMAL", rate(&sw16_n), "ops/s", "16 conns NORMAL", rate(&many_n), Some(4.0));
     rep.compared("sw 16 blocking producers, one Writer, FULL", rate(&sw16_f), "ops/s", "16 conns FULL", rate(&many_f), Some(20.0));
+    rep.compared("(reference) minimal group commit, 16 blocking producers, NORMAL", rate(&min16_n), "ops/s", "16 conns NORMAL", rate(&many_n), None);
+    rep.compared("(reference) minimal group commit, 16 blocking producers, FULL", rate(&min16_f), "ops/s", "16 conns FULL", rate(&many_f), None);
     rep.compared("sw pipelined C ABI (enqueue+callback, flush), 1 producer, NORMAL", rate(&pipe1), "rows/s", "bulk limit", rate(&bulk), Some(0.5));
     rep.compared("sw pipelined C ABI (enqueue+callback, flush), 2 producers, NORMAL", rate(&pipe2), "rows/s", "bulk limit", rate(&bulk), Some(0.5));
     rep.compared(
@@ -1061,4 +1070,111 @@ fn raw_many(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
     });
     // The scope joined every thread: elapsed runs to the last one's end.
     Measure { ops: ops.into_inner(), errors: errors.into_inner(), elapsed: start.elapsed() }
+}
+
+/// The reference for "16 blocking producers": the least a leader/follower group commit can do.
+/// 16 threads; a thread that finds no leader leads: it takes every queued write, runs them on one
+/// raw rusqlite connection in `BEGIN IMMEDIATE` … `COMMIT` with one prepared statement, marks
+/// them done and unparks their threads, and leads again until its own write is done, then hands
+/// the lane to the next queued thread. No error handling, signals, statistics or callbacks: what
+/// this reaches is a ceiling for any blocking design on this machine, not a competitor.
+fn minimal_group_commit(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
+    use std::sync::atomic::AtomicU8;
+    struct Slot {
+        state: AtomicU8, // 0 pending, 1 done, 2 lead
+        thread: std::thread::Thread,
+        value: AtomicU64,
+    }
+    struct Lane {
+        queue: Vec<Arc<Slot>>,
+        leading: bool,
+    }
+    let db = Db::new(cfg, "minimal");
+    let conn = raw_open(&db.path, sync);
+    conn.execute_batch(CREATE).unwrap();
+    let conn = std::sync::Mutex::new(conn);
+    let lane = std::sync::Mutex::new(Lane { queue: Vec::new(), leading: false });
+    let ops = AtomicU64::new(0);
+    let barrier = Barrier::new(PRODUCERS + 1);
+    // Lead until `me` is done; returns with the lane passed on.
+    let lead = |me: &Arc<Slot>| loop {
+        let group = {
+            let mut l = lane.lock().unwrap();
+            if l.queue.is_empty() {
+                l.leading = false;
+                return;
+            }
+            std::mem::take(&mut l.queue)
+        };
+        {
+            let c = conn.lock().unwrap();
+            c.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let mut stmt = c.prepare_cached(INSERT).unwrap();
+            for w in &group {
+                stmt.execute(rusqlite::params![w.value.load(Ordering::Relaxed) as i64, TEXT]).unwrap();
+            }
+            drop(stmt);
+            c.execute_batch("COMMIT").unwrap();
+        }
+        ops.fetch_add(group.len() as u64, Ordering::Relaxed);
+        let mut own = false;
+        for w in group {
+            if Arc::ptr_eq(&w, me) {
+                own = true;
+            } else {
+                w.state.store(1, Ordering::Release);
+                w.thread.unpark();
+            }
+        }
+        if own {
+            let mut l = lane.lock().unwrap();
+            match l.queue.first() {
+                Some(next) => {
+                    next.state.store(2, Ordering::Release);
+                    next.thread.unpark();
+                }
+                None => l.leading = false,
+            }
+            return;
+        }
+    };
+    let start = std::thread::scope(|s| {
+        for _ in 0..PRODUCERS {
+            let (lane, barrier, lead) = (&lane, &barrier, &lead);
+            s.spawn(move || {
+                let me = Arc::new(Slot { state: AtomicU8::new(0), thread: std::thread::current(), value: AtomicU64::new(0) });
+                barrier.wait();
+                let start = Instant::now();
+                let mut i = 0u64;
+                while start.elapsed() < dur {
+                    me.state.store(0, Ordering::Relaxed);
+                    me.value.store(i, Ordering::Relaxed);
+                    let leader = {
+                        let mut l = lane.lock().unwrap();
+                        l.queue.push(me.clone());
+                        !std::mem::replace(&mut l.leading, true)
+                    };
+                    // `lead` returns once this thread's own write is committed.
+                    if leader {
+                        lead(&me);
+                    } else {
+                        loop {
+                            match me.state.load(Ordering::Acquire) {
+                                1 => break,
+                                2 => {
+                                    lead(&me);
+                                    break;
+                                }
+                                _ => std::thread::park(),
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+            });
+        }
+        barrier.wait();
+        Instant::now()
+    });
+    Measure { ops: ops.into_inner(), errors: 0, elapsed: start.elapsed() }
 }
