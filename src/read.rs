@@ -159,12 +159,12 @@ fn fresh_snapshot(db: &Connection, held: &mut Option<Held>, wal: Option<&WalInde
 
 fn end_snapshot(db: &Connection, held: &mut Option<Held>) {
     if held.take().is_some() && !db.is_autocommit() {
-        if let Err(e) = db
+        // A read transaction's COMMIT only releases locks; if it failed, make sure.
+        if db
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.raw_execute())
+            .is_err()
         {
-            // A read transaction's COMMIT only releases locks; if it failed, make sure.
-            let _ = e;
             let _ = db.execute_batch("ROLLBACK");
         }
     }
@@ -220,6 +220,8 @@ impl ReadConn {
         wal: Option<&WalIndex>,
     ) -> Result<(Rows, Option<Deps>)> {
         let known = self.read_sets.get(sql).cloned();
+        // Checked once per SQL text: a text with a read set passed these checks before.
+        let mut pragma = false;
         if known.is_none() {
             if crate::writer::sql::classify(sql) == crate::writer::sql::Kind::TransactionControl {
                 return Err(Error::invalid(format!(
@@ -229,9 +231,8 @@ impl ReadConn {
             }
             // SQLite applies a flag pragma (`query_only = 0`) while preparing it: refuse
             // those before they are prepared.
-            if crate::writer::sql::first_keyword(sql) == "PRAGMA"
-                && !crate::writer::sql::pragma_only_reads(sql)
-            {
+            pragma = crate::writer::sql::first_keyword(sql) == "PRAGMA";
+            if pragma && !crate::writer::sql::pragma_only_reads(sql) {
                 return Err(read_only());
             }
             self.capture.lock().clear();
@@ -245,19 +246,15 @@ impl ReadConn {
             }
             Err(e) => return Err(e.into()),
         };
-        // PRAGMA statements are not "read-only" to SQLite even when they only read; the
-        // read-only open and `query_only` stop any that would write.
-        let reads_only = if crate::writer::sql::first_keyword(sql) == "PRAGMA" {
-            crate::writer::sql::pragma_only_reads(sql)
-        } else {
-            stmt.readonly()
-        };
-        if !reads_only {
-            return Err(read_only());
-        }
         let read_set = match known {
             Some(set) => set,
             None => {
+                // PRAGMA statements are not "read-only" to SQLite even when they only read
+                // (those were checked above); the read-only open and `query_only` stop any that
+                // would write.
+                if !pragma && !stmt.readonly() {
+                    return Err(read_only());
+                }
                 let set: TableList = std::mem::take(&mut *self.capture.lock()).into();
                 self.read_sets.put(sql.into(), set.clone());
                 set

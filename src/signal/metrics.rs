@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A log-scale histogram of microsecond durations: bucket i holds values below 2^i µs.
 pub(crate) struct Histogram {
-    buckets: [AtomicU64; 40],
+    buckets: [AtomicU64; BUCKETS],
     sum_us: AtomicU64,
     count: AtomicU64,
     /// The last RECENT values, for "recent" percentiles.
@@ -17,6 +17,7 @@ pub(crate) struct Histogram {
 }
 
 const RECENT: usize = 4096;
+const BUCKETS: usize = 40;
 
 impl Histogram {
     pub(crate) fn new() -> Histogram {
@@ -29,8 +30,13 @@ impl Histogram {
         }
     }
 
+    /// The bucket of `us`: values below 2^i µs.
+    fn bucket(us: u64) -> usize {
+        (64 - us.leading_zeros() as usize).min(BUCKETS - 1)
+    }
+
     pub(crate) fn record(&self, us: u64) {
-        let i = (64 - us.leading_zeros() as usize).min(self.buckets.len() - 1);
+        let i = Self::bucket(us);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
@@ -44,10 +50,10 @@ impl Histogram {
         if values.is_empty() {
             return;
         }
-        let mut counts = [0u64; 40];
+        let mut counts = [0u64; BUCKETS];
         let mut sum = 0u64;
         for &us in values {
-            counts[(64 - us.leading_zeros() as usize).min(counts.len() - 1)] += 1;
+            counts[Self::bucket(us)] += 1;
             sum = sum.wrapping_add(us);
         }
         for (bucket, &n) in self.buckets.iter().zip(&counts) {
