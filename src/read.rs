@@ -11,10 +11,13 @@
 //! [`MAX_HOLD`]. Starting and ending a read transaction is most of the cost of a point read
 //! (measured here: 2.7 µs per point SELECT in autocommit, 0.5 µs inside one read transaction),
 //! and the file locks it takes are what keep two reading threads from scaling. "Nothing has
-//! committed" is read from the WAL-index header in the database's `-shm` file, which every
-//! commit of every connection and process rewrites before its COMMIT returns ([`WalIndex`]). An
-//! idle connection's snapshot is released within [`MAX_HOLD`] by a sweep from the writer's
-//! threads, so checkpoints and WAL restarts are not held up.
+//! committed" is read from the WAL-index header, which every commit of every connection and
+//! process rewrites before its COMMIT returns; each connection reads it through SQLite's own
+//! mapping of its WAL index ([`WalIndex`]), never through a descriptor of its own. An idle
+//! connection's snapshot is released within [`MAX_HOLD`] by a sweep from the writer's threads,
+//! so checkpoints and WAL restarts are not held up.
+
+mod wal_index;
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,91 +34,13 @@ use crate::error::{Error, Result, Status};
 use crate::options::Options;
 use crate::rows::Rows;
 use crate::value::{bind, Param};
+use wal_index::{Header, WalIndex};
 
 /// Tables a statement reads, as captured by the authorizer.
 type TableList = Arc<[Box<str>]>;
 
 /// How long a read connection may keep one snapshot, used or idle.
 pub(crate) const MAX_HOLD: Duration = Duration::from_millis(1);
-
-/// A read-only mapping of the first page of the database's `-shm` file, which holds the
-/// WAL-index header (https://www.sqlite.org/walformat.html, "The WAL-Index Header": two copies
-/// of a 48-byte header at offsets 0 and 48). Every commit rewrites the header (frame count,
-/// change counter, salts) before its COMMIT returns, so an unchanged first copy means nothing
-/// has committed. A header read while a commit is rewriting it differs from the one noted, which
-/// only costs a new snapshot.
-///
-/// The file is never truncated while this process's own connections have the database open
-/// (SQLite truncates it only when a connection opens one that no process has open), and the
-/// mapping is only read through those connections' reads.
-pub(crate) struct WalIndex {
-    base: *const u64,
-    len: usize,
-}
-
-// SAFETY: the mapping is read-only and only read with volatile loads; it is unmapped once, on
-// drop.
-unsafe impl Send for WalIndex {}
-// SAFETY: as above.
-unsafe impl Sync for WalIndex {}
-
-type Header = [u64; 6];
-
-impl WalIndex {
-    /// Map `<db_path>-shm`, or `None` when it is missing or too short (then every read runs in
-    /// a transaction of its own, as SQLite does by default).
-    fn open(db_path: &str) -> Option<WalIndex> {
-        let path = std::ffi::CString::new(format!("{db_path}-shm")).ok()?;
-        // SAFETY: a valid NUL-terminated path; the descriptor is closed below on every path.
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: an all-zero `stat` is a valid value to be overwritten by fstat.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: `fd` is open and `st` is writable.
-        let size_ok = unsafe { libc::fstat(fd, &mut st) } == 0 && st.st_size >= 4096;
-        let len = 4096;
-        let base = if size_ok {
-            // SAFETY: a fresh read-only shared mapping of the file's first page, which exists.
-            unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED,
-                    fd,
-                    0,
-                )
-            }
-        } else {
-            libc::MAP_FAILED
-        };
-        // SAFETY: `fd` is ours; the mapping does not need it open.
-        unsafe { libc::close(fd) };
-        if base == libc::MAP_FAILED {
-            return None;
-        }
-        Some(WalIndex {
-            base: base as *const u64,
-            len,
-        })
-    }
-
-    /// The first copy of the WAL-index header.
-    fn header(&self) -> Header {
-        std::sync::atomic::fence(Ordering::Acquire);
-        // SAFETY: the first 48 bytes of a live 4096-byte mapping, aligned (page start).
-        std::array::from_fn(|i| unsafe { std::ptr::read_volatile(self.base.add(i)) })
-    }
-}
-
-impl Drop for WalIndex {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `open`, unmapped once.
-        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
-    }
-}
 
 /// A read transaction kept open: the WAL-index header noted before it began, and when.
 struct Held {
@@ -126,6 +51,8 @@ struct Held {
 struct ReadConn {
     /// Identity, for giving a thread back the connection it used last.
     id: usize,
+    /// SQLite's mapping of this connection's WAL-index header, when it was opened in WAL mode.
+    wal: Option<WalIndex>,
     db: Connection,
     capture: Arc<Mutex<Vec<Box<str>>>>,
     read_sets: LruCache<Box<str>, TableList>,
@@ -173,7 +100,7 @@ fn end_snapshot(db: &Connection, held: &mut Option<Held>) {
 const STATEMENT_CACHE: usize = 64;
 
 impl ReadConn {
-    fn open(opts: &Options) -> Result<ReadConn> {
+    fn open(opts: &Options, want_wal: bool) -> Result<ReadConn> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -196,8 +123,10 @@ impl ReadConn {
             Authorization::Allow
         }))?;
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let wal = if want_wal { WalIndex::of(&db) } else { None };
         Ok(ReadConn {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            wal,
             db,
             capture,
             // Larger than the statement cache, so a cached statement always has its read set.
@@ -212,13 +141,15 @@ impl ReadConn {
         end_snapshot(&self.db, &mut self.held);
     }
 
+    /// Run one read; `hold` says whether snapshots may be kept between reads.
     fn run(
         &mut self,
         sql: &str,
         params: &[Param],
         tables: Option<&Tables>,
-        wal: Option<&WalIndex>,
+        hold: bool,
     ) -> Result<(Rows, Option<Deps>)> {
+        let wal = self.wal.as_ref().filter(|_| hold);
         let known = self.read_sets.get(sql).cloned();
         // Checked once per SQL text: a text with a read set passed these checks before.
         let mut pragma = false;
@@ -289,50 +220,28 @@ pub(crate) struct Readers {
     available: Condvar,
     opts: Options,
     opened: Mutex<usize>,
-    /// The WAL-index header, when the database is a file in WAL mode.
-    wal: Option<WalIndex>,
+    /// Whether the database is a file (its connections may be in WAL mode and map the WAL
+    /// index).
+    file: bool,
     /// Whether connections may keep snapshots (WAL mode, as of the writer's last look).
     hold: AtomicBool,
-    /// The database left WAL mode once: its `-shm` file may have been replaced, so `wal` is
-    /// not trusted again.
-    wal_left: AtomicBool,
     last_sweep: Mutex<Option<Instant>>,
 }
 
 impl Readers {
     pub(crate) fn new(opts: &Options) -> Result<Readers> {
+        let file = !opts.in_memory();
         // One connection now, to fail early; the rest on demand.
-        let first = ReadConn::open(opts)?;
-        let wal = if opts.in_memory() {
-            None
-        } else {
-            let mode: String = first
-                .db
-                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-                .unwrap_or_default();
-            match first.db.path() {
-                Some(path) if mode.eq_ignore_ascii_case("wal") && !path.is_empty() => {
-                    WalIndex::open(path)
-                }
-                _ => None,
-            }
-        };
+        let first = ReadConn::open(opts, file)?;
         Ok(Readers {
+            hold: AtomicBool::new(first.wal.is_some()),
             idle: Mutex::new(vec![first]),
             available: Condvar::new(),
             opts: opts.clone(),
             opened: Mutex::new(1),
-            hold: AtomicBool::new(wal.is_some()),
-            wal_left: AtomicBool::new(false),
-            wal,
+            file,
             last_sweep: Mutex::new(None),
         })
-    }
-
-    fn wal(&self) -> Option<&WalIndex> {
-        self.wal
-            .as_ref()
-            .filter(|_| self.hold.load(Ordering::Relaxed))
     }
 
     /// Before a statement that runs outside any transaction (VACUUM, `PRAGMA journal_mode`…):
@@ -348,20 +257,17 @@ impl Readers {
         drop(closed);
     }
 
-    /// After that statement: keep snapshots again if the database is still in WAL mode and
-    /// never left it.
+    /// After that statement: keep snapshots again if the database is in WAL mode. Connections
+    /// opened from now on map the WAL index of their own; one opened while the database was in
+    /// another mode has none and reads in autocommit.
     pub(crate) fn after_alone(&self, wal: bool) {
-        if !wal {
-            self.wal_left.store(true, Ordering::Relaxed);
-        }
-        let hold = wal && self.wal.is_some() && !self.wal_left.load(Ordering::Relaxed);
-        self.hold.store(hold, Ordering::Relaxed);
+        self.hold.store(wal && self.file, Ordering::Relaxed);
     }
 
     /// Called from the writer's threads now and then: release idle connections' snapshots
     /// older than [`MAX_HOLD`]. Never waits for the pool.
     pub(crate) fn sweep(&self) {
-        if self.wal.is_none() {
+        if !self.file {
             return;
         }
         let Some(mut last) = self.last_sweep.try_lock() else {
@@ -392,11 +298,11 @@ impl Readers {
         tables: Option<&Tables>,
     ) -> Result<((Rows, Option<Deps>), bool)> {
         let (mut conn, waited) = self.checkout()?;
-        let wal = self.wal();
+        let hold = self.hold.load(Ordering::Relaxed) && conn.wal.is_some();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            conn.run(sql, params, tables, wal)
+            conn.run(sql, params, tables, hold)
         }));
-        if wal.is_none() || result.is_err() {
+        if !hold || result.is_err() {
             conn.end_snapshot();
         }
         self.checkin(conn);
@@ -423,7 +329,7 @@ impl Readers {
                 *opened += 1;
                 drop(opened);
                 drop(idle);
-                return match ReadConn::open(&self.opts) {
+                return match ReadConn::open(&self.opts, self.file) {
                     Ok(c) => Ok((c, false)),
                     Err(e) => {
                         *self.opened.lock() -= 1;

@@ -174,8 +174,10 @@ impl WriteConn {
         let mut db = Connection::open_with_flags(opts.sqlite_target(), flags)
             .map_err(|e| Error::from(e).context("opening the database"))?;
         signals.emit("connection.open.write", "");
-        // The lane retries a foreign lock itself, with backoff, on a library thread.
-        db.busy_timeout(Duration::ZERO)?;
+        // While opening, SQLite waits for another process's lock itself (up to Busy Timeout);
+        // once open, the lane retries a foreign lock itself, with backoff, on a library thread
+        // (set at the end of this function).
+        db.busy_timeout(opts.busy_timeout)?;
         db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         signals.emit(
             "pragma.busy_timeout",
@@ -265,6 +267,7 @@ impl WriteConn {
             conn.change_table_ready = !conn.seen.is_empty() || conn.change_table_exists()?;
             conn.peers = conn.count_peers();
         }
+        conn.db.busy_timeout(Duration::ZERO)?;
         Ok(conn)
     }
 
