@@ -293,8 +293,6 @@ typedef struct sw_stats {
   uint64_t latency_p99_us;
 } sw_stats;
 
-
-
 /**
  * Success.
  */
@@ -372,6 +370,12 @@ typedef struct sw_stats {
  */
 #define SW_STATUS_PANIC 14
 
+/**
+ * Memory for the operation could not be allocated (e.g. copying a very large parameter);
+ * nothing was changed.
+ */
+#define SW_STATUS_NOMEM 15
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -398,19 +402,25 @@ const char *sw_rows_column_name(const struct sw_rows *rows, size_t column);
 uint32_t sw_rows_type(const struct sw_rows *rows, size_t row, size_t column);
 
 /**
- * A cell as a 64-bit integer, converted like `sqlite3_column_int64` (floats truncate, text
- * parses its leading integer); 0 for NULL cells, out of range, or `rows` NULL.
+ * A cell as a 64-bit integer, converted exactly as `sqlite3_column_int64` converts it (SQLite
+ * itself converts: floats truncate and saturate; TEXT and BLOB bytes are read as a leading
+ * integer after ASCII whitespace, saturating at INT64_MIN/INT64_MAX); 0 for NULL cells, out of
+ * range, or `rows` NULL.
  */
 int64_t sw_rows_int64(const struct sw_rows *rows, size_t row, size_t column);
 
 /**
- * A cell as a double, converted like `sqlite3_column_double`; 0.0 when there is none.
+ * A cell as a double, converted exactly as `sqlite3_column_double` converts it (by SQLite
+ * itself; TEXT and BLOB bytes are read as a leading number, exponents included); 0.0 for NULL
+ * cells, out of range, or `rows` NULL.
  */
 double sw_rows_double(const struct sw_rows *rows, size_t row, size_t column);
 
 /**
- * A TEXT cell: NUL-terminated UTF-8, its byte length (without the NUL) in `*out_len` when
- * `out_len` is not NULL. NULL (and length 0) for cells that are not TEXT, out of range, or
+ * A TEXT cell: its bytes, NUL-terminated, and their length (without the NUL) in `*out_len`
+ * when `out_len` is not NULL. The bytes are UTF-8 unless invalid text was stored (SQLite keeps
+ * and returns what it is given; so does this function — use the length, not `strlen`, when the
+ * text may hold NUL bytes). NULL (and length 0) for cells that are not TEXT, out of range, or
  * `rows` NULL. Valid until `sw_rows_free(rows)` — also if the cache entry it came from is
  * invalidated meanwhile.
  */

@@ -6,7 +6,6 @@
 //! started before a commit or an invalidation put its older result into the cache.
 
 use std::collections::{HashMap, VecDeque};
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,7 +161,9 @@ impl Cache {
     ) -> Cache {
         Cache {
             inner: Mutex::new(Inner {
-                lru: NonZeroUsize::new(max).map(LruCache::new),
+                // Unbounded to the lru crate (which would allocate `max` slots up front); the
+                // bound is kept by `insert`, so memory grows with the entries.
+                lru: (max > 0).then(LruCache::unbounded),
                 flights: HashMap::new(),
                 epoch: 0,
                 log: VecDeque::new(),
@@ -331,8 +332,14 @@ impl Cache {
         let Some(lru) = inner.lru.as_mut() else {
             return;
         };
-        if let Some((old_key, _)) = lru.push(key.clone(), entry) {
-            if old_key != *key {
+        let replaced = lru.push(key.clone(), entry);
+        let evicted = if lru.len() > self.max {
+            lru.pop_lru()
+        } else {
+            replaced.filter(|(old, _)| old != key)
+        };
+        if let Some((old_key, _)) = evicted {
+            {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
                 drop(inner);
                 self.signals.emit("cache.evict", old_key);

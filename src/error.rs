@@ -5,108 +5,92 @@
 
 use std::fmt;
 
-/// The outcome class of an operation. The numbers are the C ABI's `SW_STATUS_*` values and are
-/// never reused or renumbered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum Status {
+/// Defines [`Status`] from one table: each row is the variant (with its doc), its number, its
+/// C name and its short text. Everything else about a status (the list of all, the names, the
+/// texts, the C text for `sw_status_str`) comes from here; `tests/header.rs` pins the header's
+/// `SW_STATUS_*` constants to it.
+macro_rules! statuses {
+    ($( $(#[$doc:meta])* $variant:ident = $value:literal, $c_name:literal, $text:literal; )*) => {
+        /// The outcome class of an operation. The numbers are the C ABI's `SW_STATUS_*` values
+        /// and are never reused or renumbered.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum Status {
+            $( $(#[$doc])* $variant = $value, )*
+        }
+
+        impl Status {
+            /// All statuses, in numeric order.
+            pub const ALL: &'static [Status] = &[$( Status::$variant, )*];
+
+            /// A short static description (what `sw_status_str` returns).
+            pub fn as_str(self) -> &'static str {
+                match self { $( Status::$variant => $text, )* }
+            }
+
+            /// The `SW_STATUS_*` name of this status.
+            pub fn name(self) -> &'static str {
+                match self { $( Status::$variant => $c_name, )* }
+            }
+
+            /// [`Status::as_str`] as a NUL-terminated C string.
+            pub fn as_cstr(self) -> &'static std::ffi::CStr {
+                match self {
+                    $( Status::$variant => {
+                        const C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+                            concat!($text, "\0").as_bytes(),
+                        ) {
+                            Ok(c) => c,
+                            Err(_) => panic!("a status text holds a NUL"),
+                        };
+                        C
+                    } )*
+                }
+            }
+        }
+    };
+}
+
+statuses! {
     /// Success.
-    Ok = 0,
+    Ok = 0, "SW_STATUS_OK", "ok";
     /// An SQL error: syntax, no such table, a failed statement.
-    Error = 1,
+    Error = 1, "SW_STATUS_ERROR", "SQL error";
     /// A constraint was violated (UNIQUE, NOT NULL, CHECK, FOREIGN KEY).
-    Constraint = 2,
+    Constraint = 2, "SW_STATUS_CONSTRAINT", "constraint violation";
     /// Another process held the database lock beyond the busy policy.
-    Busy = 3,
+    Busy = 3, "SW_STATUS_BUSY", "database is locked by another process";
     /// The write queue was full for longer than `Enqueue Timeout`.
-    QueueFull = 4,
+    QueueFull = 4, "SW_STATUS_QUEUE_FULL", "write queue is full";
     /// A wait (flush) ran out of time.
-    Timeout = 5,
+    Timeout = 5, "SW_STATUS_TIMEOUT", "timed out";
     /// The writer is closed or closing.
-    Closed = 6,
-    /// A bad argument: NULL, unknown option, unknown or missing parameter.
-    InvalidArgument = 7,
+    Closed = 6, "SW_STATUS_CLOSED", "writer is closed";
+    /// A bad argument: NULL, unknown option, unknown or missing parameter, a size beyond
+    /// SQLite's limits, no SQL statement.
+    InvalidArgument = 7, "SW_STATUS_INVALID_ARGUMENT", "invalid argument";
     /// Text that is not valid UTF-8.
-    InvalidUtf8 = 8,
+    InvalidUtf8 = 8, "SW_STATUS_INVALID_UTF8", "invalid UTF-8";
     /// A call that would deadlock or break the writer, e.g. a blocking call inside a callback.
-    Misuse = 9,
+    Misuse = 9, "SW_STATUS_MISUSE", "misuse (the call would deadlock or break the writer)";
     /// A transaction callback asked to roll back.
-    Rollback = 10,
+    Rollback = 10, "SW_STATUS_ROLLBACK", "transaction rolled back";
     /// A write attempted through a read path, or a read-only database.
-    ReadOnly = 11,
+    ReadOnly = 11, "SW_STATUS_READONLY", "read-only: writes are not allowed here";
     /// A disk I/O error, a full disk, or a file that cannot be opened.
-    Io = 12,
+    Io = 12, "SW_STATUS_IO", "disk I/O error";
     /// The database file is corrupt or not a database.
-    Corrupt = 13,
+    Corrupt = 13, "SW_STATUS_CORRUPT", "database is corrupt";
     /// A panic was caught; the operation failed, the library lives on.
-    Panic = 14,
+    Panic = 14, "SW_STATUS_PANIC", "internal panic";
+    /// Memory for the operation could not be allocated; nothing was changed.
+    NoMem = 15, "SW_STATUS_NOMEM", "out of memory";
 }
 
 impl Status {
-    /// All statuses, in numeric order.
-    pub const ALL: [Status; 15] = [
-        Status::Ok,
-        Status::Error,
-        Status::Constraint,
-        Status::Busy,
-        Status::QueueFull,
-        Status::Timeout,
-        Status::Closed,
-        Status::InvalidArgument,
-        Status::InvalidUtf8,
-        Status::Misuse,
-        Status::Rollback,
-        Status::ReadOnly,
-        Status::Io,
-        Status::Corrupt,
-        Status::Panic,
-    ];
-
     /// The status for a numeric value, if it is one.
     pub fn from_u32(value: u32) -> Option<Status> {
         Status::ALL.get(value as usize).copied()
-    }
-
-    /// A short static description (what `sw_status_str` returns).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Error => "SQL error",
-            Status::Constraint => "constraint violation",
-            Status::Busy => "database is locked by another process",
-            Status::QueueFull => "write queue is full",
-            Status::Timeout => "timed out",
-            Status::Closed => "writer is closed",
-            Status::InvalidArgument => "invalid argument",
-            Status::InvalidUtf8 => "invalid UTF-8",
-            Status::Misuse => "misuse (the call would deadlock or break the writer)",
-            Status::Rollback => "transaction rolled back",
-            Status::ReadOnly => "read-only: writes are not allowed here",
-            Status::Io => "disk I/O error",
-            Status::Corrupt => "database is corrupt",
-            Status::Panic => "internal panic",
-        }
-    }
-
-    /// The `SW_STATUS_*` name of this status.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Ok => "SW_STATUS_OK",
-            Status::Error => "SW_STATUS_ERROR",
-            Status::Constraint => "SW_STATUS_CONSTRAINT",
-            Status::Busy => "SW_STATUS_BUSY",
-            Status::QueueFull => "SW_STATUS_QUEUE_FULL",
-            Status::Timeout => "SW_STATUS_TIMEOUT",
-            Status::Closed => "SW_STATUS_CLOSED",
-            Status::InvalidArgument => "SW_STATUS_INVALID_ARGUMENT",
-            Status::InvalidUtf8 => "SW_STATUS_INVALID_UTF8",
-            Status::Misuse => "SW_STATUS_MISUSE",
-            Status::Rollback => "SW_STATUS_ROLLBACK",
-            Status::ReadOnly => "SW_STATUS_READONLY",
-            Status::Io => "SW_STATUS_IO",
-            Status::Corrupt => "SW_STATUS_CORRUPT",
-            Status::Panic => "SW_STATUS_PANIC",
-        }
     }
 }
 
@@ -172,6 +156,13 @@ impl Error {
         Error::new(Status::Closed, "the writer is closed")
     }
 
+    pub(crate) fn nomem(what: &str, bytes: usize) -> Error {
+        Error::new(
+            Status::NoMem,
+            format!("{what}: {bytes} bytes could not be allocated"),
+        )
+    }
+
     pub(crate) fn misuse(message: impl Into<String>) -> Error {
         Error::new(Status::Misuse, message)
     }
@@ -203,6 +194,7 @@ pub(crate) fn status_for_sqlite_code(extended: i32) -> Status {
         }
         ffi::SQLITE_CORRUPT | ffi::SQLITE_NOTADB => Status::Corrupt,
         ffi::SQLITE_MISUSE => Status::Misuse,
+        ffi::SQLITE_NOMEM => Status::NoMem,
         _ => Status::Error,
     }
 }

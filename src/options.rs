@@ -243,40 +243,269 @@ fn normalise(key: &str) -> String {
         .collect()
 }
 
-/// Keywords, normalised, with the canonical name used in messages.
-const KEYWORDS: &[(&str, &str)] = &[
-    ("datasource", "Data Source"),
-    ("filename", "Data Source"),
-    ("mode", "Mode"),
-    ("cache", "Cache"),
-    ("foreignkeys", "Foreign Keys"),
-    ("defaulttimeout", "Default Timeout"),
-    ("commandtimeout", "Default Timeout"),
-    ("pooling", "Pooling"),
-    ("recursivetriggers", "Recursive Triggers"),
-    ("busytimeout", "Busy Timeout"),
-    ("journalmode", "Journal Mode"),
-    ("synchronous", "Synchronous"),
-    ("samplerate", "Sample Rate"),
-    ("cachesize", "Cache Size"),
-    ("cachettl", "Cache TTL"),
-    ("hotkeyttl", "Hot Key TTL"),
-    ("hotaccessthreshold", "Hot Access Threshold"),
-    ("maxtrackedwrites", "Max Tracked Writes"),
-    ("signalcapacity", "Signal Capacity"),
-    ("queuecapacity", "Queue Capacity"),
-    ("maxbatch", "Max Batch"),
-    ("readers", "Readers"),
-    ("enqueuetimeout", "Enqueue Timeout"),
-    ("invalidationpoll", "Invalidation Poll"),
+/// How an option's value is written and checked.
+enum Value {
+    /// Handled by the parser itself (location, mode, compatibility keywords).
+    Special,
+    /// `true`/`false` (also 1/0, yes/no, on/off).
+    Bool {
+        get: fn(&Options) -> bool,
+        set: fn(&mut Options, bool),
+    },
+    /// A whole number in `min..=max` (milliseconds where the unit says so).
+    Number {
+        min: u64,
+        max: u64,
+        get: fn(&Options) -> u64,
+        set: fn(&mut Options, u64),
+    },
+    /// One of a fixed set of words.
+    Choice {
+        get: fn(&Options) -> String,
+        set: fn(&mut Options, &str) -> Result<()>,
+    },
+}
+
+/// One connection-string option: the single source of its keyword, spellings, range, unit and
+/// how it is read and set. The README's table is checked against it (`tests::readme_lists_every_option`).
+struct Spec {
+    /// The canonical keyword, used in messages.
+    name: &'static str,
+    /// Other spellings (normalised: lower case, no spaces).
+    aliases: &'static [&'static str],
+    value: Value,
+}
+
+fn ms_u64(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Every keyword. Numeric ranges bound what an option can cost: nothing is allocated up front in
+/// proportion to a value (the cache, the queue and the ring grow as entries arrive).
+const OPTIONS: &[Spec] = &[
+    Spec {
+        name: "Data Source",
+        aliases: &["filename"],
+        value: Value::Special,
+    },
+    Spec {
+        name: "Mode",
+        aliases: &[],
+        value: Value::Special,
+    },
+    Spec {
+        name: "Cache",
+        aliases: &[],
+        value: Value::Special,
+    },
+    Spec {
+        name: "Pooling",
+        aliases: &[],
+        value: Value::Special,
+    },
+    Spec {
+        name: "Default Timeout",
+        aliases: &["commandtimeout"],
+        value: Value::Special,
+    },
+    Spec {
+        name: "Foreign Keys",
+        aliases: &[],
+        value: Value::Bool {
+            get: |o| o.foreign_keys,
+            set: |o, v| o.foreign_keys = v,
+        },
+    },
+    Spec {
+        name: "Recursive Triggers",
+        aliases: &[],
+        value: Value::Bool {
+            get: |o| o.recursive_triggers,
+            set: |o, v| o.recursive_triggers = v,
+        },
+    },
+    Spec {
+        name: "Busy Timeout",
+        aliases: &[],
+        value: Value::Number {
+            min: 0,
+            max: 86_400_000,
+            get: |o| ms_u64(o.busy_timeout),
+            set: |o, v| o.busy_timeout = Duration::from_millis(v),
+        },
+    },
+    Spec {
+        name: "Journal Mode",
+        aliases: &[],
+        value: Value::Choice {
+            get: |o| o.journal_mode.clone(),
+            set: |o, v| {
+                let m = v.trim().to_ascii_uppercase();
+                if !["WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"].contains(&m.as_str())
+                {
+                    return Err(Error::invalid(format!(
+                        "Journal Mode: '{v}' is not one of WAL, DELETE, TRUNCATE, PERSIST, MEMORY, OFF"
+                    )));
+                }
+                o.journal_mode = m;
+                Ok(())
+            },
+        },
+    },
+    Spec {
+        name: "Synchronous",
+        aliases: &[],
+        value: Value::Choice {
+            get: |o| o.synchronous.sql().to_string(),
+            set: |o, v| {
+                o.synchronous = match v.trim().to_ascii_uppercase().as_str() {
+                    "OFF" | "0" => Synchronous::Off,
+                    "NORMAL" | "1" => Synchronous::Normal,
+                    "FULL" | "2" => Synchronous::Full,
+                    "EXTRA" | "3" => Synchronous::Extra,
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "Synchronous: '{v}' is not one of OFF, NORMAL, FULL, EXTRA"
+                        )))
+                    }
+                };
+                Ok(())
+            },
+        },
+    },
+    Spec {
+        name: "Sample Rate",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: u32::MAX as u64,
+            get: |o| o.sample_rate as u64,
+            set: |o, v| o.sample_rate = v as u32,
+        },
+    },
+    Spec {
+        name: "Cache Size",
+        aliases: &[],
+        value: Value::Number {
+            min: 0,
+            max: 10_000_000,
+            get: |o| o.cache_size as u64,
+            set: |o, v| o.cache_size = v as usize,
+        },
+    },
+    Spec {
+        name: "Cache TTL",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: 1 << 40,
+            get: |o| ms_u64(o.cache_ttl),
+            set: |o, v| o.cache_ttl = Duration::from_millis(v),
+        },
+    },
+    Spec {
+        name: "Hot Key TTL",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: 1 << 40,
+            get: |o| ms_u64(o.hot_key_ttl),
+            set: |o, v| o.hot_key_ttl = Duration::from_millis(v),
+        },
+    },
+    Spec {
+        name: "Hot Access Threshold",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: u32::MAX as u64,
+            get: |o| o.hot_access_threshold as u64,
+            set: |o, v| o.hot_access_threshold = v as u32,
+        },
+    },
+    Spec {
+        name: "Max Tracked Writes",
+        aliases: &[],
+        value: Value::Number {
+            min: 0,
+            max: 1 << 20,
+            get: |o| o.max_tracked_writes as u64,
+            set: |o, v| o.max_tracked_writes = v as usize,
+        },
+    },
+    Spec {
+        name: "Signal Capacity",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: 1 << 24,
+            get: |o| o.signal_capacity as u64,
+            set: |o, v| o.signal_capacity = v as usize,
+        },
+    },
+    Spec {
+        name: "Queue Capacity",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: 1 << 24,
+            get: |o| o.queue_capacity as u64,
+            set: |o, v| o.queue_capacity = v as usize,
+        },
+    },
+    Spec {
+        name: "Max Batch",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: 1 << 20,
+            get: |o| o.max_batch as u64,
+            set: |o, v| o.max_batch = v as usize,
+        },
+    },
+    Spec {
+        name: "Readers",
+        aliases: &[],
+        value: Value::Number {
+            min: 1,
+            max: 256,
+            get: |o| o.readers as u64,
+            set: |o, v| o.readers = v as usize,
+        },
+    },
+    Spec {
+        name: "Enqueue Timeout",
+        aliases: &[],
+        value: Value::Number {
+            min: 0,
+            max: 86_400_000,
+            get: |o| ms_u64(o.enqueue_timeout),
+            set: |o, v| o.enqueue_timeout = Duration::from_millis(v),
+        },
+    },
+    Spec {
+        name: "Invalidation Poll",
+        aliases: &[],
+        value: Value::Number {
+            min: 0,
+            max: 3_600_000,
+            get: |o| ms_u64(o.invalidation_poll),
+            set: |o, v| o.invalidation_poll = Duration::from_millis(v),
+        },
+    },
 ];
 
+fn spec(name: &str) -> Option<&'static Spec> {
+    OPTIONS.iter().find(|s| s.name == name)
+}
+
+/// The canonical keyword for `key` (any case, any spaces), or `None` when it is unknown.
 fn keyword(key: &str) -> Option<&'static str> {
     let n = normalise(key);
-    KEYWORDS
+    OPTIONS
         .iter()
-        .find(|(k, _)| *k == n)
-        .map(|(_, name)| *name)
+        .find(|s| normalise(s.name) == n || s.aliases.contains(&n.as_str()))
+        .map(|s| s.name)
 }
 
 fn looks_like_pairs(s: &str) -> bool {
@@ -376,10 +605,17 @@ fn parse_bool(name: &str, v: &str) -> Result<bool> {
 }
 
 fn parse_u64(name: &str, v: &str, min: u64, max: u64) -> Result<u64> {
-    let n: u64 = v
-        .trim()
-        .parse()
-        .map_err(|_| Error::invalid(format!("{name}: '{v}' is not a non-negative integer")))?;
+    let t = v.trim();
+    let n: u64 = match t.parse() {
+        Ok(n) => n,
+        // All digits but too large for 64 bits: out of range like any other large number.
+        Err(_) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => u64::MAX,
+        Err(_) => {
+            return Err(Error::invalid(format!(
+                "{name}: '{v}' is not a whole number ({min}..={max})"
+            )))
+        }
+    };
     if n < min || n > max {
         return Err(Error::invalid(format!(
             "{name}: {n} is out of range ({min}..={max})"
@@ -479,57 +715,19 @@ fn apply_settings(
         opts.busy_timeout = Duration::from_secs(secs);
         opts.explicit.insert("Busy Timeout");
     }
-    let ms = Duration::from_millis;
     for (name, v) in settings {
-        let v = v.as_str();
-        match name {
-            "Foreign Keys" => opts.foreign_keys = parse_bool(name, v)?,
-            "Recursive Triggers" => opts.recursive_triggers = parse_bool(name, v)?,
-            "Busy Timeout" => opts.busy_timeout = ms(parse_u64(name, v, 0, 86_400_000)?),
-            "Journal Mode" => {
-                let m = v.trim().to_ascii_uppercase();
-                if !["WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"].contains(&m.as_str())
-                {
-                    return Err(Error::invalid(format!(
-                        "Journal Mode: '{v}' is not one of WAL, DELETE, TRUNCATE, PERSIST, MEMORY, OFF"
-                    )));
-                }
-                opts.journal_mode = m;
+        let Some(spec) = spec(name) else {
+            return Err(Error::invalid(format!(
+                "unknown connection string keyword '{name}'"
+            )));
+        };
+        match spec.value {
+            Value::Special => {
+                return Err(Error::invalid(format!("'{name}' cannot be set here")));
             }
-            "Synchronous" => {
-                opts.synchronous = match v.trim().to_ascii_uppercase().as_str() {
-                    "OFF" | "0" => Synchronous::Off,
-                    "NORMAL" | "1" => Synchronous::Normal,
-                    "FULL" | "2" => Synchronous::Full,
-                    "EXTRA" | "3" => Synchronous::Extra,
-                    _ => {
-                        return Err(Error::invalid(format!(
-                            "Synchronous: '{v}' is not one of OFF, NORMAL, FULL, EXTRA"
-                        )))
-                    }
-                }
-            }
-            "Sample Rate" => opts.sample_rate = parse_u64(name, v, 1, u32::MAX as u64)? as u32,
-            "Cache Size" => opts.cache_size = parse_u64(name, v, 0, 1 << 32)? as usize,
-            "Cache TTL" => opts.cache_ttl = ms(parse_u64(name, v, 1, 1 << 40)?),
-            "Hot Key TTL" => opts.hot_key_ttl = ms(parse_u64(name, v, 1, 1 << 40)?),
-            "Hot Access Threshold" => {
-                opts.hot_access_threshold = parse_u64(name, v, 1, u32::MAX as u64)? as u32
-            }
-            "Max Tracked Writes" => {
-                opts.max_tracked_writes = parse_u64(name, v, 0, 1 << 20)? as usize
-            }
-            "Signal Capacity" => opts.signal_capacity = parse_u64(name, v, 1, 1 << 24)? as usize,
-            "Queue Capacity" => opts.queue_capacity = parse_u64(name, v, 1, 1 << 30)? as usize,
-            "Max Batch" => opts.max_batch = parse_u64(name, v, 1, 1 << 20)? as usize,
-            "Readers" => opts.readers = parse_u64(name, v, 1, 256)? as usize,
-            "Enqueue Timeout" => opts.enqueue_timeout = ms(parse_u64(name, v, 0, 86_400_000)?),
-            "Invalidation Poll" => opts.invalidation_poll = ms(parse_u64(name, v, 0, 3_600_000)?),
-            _ => {
-                return Err(Error::invalid(format!(
-                    "unknown connection string keyword '{name}'"
-                )))
-            }
+            Value::Bool { set, .. } => set(opts, parse_bool(name, &v)?),
+            Value::Number { min, max, set, .. } => set(opts, parse_u64(name, &v, min, max)?),
+            Value::Choice { set, .. } => set(opts, &v)?,
         }
         opts.explicit.insert(name);
     }
@@ -636,25 +834,11 @@ fn parse_uri(s: &str) -> Result<Options> {
 
 /// The value of one option as text, for comparing two opens.
 fn option_value(o: &Options, name: &str) -> String {
-    match name {
-        "Foreign Keys" => o.foreign_keys.to_string(),
-        "Recursive Triggers" => o.recursive_triggers.to_string(),
-        "Busy Timeout" => o.busy_timeout.as_millis().to_string(),
-        "Journal Mode" => o.journal_mode.clone(),
-        "Synchronous" => o.synchronous.sql().to_string(),
-        "Sample Rate" => o.sample_rate.to_string(),
-        "Cache Size" => o.cache_size.to_string(),
-        "Cache TTL" => o.cache_ttl.as_millis().to_string(),
-        "Hot Key TTL" => o.hot_key_ttl.as_millis().to_string(),
-        "Hot Access Threshold" => o.hot_access_threshold.to_string(),
-        "Max Tracked Writes" => o.max_tracked_writes.to_string(),
-        "Signal Capacity" => o.signal_capacity.to_string(),
-        "Queue Capacity" => o.queue_capacity.to_string(),
-        "Max Batch" => o.max_batch.to_string(),
-        "Readers" => o.readers.to_string(),
-        "Enqueue Timeout" => o.enqueue_timeout.as_millis().to_string(),
-        "Invalidation Poll" => o.invalidation_poll.as_millis().to_string(),
-        _ => String::new(),
+    match spec(name).map(|s| &s.value) {
+        Some(Value::Bool { get, .. }) => get(o).to_string(),
+        Some(Value::Number { get, .. }) => get(o).to_string(),
+        Some(Value::Choice { get, .. }) => get(o),
+        Some(Value::Special) | None => String::new(),
     }
 }
 
@@ -711,6 +895,65 @@ mod tests {
         let o = Options::parse("Data Source='/tmp/a;b.db';Readers=2").unwrap();
         assert_eq!(o.location, Location::File(PathBuf::from("/tmp/a;b.db")));
         assert_eq!(o.readers, 2);
+    }
+
+    #[test]
+    fn numbers_outside_their_range_are_refused_by_name() {
+        for (opt, bad) in [
+            ("Cache Size", "1073741824"),
+            ("Cache Size", "99999999999999999999999"),
+            ("Queue Capacity", "0"),
+            ("Readers", "257"),
+            ("Signal Capacity", "18446744073709551615"),
+            ("Busy Timeout", "-1"),
+            ("Max Batch", "1.5"),
+        ] {
+            let e = Options::parse(&format!("Data Source=/tmp/x.db;{opt}={bad}")).unwrap_err();
+            assert_eq!(e.status(), Status::InvalidArgument, "{opt}={bad}");
+            assert!(e.message().contains(opt), "{opt}={bad}: {}", e.message());
+        }
+        let o = Options::parse("Data Source=/tmp/x.db;Cache Size=10000000").unwrap();
+        assert_eq!(o.cache_size, 10_000_000);
+    }
+
+    /// The README's option table is the users' reference: every keyword, its default and its
+    /// range must be the ones this table enforces.
+    #[test]
+    fn readme_lists_every_option() {
+        let readme = include_str!("../README.md");
+        let defaults = Options::defaults(Location::AnonymousMemory(0));
+        for spec in OPTIONS {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}`", spec.name)))
+                .unwrap_or_else(|| panic!("README has no row for `{}`", spec.name));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (default, range) = (cells[2], cells[3]);
+            match &spec.value {
+                Value::Number { min, max, get, .. } => {
+                    assert_eq!(
+                        default,
+                        get(&defaults).to_string(),
+                        "default of {}",
+                        spec.name
+                    );
+                    assert_eq!(range, format!("{min}–{max}"), "range of {}", spec.name);
+                }
+                Value::Bool { get, .. } => {
+                    assert_eq!(
+                        default,
+                        get(&defaults).to_string(),
+                        "default of {}",
+                        spec.name
+                    );
+                    assert_eq!(range, "true, false", "range of {}", spec.name);
+                }
+                Value::Choice { get, .. } => {
+                    assert_eq!(default, get(&defaults), "default of {}", spec.name);
+                }
+                Value::Special => {}
+            }
+        }
     }
 
     #[test]

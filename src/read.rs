@@ -106,9 +106,9 @@ impl ReadConn {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut db = Connection::open_with_flags(opts.sqlite_target(), flags)
             .map_err(|e| Error::from(e).context("opening a read connection"))?;
-        // Readers wait briefly for a commit in progress (in-memory and rollback-journal
-        // databases); in WAL mode they never wait.
-        db.busy_timeout(opts.busy_timeout.min(Duration::from_secs(5)))?;
+        // Readers wait for a commit in progress (in-memory and rollback-journal databases) as
+        // long as writes wait for a foreign lock; in WAL mode they never wait.
+        db.busy_timeout(opts.busy_timeout)?;
         db.execute_batch("PRAGMA query_only=1")?;
         db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let capture: Arc<Mutex<Vec<Box<str>>>> = Arc::default();
@@ -191,7 +191,7 @@ impl ReadConn {
                 set
             }
         };
-        bind(&mut stmt, params, None)?;
+        bind(&mut stmt, Some(sql), params, None)?;
         // Generations are noted after prepare and before the first step (which takes the read
         // snapshot): a commit after this point makes the result uncacheable, never stale.
         let deps = tables.map(|t| t.snapshot(read_set.iter().map(|s| &**s)));

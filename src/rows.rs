@@ -3,7 +3,9 @@
 //! Owns [`Rows`]: a read's columns and cells, built once and never changed, so a cached result is
 //! shared by reference (`Arc<Rows>`) with every reader and stays valid for as long as any holder
 //! keeps it — also after its cache entry is invalidated. Text is stored with a trailing NUL so the
-//! C layer can hand out pointers without copying.
+//! C layer can hand out pointers without copying. Text is kept as the bytes SQLite returned: a
+//! TEXT value that is not valid UTF-8 (SQLite stores what it is given) is returned as such, never
+//! an error for the whole read.
 
 use std::fmt::Write as _;
 
@@ -15,7 +17,7 @@ enum Cell {
     Null,
     Integer(i64),
     Real(f64),
-    /// UTF-8 bytes followed by one NUL.
+    /// The text's bytes (UTF-8 unless something stored invalid text) followed by one NUL.
     Text(Box<[u8]>),
     Blob(Box<[u8]>),
 }
@@ -33,6 +35,9 @@ pub enum ValueRef<'a> {
     Text(&'a str),
     /// Bytes.
     Blob(&'a [u8]),
+    /// TEXT whose bytes are not valid UTF-8: SQLite stores and returns the bytes it was given
+    /// (e.g. by `CAST(x'ff' AS TEXT)`). Its type code is TEXT's.
+    TextBytes(&'a [u8]),
 }
 
 impl ValueRef<'_> {
@@ -41,53 +46,73 @@ impl ValueRef<'_> {
         match self {
             ValueRef::Integer(_) => 1,
             ValueRef::Real(_) => 2,
-            ValueRef::Text(_) => 3,
+            ValueRef::Text(_) | ValueRef::TextBytes(_) => 3,
             ValueRef::Blob(_) => 4,
             ValueRef::Null => 5,
         }
     }
 
-    /// As an integer, converting like `sqlite3_column_int64` (reals truncate, text parses its
-    /// leading integer, anything else is 0).
+    /// As an integer, converted exactly as `sqlite3_column_int64` converts it: reals are
+    /// truncated (saturating), text and blobs are read as SQLite reads them (leading ASCII
+    /// whitespace, a sign, digits; out of range saturates), NULL is 0. Text and blobs are
+    /// converted by SQLite itself.
     pub fn as_i64(&self) -> i64 {
         match *self {
             ValueRef::Integer(i) => i,
+            // Rust's `as` saturates like sqlite3RealToI64 (and SQLite never returns NaN).
             ValueRef::Real(r) => r as i64,
-            ValueRef::Text(t) => parse_leading(t).0,
-            _ => 0,
+            ValueRef::Text(t) => convert::by_sqlite(t.as_bytes(), true).0,
+            ValueRef::TextBytes(b) => convert::by_sqlite(b, true).0,
+            ValueRef::Blob(b) => convert::by_sqlite(b, false).0,
+            ValueRef::Null => 0,
         }
     }
 
-    /// As a double, converting like `sqlite3_column_double`.
+    /// As a double, converted exactly as `sqlite3_column_double` converts it (text and blobs by
+    /// SQLite itself).
     pub fn as_f64(&self) -> f64 {
         match *self {
             ValueRef::Integer(i) => i as f64,
             ValueRef::Real(r) => r,
-            ValueRef::Text(t) => parse_leading(t).1,
-            _ => 0.0,
+            ValueRef::Text(t) => convert::by_sqlite(t.as_bytes(), true).1,
+            ValueRef::TextBytes(b) => convert::by_sqlite(b, true).1,
+            ValueRef::Blob(b) => convert::by_sqlite(b, false).1,
+            ValueRef::Null => 0.0,
         }
     }
 }
 
-fn parse_leading(text: &str) -> (i64, f64) {
-    let t = text.trim_start();
-    let end = t
-        .char_indices()
-        .take_while(|&(i, c)| c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')))
-        .count();
-    let int = t[..end].parse::<i64>().unwrap_or(0);
-    let fend = t
-        .char_indices()
-        .take_while(|&(i, c)| {
-            c.is_ascii_digit()
-                || c == '.'
-                || c == 'e'
-                || c == 'E'
-                || (i == 0 && (c == '-' || c == '+'))
+/// Text and blob to number conversions, done by SQLite: its rules (which whitespace counts,
+/// exponents, saturation, blobs read as text) are subtle enough that a re-implementation drifts.
+/// `CAST(v AS INTEGER)` and `CAST(v AS REAL)` run exactly the conversions that
+/// `sqlite3_column_int64` and `sqlite3_column_double` run (sqlite3VdbeIntValue and
+/// sqlite3VdbeRealValue, in vdbemem.c).
+mod convert {
+    use rusqlite::types::{ToSqlOutput, ValueRef as SqlRef};
+    use rusqlite::Connection;
+
+    thread_local! {
+        /// A private in-memory connection per thread that converts; opened on first use.
+        static CONVERTER: Option<Connection> = Connection::open_in_memory().ok();
+    }
+
+    /// `(sqlite3_column_int64, sqlite3_column_double)` of `bytes` as a TEXT (`text`) or BLOB
+    /// value; `(0, 0.0)` if SQLite cannot be asked (out of memory).
+    pub(super) fn by_sqlite(bytes: &[u8], text: bool) -> (i64, f64) {
+        CONVERTER.with(|c| {
+            let Some(db) = c else { return (0, 0.0) };
+            let value = if text {
+                ToSqlOutput::Borrowed(SqlRef::Text(bytes))
+            } else {
+                ToSqlOutput::Borrowed(SqlRef::Blob(bytes))
+            };
+            db.prepare_cached("SELECT CAST(?1 AS INTEGER), CAST(?1 AS REAL)")
+                .and_then(|mut stmt| {
+                    stmt.query_row([value], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)))
+                })
+                .unwrap_or((0, 0.0))
         })
-        .count();
-    let real = t[..fend].parse::<f64>().unwrap_or(int as f64);
-    (int, real)
+    }
 }
 
 /// An immutable result set: column names and row-major cells.
@@ -112,33 +137,31 @@ fn without_nul(bytes: &[u8]) -> &str {
 
 impl Rows {
     /// Run a prepared, bound statement to completion and collect everything it returns.
+    ///
+    /// The columns are counted and named after the first step: a statement prepared before a
+    /// schema change (ALTER TABLE) is re-prepared by that step and may have other columns.
     pub(crate) fn from_statement(stmt: &mut rusqlite::Statement<'_>) -> Result<Rows> {
+        let mut cells = Vec::new();
+        {
+            let mut ncols = None;
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next()? {
+                let n = *ncols.get_or_insert_with(|| row.as_ref().column_count());
+                for i in 0..n {
+                    cells.push(match row.get_ref(i)? {
+                        SqlRef::Null => Cell::Null,
+                        SqlRef::Integer(v) => Cell::Integer(v),
+                        SqlRef::Real(v) => Cell::Real(v),
+                        SqlRef::Text(t) => Cell::Text(with_nul(t)),
+                        SqlRef::Blob(b) => Cell::Blob(b.into()),
+                    });
+                }
+            }
+        }
         let columns: Vec<Box<[u8]>> = stmt
             .column_names()
             .map(|n| with_nul(n.as_bytes()))
             .collect();
-        let ncols = columns.len();
-        let mut cells = Vec::new();
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next()? {
-            for i in 0..ncols {
-                cells.push(match row.get_ref(i)? {
-                    SqlRef::Null => Cell::Null,
-                    SqlRef::Integer(v) => Cell::Integer(v),
-                    SqlRef::Real(v) => Cell::Real(v),
-                    SqlRef::Text(t) => {
-                        let s = std::str::from_utf8(t).map_err(|e| {
-                            crate::Error::new(
-                                crate::Status::InvalidUtf8,
-                                format!("column {i} holds text that is not valid UTF-8: {e}"),
-                            )
-                        })?;
-                        Cell::Text(with_nul(s.as_bytes()))
-                    }
-                    SqlRef::Blob(b) => Cell::Blob(b.into()),
-                });
-            }
-        }
         Ok(Rows { columns, cells })
     }
 
@@ -185,7 +208,10 @@ impl Rows {
             Cell::Null => ValueRef::Null,
             Cell::Integer(i) => ValueRef::Integer(*i),
             Cell::Real(r) => ValueRef::Real(*r),
-            Cell::Text(t) => ValueRef::Text(without_nul(t)),
+            Cell::Text(t) => match std::str::from_utf8(&t[..t.len() - 1]) {
+                Ok(s) => ValueRef::Text(s),
+                Err(_) => ValueRef::TextBytes(&t[..t.len() - 1]),
+            },
             Cell::Blob(b) => ValueRef::Blob(b),
         })
     }
@@ -222,6 +248,9 @@ impl Rows {
                         let _ = write!(out, "{f:?}");
                     }
                     Some(ValueRef::Text(t)) => json_string(&mut out, t),
+                    Some(ValueRef::TextBytes(b)) => {
+                        json_string(&mut out, &String::from_utf8_lossy(b))
+                    }
                     Some(ValueRef::Blob(b)) => {
                         out.push('"');
                         base64(&mut out, b);

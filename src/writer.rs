@@ -257,6 +257,15 @@ pub struct Writer {
     closed: AtomicBool,
 }
 
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("location", &self.shared.opts.location)
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 /// The body of [`Writer::transaction`]: borrows the write connection inside the transaction.
 pub struct Txn<'a> {
     conn: &'a mut conn::WriteConn,

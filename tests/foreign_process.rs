@@ -139,7 +139,7 @@ fn host(w: &Writer, db: &str, journal: &str) {
                     i += 1;
                     // Leave the other processes room to take the write lock (SQLite's busy
                     // handler polls; a writer that never pauses starves them in rollback mode).
-                    std::thread::sleep(Duration::from_micros(500));
+                    std::thread::sleep(Duration::from_millis(1));
                 }
             });
         }
@@ -251,7 +251,11 @@ fn run(journal: &str, rounds: usize) {
     host.stderr.take().unwrap().read_to_string(&mut err).ok();
     assert!(st.success(), "the host failed: {st:?}\n{err}");
     let acked = acks.join().unwrap();
-    assert!(acked.len() > 100, "the host wrote under load ({})", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the host wrote under load ({})",
+        acked.len()
+    );
 
     let w = db.open(&format!("Journal Mode={journal}"));
     let check = w.query("PRAGMA integrity_check", &[]).unwrap();
@@ -261,7 +265,12 @@ fn run(journal: &str, rounds: usize) {
         .map(|r| rows.get(r, 0).unwrap().as_i64())
         .collect();
     let lost = acked.iter().filter(|id| !stored.contains(id)).count();
-    assert_eq!(lost, 0, "{lost} of {} acknowledged writes lost", acked.len());
+    assert_eq!(
+        lost,
+        0,
+        "{lost} of {} acknowledged writes lost",
+        acked.len()
+    );
     let foreign = w
         .query("SELECT count(*) FROM foreign_rows", &[])
         .unwrap()

@@ -56,7 +56,8 @@ pub(crate) unsafe fn opt_text<'a>(p: *const c_char, what: &str) -> Result<Option
     }
 }
 
-/// A slice from a pointer and a count (NULL allowed only for 0).
+/// A slice from a pointer and a count (NULL allowed only for 0; a count no array can have is
+/// refused before anything is read).
 pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&'a [T]> {
     if n == 0 {
         return Ok(&[]);
@@ -66,13 +67,71 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&
             "{what} is NULL but its count is {n}"
         )));
     }
+    if n > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(Error::invalid(format!(
+            "{what}: a count of {n} is larger than any array"
+        )));
+    }
     Ok(std::slice::from_raw_parts(p, n))
+}
+
+/// SQLite's largest string or BLOB (`SQLITE_MAX_LENGTH`, which the bundled build keeps at its
+/// default): a longer value could never be bound, so it is refused before it is read or copied.
+pub(crate) const MAX_VALUE_LEN: usize = 1_000_000_000;
+
+/// SQLite's largest parameter number (`SQLITE_MAX_VARIABLE_NUMBER`'s default): no statement
+/// takes more parameters.
+pub(crate) const MAX_PARAMS: usize = 32_766;
+
+/// Refuse a TEXT or BLOB length SQLite cannot store.
+fn check_len(len: usize, label: impl FnOnce() -> String) -> Result<()> {
+    if len > MAX_VALUE_LEN {
+        return Err(Error::invalid(format!(
+            "{}: {len} bytes is more than SQLite's limit of {MAX_VALUE_LEN} bytes per value",
+            label()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse more parameters than any statement can take.
+fn check_count(n: usize) -> Result<()> {
+    if n > MAX_PARAMS {
+        return Err(Error::invalid(format!(
+            "{n} parameters is more than SQLite allows in one statement ({MAX_PARAMS})"
+        )));
+    }
+    Ok(())
+}
+
+/// An empty vector with room for `n` items; an allocation failure is `SW_STATUS_NOMEM`.
+pub(crate) fn try_vec<T>(n: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::nomem(what, n.saturating_mul(std::mem::size_of::<T>())))?;
+    Ok(v)
+}
+
+/// An owned copy of `bytes`; an allocation failure is `SW_STATUS_NOMEM`, never an abort.
+pub(crate) fn try_copy(bytes: &[u8], what: impl FnOnce() -> String) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(bytes.len())
+        .map_err(|_| Error::nomem(&what(), bytes.len()))?;
+    v.extend_from_slice(bytes);
+    Ok(v)
 }
 
 /// Check C parameters without copying them (what `params` would refuse, this refuses).
 pub(crate) unsafe fn check_params(p: *const super::writer::sw_param, n: usize) -> Result<()> {
+    check_count(n)?;
     for (i, param) in slice(p, n, "params")?.iter().enumerate() {
         let v = &param.value;
+        if matches!(
+            v.r#type,
+            super::writer::SW_TYPE_TEXT | super::writer::SW_TYPE_BLOB
+        ) {
+            check_len(v.len, || format!("parameter {}", i + 1))?;
+        }
         match v.r#type {
             super::writer::SW_TYPE_TEXT | super::writer::SW_TYPE_BLOB
                 if v.len > 0 && v.data.is_null() =>
@@ -105,8 +164,9 @@ pub(crate) unsafe fn check_params(p: *const super::writer::sw_param, n: usize) -
 
 /// Copy C parameters into owned [`Param`]s.
 pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Result<Vec<Param>> {
+    check_count(n)?;
     let raw = slice(p, n, "params")?;
-    let mut out = Vec::with_capacity(raw.len());
+    let mut out = try_vec(raw.len(), "params")?;
     for (i, param) in raw.iter().enumerate() {
         let name = if param.name.is_null() {
             None
@@ -124,6 +184,7 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
         };
         let v = &param.value;
         let bytes = || -> Result<&[u8]> {
+            check_len(v.len, label)?;
             if v.len == 0 {
                 Ok(&[])
             } else if v.data.is_null() {
@@ -139,17 +200,21 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
         let value = match v.r#type {
             super::writer::SW_TYPE_INTEGER => Value::Integer(v.integer),
             super::writer::SW_TYPE_FLOAT => Value::Real(v.real),
-            super::writer::SW_TYPE_TEXT => Value::Text(
-                std::str::from_utf8(bytes()?)
-                    .map_err(|e| {
-                        Error::new(
-                            Status::InvalidUtf8,
-                            format!("{} is not valid UTF-8: {e}", label()),
-                        )
-                    })?
-                    .to_owned(),
-            ),
-            super::writer::SW_TYPE_BLOB => Value::Blob(bytes()?.to_vec()),
+            super::writer::SW_TYPE_TEXT => {
+                let b = bytes()?;
+                std::str::from_utf8(b).map_err(|e| {
+                    Error::new(
+                        Status::InvalidUtf8,
+                        format!("{} is not valid UTF-8: {e}", label()),
+                    )
+                })?;
+                let copy = try_copy(b, label)?;
+                // Checked just above; the copy holds the same bytes.
+                Value::Text(String::from_utf8(copy).map_err(|e| {
+                    Error::new(Status::InvalidUtf8, format!("{}: {e}", label()))
+                })?)
+            }
+            super::writer::SW_TYPE_BLOB => Value::Blob(try_copy(bytes()?, label)?),
             super::writer::SW_TYPE_NULL => Value::Null,
             other => {
                 return Err(Error::invalid(format!(

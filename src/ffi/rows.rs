@@ -43,8 +43,10 @@ pub unsafe extern "C" fn sw_rows_type(rows: *const sw_rows, row: usize, column: 
     })
 }
 
-/// A cell as a 64-bit integer, converted like `sqlite3_column_int64` (floats truncate, text
-/// parses its leading integer); 0 for NULL cells, out of range, or `rows` NULL.
+/// A cell as a 64-bit integer, converted exactly as `sqlite3_column_int64` converts it (SQLite
+/// itself converts: floats truncate and saturate; TEXT and BLOB bytes are read as a leading
+/// integer after ASCII whitespace, saturating at INT64_MIN/INT64_MAX); 0 for NULL cells, out of
+/// range, or `rows` NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_int64(rows: *const sw_rows, row: usize, column: usize) -> i64 {
     guarded(0, || {
@@ -54,7 +56,9 @@ pub unsafe extern "C" fn sw_rows_int64(rows: *const sw_rows, row: usize, column:
     })
 }
 
-/// A cell as a double, converted like `sqlite3_column_double`; 0.0 when there is none.
+/// A cell as a double, converted exactly as `sqlite3_column_double` converts it (by SQLite
+/// itself; TEXT and BLOB bytes are read as a leading number, exponents included); 0.0 for NULL
+/// cells, out of range, or `rows` NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_double(rows: *const sw_rows, row: usize, column: usize) -> f64 {
     guarded(0.0, || {
@@ -64,8 +68,10 @@ pub unsafe extern "C" fn sw_rows_double(rows: *const sw_rows, row: usize, column
     })
 }
 
-/// A TEXT cell: NUL-terminated UTF-8, its byte length (without the NUL) in `*out_len` when
-/// `out_len` is not NULL. NULL (and length 0) for cells that are not TEXT, out of range, or
+/// A TEXT cell: its bytes, NUL-terminated, and their length (without the NUL) in `*out_len`
+/// when `out_len` is not NULL. The bytes are UTF-8 unless invalid text was stored (SQLite keeps
+/// and returns what it is given; so does this function — use the length, not `strlen`, when the
+/// text may hold NUL bytes). NULL (and length 0) for cells that are not TEXT, out of range, or
 /// `rows` NULL. Valid until `sw_rows_free(rows)` — also if the cache entry it came from is
 /// invalidated meanwhile.
 #[no_mangle]
@@ -98,6 +104,7 @@ pub unsafe extern "C" fn sw_rows_blob(
         let bytes: Option<&[u8]> = match rows_ref(rows).and_then(|r| r.get(row, column)) {
             Some(ValueRef::Blob(b)) => Some(b),
             Some(ValueRef::Text(t)) => Some(t.as_bytes()),
+            Some(ValueRef::TextBytes(b)) => Some(b),
             _ => None,
         };
         if !out_len.is_null() {

@@ -41,6 +41,9 @@ pub const SW_STATUS_IO: sw_status = 12;
 pub const SW_STATUS_CORRUPT: sw_status = 13;
 /// A panic inside the library was caught; the operation failed, the library lives on.
 pub const SW_STATUS_PANIC: sw_status = 14;
+/// Memory for the operation could not be allocated (e.g. copying a very large parameter);
+/// nothing was changed.
+pub const SW_STATUS_NOMEM: sw_status = 15;
 
 /// The version of this ABI; `sw_abi_version()` returns the same number. Bindings compare the two
 /// at load time.
@@ -96,25 +99,10 @@ pub extern "C" fn sw_last_error_sqlite_code() -> i32 {
 /// Never NULL; never freed.
 #[no_mangle]
 pub extern "C" fn sw_status_str(status: sw_status) -> *const c_char {
-    let s: &'static [u8] = match Status::from_u32(status) {
-        Some(Status::Ok) => b"ok\0",
-        Some(Status::Error) => b"SQL error\0",
-        Some(Status::Constraint) => b"constraint violation\0",
-        Some(Status::Busy) => b"database is locked by another process\0",
-        Some(Status::QueueFull) => b"write queue is full\0",
-        Some(Status::Timeout) => b"timed out\0",
-        Some(Status::Closed) => b"writer is closed\0",
-        Some(Status::InvalidArgument) => b"invalid argument\0",
-        Some(Status::InvalidUtf8) => b"invalid UTF-8\0",
-        Some(Status::Misuse) => b"misuse (the call would deadlock or break the writer)\0",
-        Some(Status::Rollback) => b"transaction rolled back\0",
-        Some(Status::ReadOnly) => b"read-only: writes are not allowed here\0",
-        Some(Status::Io) => b"disk I/O error\0",
-        Some(Status::Corrupt) => b"database is corrupt\0",
-        Some(Status::Panic) => b"internal panic\0",
-        None => b"unknown status\0",
-    };
-    s.as_ptr().cast()
+    match Status::from_u32(status) {
+        Some(s) => s.as_cstr().as_ptr(),
+        None => c"unknown status".as_ptr(),
+    }
 }
 
 /// The crate version, e.g. "0.1.0". Static; never freed.

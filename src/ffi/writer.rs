@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void, CString};
 use std::ptr;
 use std::time::Duration;
 
-use super::boundary::{boundary, need, out, params as copy_params, slice, text};
+use super::boundary::{boundary, need, out, params as copy_params, slice, text, try_vec};
 use super::handle::{
     rows_into_handle, sw_rows, sw_writer, writer_from_handle, writer_into_handle,
     writer_release_handle,
@@ -308,7 +308,7 @@ pub unsafe extern "C" fn sw_writer_batch(
 ) -> sw_status {
     boundary(|| {
         let raw = slice(statements, n_statements, "statements")?;
-        let mut owned = Vec::with_capacity(raw.len());
+        let mut owned = try_vec(raw.len(), "statements")?;
         for (i, s) in raw.iter().enumerate() {
             let sql = text(s.sql, &format!("the sql of statement {}", i + 1))?;
             let p = copy_params(s.params, s.n_params)
@@ -338,7 +338,7 @@ pub unsafe extern "C" fn sw_writer_execute_and_invalidate(
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;
         let raw = slice(cache_keys, n_keys, "cache_keys")?;
-        let mut keys = Vec::with_capacity(raw.len());
+        let mut keys = try_vec(raw.len(), "cache_keys")?;
         for (i, k) in raw.iter().enumerate() {
             keys.push(text(*k, &format!("cache key {}", i + 1))?);
         }

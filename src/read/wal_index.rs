@@ -45,9 +45,7 @@ impl WalIndex {
         // `-shm` file. The pragma's statement reads the schema, which begins a read
         // transaction, which maps region 0 (walIndexReadHdr); the call below then returns
         // that mapping.
-        let mode: String = db
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .ok()?;
+        let mode: String = db.query_row("PRAGMA journal_mode", [], |r| r.get(0)).ok()?;
         if !mode.eq_ignore_ascii_case("wal") {
             return None;
         }

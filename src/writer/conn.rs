@@ -502,7 +502,7 @@ impl WriteConn {
                         c
                     }
                 };
-                bind(&mut stmt, params, None)?;
+                bind(&mut stmt, Some(sql), params, None)?;
                 let total_before = self.db.total_changes();
                 {
                     let mut rows = stmt.raw_query();
@@ -578,7 +578,7 @@ impl WriteConn {
                 for p in params {
                     let rowid_before = db.last_insert_rowid();
                     let total_before = db.total_changes();
-                    let r = bind(&mut stmt, p, None).and_then(|()| {
+                    let r = bind(&mut stmt, Some(sql), p, None).and_then(|()| {
                         let mut rows = stmt.raw_query();
                         while rows.next()?.is_some() {}
                         Ok(())
@@ -654,7 +654,7 @@ impl WriteConn {
                     )))
                 }
             }
-            bind(&mut stmt, params, Some(&mut report))?;
+            bind(&mut stmt, None, params, Some(&mut report))?;
             let before = self.db.total_changes();
             {
                 let mut rows = stmt.raw_query();
@@ -716,7 +716,7 @@ impl WriteConn {
                     first_keyword(&text)
                 )));
             }
-            bind(&mut stmt, params, Some(&mut report))?;
+            bind(&mut stmt, None, params, Some(&mut report))?;
             let before = self.db.total_changes();
             retry_busy(self.busy_timeout, || {
                 let mut rows = stmt.raw_query();
@@ -755,7 +755,7 @@ impl WriteConn {
                 format!("{} cannot run inside a transaction", first_keyword(sql)),
             ));
         }
-        bind(&mut stmt, params, None)?;
+        bind(&mut stmt, Some(sql), params, None)?;
         let rows = Rows::from_statement(&mut stmt)?;
         drop(stmt);
         let captured = std::mem::take(&mut *self.capture.lock());
