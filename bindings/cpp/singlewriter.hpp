@@ -85,6 +85,7 @@ enum class Status : uint32_t {
     Io = SW_STATUS_IO,
     Corrupt = SW_STATUS_CORRUPT,
     Panic = SW_STATUS_PANIC,
+    NoMem = SW_STATUS_NOMEM,
 };
 
 /// Static text for a status ("CONSTRAINT", ...), from the library.

@@ -26,6 +26,7 @@ const (
 	StatusIO              Status = 12
 	StatusCorrupt         Status = 13
 	StatusPanic           Status = 14 // a panic inside the library, caught at its boundary
+	StatusNoMem           Status = 15 // memory for the operation could not be allocated
 )
 
 var statusNames = [...]string{
@@ -44,6 +45,7 @@ var statusNames = [...]string{
 	StatusIO:              "I/O error",
 	StatusCorrupt:         "database corrupt",
 	StatusPanic:           "internal panic",
+	StatusNoMem:           "out of memory",
 }
 
 // String returns a short description of the status.
@@ -109,6 +111,7 @@ var (
 	ErrIO              error = &Error{Status: StatusIO}
 	ErrCorrupt         error = &Error{Status: StatusCorrupt}
 	ErrPanic           error = &Error{Status: StatusPanic}
+	ErrNoMem           error = &Error{Status: StatusNoMem}
 )
 
 // ErrABIMismatch is returned (wrapped) by Open when the loaded library speaks

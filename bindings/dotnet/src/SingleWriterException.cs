@@ -35,6 +35,8 @@ namespace SingleWriter
         Corrupt = 13,
         /// <summary>The library caught a panic; the operation failed, the library lives on.</summary>
         Panic = 14,
+        /// <summary>Memory for the operation could not be allocated; nothing was changed.</summary>
+        NoMem = 15,
     }
 
     /// <summary>
