@@ -45,6 +45,7 @@ mod error;
 pub mod ffi;
 mod options;
 mod read;
+mod reentry;
 mod registry;
 mod rows;
 mod signal;

@@ -13,10 +13,16 @@ use crate::error::{Error, Result};
 use crate::options::{Location, Options};
 use crate::writer::Shared;
 
-struct Entry {
-    shared: Arc<Shared>,
-    handles: usize,
-    closing: bool,
+/// One database's state in the registry.
+enum Entry {
+    /// Its writer is being opened by one thread, outside the registry lock (opening may wait up
+    /// to `Busy Timeout` for another process); other opens of the same database wait for it,
+    /// opens of other databases do not.
+    Opening,
+    /// Open, with this many handles.
+    Open { shared: Arc<Shared>, handles: usize },
+    /// The last handle was released; the writer is shutting down. Opens wait for it to finish.
+    Closing { shared: Arc<Shared> },
 }
 
 struct Registry {
@@ -43,34 +49,51 @@ pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
     let mut writers = reg.writers.lock();
     loop {
         match writers.get_mut(&opts.location) {
-            Some(e) if e.closing => reg.changed.wait(&mut writers),
-            Some(e) => {
-                let conflicts = opts.conflicts_with(&e.shared.opts);
+            Some(Entry::Opening | Entry::Closing { .. }) => reg.changed.wait(&mut writers),
+            Some(Entry::Open { shared, handles }) => {
+                let conflicts = opts.conflicts_with(&shared.opts);
                 if !conflicts.is_empty() {
                     return Err(Error::invalid(format!(
                         "this database is already open with different options: {} (open it without those options to join it, or with the same values)",
                         conflicts.join(", ")
                     )));
                 }
-                if opts.mode != e.shared.opts.mode {
+                if opts.mode != shared.opts.mode {
                     return Err(Error::invalid(
                         "this database is already open with a different Mode",
                     ));
                 }
-                e.handles += 1;
-                return Ok(e.shared.clone());
+                *handles += 1;
+                return Ok(shared.clone());
             }
             None => {
-                let shared = Shared::open(opts.clone())?;
-                writers.insert(
-                    opts.location.clone(),
-                    Entry {
-                        shared: shared.clone(),
-                        handles: 1,
-                        closing: false,
-                    },
-                );
-                return Ok(shared);
+                writers.insert(opts.location.clone(), Entry::Opening);
+                drop(writers);
+                // Outside the lock: a locked database delays only the opens of itself.
+                let opened = std::panic::catch_unwind(|| Shared::open(opts.clone()))
+                    .unwrap_or_else(|_| {
+                        Err(Error::new(
+                            crate::Status::Panic,
+                            "opening the database panicked",
+                        ))
+                    });
+                let mut writers = reg.writers.lock();
+                match &opened {
+                    Ok(shared) => {
+                        writers.insert(
+                            opts.location.clone(),
+                            Entry::Open {
+                                shared: shared.clone(),
+                                handles: 1,
+                            },
+                        );
+                    }
+                    Err(_) => {
+                        writers.remove(&opts.location);
+                    }
+                }
+                reg.changed.notify_all();
+                return opened;
             }
         }
     }
@@ -83,10 +106,18 @@ pub(crate) fn release(shared: &Arc<Shared>) {
     let last = {
         let mut writers = reg.writers.lock();
         match writers.get_mut(&location) {
-            Some(e) if Arc::ptr_eq(&e.shared, shared) => {
-                e.handles -= 1;
-                if e.handles == 0 {
-                    e.closing = true;
+            Some(Entry::Open {
+                shared: s,
+                handles,
+            }) if Arc::ptr_eq(s, shared) => {
+                *handles -= 1;
+                if *handles == 0 {
+                    writers.insert(
+                        location.clone(),
+                        Entry::Closing {
+                            shared: shared.clone(),
+                        },
+                    );
                     true
                 } else {
                     false
@@ -98,27 +129,114 @@ pub(crate) fn release(shared: &Arc<Shared>) {
     if last {
         let finish = {
             let shared = shared.clone();
+            let location = location.clone();
             move || {
                 shared.shutdown();
                 let mut writers = reg.writers.lock();
-                if writers
-                    .get(&location)
-                    .is_some_and(|e| Arc::ptr_eq(&e.shared, &shared))
+                if matches!(writers.get(&location), Some(Entry::Closing { shared: s }) if Arc::ptr_eq(s, &shared))
                 {
                     writers.remove(&location);
                 }
                 reg.changed.notify_all();
             }
         };
-        if crate::writer::inside_callback() {
+        if crate::reentry::inside_callback() {
             // The last handle was dropped inside a callback, maybe on the writer's own thread,
-            // which the drain would wait for: shut down from a thread of its own instead. If no
-            // thread can be started, the writer stays open rather than deadlock.
-            let _ = std::thread::Builder::new()
-                .name("sw-close".into())
-                .spawn(finish);
+            // which the drain would wait for: shut down from a thread of its own instead.
+            if !spawn_close(finish) {
+                // No thread could be started: the writer stays open with no handles (the next
+                // open joins it, its last close shuts it down) rather than deadlock here or
+                // leave every later open waiting for a shutdown that never runs.
+                let mut writers = reg.writers.lock();
+                if matches!(writers.get(&location), Some(Entry::Closing { shared: s }) if Arc::ptr_eq(s, shared))
+                {
+                    writers.insert(
+                        location,
+                        Entry::Open {
+                            shared: shared.clone(),
+                            handles: 0,
+                        },
+                    );
+                }
+                reg.changed.notify_all();
+            }
         } else {
             finish();
         }
+    }
+}
+
+/// Start the closing thread; false when no thread can be started.
+fn spawn_close(finish: impl FnOnce() + Send + 'static) -> bool {
+    #[cfg(test)]
+    if tests::SPAWN_FAILS.with(|f| f.get()) {
+        return false;
+    }
+    std::thread::Builder::new()
+        .name("sw-close".into())
+        .spawn(finish)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    thread_local! {
+        pub(super) static SPAWN_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn a_failed_close_thread_leaves_the_database_openable() {
+        let dir = std::env::temp_dir().join(format!("sw-reg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cs = format!("Data Source={}", dir.join("spawn.db").display());
+        let shared = acquire(&cs).unwrap();
+        SPAWN_FAILS.with(|f| f.set(true));
+        crate::reentry::in_callback(|| release(&shared));
+        SPAWN_FAILS.with(|f| f.set(false));
+        // The next open joins the writer that could not be shut down, at once.
+        let again = acquire(&cs).unwrap();
+        assert!(Arc::ptr_eq(&again, &shared));
+        release(&again);
+        let third = acquire(&cs).unwrap();
+        assert!(!Arc::ptr_eq(&third, &shared), "the last close shut the old writer down");
+        release(&third);
+    }
+
+    #[test]
+    fn opening_one_database_does_not_hold_up_others() {
+        let dir = std::env::temp_dir().join(format!("sw-reg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let locked = dir.join("locked.db");
+        // Another connection holds an exclusive lock on a rollback-journal database: opening it
+        // waits up to Busy Timeout.
+        let holder = rusqlite::Connection::open(&locked).unwrap();
+        holder
+            .execute_batch("PRAGMA journal_mode=DELETE; CREATE TABLE IF NOT EXISTS t(x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        std::thread::scope(|s| {
+            let slow = s.spawn(|| {
+                acquire(&format!(
+                    "Data Source={};Journal Mode=DELETE;Busy Timeout=4000",
+                    locked.display()
+                ))
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            let start = Instant::now();
+            let other = acquire(&format!("Data Source={}", dir.join("free.db").display())).unwrap();
+            let took = start.elapsed();
+            release(&other);
+            assert!(
+                took < Duration::from_millis(2000),
+                "another database's open waited {took:?} for the locked one"
+            );
+            match slow.join().unwrap() {
+                Ok(s) => release(&s),
+                Err(e) => assert_eq!(e.status(), crate::Status::Busy, "{e}"),
+            }
+        });
+        drop(holder);
     }
 }

@@ -315,7 +315,7 @@ impl Signals {
                         break;
                     }
                     let _ = catch_unwind(AssertUnwindSafe(|| {
-                        crate::writer::in_callback(|| callback(&signal))
+                        crate::reentry::in_callback(|| callback(&signal))
                     }));
                 }
                 if let Some(end) = on_end {

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 pub use conn::{Statement, WriteResult, CHANGE_TABLE};
-pub(crate) use lane::{in_callback, inside_callback, Notify, RawCallback};
+pub(crate) use lane::{Notify, RawCallback};
+use crate::reentry::inside_callback;
 use lane::{Waiter, Work};
 
 use crate::cache::{Cache, CacheStats};
@@ -470,7 +471,7 @@ impl Writer {
     /// Wait until every write submitted before this call is acknowledged.
     pub fn flush(&self, timeout: Option<Duration>) -> Result<()> {
         let shared = self.live()?;
-        if lane::inside_callback() {
+        if inside_callback() {
             return Err(Error::misuse(
                 "flush from inside a transaction or callback would deadlock",
             ));
@@ -793,7 +794,7 @@ impl Writer {
     /// Close this handle. The last handle of a database commits everything accepted, then
     /// closes the database. Closing twice is an error (`SW_STATUS_CLOSED`), never a crash.
     pub fn close(&self) -> Result<()> {
-        if lane::inside_callback() {
+        if inside_callback() {
             return Err(Error::misuse(
                 "closing from inside a transaction or callback would deadlock",
             ));

@@ -204,7 +204,7 @@ pub unsafe extern "C" fn sw_writer_open(
 #[no_mangle]
 pub unsafe extern "C" fn sw_writer_close(writer: *const sw_writer) -> sw_status {
     boundary(|| {
-        if crate::writer::inside_callback() {
+        if crate::reentry::inside_callback() {
             return Err(Error::misuse(
                 "sw_writer_close from inside a transaction or callback would deadlock",
             ));

@@ -21,7 +21,6 @@
 //!   re-run, so it is not mixed with writes that may need to be).
 //! - Consecutive writes of the same SQL in a group share one prepared statement.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -33,6 +32,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
 use super::{Shared, Txn};
+use crate::reentry::{in_callback, inside_callback};
 use crate::cache::SCHEMA;
 use crate::error::{Error, Result, Status};
 use crate::signal::Sampled;
@@ -156,26 +156,7 @@ impl Waiter {
 }
 
 thread_local! {
-    static CALLBACK_DEPTH: Cell<u32> = const { Cell::new(0) };
     static WAITER: Arc<Waiter> = Waiter::new();
-}
-
-/// Run `f` marked as library-called user code: blocking writer calls inside it are misuse.
-pub(crate) fn in_callback<R>(f: impl FnOnce() -> R) -> R {
-    struct Depth;
-    impl Drop for Depth {
-        fn drop(&mut self) {
-            CALLBACK_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-        }
-    }
-    CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
-    let _depth = Depth;
-    f()
-}
-
-/// Whether this thread is inside a transaction body or a completion/signal callback.
-pub(crate) fn inside_callback() -> bool {
-    CALLBACK_DEPTH.with(|d| d.get() > 0)
 }
 
 #[derive(Default)]
