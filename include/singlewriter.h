@@ -658,8 +658,11 @@ sw_status sw_writer_execute_and_invalidate(const struct sw_writer *writer,
 
 /**
  * Block until every write submitted before this call has been acknowledged (committed or
- * failed, callbacks fired). `timeout_ms` 0 waits without limit; otherwise `SW_STATUS_TIMEOUT`
- * after that many milliseconds (the writes stay queued). MISUSE from inside a callback.
+ * failed, callbacks fired). Returns `SW_STATUS_OK` then, whatever those writes' outcomes: each
+ * write reports its own (a full disk or a foreign lock fails the writes, not the flush).
+ * Flush fails only for its own reasons: `timeout_ms` 0 waits without limit, otherwise
+ * `SW_STATUS_TIMEOUT` after that many milliseconds (the writes stay queued);
+ * `SW_STATUS_CLOSED`; MISUSE from inside a callback.
  */
 sw_status sw_writer_flush(const struct sw_writer *writer, uint32_t timeout_ms);
 

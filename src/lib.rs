@@ -49,6 +49,7 @@ mod reentry;
 mod registry;
 mod rows;
 mod signal;
+mod sql;
 mod value;
 mod writer;
 

@@ -154,16 +154,16 @@ impl ReadConn {
         // Checked once per SQL text: a text with a read set passed these checks before.
         let mut pragma = false;
         if known.is_none() {
-            if crate::writer::sql::classify(sql) == crate::writer::sql::Kind::TransactionControl {
+            if crate::sql::classify(sql) == crate::sql::Kind::TransactionControl {
                 return Err(Error::invalid(format!(
                     "{} is transaction control; reads run one statement each",
-                    crate::writer::sql::first_keyword(sql)
+                    crate::sql::first_keyword(sql)
                 )));
             }
             // SQLite applies a flag pragma (`query_only = 0`) while preparing it: refuse
             // those before they are prepared.
-            pragma = crate::writer::sql::first_keyword(sql) == "PRAGMA";
-            if pragma && !crate::writer::sql::pragma_only_reads(sql) {
+            pragma = crate::sql::first_keyword(sql) == "PRAGMA";
+            if pragma && !crate::sql::pragma_only_reads(sql) {
                 return Err(read_only());
             }
             self.capture.lock().clear();

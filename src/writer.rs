@@ -6,7 +6,7 @@
 
 mod conn;
 mod lane;
-pub(crate) mod sql;
+use crate::sql;
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -277,6 +277,7 @@ pub struct Txn<'a> {
 impl Txn<'_> {
     /// Run SQL inside the transaction.
     pub fn execute(&mut self, sql: &str, params: &[Param]) -> Result<WriteResult> {
+        sql::require_statement(sql)?;
         match sql::classify(sql) {
             sql::Kind::Grouped => {}
             sql::Kind::Alone => {
@@ -299,6 +300,7 @@ impl Txn<'_> {
 
     /// Query inside the transaction (sees its uncommitted changes).
     pub fn query(&mut self, sql: &str, params: &[Param]) -> Result<Rows> {
+        sql::require_statement(sql)?;
         self.conn.query(sql, params, self.changes)
     }
 }
@@ -328,9 +330,7 @@ fn intern_sql(sql: &str) -> Arc<str> {
 }
 
 fn check_sql(sql: &str) -> Result<bool> {
-    if sql.trim().is_empty() {
-        return Err(Error::invalid("the SQL is empty"));
-    }
+    sql::require_statement(sql)?;
     match sql::classify(sql) {
         sql::Kind::Grouped => Ok(false),
         sql::Kind::Alone => Ok(true),
@@ -468,7 +468,11 @@ impl Writer {
         value.ok_or_else(|| Error::new(Status::Error, "transaction body did not run"))
     }
 
-    /// Wait until every write submitted before this call is acknowledged.
+    /// Wait until every write submitted before this call is acknowledged (committed or
+    /// failed, callbacks run). Each write reports its own outcome; `flush` does not repeat
+    /// their failures: it fails only for its own reasons — [`Status::Timeout`] when `timeout`
+    /// passes first (the writes stay queued), [`Status::Closed`], [`Status::Misuse`] inside a
+    /// callback.
     pub fn flush(&self, timeout: Option<Duration>) -> Result<()> {
         let shared = self.live()?;
         if inside_callback() {
@@ -504,6 +508,7 @@ impl Writer {
     /// Run a read-only query on a read connection (uncached).
     pub fn query(&self, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
         let shared = self.live()?;
+        sql::require_statement(sql)?;
         let (rows, _) = shared.run_read("query.start", "", sql, params, false)?;
         Ok(Arc::new(rows))
     }
@@ -522,6 +527,7 @@ impl Writer {
         params: impl FnOnce() -> Result<std::borrow::Cow<'p, [Param]>>,
     ) -> Result<Arc<Rows>> {
         let shared = self.live()?;
+        sql::require_statement(sql)?;
         shared.cache.read(key, || {
             let params = params()?;
             let (rows, deps) = shared.run_read("read.start", key, sql, &params, true)?;

@@ -3,6 +3,7 @@
 mod common;
 use common::Db;
 use singlewriter::{params, Status, Writer};
+use std::time::Duration;
 
 fn names(rows: &singlewriter::Rows) -> Vec<String> {
     (0..rows.column_count())
@@ -140,4 +141,57 @@ fn twenty_thousand_named_parameters_bind_to_their_own_places() {
     assert_eq!(result.get(0, 0).unwrap().as_i64(), n);
     assert_eq!(result.get(0, 1).unwrap().as_i64(), n, "every value in its own place");
     let _ = params![1];
+}
+
+#[test]
+fn sql_without_a_statement_is_the_same_invalid_argument_everywhere() {
+    let db = Db::new("blank.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    for blank in ["", "   ", ";", ";;;", "-- only a comment", "/* c */ ;"] {
+        let errors = [
+            w.execute(blank, &[]).unwrap_err(),
+            w.enqueue(blank, vec![], None).unwrap_err(),
+            w.query(blank, &[]).unwrap_err(),
+            w.read("k", blank, &[]).unwrap_err(),
+            w.execute_and_invalidate(blank, &[], &["k"]).unwrap_err(),
+            w.batch(vec![singlewriter::Statement::new(blank, vec![])], true)
+                .unwrap_err(),
+            w.transaction(|t| t.execute(blank, &[]).map(|_| ()))
+                .unwrap_err(),
+            w.transaction(|t| t.query(blank, &[]).map(|_| ()))
+                .unwrap_err(),
+        ];
+        for (i, e) in errors.iter().enumerate() {
+            assert_eq!(e.status(), Status::InvalidArgument, "entry {i}, {blank:?}: {e}");
+            assert!(e.message().contains("holds no statement"), "entry {i}, {blank:?}: {e}");
+        }
+    }
+    // Nothing was queued: a flush finds the lane empty and the table untouched.
+    w.flush(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(common::count(&w, "t"), 0);
+}
+
+#[test]
+fn flush_reports_its_own_outcome_not_that_of_the_group_it_joined() {
+    let db = Db::new("flush.db");
+    let w = db.open("Busy Timeout=300");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    // Another connection holds the write lock for longer than the Busy Timeout.
+    let holder = rusqlite::Connection::open(&db.path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (0);").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    w.enqueue(
+        "INSERT INTO t VALUES (1)",
+        vec![],
+        Some(Box::new(move |r| tx.send(r).unwrap())),
+    )
+    .unwrap();
+    w.flush(Some(Duration::from_secs(10)))
+        .expect("flush succeeds once the write before it is acknowledged");
+    let write = rx.recv_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(write.unwrap_err().status(), Status::Busy, "the write reports its own failure");
+    holder.execute_batch("ROLLBACK").unwrap();
+    w.execute("INSERT INTO t VALUES (2)", &[]).unwrap();
+    assert_eq!(common::count(&w, "t"), 1);
 }

@@ -349,8 +349,11 @@ pub unsafe extern "C" fn sw_writer_execute_and_invalidate(
 }
 
 /// Block until every write submitted before this call has been acknowledged (committed or
-/// failed, callbacks fired). `timeout_ms` 0 waits without limit; otherwise `SW_STATUS_TIMEOUT`
-/// after that many milliseconds (the writes stay queued). MISUSE from inside a callback.
+/// failed, callbacks fired). Returns `SW_STATUS_OK` then, whatever those writes' outcomes: each
+/// write reports its own (a full disk or a foreign lock fails the writes, not the flush).
+/// Flush fails only for its own reasons: `timeout_ms` 0 waits without limit, otherwise
+/// `SW_STATUS_TIMEOUT` after that many milliseconds (the writes stay queued);
+/// `SW_STATUS_CLOSED`; MISUSE from inside a callback.
 #[no_mangle]
 pub unsafe extern "C" fn sw_writer_flush(writer: *const sw_writer, timeout_ms: u32) -> sw_status {
     boundary(|| {

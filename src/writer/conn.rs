@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 
-use super::sql::{classify, first_keyword, Kind};
+use crate::sql::{classify, first_keyword, Kind};
 use crate::error::{Error, Result, Status};
 use crate::options::{OpenMode, Options};
 use crate::rows::Rows;
@@ -852,7 +852,7 @@ fn has_more_than_one_statement(sql: &str) -> bool {
                 }
                 i += 1;
             }
-            b';' => return !super::sql::first_keyword(&sql[i + 1..]).is_empty(),
+            b';' => return !crate::sql::first_keyword(&sql[i + 1..]).is_empty(),
             _ => {}
         }
         i += 1;

@@ -596,7 +596,26 @@ impl Shared {
 
     /// Execute one group. `None` when another process holds the lock and this submitter should
     /// leave the waiting to the drainer.
+    ///
+    /// A flush's barrier succeeds whenever its group ran to an end: it reports that every write
+    /// before it was acknowledged, each with its own result — not the outcome of the group it
+    /// happened to share (a full disk or a foreign lock fails the writes, not the flush).
     fn run_group(
+        &self,
+        jobs: &[Job],
+        txn: Option<&mut TxnFn<'_>>,
+        submitter: bool,
+    ) -> Option<Vec<Result<WriteResult>>> {
+        let mut results = self.run_group_jobs(jobs, txn, submitter)?;
+        for (job, r) in jobs.iter().zip(results.iter_mut()) {
+            if matches!(job.work, Work::Barrier) {
+                *r = Ok(WriteResult::default());
+            }
+        }
+        Some(results)
+    }
+
+    fn run_group_jobs(
         &self,
         jobs: &[Job],
         mut txn: Option<&mut TxnFn<'_>>,

@@ -16,8 +16,9 @@ pub(crate) enum Kind {
     TransactionControl,
 }
 
-/// The first keyword of `sql`, upper-cased (at most 16 bytes), or "" if none.
-pub(crate) fn first_keyword(sql: &str) -> String {
+/// Where the first statement of `sql` starts: past whitespace, comments and semicolons
+/// (`sql.len()` when there is none).
+fn statement_start(sql: &str) -> usize {
     let b = sql.as_bytes();
     let mut i = 0;
     loop {
@@ -35,10 +36,28 @@ pub(crate) fn first_keyword(sql: &str) -> String {
             }
             i = (i + 2).min(b.len());
         } else {
-            break;
+            return i;
         }
     }
-    let start = i;
+}
+
+/// `Ok` when `sql` holds a statement; INVALID_ARGUMENT, with the same message on every entry
+/// point, when it is empty or holds only whitespace, comments and semicolons.
+pub(crate) fn require_statement(sql: &str) -> crate::Result<()> {
+    if statement_start(sql) < sql.len() {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid(
+            "the SQL holds no statement (it is empty, or only whitespace, comments and semicolons)",
+        ))
+    }
+}
+
+/// The first keyword of `sql`, upper-cased (at most 16 bytes), or "" if none.
+pub(crate) fn first_keyword(sql: &str) -> String {
+    let b = sql.as_bytes();
+    let start = statement_start(sql);
+    let mut i = start;
     while i < b.len() && b[i].is_ascii_alphabetic() && i - start < 16 {
         i += 1;
     }
@@ -102,6 +121,16 @@ pub(crate) fn pragma_only_reads(sql: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_sql_holds_no_statement() {
+        for blank in ["", " ", ";", ";;;", " ; \n ;", "-- only a comment", "/* c */", "/* c */ ; -- d\n", "/* unterminated"] {
+            assert!(require_statement(blank).is_err(), "{blank:?}");
+        }
+        for sql in ["SELECT 1", ";SELECT 1", "/* c */ (SELECT 1)", "-- c\nVALUES (1)", "x"] {
+            assert!(require_statement(sql).is_ok(), "{sql:?}");
+        }
+    }
 
     #[test]
     fn pragmas_that_only_read() {
