@@ -10,6 +10,14 @@
  * Text is UTF-8 and NUL-terminated. Destructors (*_free) accept NULL. Handles may be used from
  * any thread, concurrently, unless their documentation says otherwise. No input crashes the
  * process: panics are caught and returned as SW_STATUS_PANIC.
+ *
+ * fork(): a handle opened before fork() belongs to the parent. In the child every call on it
+ * returns SW_STATUS_MISUSE (its threads do not exist there), except sw_writer_close, which lets
+ * go of it and returns SW_STATUS_OK without touching the parent's database. Opening a database
+ * afresh in the child works; for a database the parent had open, only if the parent's writer
+ * was idle at the moment of fork() (otherwise SW_STATUS_MISUSE naming fork: SQLite's state
+ * copied mid-use cannot be used safely, https://sqlite.org/howtocorrupt.html). Databases the
+ * parent never opened always work. Writes the parent accepted are committed by the parent.
  */
 
 #ifndef SINGLEWRITER_H
@@ -585,7 +593,8 @@ sw_status sw_txn_query(struct sw_txn *txn,
  *
  * On success `*out_writer` is a new handle: close it exactly once with `sw_writer_close`.
  * Thread: any. Errors: INVALID_ARGUMENT (NULL, bad option), INVALID_UTF8, IO (cannot open),
- * CORRUPT, ERROR.
+ * CORRUPT, ERROR, MISUSE (in a forked child, a database its parent was using at fork(): see
+ * the header's notes on fork).
  */
 sw_status sw_writer_open(const char *connection_string, const struct sw_writer **out_writer);
 
@@ -593,7 +602,8 @@ sw_status sw_writer_open(const char *connection_string, const struct sw_writer *
  * Release a handle. The last handle of a database stops accepting writes, commits every write
  * accepted before (callbacks fire), checkpoints the WAL, and closes the database; writes
  * submitted after closing began get `SW_STATUS_CLOSED`. After this call the handle is invalid;
- * passing it again returns `SW_STATUS_CLOSED` (never a crash). Blocks while draining.
+ * passing it again returns `SW_STATUS_CLOSED` (never a crash). Blocks while draining. In a
+ * forked child, a handle inherited from the parent is only let go of (OK at once).
  * Errors: INVALID_ARGUMENT (NULL), CLOSED (already closed), MISUSE (from inside a callback).
  */
 sw_status sw_writer_close(const struct sw_writer *writer);

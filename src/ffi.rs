@@ -8,11 +8,9 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod boundary;
-pub(crate) use sqlite::configure_once as configure_sqlite;
 pub mod handle;
 pub mod rows;
 pub mod signals;
-mod sqlite;
 pub mod status;
 pub mod txn;
 pub mod writer;

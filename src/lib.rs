@@ -44,12 +44,14 @@ mod cache;
 mod error;
 pub mod ffi;
 mod options;
+mod process;
 mod read;
 mod reentry;
 mod registry;
 mod rows;
 mod signal;
 mod sql;
+mod sync;
 mod value;
 mod writer;
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 
@@ -350,6 +350,19 @@ impl Readers {
         LAST_READER.with(|l| l.set(conn.id));
         self.idle.lock().push(conn);
         self.available.notify_one();
+    }
+
+    /// In a forked child: close every connection, if all are idle (none is held by a thread of
+    /// the parent, which does not exist here). False otherwise.
+    pub(crate) fn release_inherited(&self) -> bool {
+        let (Some(mut idle), Some(opened)) = (self.idle.try_lock(), self.opened.try_lock()) else {
+            return false;
+        };
+        if *opened != idle.len() {
+            return false;
+        }
+        idle.clear();
+        true
     }
 
     /// Close every idle connection (writer close).

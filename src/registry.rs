@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::options::{Location, Options};
@@ -17,8 +17,8 @@ use crate::writer::Shared;
 enum Entry {
     /// Its writer is being opened by one thread, outside the registry lock (opening may wait up
     /// to `Busy Timeout` for another process); other opens of the same database wait for it,
-    /// opens of other databases do not.
-    Opening,
+    /// opens of other databases do not. The fork generation it started in.
+    Opening { generation: u64 },
     /// Open, with this many handles.
     Open { shared: Arc<Shared>, handles: usize },
     /// The last handle was released; the writer is shutting down. Opens wait for it to finish.
@@ -32,10 +32,22 @@ struct Registry {
 
 fn registry() -> &'static Registry {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
-    REGISTRY.get_or_init(|| Registry {
+    static HELD: std::sync::Once = std::sync::Once::new();
+    let reg = REGISTRY.get_or_init(|| Registry {
         writers: Mutex::new(HashMap::new()),
         changed: Condvar::new(),
-    })
+    });
+    // A child process must find the map consistent, not half-updated by a thread that does
+    // not exist there.
+    HELD.call_once(|| crate::process::hold_across_fork(&reg.writers));
+    reg
+}
+
+/// Why an open in a forked child cannot use what the parent had open.
+fn inherited(what: &str) -> Error {
+    Error::misuse(format!(
+        "this process was forked while its parent {what} this database; SQLite's state for it, copied by fork(), cannot be used safely in the child (https://sqlite.org/howtocorrupt.html). Open the database in the child only when the parent was not using it at fork() (its writer idle), or in a process that did not inherit it"
+    ))
 }
 
 /// Join the running writer of the database, or start it.
@@ -44,12 +56,31 @@ fn registry() -> &'static Registry {
 /// fails naming the differing options. Options it does not name are the running writer's.
 pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
     let opts = Options::parse(connection_string)?;
-    crate::ffi::configure_sqlite();
+    crate::process::configure_once();
+    let generation = crate::process::generation();
     let reg = registry();
     let mut writers = reg.writers.lock();
     loop {
         match writers.get_mut(&opts.location) {
-            Some(Entry::Opening | Entry::Closing { .. }) => reg.changed.wait(&mut writers),
+            // Left by the parent of this (forked) process: nobody here will finish them.
+            Some(Entry::Opening { generation: g }) if *g != generation => {
+                return Err(inherited("was opening"))
+            }
+            Some(Entry::Closing { shared }) if shared.generation() != generation => {
+                return Err(inherited("was closing"))
+            }
+            Some(Entry::Open { shared, .. }) if shared.generation() != generation => {
+                // The parent's writer: its SQLite connections must be closed here before
+                // the file can be opened afresh, which is safe only if none was in use.
+                if !shared.release_inherited() {
+                    return Err(inherited("was writing or reading"));
+                }
+                if let Some(Entry::Open { shared, .. }) = writers.remove(&opts.location) {
+                    // Never dropped here: dropping would join threads that do not exist.
+                    std::mem::forget(shared);
+                }
+            }
+            Some(Entry::Opening { .. } | Entry::Closing { .. }) => reg.changed.wait(&mut writers),
             Some(Entry::Open { shared, handles }) => {
                 let conflicts = opts.conflicts_with(&shared.opts);
                 if !conflicts.is_empty() {
@@ -67,7 +98,7 @@ pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
                 return Ok(shared.clone());
             }
             None => {
-                writers.insert(opts.location.clone(), Entry::Opening);
+                writers.insert(opts.location.clone(), Entry::Opening { generation });
                 drop(writers);
                 // Outside the lock: a locked database delays only the opens of itself.
                 let opened = std::panic::catch_unwind(|| Shared::open(opts.clone()))
@@ -99,8 +130,12 @@ pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
     }
 }
 
-/// Release one handle; the last one shuts the writer down.
+/// Release one handle; the last one shuts the writer down. A writer inherited from the parent
+/// of a forked process is left alone.
 pub(crate) fn release(shared: &Arc<Shared>) {
+    if shared.generation() != crate::process::generation() {
+        return;
+    }
     let reg = registry();
     let location = shared.opts.location.clone();
     let last = {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 pub use conn::{Statement, WriteResult, CHANGE_TABLE};
 pub(crate) use lane::{Notify, RawCallback};
@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     running: Mutex<Vec<RunningOp>>,
     drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
     closed: AtomicBool,
+    /// The fork generation this writer was opened in (`process::generation`).
+    generation: u64,
 }
 
 pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
@@ -122,6 +124,7 @@ impl Shared {
             running: Mutex::new(Vec::new()),
             drainer: Mutex::new(None),
             closed: AtomicBool::new(false),
+            generation: crate::process::generation(),
             opts,
         });
         let worker = shared.clone();
@@ -223,6 +226,30 @@ impl Shared {
             );
         }
         Ok((rows, deps))
+    }
+
+    /// The fork generation this writer was opened in.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// In a forked child: close this inherited writer's SQLite connections without using them
+    /// (no checkpoint, no commit), so SQLite drops its copy of their lock state and the
+    /// database can be opened afresh in the child. False when a connection cannot be reached
+    /// safely: held by a thread of the parent (which does not exist here), or inside a write
+    /// transaction (rolling it back would rewrite the shared WAL index under the parent).
+    pub(crate) fn release_inherited(&self) -> bool {
+        let Some(mut conn) = self.lane.conn.try_lock() else {
+            return false;
+        };
+        if conn.as_ref().is_some_and(|c| c.in_transaction()) {
+            return false;
+        }
+        if !self.readers.release_inherited() {
+            return false;
+        }
+        drop(conn.take());
+        true
     }
 
     /// Close: stop accepting, drain and commit everything accepted, checkpoint, close.
@@ -354,6 +381,11 @@ impl Writer {
     fn live(&self) -> Result<&Shared> {
         if self.closed.load(Ordering::Acquire) || self.shared.closed.load(Ordering::Acquire) {
             return Err(Error::closed());
+        }
+        if self.shared.generation != crate::process::generation() {
+            return Err(Error::misuse(
+                "this writer was opened before this process was forked: it belongs to the parent process (its threads do not exist here). Close it and open the database again in the child",
+            ));
         }
         Ok(&self.shared)
     }
@@ -808,6 +840,8 @@ impl Writer {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::new(Status::Closed, "this handle is already closed"));
         }
+        // In a forked child, a writer inherited from the parent is only let go of: its
+        // writes belong to the parent, which drains them (`registry::release` leaves it alone).
         crate::registry::release(&self.shared);
         Ok(())
     }

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::RwLock;
+use crate::sync::RwLock;
 
 use crate::error::{Error, Result, Status};
 use crate::rows::Rows;
@@ -48,7 +48,12 @@ struct LiveSet(HashSet<usize, std::hash::BuildHasherDefault<AddressHasher>>);
 
 fn live() -> &'static RwLock<LiveSet> {
     static LIVE: OnceLock<RwLock<LiveSet>> = OnceLock::new();
-    LIVE.get_or_init(|| RwLock::new(LiveSet::default()))
+    static HELD: std::sync::Once = std::sync::Once::new();
+    let set = LIVE.get_or_init(|| RwLock::new(LiveSet::default()));
+    // Every call reads the set: a fork while another thread reads it must not leave it locked
+    // in the child.
+    HELD.call_once(|| crate::process::hold_rwlock_across_fork(set));
+    set
 }
 
 pub(crate) fn writer_into_handle(w: Writer) -> *const sw_writer {

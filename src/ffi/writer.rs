@@ -182,7 +182,8 @@ unsafe fn write_out(out_result: *mut sw_write_result, r: WriteResult) {
 ///
 /// On success `*out_writer` is a new handle: close it exactly once with `sw_writer_close`.
 /// Thread: any. Errors: INVALID_ARGUMENT (NULL, bad option), INVALID_UTF8, IO (cannot open),
-/// CORRUPT, ERROR.
+/// CORRUPT, ERROR, MISUSE (in a forked child, a database its parent was using at fork(): see
+/// the header's notes on fork).
 #[no_mangle]
 pub unsafe extern "C" fn sw_writer_open(
     connection_string: *const c_char,
@@ -199,7 +200,8 @@ pub unsafe extern "C" fn sw_writer_open(
 /// Release a handle. The last handle of a database stops accepting writes, commits every write
 /// accepted before (callbacks fire), checkpoints the WAL, and closes the database; writes
 /// submitted after closing began get `SW_STATUS_CLOSED`. After this call the handle is invalid;
-/// passing it again returns `SW_STATUS_CLOSED` (never a crash). Blocks while draining.
+/// passing it again returns `SW_STATUS_CLOSED` (never a crash). Blocks while draining. In a
+/// forked child, a handle inherited from the parent is only let go of (OK at once).
 /// Errors: INVALID_ARGUMENT (NULL), CLOSED (already closed), MISUSE (from inside a callback).
 #[no_mangle]
 pub unsafe extern "C" fn sw_writer_close(writer: *const sw_writer) -> sw_status {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use fallible_iterator::FallibleIterator;
 use lru::LruCache;
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 
 use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
 use super::{Shared, Txn};
@@ -217,7 +217,7 @@ impl Shared {
     /// Wait for room in the queue (up to `Enqueue Timeout`), or fail.
     fn make_room(
         &self,
-        st: &mut parking_lot::MutexGuard<'_, State>,
+        st: &mut crate::sync::MutexGuard<'_, State>,
         may_block: bool,
     ) -> Result<()> {
         if st.closing {

@@ -74,7 +74,14 @@
     X(writer_stats_count_committed_and_failed_writes)                    \
     X(operations_json_and_metrics_text_describe_recent_writes)           \
     /* test_crash.c */                                                   \
-    X(crash_kill_keeps_every_acknowledged_write)
+    X(crash_kill_keeps_every_acknowledged_write)                         \
+    /* test_hostile.c: absurd sizes, blank SQL, bytes, conversions, fork */ \
+    X(absurd_sizes_are_invalid_argument_not_an_abort)                    \
+    X(huge_option_values_are_invalid_argument_naming_them)               \
+    X(sql_without_a_statement_is_invalid_argument_on_every_entry_point)  \
+    X(text_that_is_not_utf8_comes_back_as_its_bytes)                     \
+    X(int64_and_double_convert_text_and_blobs_as_sqlite_does)            \
+    X(fork_child_refuses_inherited_handles_and_opens_afresh)
 
 #define SW_C_DECLARE(name) void name(void);
 SW_C_TESTS(SW_C_DECLARE)
