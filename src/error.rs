@@ -167,6 +167,12 @@ impl Error {
         Error::new(Status::Misuse, message)
     }
 
+    /// Append what the caller can do about it, keeping status and code.
+    pub(crate) fn with_hint(mut self, hint: &str) -> Error {
+        self.message = format!("{} ({hint})", self.message);
+        self
+    }
+
     /// Prefix the message with context, keeping status and code.
     pub(crate) fn context(mut self, what: &str) -> Error {
         self.message = format!("{what}: {}", self.message);

@@ -102,6 +102,10 @@ pub struct Options {
     pub enqueue_timeout: Duration,
     /// `Invalidation Poll`: interval of the check for other processes' commits (0: off).
     pub invalidation_poll: Duration,
+    /// `Immutable` (URI `immutable=1`): the file cannot change while open — read-only media, a
+    /// snapshot. SQLite then reads without locks and without its `-shm`/`-wal` files; implies
+    /// `Mode=ReadOnly`.
+    pub immutable: bool,
     /// The option keywords the connection string named explicitly (normalised), for comparing
     /// a second open of the same database with the first.
     pub explicit: BTreeSet<&'static str>,
@@ -129,12 +133,26 @@ impl Options {
             readers: 4,
             enqueue_timeout: Duration::from_millis(5_000),
             invalidation_poll: Duration::from_millis(10),
+            immutable: false,
             explicit: BTreeSet::new(),
         }
     }
 
     /// Parse a connection string.
     pub fn parse(connection_string: &str) -> Result<Options> {
+        let mut opts = Options::parse_syntax(connection_string)?;
+        if opts.immutable {
+            if opts.in_memory() {
+                return Err(Error::invalid(
+                    "Immutable: an in-memory database cannot be immutable",
+                ));
+            }
+            opts.mode = OpenMode::ReadOnly;
+        }
+        Ok(opts)
+    }
+
+    fn parse_syntax(connection_string: &str) -> Result<Options> {
         let s = connection_string.trim();
         if s.is_empty() {
             return Err(Error::invalid("the connection string is empty"));
@@ -168,10 +186,58 @@ impl Options {
     /// What SQLite opens: a path or a URI.
     pub(crate) fn sqlite_target(&self) -> String {
         match &self.location {
+            Location::File(p) if self.immutable => {
+                let mut uri = String::from("file:");
+                for b in p.to_string_lossy().bytes() {
+                    if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+                        uri.push(b as char);
+                    } else {
+                        uri.push_str(&format!("%{b:02X}"));
+                    }
+                }
+                uri.push_str("?immutable=1");
+                uri
+            }
             Location::File(p) => p.to_string_lossy().into_owned(),
             Location::NamedMemory(name) => format!("file:/sw-mem-{}?vfs=memdb", uri_escape(name)),
             Location::AnonymousMemory(id) => format!("file:/sw-anon-{id}?vfs=memdb"),
         }
+    }
+
+    /// Whether the database file is on a file system mounted read-only (from
+    /// `/proc/self/mountinfo`; `false` when that cannot be told).
+    pub(crate) fn on_read_only_media(&self) -> bool {
+        let Location::File(path) = &self.location else {
+            return false;
+        };
+        let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+            return false;
+        };
+        // Field 5 is the mount point (octal escapes for spaces and such), field 6 its options;
+        // the longest mount point that holds the path is the one it lives on.
+        let unescape = |s: &str| -> String {
+            let b = s.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+                    out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+                    i += 4;
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        info.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let (point, options) = (unescape(f.get(4)?), *f.get(5)?);
+                path.starts_with(&point).then_some((point.len(), options))
+            })
+            .max_by_key(|(len, _)| *len)
+            .is_some_and(|(_, options)| options.split(',').any(|o| o == "ro"))
     }
 
     /// The effective journal mode (in-memory databases cannot use WAL).
@@ -323,6 +389,11 @@ const OPTIONS: &[Spec] = &[
             get: |o| o.recursive_triggers,
             set: |o, v| o.recursive_triggers = v,
         },
+    },
+    Spec {
+        name: "Immutable",
+        aliases: &[],
+        value: Value::Bool { get: |o| o.immutable, set: |o, v| o.immutable = v },
     },
     Spec {
         name: "Busy Timeout",
@@ -954,6 +1025,17 @@ mod tests {
                 Value::Special => {}
             }
         }
+    }
+
+    #[test]
+    fn immutable_opens_read_only_through_a_uri() {
+        for cs in ["file:/tmp/a b%3F.db?immutable=1", "Data Source=/tmp/a b?.db;Immutable=True"] {
+            let o = Options::parse(cs).unwrap();
+            assert!(o.immutable, "{cs}");
+            assert_eq!(o.mode, OpenMode::ReadOnly, "{cs}");
+            assert_eq!(o.sqlite_target(), "file:/tmp/a%20b%3F.db?immutable=1", "{cs}");
+        }
+        assert!(Options::parse("Data Source=x;Mode=Memory;Immutable=1").is_err());
     }
 
     #[test]

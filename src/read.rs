@@ -230,7 +230,8 @@ pub(crate) struct Readers {
 
 impl Readers {
     pub(crate) fn new(opts: &Options) -> Result<Readers> {
-        let file = !opts.in_memory();
+        // An immutable database is read without SQLite's shared memory (nothing to map).
+        let file = !opts.in_memory() && !opts.immutable;
         // One connection now, to fail early; the rest on demand.
         let first = ReadConn::open(opts, file)?;
         Ok(Readers {

@@ -102,8 +102,9 @@ pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
 impl Shared {
     pub(crate) fn open(opts: Options) -> Result<Arc<Shared>> {
         let signals = Arc::new(Signals::new(opts.signal_capacity, opts.sample_rate));
-        let conn = conn::WriteConn::open(&opts, &signals)?;
-        let readers = Readers::new(&opts)?;
+        let conn = conn::WriteConn::open(&opts, &signals)
+            .map_err(|e| conn::read_only_media(&opts, e))?;
+        let readers = Readers::new(&opts).map_err(|e| conn::read_only_media(&opts, e))?;
         signals.emit("connection.open.read", "");
         let cache = Cache::new(
             opts.cache_size,
@@ -390,6 +391,22 @@ impl Writer {
         Ok(&self.shared)
     }
 
+    /// [`Writer::live`], for a write: a writer opened read-only refuses it before it is queued.
+    fn writable(&self) -> Result<&Shared> {
+        let shared = self.live()?;
+        if shared.opts.mode == crate::options::OpenMode::ReadOnly {
+            return Err(Error::new(
+                Status::ReadOnly,
+                if shared.opts.immutable {
+                    "the database was opened Immutable (read-only): writes are refused"
+                } else {
+                    "the database was opened with Mode=ReadOnly: writes are refused"
+                },
+            ));
+        }
+        Ok(shared)
+    }
+
     /// The options in force.
     pub fn options(&self) -> &Options {
         &self.shared.opts
@@ -408,7 +425,7 @@ impl Writer {
         params: &[Param],
         keys: &[S],
     ) -> Result<WriteResult> {
-        let shared = self.live()?;
+        let shared = self.writable()?;
         let alone = check_sql(sql)?;
         shared.submit_wait(
             Work::Exec {
@@ -444,7 +461,7 @@ impl Writer {
         params: Vec<Param>,
         notify: Notify,
     ) -> Result<()> {
-        let shared = self.live()?;
+        let shared = self.writable()?;
         let alone = check_sql(sql)?;
         shared.submit_async(
             Work::Exec {
@@ -460,7 +477,7 @@ impl Writer {
     /// Run several statements as one job: all-or-nothing when `transactional`, otherwise the
     /// statements before the first failure are kept and the failure is reported.
     pub fn batch(&self, statements: Vec<Statement>, transactional: bool) -> Result<WriteResult> {
-        let shared = self.live()?;
+        let shared = self.writable()?;
         if statements.is_empty() {
             return Ok(WriteResult::default());
         }
@@ -486,7 +503,7 @@ impl Writer {
     /// holds the lane. `Ok` commits (with the writes grouped with it); `Err` rolls back and is
     /// returned. Blocking writer calls inside `body` fail with `SW_STATUS_MISUSE`.
     pub fn transaction<T>(&self, body: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> Result<T> {
-        let shared = self.live()?;
+        let shared = self.writable()?;
         let mut body = Some(body);
         let mut value = None;
         let mut run = |t: &mut Txn<'_>| -> Result<()> {
@@ -590,7 +607,8 @@ impl Writer {
                     "cache.invalidate needs a key or glob: cache.invalidate:<key>",
                 ));
             }
-            if shared.opts.in_memory() {
+            if shared.opts.in_memory() || shared.opts.mode == crate::options::OpenMode::ReadOnly {
+                // Nothing to persist it in, and no other process to tell.
                 shared.cache.invalidate(key, "cache.invalidate");
                 return Ok(());
             }

@@ -152,6 +152,19 @@ pub(crate) struct WriteConn {
 
 const STATEMENT_CACHE: usize = 256;
 
+/// An I/O error opening a database on a read-only file system, with what to do about it.
+pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
+    if e.status() != Status::Io || opts.immutable || !opts.on_read_only_media() {
+        return e;
+    }
+    let hint = if opts.mode == OpenMode::ReadOnly {
+        "the file system holding it is read-only, so SQLite cannot create the database's -shm file (a WAL database needs one, or an existing one): if nothing changes the database while it is open, open it with Immutable=True (URI: immutable=1)"
+    } else {
+        "the file system holding it is read-only: open it with Mode=ReadOnly, or Immutable=True (URI: immutable=1) when nothing changes it"
+    };
+    e.with_hint(hint)
+}
+
 fn record(c: &mut Captured, table: &str) {
     if table.starts_with("sqlite_") || table.eq_ignore_ascii_case(CHANGE_TABLE) {
         return;
