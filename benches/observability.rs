@@ -31,7 +31,11 @@ fn process_cpu() -> Duration {
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for t in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-                ns += s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                ns += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
             }
         }
     }
@@ -42,7 +46,11 @@ fn process_cpu() -> Duration {
 /// the whole process spent per write (ns) — the latter is robust to other load on the machine.
 fn enqueue_rate(dir: &tempfile::TempDir, name: &str, sample_rate: u64, n: u64) -> (f64, f64) {
     let (w, _) = db(dir, name, &format!("Sample Rate={sample_rate}"));
-    w.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)", &[]).unwrap();
+    w.execute(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)",
+        &[],
+    )
+    .unwrap();
     let done = Arc::new(AtomicU64::new(0));
     let cpu = process_cpu();
     let start = Instant::now();
@@ -86,7 +94,13 @@ fn main() {
         let rounds = if quick() { 30 } else { 200 };
         let mut lat = Vec::with_capacity(rounds);
         for i in 0..rounds {
-            let read = || w.read("k", "SELECT count(*) FROM t", &[]).unwrap().get(0, 0).unwrap().as_i64();
+            let read = || {
+                w.read("k", "SELECT count(*) FROM t", &[])
+                    .unwrap()
+                    .get(0, 0)
+                    .unwrap()
+                    .as_i64()
+            };
             assert_eq!(read(), i as i64);
             // Commit at a random phase of the poll cycle.
             std::thread::sleep(Duration::from_micros(1000 + (i as u64 * 7919) % 10_000));
@@ -99,8 +113,18 @@ fn main() {
         }
         let p50 = percentile(&mut lat, 50.0);
         let p99 = percentile(&mut lat, 99.0);
-        row("another connection's commit seen by the cache, p50", format!("{p50:.2} ms"), "", None);
-        row("another connection's commit seen by the cache, p99", format!("{p99:.2} ms"), "≤ 15 ms (poll 10 + 5)", Some(p99 <= 15.0));
+        row(
+            "another connection's commit seen by the cache, p50",
+            format!("{p50:.2} ms"),
+            "",
+            None,
+        );
+        row(
+            "another connection's commit seen by the cache, p99",
+            format!("{p99:.2} ms"),
+            "≤ 15 ms (poll 10 + 5)",
+            Some(p99 <= 15.0),
+        );
         w.close().unwrap();
     }
 
@@ -112,8 +136,15 @@ fn main() {
         let before = process_cpu();
         let start = Instant::now();
         std::thread::sleep(Duration::from_secs_f64(secs));
-        let used = process_cpu().saturating_sub(before).as_secs_f64() / start.elapsed().as_secs_f64() * 100.0;
-        row("idle writer polling every 10 ms: CPU", format!("{used:.2} % of a core"), "≤ 1 %", Some(used <= 1.0));
+        let used = process_cpu().saturating_sub(before).as_secs_f64()
+            / start.elapsed().as_secs_f64()
+            * 100.0;
+        row(
+            "idle writer polling every 10 ms: CPU",
+            format!("{used:.2} % of a core"),
+            "≤ 1 %",
+            Some(used <= 1.0),
+        );
         w.close().unwrap();
     }
 
@@ -124,7 +155,12 @@ fn main() {
         let (mut none, mut r100, mut r1) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..rounds {
             // Interleaved, so that load elsewhere on the machine hits all three alike.
-            none.push(enqueue_rate(&dir, &format!("s-none-{i}.db"), 1_000_000_000, n));
+            none.push(enqueue_rate(
+                &dir,
+                &format!("s-none-{i}.db"),
+                1_000_000_000,
+                n,
+            ));
             r100.push(enqueue_rate(&dir, &format!("s-100-{i}.db"), 100, n));
             r1.push(enqueue_rate(&dir, &format!("s-1-{i}.db"), 1, n));
         }
@@ -135,8 +171,16 @@ fn main() {
         type Pick = fn(&(f64, f64)) -> f64;
         let (rate, cpu): (Pick, Pick) = (|p| p.0, |p| p.1);
         let (n_rate, n_cpu) = (median(&none, rate), median(&none, cpu));
-        row("pipelined writes, high-volume signals off", format!("{n_rate:.0}/s, {n_cpu:.0} ns CPU/write"), "", None);
-        for (label, v, budget) in [("Sample Rate=100", &r100, 3.0), ("Sample Rate=1", &r1, 15.0)] {
+        row(
+            "pipelined writes, high-volume signals off",
+            format!("{n_rate:.0}/s, {n_cpu:.0} ns CPU/write"),
+            "",
+            None,
+        );
+        for (label, v, budget) in [
+            ("Sample Rate=100", &r100, 3.0),
+            ("Sample Rate=1", &r1, 15.0),
+        ] {
             let (r, c) = (median(v, rate), median(v, cpu));
             let fewer = (1.0 - r / n_rate) * 100.0;
             let more_cpu = (c / n_cpu - 1.0) * 100.0;
@@ -163,14 +207,20 @@ fn main() {
             assert!(!p.signals.is_empty());
         }
         let p50 = percentile(&mut t, 50.0);
-        row("poll 4096 held signals with a pattern, p50", format!("{p50:.3} ms"), "≤ 1 ms", Some(p50 <= 1.0));
+        row(
+            "poll 4096 held signals with a pattern, p50",
+            format!("{p50:.3} ms"),
+            "≤ 1 ms",
+            Some(p50 <= 1.0),
+        );
         w.close().unwrap();
     }
 
     // 5. Cache hits through the Rust API from 1 and 2 threads.
     {
         let (w, _) = db(&dir, "hits.db", "");
-        w.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER)", &[]).unwrap();
+        w.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER)", &[])
+            .unwrap();
         w.read("hot", "SELECT count(*) FROM t", &[]).unwrap();
         let n = if quick() { 200_000 } else { 2_000_000 };
         let one = {
@@ -186,15 +236,27 @@ fn main() {
                 for _ in 0..2 {
                     s.spawn(|| {
                         for _ in 0..n / 2 {
-                            std::hint::black_box(w.read("hot", "SELECT count(*) FROM t", &[]).unwrap());
+                            std::hint::black_box(
+                                w.read("hot", "SELECT count(*) FROM t", &[]).unwrap(),
+                            );
                         }
                     });
                 }
             });
             n as f64 / start.elapsed().as_secs_f64()
         };
-        row("cache hits/s (Rust API), 1 thread", format!("{one:.0}"), "", None);
-        row("cache hits/s (Rust API), 2 threads", format!("{two:.0}"), "", None);
+        row(
+            "cache hits/s (Rust API), 1 thread",
+            format!("{one:.0}"),
+            "",
+            None,
+        );
+        row(
+            "cache hits/s (Rust API), 2 threads",
+            format!("{two:.0}"),
+            "",
+            None,
+        );
         w.close().unwrap();
     }
 

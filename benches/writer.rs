@@ -25,9 +25,9 @@ use singlewriter::ffi::handle::{sw_rows, sw_writer};
 use singlewriter::ffi::rows::{sw_rows_free, sw_rows_int64};
 use singlewriter::ffi::status::{sw_last_error_message, sw_status};
 use singlewriter::ffi::writer::{
-    sw_cache_stats, sw_param, sw_stats, sw_value, sw_write_result, sw_writer_cache_stats, sw_writer_close,
-    sw_writer_enqueue, sw_writer_execute, sw_writer_flush, sw_writer_open, sw_writer_query, sw_writer_read,
-    sw_writer_stats, SW_TYPE_INTEGER, SW_TYPE_TEXT,
+    sw_cache_stats, sw_param, sw_stats, sw_value, sw_write_result, sw_writer_cache_stats,
+    sw_writer_close, sw_writer_enqueue, sw_writer_execute, sw_writer_flush, sw_writer_open,
+    sw_writer_query, sw_writer_read, sw_writer_stats, SW_TYPE_INTEGER, SW_TYPE_TEXT,
 };
 use singlewriter::{params, Writer};
 
@@ -58,9 +58,16 @@ struct Config {
 
 impl Config {
     fn from_env() -> Config {
-        let quick = std::env::var("SW_BENCH_QUICK").map(|v| v == "1").unwrap_or(false);
-        let rounds = std::env::var("SW_BENCH_ROUNDS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&r| r > 0);
-        let root = std::env::var_os("SW_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let quick = std::env::var("SW_BENCH_QUICK")
+            .map(|v| v == "1")
+            .unwrap_or(false);
+        let rounds = std::env::var("SW_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&r| r > 0);
+        let root = std::env::var_os("SW_BENCH_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
         if quick {
             Config {
                 quick,
@@ -108,13 +115,20 @@ struct Db {
 
 impl Db {
     fn new(cfg: &Config, name: &str) -> Db {
-        let dir = tempfile::Builder::new().prefix("sw-bench-").tempdir_in(&cfg.root).expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("sw-bench-")
+            .tempdir_in(&cfg.root)
+            .expect("temp dir");
         let path = dir.path().join(format!("{name}.db"));
         Db { _dir: dir, path }
     }
 
     fn cs(&self, sync: Sync) -> String {
-        format!("Data Source={};Synchronous={}", self.path.display(), sync.sql())
+        format!(
+            "Data Source={};Synchronous={}",
+            self.path.display(),
+            sync.sql()
+        )
     }
 }
 
@@ -177,13 +191,28 @@ fn fmt_rate(r: f64) -> String {
 impl Report {
     fn baseline(&mut self, scenario: &str, value: Option<f64>, unit: &str) {
         if let Some(v) = value {
-            self.rows.push([scenario.into(), format!("{} {unit}", fmt_rate(v)), "—".into(), "—".into(), "—".into(), "—".into()]);
+            self.rows.push([
+                scenario.into(),
+                format!("{} {unit}", fmt_rate(v)),
+                "—".into(),
+                "—".into(),
+                "—".into(),
+                "—".into(),
+            ]);
         }
     }
 
     /// A compared row; `target` is the minimum ratio (None: informational). Skipped when the
     /// scenario did not run; without its baseline, the ratio is left out.
-    fn compared(&mut self, scenario: &str, value: Option<f64>, unit: &str, base_name: &str, base: Option<f64>, target: Option<f64>) {
+    fn compared(
+        &mut self,
+        scenario: &str,
+        value: Option<f64>,
+        unit: &str,
+        base_name: &str,
+        base: Option<f64>,
+        target: Option<f64>,
+    ) {
         let Some(value) = value else { return };
         let Some(base) = base else {
             self.rows.push([
@@ -216,7 +245,10 @@ impl Report {
         println!("| scenario | ops/s (or ns) | baseline | ratio | target | PASS/FAIL |");
         println!("|---|---:|---|---:|---|---|");
         for r in &self.rows {
-            println!("| {} | {} | {} | {} | {} | {} |", r[0], r[1], r[2], r[3], r[4], r[5]);
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                r[0], r[1], r[2], r[3], r[4], r[5]
+            );
         }
         println!();
         println!("Details of the singlewriter write scenarios (best round; from sw_writer_stats / Writer::stats, deltas over the measurement):");
@@ -252,10 +284,14 @@ impl Report {
 
 fn raw_open(path: &Path, sync: Sync) -> Connection {
     let c = Connection::open(path).expect("open");
-    c.busy_timeout(Duration::from_secs(5)).expect("busy_timeout");
-    let mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).expect("wal");
+    c.busy_timeout(Duration::from_secs(5))
+        .expect("busy_timeout");
+    let mode: String = c
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
     assert_eq!(mode.to_ascii_lowercase(), "wal");
-    c.execute_batch(&format!("PRAGMA synchronous={}", sync.sql())).expect("sync");
+    c.execute_batch(&format!("PRAGMA synchronous={}", sync.sql()))
+        .expect("sync");
     c
 }
 
@@ -276,7 +312,11 @@ fn raw_autocommit(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
             Err(_) => errors += 1,
         }
     }
-    Measure { ops, errors, elapsed: start.elapsed() }
+    Measure {
+        ops,
+        errors,
+        elapsed: start.elapsed(),
+    }
 }
 
 /// The bulk limit: one transaction, one prepared statement, timed including COMMIT.
@@ -300,7 +340,11 @@ fn raw_bulk(cfg: &Config, dur: Duration) -> Measure {
         }
     }
     tx.commit().unwrap();
-    Measure { ops, errors: 0, elapsed: start.elapsed() }
+    Measure {
+        ops,
+        errors: 0,
+        elapsed: start.elapsed(),
+    }
 }
 
 fn raw_prepopulate(path: &Path) {
@@ -344,7 +388,9 @@ fn raw_point_select(cfg: &Config, threads: usize, dur: Duration) -> Measure {
                 let start = Instant::now();
                 while start.elapsed() < dur {
                     let id = next_id(&mut seed);
-                    match stmt.query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))) {
+                    match stmt
+                        .query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    {
                         Ok(v) => {
                             std::hint::black_box(v);
                             n += 1
@@ -359,7 +405,11 @@ fn raw_point_select(cfg: &Config, threads: usize, dur: Duration) -> Measure {
         barrier.wait();
         Instant::now()
     });
-    Measure { ops: ops.into_inner(), errors: errors.into_inner(), elapsed: start.elapsed() }
+    Measure {
+        ops: ops.into_inner(),
+        errors: errors.into_inner(),
+        elapsed: start.elapsed(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,7 +431,14 @@ fn sw_count(w: &Writer) -> i64 {
     }
 }
 
-fn sw_detail(report: &mut Report, scenario: &str, w: &Writer, before: singlewriter::Stats, m: &Measure, expected_rows: i64) {
+fn sw_detail(
+    report: &mut Report,
+    scenario: &str,
+    w: &Writer,
+    before: singlewriter::Stats,
+    m: &Measure,
+    expected_rows: i64,
+) {
     let after = w.stats().expect("stats");
     let committed = after.committed - before.committed;
     let txns = (after.transactions - before.transactions).max(1);
@@ -392,7 +449,9 @@ fn sw_detail(report: &mut Report, scenario: &str, w: &Writer, before: singlewrit
         ));
     }
     if m.errors > 0 {
-        report.warnings.push(format!("{scenario}: {} writes failed", m.errors));
+        report
+            .warnings
+            .push(format!("{scenario}: {} writes failed", m.errors));
     }
     report.details.push(Detail {
         scenario: scenario.into(),
@@ -408,7 +467,13 @@ fn sw_detail(report: &mut Report, scenario: &str, w: &Writer, before: singlewrit
 }
 
 /// One thread calling `Writer::execute` in a loop.
-fn sw_one_producer(cfg: &Config, report: &mut Report, scenario: &str, sync: Sync, dur: Duration) -> Measure {
+fn sw_one_producer(
+    cfg: &Config,
+    report: &mut Report,
+    scenario: &str,
+    sync: Sync,
+    dur: Duration,
+) -> Measure {
     let db = Db::new(cfg, "sw1");
     let w = sw_setup(&db, sync);
     for i in 0..20 {
@@ -423,14 +488,24 @@ fn sw_one_producer(cfg: &Config, report: &mut Report, scenario: &str, sync: Sync
             Err(_) => errors += 1,
         }
     }
-    let m = Measure { ops, errors, elapsed: start.elapsed() };
+    let m = Measure {
+        ops,
+        errors,
+        elapsed: start.elapsed(),
+    };
     sw_detail(report, scenario, &w, before, &m, ops as i64 + 20);
     w.close().unwrap();
     m
 }
 
 /// `PRODUCERS` threads calling `execute` on one shared `Writer`.
-fn sw_many_producers(cfg: &Config, report: &mut Report, scenario: &str, sync: Sync, dur: Duration) -> Measure {
+fn sw_many_producers(
+    cfg: &Config,
+    report: &mut Report,
+    scenario: &str,
+    sync: Sync,
+    dur: Duration,
+) -> Measure {
     let db = Db::new(cfg, "sw16");
     let w = sw_setup(&db, sync);
     let before = w.stats().unwrap();
@@ -456,7 +531,11 @@ fn sw_many_producers(cfg: &Config, report: &mut Report, scenario: &str, sync: Sy
         barrier.wait();
         Instant::now()
     });
-    let m = Measure { ops: ops.into_inner(), errors: errors.into_inner(), elapsed: start.elapsed() };
+    let m = Measure {
+        ops: ops.into_inner(),
+        errors: errors.into_inner(),
+        elapsed: start.elapsed(),
+    };
     sw_detail(report, scenario, &w, before, &m, m.ops as i64);
     w.close().unwrap();
     m
@@ -492,7 +571,11 @@ fn sw_point_query(w: &Writer, threads: usize, dur: Duration) -> Measure {
         barrier.wait();
         Instant::now()
     });
-    Measure { ops: ops.into_inner(), errors: errors.into_inner(), elapsed: start.elapsed() }
+    Measure {
+        ops: ops.into_inner(),
+        errors: errors.into_inner(),
+        elapsed: start.elapsed(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,7 +588,11 @@ unsafe impl std::marker::Sync for Handle {}
 
 fn last_error() -> String {
     // SAFETY: sw_last_error_message returns a valid NUL-terminated string for this thread.
-    unsafe { std::ffi::CStr::from_ptr(sw_last_error_message()).to_string_lossy().into_owned() }
+    unsafe {
+        std::ffi::CStr::from_ptr(sw_last_error_message())
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 fn ffi_open(cs: &str) -> Handle {
@@ -550,14 +637,26 @@ fn ffi_stats(w: &Handle) -> sw_stats {
 fn int_param(v: i64) -> sw_param {
     sw_param {
         name: ptr::null(),
-        value: sw_value { r#type: SW_TYPE_INTEGER, integer: v, real: 0.0, data: ptr::null(), len: 0 },
+        value: sw_value {
+            r#type: SW_TYPE_INTEGER,
+            integer: v,
+            real: 0.0,
+            data: ptr::null(),
+            len: 0,
+        },
     }
 }
 
 fn text_param(s: &'static str) -> sw_param {
     sw_param {
         name: ptr::null(),
-        value: sw_value { r#type: SW_TYPE_TEXT, integer: 0, real: 0.0, data: s.as_ptr(), len: s.len() },
+        value: sw_value {
+            r#type: SW_TYPE_TEXT,
+            integer: 0,
+            real: 0.0,
+            data: s.as_ptr(),
+            len: s.len(),
+        },
     }
 }
 
@@ -567,7 +666,12 @@ struct Completions {
 }
 
 /// The C-ABI completion callback: counts completions (runs on the writer's library thread).
-extern "C" fn on_complete(userdata: *mut c_void, status: sw_status, _r: *const sw_write_result, _e: *const c_char) {
+extern "C" fn on_complete(
+    userdata: *mut c_void,
+    status: sw_status,
+    _r: *const sw_write_result,
+    _e: *const c_char,
+) {
     // SAFETY: userdata is the `Completions` that outlives the writer (it is flushed and closed
     // before the counters are dropped).
     let c = unsafe { &*(userdata as *const Completions) };
@@ -580,19 +684,30 @@ extern "C" fn on_complete(userdata: *mut c_void, status: sw_status, _r: *const s
 
 /// `producers` threads calling `sw_writer_enqueue` for `dur`, then one `sw_writer_flush`;
 /// rows/s counts completions over the whole time including the flush.
-fn ffi_pipelined(cfg: &Config, report: &mut Report, scenario: &str, producers: usize, extra: &str, dur: Duration) -> Measure {
+fn ffi_pipelined(
+    cfg: &Config,
+    report: &mut Report,
+    scenario: &str,
+    producers: usize,
+    extra: &str,
+    dur: Duration,
+) -> Measure {
     let db = Db::new(cfg, "pipe");
     let w = ffi_open(&format!("{}{extra}", db.cs(Sync::Normal)));
     ffi_exec(&w, CREATE, &[]);
     let before = ffi_stats(&w);
-    let done = Completions { ok: AtomicU64::new(0), failed: AtomicU64::new(0) };
+    let done = Completions {
+        ok: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+    };
     let refused = AtomicU64::new(0);
     let submitted = AtomicU64::new(0);
     let sql = CString::new(INSERT).unwrap();
     let barrier = Barrier::new(producers + 1);
     let start = std::thread::scope(|s| {
         for _ in 0..producers {
-            let (w, barrier, refused, submitted, sql, done) = (&w, &barrier, &refused, &submitted, &sql, &done);
+            let (w, barrier, refused, submitted, sql, done) =
+                (&w, &barrier, &refused, &submitted, &sql, &done);
             s.spawn(move || {
                 let (mut n, mut bad) = (0u64, 0u64);
                 barrier.wait();
@@ -633,7 +748,10 @@ fn ffi_pipelined(cfg: &Config, report: &mut Report, scenario: &str, producers: u
     let st = unsafe { sw_writer_flush(w.0, 0) };
     let elapsed = start.elapsed();
     if st != 0 {
-        report.warnings.push(format!("{scenario}: sw_writer_flush returned {st}: {}", last_error()));
+        report.warnings.push(format!(
+            "{scenario}: sw_writer_flush returned {st}: {}",
+            last_error()
+        ));
     }
     let ok = done.ok.load(Ordering::Relaxed);
     let failed = done.failed.load(Ordering::Relaxed);
@@ -646,14 +764,16 @@ fn ffi_pipelined(cfg: &Config, report: &mut Report, scenario: &str, producers: u
     }
     let refused = refused.into_inner();
     if refused > 0 {
-        report.warnings.push(format!("{scenario}: sw_writer_enqueue refused {refused} writes"));
+        report.warnings.push(format!(
+            "{scenario}: sw_writer_enqueue refused {refused} writes"
+        ));
     }
     let after = ffi_stats(&w);
     let rows = ffi_count(&w);
     if rows != ok as i64 {
-        report
-            .warnings
-            .push(format!("{scenario}: the table holds {rows} rows but {ok} writes were acknowledged OK"));
+        report.warnings.push(format!(
+            "{scenario}: the table holds {rows} rows but {ok} writes were acknowledged OK"
+        ));
     }
     report.details.push(Detail {
         scenario: scenario.into(),
@@ -662,13 +782,18 @@ fn ffi_pipelined(cfg: &Config, report: &mut Report, scenario: &str, producers: u
         errors: failed + refused,
         rows,
         expected_rows: ok as i64,
-        group: (after.committed - before.committed) as f64 / (after.transactions - before.transactions).max(1) as f64,
+        group: (after.committed - before.committed) as f64
+            / (after.transactions - before.transactions).max(1) as f64,
         p50_us: after.latency_p50_us,
         p99_us: after.latency_p99_us,
     });
     // SAFETY: closed exactly once; every callback has run (flush), so `done` may drop after.
     unsafe { sw_writer_close(w.0) };
-    Measure { ops: ok, errors: failed + refused, elapsed }
+    Measure {
+        ops: ok,
+        errors: failed + refused,
+        elapsed,
+    }
 }
 
 /// Per-call latency percentiles of a cache hit, ns.
@@ -690,7 +815,14 @@ fn time_calls(calls: usize, mut f: impl FnMut() -> bool) -> (HitTimes, u64) {
     }
     samples.sort_unstable();
     let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
-    (HitTimes { p50: pct(0.50), p99: pct(0.99), p999: pct(0.999) }, failures)
+    (
+        HitTimes {
+            p50: pct(0.50),
+            p99: pct(0.99),
+            p999: pct(0.999),
+        },
+        failures,
+    )
 }
 
 /// Cache hits on a warm key, timed per call:
@@ -724,15 +856,30 @@ fn cache_hits(cfg: &Config, report: &mut Report) -> (HitTimes, HitTimes, HitTime
         // SAFETY: valid handle, strings, parameters and out-pointer; `rows` (or NULL, which
         // both accept) freed once.
         unsafe {
-            let st = sw_writer_read(w.0, key.as_ptr(), sql.as_ptr(), params.as_ptr(), params.len(), &mut rows);
+            let st = sw_writer_read(
+                w.0,
+                key.as_ptr(),
+                sql.as_ptr(),
+                params.as_ptr(),
+                params.len(),
+                &mut rows,
+            );
             sum += sw_rows_int64(rows, 0, 0);
             sw_rows_free(rows);
             st == 0
         }
     };
     for _ in 0..1000 {
-        assert!(ffi_read(&key, &sql, &params), "sw_writer_read: {}", last_error());
-        assert!(ffi_read(&key0, &sql0, &[]), "sw_writer_read: {}", last_error());
+        assert!(
+            ffi_read(&key, &sql, &params),
+            "sw_writer_read: {}",
+            last_error()
+        );
+        assert!(
+            ffi_read(&key0, &sql0, &[]),
+            "sw_writer_read: {}",
+            last_error()
+        );
     }
     let mut check = |name: &str, before: u64, after: u64, failures: u64| {
         if after - before != cfg.cache_calls as u64 || failures > 0 {
@@ -826,9 +973,12 @@ fn main() {
     let mut rep = Report::default();
     // SW_BENCH_ONLY=key,key runs only those scenarios (for profiling one of them); keys are
     // the bracketed names printed while running.
-    let only: Option<Vec<String>> = std::env::var("SW_BENCH_ONLY")
-        .ok()
-        .map(|v| v.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect());
+    let only: Option<Vec<String>> = std::env::var("SW_BENCH_ONLY").ok().map(|v| {
+        v.split(',')
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect()
+    });
     let want = |key: &str, label: &str| -> bool {
         let run = only.as_ref().is_none_or(|o| o.iter().any(|k| k == key));
         if run {
@@ -839,7 +989,10 @@ fn main() {
         }
         run
     };
-    let watchdog = std::env::var("SW_BENCH_WATCHDOG").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(60);
+    let watchdog = std::env::var("SW_BENCH_WATCHDOG")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(60);
     start_watchdog(Duration::from_secs(watchdog));
     eprintln!(
         "singlewriter bench: databases under {}; NORMAL runs {:?}, FULL runs {:?}, reads {:?}",
@@ -865,39 +1018,108 @@ fn main() {
             }
         };
         // Baselines.
-        record("raw_n", "raw rusqlite autocommit NORMAL", &mut || raw_autocommit(&cfg, Sync::Normal, cfg.normal));
-        record("raw_f", "raw rusqlite autocommit FULL", &mut || raw_autocommit(&cfg, Sync::Full, cfg.full));
-        record("many_n", "16 rusqlite connections NORMAL", &mut || raw_many(&cfg, Sync::Normal, cfg.normal));
-        record("many_f", "16 rusqlite connections FULL", &mut || raw_many(&cfg, Sync::Full, cfg.full));
+        record("raw_n", "raw rusqlite autocommit NORMAL", &mut || {
+            raw_autocommit(&cfg, Sync::Normal, cfg.normal)
+        });
+        record("raw_f", "raw rusqlite autocommit FULL", &mut || {
+            raw_autocommit(&cfg, Sync::Full, cfg.full)
+        });
+        record("many_n", "16 rusqlite connections NORMAL", &mut || {
+            raw_many(&cfg, Sync::Normal, cfg.normal)
+        });
+        record("many_f", "16 rusqlite connections FULL", &mut || {
+            raw_many(&cfg, Sync::Full, cfg.full)
+        });
         record("bulk", "bulk limit", &mut || raw_bulk(&cfg, cfg.normal));
         // singlewriter writes.
         record("sw1_n", "singlewriter 1 producer NORMAL", &mut || {
-            sw_one_producer(&cfg, &mut rep, "1 blocking producer, NORMAL", Sync::Normal, cfg.normal)
+            sw_one_producer(
+                &cfg,
+                &mut rep,
+                "1 blocking producer, NORMAL",
+                Sync::Normal,
+                cfg.normal,
+            )
         });
         record("sw1_f", "singlewriter 1 producer FULL", &mut || {
-            sw_one_producer(&cfg, &mut rep, "1 blocking producer, FULL", Sync::Full, cfg.full)
+            sw_one_producer(
+                &cfg,
+                &mut rep,
+                "1 blocking producer, FULL",
+                Sync::Full,
+                cfg.full,
+            )
         });
         record("sw16_n", "singlewriter 16 producers NORMAL", &mut || {
-            sw_many_producers(&cfg, &mut rep, "16 blocking producers, NORMAL", Sync::Normal, cfg.normal)
+            sw_many_producers(
+                &cfg,
+                &mut rep,
+                "16 blocking producers, NORMAL",
+                Sync::Normal,
+                cfg.normal,
+            )
         });
-        record("min16_n", "minimal group commit (reference), 16 producers NORMAL", &mut || {
-            minimal_group_commit(&cfg, Sync::Normal, cfg.normal)
-        });
-        record("min16_f", "minimal group commit (reference), 16 producers FULL", &mut || {
-            minimal_group_commit(&cfg, Sync::Full, cfg.full)
-        });
+        record(
+            "min16_n",
+            "minimal group commit (reference), 16 producers NORMAL",
+            &mut || minimal_group_commit(&cfg, Sync::Normal, cfg.normal),
+        );
+        record(
+            "min16_f",
+            "minimal group commit (reference), 16 producers FULL",
+            &mut || minimal_group_commit(&cfg, Sync::Full, cfg.full),
+        );
         record("sw16_f", "singlewriter 16 producers FULL", &mut || {
-            sw_many_producers(&cfg, &mut rep, "16 blocking producers, FULL", Sync::Full, cfg.full)
+            sw_many_producers(
+                &cfg,
+                &mut rep,
+                "16 blocking producers, FULL",
+                Sync::Full,
+                cfg.full,
+            )
         });
-        record("pipe1", "singlewriter pipelined C ABI, 1 producer", &mut || {
-            ffi_pipelined(&cfg, &mut rep, "pipelined C ABI, 1 producer", 1, "", cfg.normal)
-        });
-        record("pipe2", "singlewriter pipelined C ABI, 2 producers", &mut || {
-            ffi_pipelined(&cfg, &mut rep, "pipelined C ABI, 2 producers", 2, "", cfg.normal)
-        });
-        record("pipe1_quiet", "singlewriter pipelined C ABI, 1 producer, signals sampled 1/1000, no op tracking", &mut || {
-            ffi_pipelined(&cfg, &mut rep, "pipelined C ABI, 1 producer, Sample Rate=1000, Max Tracked Writes=0", 1, INSTRUMENTATION_OFF, cfg.normal)
-        });
+        record(
+            "pipe1",
+            "singlewriter pipelined C ABI, 1 producer",
+            &mut || {
+                ffi_pipelined(
+                    &cfg,
+                    &mut rep,
+                    "pipelined C ABI, 1 producer",
+                    1,
+                    "",
+                    cfg.normal,
+                )
+            },
+        );
+        record(
+            "pipe2",
+            "singlewriter pipelined C ABI, 2 producers",
+            &mut || {
+                ffi_pipelined(
+                    &cfg,
+                    &mut rep,
+                    "pipelined C ABI, 2 producers",
+                    2,
+                    "",
+                    cfg.normal,
+                )
+            },
+        );
+        record(
+            "pipe1_quiet",
+            "singlewriter pipelined C ABI, 1 producer, signals sampled 1/1000, no op tracking",
+            &mut || {
+                ffi_pipelined(
+                    &cfg,
+                    &mut rep,
+                    "pipelined C ABI, 1 producer, Sample Rate=1000, Max Tracked Writes=0",
+                    1,
+                    INSTRUMENTATION_OFF,
+                    cfg.normal,
+                )
+            },
+        );
         // Reads.
         if want("hit", "cache hits (C ABI, Rust API)") {
             hits.push(cache_hits(&cfg, &mut rep));
@@ -912,7 +1134,8 @@ fn main() {
             let q2 = sw_point_query(&w, 2, cfg.read);
             for (n, m) in [("1 thread", &q1), ("2 threads", &q2)] {
                 if m.errors > 0 {
-                    rep.warnings.push(format!("uncached query, {n}: {} reads failed", m.errors));
+                    rep.warnings
+                        .push(format!("uncached query, {n}: {} reads failed", m.errors));
                 }
             }
             w.close().unwrap();
@@ -925,8 +1148,14 @@ fn main() {
                 runs.entry(key).or_default().push(m);
             }
         };
-        record("raw_q", "raw rusqlite point SELECT, 1 thread", &mut || raw_point_select(&cfg, 1, cfg.read));
-        record("raw_q2", "raw rusqlite point SELECT, 2 threads", &mut || raw_point_select(&cfg, 2, cfg.read));
+        record("raw_q", "raw rusqlite point SELECT, 1 thread", &mut || {
+            raw_point_select(&cfg, 1, cfg.read)
+        });
+        record(
+            "raw_q2",
+            "raw rusqlite point SELECT, 2 threads",
+            &mut || raw_point_select(&cfg, 2, cfg.read),
+        );
     }
     if let Ok(mut c) = CURRENT.lock() {
         *c = None;
@@ -934,12 +1163,16 @@ fn main() {
 
     // Best round of each; every round in the notes.
     let best = |key: &str| -> Option<Measure> {
-        runs.get(key)?.iter().max_by(|a, b| a.rate().total_cmp(&b.rate())).copied()
+        runs.get(key)?
+            .iter()
+            .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+            .copied()
     };
     if cfg.rounds > 1 {
         for (key, ms) in &runs {
             let all: Vec<String> = ms.iter().map(|m| fmt_rate(m.rate())).collect();
-            rep.notes.push(format!("[{key}] per round: {}", all.join(" / ")));
+            rep.notes
+                .push(format!("[{key}] per round: {}", all.join(" / ")));
         }
     }
     // Keep the details of each scenario's best round.
@@ -960,39 +1193,134 @@ fn main() {
         #[allow(clippy::type_complexity)]
         let pick = |f: &dyn Fn(&(HitTimes, HitTimes, HitTimes, u64)) -> &HitTimes| -> HitTimes {
             let t = hits.iter().map(f).min_by_key(|t| t.p50).unwrap();
-            HitTimes { p50: t.p50, p99: t.p99, p999: t.p999 }
+            HitTimes {
+                p50: t.p50,
+                p99: t.p99,
+                p999: t.p999,
+            }
         };
         let overhead = hits.iter().map(|h| h.3).min().unwrap_or(0);
         Some((pick(&|h| &h.0), pick(&|h| &h.1), pick(&|h| &h.2), overhead))
     };
-    let (raw_n, raw_f, many_n, many_f, bulk) = (best("raw_n"), best("raw_f"), best("many_n"), best("many_f"), best("bulk"));
-    let (sw1_n, sw1_f, sw16_n, sw16_f) = (best("sw1_n"), best("sw1_f"), best("sw16_n"), best("sw16_f"));
+    let (raw_n, raw_f, many_n, many_f, bulk) = (
+        best("raw_n"),
+        best("raw_f"),
+        best("many_n"),
+        best("many_f"),
+        best("bulk"),
+    );
+    let (sw1_n, sw1_f, sw16_n, sw16_f) =
+        (best("sw1_n"), best("sw1_f"), best("sw16_n"), best("sw16_f"));
     let (pipe1, pipe2, q1, q2) = (best("pipe1"), best("pipe2"), best("q1"), best("q2"));
     let pipe1_quiet = best("pipe1_quiet");
     let (min16_n, min16_f) = (best("min16_n"), best("min16_f"));
     let (raw_q, raw_q2) = (best("raw_q"), best("raw_q2"));
 
-    for (n, m) in [("raw NORMAL", &raw_n), ("raw FULL", &raw_f), ("16 conns NORMAL", &many_n), ("16 conns FULL", &many_f)] {
+    for (n, m) in [
+        ("raw NORMAL", &raw_n),
+        ("raw FULL", &raw_f),
+        ("16 conns NORMAL", &many_n),
+        ("16 conns FULL", &many_f),
+    ] {
         if let Some(m) = m.as_ref().filter(|m| m.errors > 0) {
-            rep.notes.push(format!("baseline {n}: {} inserts failed (SQLITE_BUSY after the 5 s busy_timeout)", m.errors));
+            rep.notes.push(format!(
+                "baseline {n}: {} inserts failed (SQLITE_BUSY after the 5 s busy_timeout)",
+                m.errors
+            ));
         }
     }
 
     // The table.
     let rate = |m: &Option<Measure>| m.as_ref().map(Measure::rate);
-    rep.baseline("raw rusqlite, 1 conn, autocommit, NORMAL", rate(&raw_n), "ops/s");
-    rep.baseline("raw rusqlite, 1 conn, autocommit, FULL", rate(&raw_f), "ops/s");
-    rep.baseline("raw rusqlite, 16 conns (busy_timeout 5 s), autocommit, NORMAL", rate(&many_n), "ops/s");
-    rep.baseline("raw rusqlite, 16 conns (busy_timeout 5 s), autocommit, FULL", rate(&many_f), "ops/s");
-    rep.baseline("raw rusqlite bulk limit: 1 txn, 1 stmt", rate(&bulk), "rows/s");
-    rep.compared("sw 1 blocking producer (execute), NORMAL", rate(&sw1_n), "ops/s", "raw NORMAL", rate(&raw_n), Some(0.8));
-    rep.compared("sw 1 blocking producer (execute), FULL", rate(&sw1_f), "ops/s", "raw FULL", rate(&raw_f), None);
-    rep.compared("sw 16 blocking producers, one Writer, NORMAL", rate(&sw16_n), "ops/s", "16 conns NORMAL", rate(&many_n), Some(4.0));
-    rep.compared("sw 16 blocking producers, one Writer, FULL", rate(&sw16_f), "ops/s", "16 conns FULL", rate(&many_f), Some(20.0));
-    rep.compared("(reference) minimal group commit, 16 blocking producers, NORMAL", rate(&min16_n), "ops/s", "16 conns NORMAL", rate(&many_n), None);
-    rep.compared("(reference) minimal group commit, 16 blocking producers, FULL", rate(&min16_f), "ops/s", "16 conns FULL", rate(&many_f), None);
-    rep.compared("sw pipelined C ABI (enqueue+callback, flush), 1 producer, NORMAL", rate(&pipe1), "rows/s", "bulk limit", rate(&bulk), Some(0.5));
-    rep.compared("sw pipelined C ABI (enqueue+callback, flush), 2 producers, NORMAL", rate(&pipe2), "rows/s", "bulk limit", rate(&bulk), Some(0.5));
+    rep.baseline(
+        "raw rusqlite, 1 conn, autocommit, NORMAL",
+        rate(&raw_n),
+        "ops/s",
+    );
+    rep.baseline(
+        "raw rusqlite, 1 conn, autocommit, FULL",
+        rate(&raw_f),
+        "ops/s",
+    );
+    rep.baseline(
+        "raw rusqlite, 16 conns (busy_timeout 5 s), autocommit, NORMAL",
+        rate(&many_n),
+        "ops/s",
+    );
+    rep.baseline(
+        "raw rusqlite, 16 conns (busy_timeout 5 s), autocommit, FULL",
+        rate(&many_f),
+        "ops/s",
+    );
+    rep.baseline(
+        "raw rusqlite bulk limit: 1 txn, 1 stmt",
+        rate(&bulk),
+        "rows/s",
+    );
+    rep.compared(
+        "sw 1 blocking producer (execute), NORMAL",
+        rate(&sw1_n),
+        "ops/s",
+        "raw NORMAL",
+        rate(&raw_n),
+        Some(0.8),
+    );
+    rep.compared(
+        "sw 1 blocking producer (execute), FULL",
+        rate(&sw1_f),
+        "ops/s",
+        "raw FULL",
+        rate(&raw_f),
+        None,
+    );
+    rep.compared(
+        "sw 16 blocking producers, one Writer, NORMAL",
+        rate(&sw16_n),
+        "ops/s",
+        "16 conns NORMAL",
+        rate(&many_n),
+        Some(4.0),
+    );
+    rep.compared(
+        "sw 16 blocking producers, one Writer, FULL",
+        rate(&sw16_f),
+        "ops/s",
+        "16 conns FULL",
+        rate(&many_f),
+        Some(20.0),
+    );
+    rep.compared(
+        "(reference) minimal group commit, 16 blocking producers, NORMAL",
+        rate(&min16_n),
+        "ops/s",
+        "16 conns NORMAL",
+        rate(&many_n),
+        None,
+    );
+    rep.compared(
+        "(reference) minimal group commit, 16 blocking producers, FULL",
+        rate(&min16_f),
+        "ops/s",
+        "16 conns FULL",
+        rate(&many_f),
+        None,
+    );
+    rep.compared(
+        "sw pipelined C ABI (enqueue+callback, flush), 1 producer, NORMAL",
+        rate(&pipe1),
+        "rows/s",
+        "bulk limit",
+        rate(&bulk),
+        Some(0.5),
+    );
+    rep.compared(
+        "sw pipelined C ABI (enqueue+callback, flush), 2 producers, NORMAL",
+        rate(&pipe2),
+        "rows/s",
+        "bulk limit",
+        rate(&bulk),
+        Some(0.5),
+    );
     rep.compared(
         "(diagnostic) sw pipelined, 1 producer, `Sample Rate=1000;Max Tracked Writes=0`",
         rate(&pipe1_quiet),
@@ -1032,10 +1360,35 @@ fn main() {
             cfg.cache_calls
         ));
     }
-    rep.baseline("raw rusqlite point SELECT by id, reused conn, cached stmt", rate(&raw_q), "reads/s");
-    rep.compared("raw rusqlite point SELECT, 2 threads, a conn each (scaling reference)", rate(&raw_q2), "reads/s", "raw 1 thread", rate(&raw_q), None);
-    rep.compared("sw uncached point SELECT (Writer::query), 1 thread", rate(&q1), "reads/s", "raw point SELECT", rate(&raw_q), None);
-    rep.compared("sw uncached point SELECT (Writer::query), 2 threads", rate(&q2), "reads/s", "sw 1 thread", rate(&q1), Some(1.5));
+    rep.baseline(
+        "raw rusqlite point SELECT by id, reused conn, cached stmt",
+        rate(&raw_q),
+        "reads/s",
+    );
+    rep.compared(
+        "raw rusqlite point SELECT, 2 threads, a conn each (scaling reference)",
+        rate(&raw_q2),
+        "reads/s",
+        "raw 1 thread",
+        rate(&raw_q),
+        None,
+    );
+    rep.compared(
+        "sw uncached point SELECT (Writer::query), 1 thread",
+        rate(&q1),
+        "reads/s",
+        "raw point SELECT",
+        rate(&raw_q),
+        None,
+    );
+    rep.compared(
+        "sw uncached point SELECT (Writer::query), 2 threads",
+        rate(&q2),
+        "reads/s",
+        "sw 1 thread",
+        rate(&q1),
+        Some(1.5),
+    );
     rep.print(&cfg, t0.elapsed());
 }
 
@@ -1069,7 +1422,11 @@ fn raw_many(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
         Instant::now()
     });
     // The scope joined every thread: elapsed runs to the last one's end.
-    Measure { ops: ops.into_inner(), errors: errors.into_inner(), elapsed: start.elapsed() }
+    Measure {
+        ops: ops.into_inner(),
+        errors: errors.into_inner(),
+        elapsed: start.elapsed(),
+    }
 }
 
 /// The reference for "16 blocking producers": the least a leader/follower group commit can do.
@@ -1093,7 +1450,10 @@ fn minimal_group_commit(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
     let conn = raw_open(&db.path, sync);
     conn.execute_batch(CREATE).unwrap();
     let conn = std::sync::Mutex::new(conn);
-    let lane = std::sync::Mutex::new(Lane { queue: Vec::new(), leading: false });
+    let lane = std::sync::Mutex::new(Lane {
+        queue: Vec::new(),
+        leading: false,
+    });
     let ops = AtomicU64::new(0);
     let barrier = Barrier::new(PRODUCERS + 1);
     // Lead until `me` is done; returns with the lane passed on.
@@ -1111,7 +1471,11 @@ fn minimal_group_commit(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
             c.execute_batch("BEGIN IMMEDIATE").unwrap();
             let mut stmt = c.prepare_cached(INSERT).unwrap();
             for w in &group {
-                stmt.execute(rusqlite::params![w.value.load(Ordering::Relaxed) as i64, TEXT]).unwrap();
+                stmt.execute(rusqlite::params![
+                    w.value.load(Ordering::Relaxed) as i64,
+                    TEXT
+                ])
+                .unwrap();
             }
             drop(stmt);
             c.execute_batch("COMMIT").unwrap();
@@ -1142,7 +1506,11 @@ fn minimal_group_commit(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
         for _ in 0..PRODUCERS {
             let (lane, barrier, lead) = (&lane, &barrier, &lead);
             s.spawn(move || {
-                let me = Arc::new(Slot { state: AtomicU8::new(0), thread: std::thread::current(), value: AtomicU64::new(0) });
+                let me = Arc::new(Slot {
+                    state: AtomicU8::new(0),
+                    thread: std::thread::current(),
+                    value: AtomicU64::new(0),
+                });
                 barrier.wait();
                 let start = Instant::now();
                 let mut i = 0u64;
@@ -1176,5 +1544,9 @@ fn minimal_group_commit(cfg: &Config, sync: Sync, dur: Duration) -> Measure {
         barrier.wait();
         Instant::now()
     });
-    Measure { ops: ops.into_inner(), errors: 0, elapsed: start.elapsed() }
+    Measure {
+        ops: ops.into_inner(),
+        errors: 0,
+        elapsed: start.elapsed(),
+    }
 }

@@ -10,82 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::sync::{Condvar, Mutex};
 use lru::LruCache;
-use crate::sync::{Condvar, Mutex, RwLock};
+
+mod tables;
+
+pub(crate) use tables::{Deps, Tables, SCHEMA};
 
 use crate::error::Result;
+use crate::glob::glob_match;
 use crate::rows::Rows;
-use crate::signal::{glob_match, Sampled, Signals};
-
-/// The pseudo-table every entry depends on: moved by any schema change or standalone statement.
-pub(crate) const SCHEMA: &str = "sqlite_schema";
-
-/// Per-table generation counters of one database.
-#[derive(Default)]
-pub(crate) struct Tables {
-    map: RwLock<HashMap<Box<str>, Arc<AtomicU64>>>,
-    /// Moves when everything is invalid (a commit by a program outside this library).
-    all: AtomicU64,
-    /// Moves with every bump: a fill that started before it may hold older data.
-    moves: AtomicU64,
-}
-
-/// What a cached read depended on, as generations observed before it ran.
-#[derive(Clone, Debug)]
-pub(crate) struct Deps {
-    all: u64,
-    tables: Vec<(Arc<AtomicU64>, u64)>,
-}
-
-impl Deps {
-    fn fresh(&self, tables: &Tables) -> bool {
-        tables.all.load(Ordering::Acquire) == self.all
-            && self
-                .tables
-                .iter()
-                .all(|(g, v)| g.load(Ordering::Acquire) == *v)
-    }
-}
-
-impl Tables {
-    fn counter(&self, name: &str) -> Arc<AtomicU64> {
-        let lower = name.to_ascii_lowercase();
-        if let Some(g) = self.map.read().get(lower.as_str()) {
-            return g.clone();
-        }
-        self.map
-            .write()
-            .entry(lower.into_boxed_str())
-            .or_default()
-            .clone()
-    }
-
-    /// Note the current generations of `names` (plus the schema) for a read about to run.
-    pub(crate) fn snapshot<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Deps {
-        let all = self.all.load(Ordering::Acquire);
-        let mut tables = vec![];
-        for name in std::iter::once(SCHEMA).chain(names) {
-            let g = self.counter(name);
-            let v = g.load(Ordering::Acquire);
-            tables.push((g, v));
-        }
-        Deps { all, tables }
-    }
-
-    /// Move the generations of `names`: every entry that read one of them is stale.
-    pub(crate) fn bump<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
-        for name in names {
-            self.counter(name).fetch_add(1, Ordering::AcqRel);
-        }
-        self.moves.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Make every entry stale.
-    pub(crate) fn bump_all(&self) {
-        self.all.fetch_add(1, Ordering::AcqRel);
-        self.moves.fetch_add(1, Ordering::AcqRel);
-    }
-}
+use crate::signal::{Sampled, Signals};
 
 /// Cache statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -43,6 +43,8 @@
 mod cache;
 mod error;
 pub mod ffi;
+mod glob;
+mod json;
 mod options;
 mod process;
 mod read;

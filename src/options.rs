@@ -220,7 +220,10 @@ impl Options {
             let mut out = Vec::with_capacity(b.len());
             let mut i = 0;
             while i < b.len() {
-                if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+                if b[i] == b'\\'
+                    && i + 3 < b.len() + 0
+                    && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+                {
                     out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
                     i += 4;
                 } else {
@@ -393,7 +396,10 @@ const OPTIONS: &[Spec] = &[
     Spec {
         name: "Immutable",
         aliases: &[],
-        value: Value::Bool { get: |o| o.immutable, set: |o, v| o.immutable = v },
+        value: Value::Bool {
+            get: |o| o.immutable,
+            set: |o, v| o.immutable = v,
+        },
     },
     Spec {
         name: "Busy Timeout",
@@ -1029,11 +1035,18 @@ mod tests {
 
     #[test]
     fn immutable_opens_read_only_through_a_uri() {
-        for cs in ["file:/tmp/a b%3F.db?immutable=1", "Data Source=/tmp/a b?.db;Immutable=True"] {
+        for cs in [
+            "file:/tmp/a b%3F.db?immutable=1",
+            "Data Source=/tmp/a b?.db;Immutable=True",
+        ] {
             let o = Options::parse(cs).unwrap();
             assert!(o.immutable, "{cs}");
             assert_eq!(o.mode, OpenMode::ReadOnly, "{cs}");
-            assert_eq!(o.sqlite_target(), "file:/tmp/a%20b%3F.db?immutable=1", "{cs}");
+            assert_eq!(
+                o.sqlite_target(),
+                "file:/tmp/a%20b%3F.db?immutable=1",
+                "{cs}"
+            );
         }
         assert!(Options::parse("Data Source=x;Mode=Memory;Immutable=1").is_err());
     }

@@ -12,8 +12,8 @@
 //! `pthread_atfork`, and releasing, in the fork handlers, locks taken in the prepare handler.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Once, OnceLock};
 
 use crate::sync::{Mutex, RwLock};
@@ -126,7 +126,9 @@ pub(crate) fn configure_once() {
             rusqlite::ffi::SQLITE_MUTEX_STATIC_PMEM,
             rusqlite::ffi::SQLITE_MUTEX_STATIC_PRNG,
         ] {
-            held().lock().push(Box::new(move || Box::new(SqliteMutex::enter(id))));
+            held()
+                .lock()
+                .push(Box::new(move || Box::new(SqliteMutex::enter(id))));
         }
         // SAFETY: three `extern "C" fn()` with static lifetime; registering cannot fail in a
         // way that matters here (ENOMEM would only mean fork is not protected).

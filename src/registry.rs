@@ -141,10 +141,7 @@ pub(crate) fn release(shared: &Arc<Shared>) {
     let last = {
         let mut writers = reg.writers.lock();
         match writers.get_mut(&location) {
-            Some(Entry::Open {
-                shared: s,
-                handles,
-            }) if Arc::ptr_eq(s, shared) => {
+            Some(Entry::Open { shared: s, handles }) if Arc::ptr_eq(s, shared) => {
                 *handles -= 1;
                 if *handles == 0 {
                     writers.insert(
@@ -236,7 +233,10 @@ mod tests {
         assert!(Arc::ptr_eq(&again, &shared));
         release(&again);
         let third = acquire(&cs).unwrap();
-        assert!(!Arc::ptr_eq(&third, &shared), "the last close shut the old writer down");
+        assert!(
+            !Arc::ptr_eq(&third, &shared),
+            "the last close shut the old writer down"
+        );
         release(&third);
     }
 

@@ -4,7 +4,6 @@
 //! subscriber dispatch threads. Must never block the writer: emitting is a short critical section
 //! and a `try_send` per matching subscriber; a full subscriber queue drops and counts.
 
-pub(crate) mod glob;
 pub(crate) mod metrics;
 
 use std::borrow::Cow;
@@ -14,11 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Sender, TrySendError};
 use crate::sync::{Mutex, RwLock};
+use crossbeam_channel::{Sender, TrySendError};
 
 use crate::error::{Error, Result, Status};
-pub use glob::glob_match;
+pub use crate::glob::glob_match;
 
 /// One signal.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,7 +50,10 @@ impl Signal {
 
     /// Whether the full form matches a glob pattern.
     pub fn matches(&self, pattern: &str) -> bool {
-        glob::matches(pattern, &glob::Subject::signal(&self.name, &self.key))
+        crate::glob::matches(
+            pattern,
+            &crate::glob::Subject::signal(&self.name, &self.key),
+        )
     }
 }
 

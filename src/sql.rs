@@ -124,10 +124,26 @@ mod tests {
 
     #[test]
     fn blank_sql_holds_no_statement() {
-        for blank in ["", " ", ";", ";;;", " ; \n ;", "-- only a comment", "/* c */", "/* c */ ; -- d\n", "/* unterminated"] {
+        for blank in [
+            "",
+            " ",
+            ";",
+            ";;;",
+            " ; \n ;",
+            "-- only a comment",
+            "/* c */",
+            "/* c */ ; -- d\n",
+            "/* unterminated",
+        ] {
             assert!(require_statement(blank).is_err(), "{blank:?}");
         }
-        for sql in ["SELECT 1", ";SELECT 1", "/* c */ (SELECT 1)", "-- c\nVALUES (1)", "x"] {
+        for sql in [
+            "SELECT 1",
+            ";SELECT 1",
+            "/* c */ (SELECT 1)",
+            "-- c\nVALUES (1)",
+            "x",
+        ] {
             assert!(require_statement(sql).is_ok(), "{sql:?}");
         }
     }

@@ -224,7 +224,10 @@ fn parameter_table(sql: &str) -> Option<(std::collections::HashMap<&str, usize>,
                 i += b[i..].iter().position(|&x| x == b']')? + 1;
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                i += b[i..].iter().position(|&x| x == b'\n').unwrap_or(b.len() - i);
+                i += b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .unwrap_or(b.len() - i);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
                 i += sql[i + 2..].find("*/").map_or(b.len() - i, |p| p + 4);
@@ -409,12 +412,20 @@ mod tests {
         };
         assert_eq!(count, stmt.parameter_count(), "count of {sql}");
         for (name, index) in &table {
-            assert_eq!(stmt.parameter_index(name).unwrap(), Some(*index), "{name} in {sql}");
+            assert_eq!(
+                stmt.parameter_index(name).unwrap(),
+                Some(*index),
+                "{name} in {sql}"
+            );
         }
         for i in 1..=count {
             if let Some(name) = stmt.parameter_name(i) {
                 if !name.starts_with('?') {
-                    assert_eq!(table.get(name), Some(&i), "{name} missing from the table of {sql}");
+                    assert_eq!(
+                        table.get(name),
+                        Some(&i),
+                        "{name} missing from the table of {sql}"
+                    );
                 }
             }
         }

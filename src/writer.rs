@@ -16,16 +16,17 @@ use std::time::{Duration, Instant};
 
 use crate::sync::Mutex;
 
+use crate::reentry::inside_callback;
 pub use conn::{Statement, WriteResult, CHANGE_TABLE};
 pub(crate) use lane::{Notify, RawCallback};
-use crate::reentry::inside_callback;
 use lane::{Waiter, Work};
 
 use crate::cache::{Cache, CacheStats};
 use crate::error::{Error, Result, Status};
+use crate::json::json_string;
 use crate::options::Options;
 use crate::read::Readers;
-use crate::rows::{json_string, Rows};
+use crate::rows::Rows;
 use crate::signal::metrics::{counter, gauge, Metrics};
 use crate::signal::{Poll, Sampled, Signal, Signals};
 use crate::value::Param;
@@ -102,8 +103,8 @@ pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
 impl Shared {
     pub(crate) fn open(opts: Options) -> Result<Arc<Shared>> {
         let signals = Arc::new(Signals::new(opts.signal_capacity, opts.sample_rate));
-        let conn = conn::WriteConn::open(&opts, &signals)
-            .map_err(|e| conn::read_only_media(&opts, e))?;
+        let conn =
+            conn::WriteConn::open(&opts, &signals).map_err(|e| conn::read_only_media(&opts, e))?;
         let readers = Readers::new(&opts).map_err(|e| conn::read_only_media(&opts, e))?;
         signals.emit("connection.open.read", "");
         let cache = Cache::new(

@@ -74,9 +74,14 @@ fn alter_table_changes_the_shape_of_every_later_read() {
         assert_eq!(rows.get(0, 2).unwrap().as_i64(), 3);
     }
     let cached = w.read("t:all", "SELECT * FROM t", &[]).unwrap();
-    assert_eq!(names(&cached), ["a", "b", "c"], "a cached result kept the old shape");
+    assert_eq!(
+        names(&cached),
+        ["a", "b", "c"],
+        "a cached result kept the old shape"
+    );
 
-    w.execute("ALTER TABLE t RENAME COLUMN a TO z", &[]).unwrap();
+    w.execute("ALTER TABLE t RENAME COLUMN a TO z", &[])
+        .unwrap();
     for rows in read_everywhere(&w, "SELECT * FROM t") {
         assert_eq!(names(&rows), ["z", "b", "c"]);
     }
@@ -102,9 +107,14 @@ fn text_that_is_not_utf8_is_returned_as_bytes_not_an_error() {
     let db = Db::new("bytes.db");
     let w = db.open("");
     w.execute("CREATE TABLE t(x TEXT)", &[]).unwrap();
-    w.execute("INSERT INTO t VALUES (CAST(x'41ff42' AS TEXT)), ('ok')", &[])
+    w.execute(
+        "INSERT INTO t VALUES (CAST(x'41ff42' AS TEXT)), ('ok')",
+        &[],
+    )
+    .unwrap();
+    let rows = w
+        .query("SELECT x, typeof(x) FROM t ORDER BY rowid", &[])
         .unwrap();
-    let rows = w.query("SELECT x, typeof(x) FROM t ORDER BY rowid", &[]).unwrap();
     assert_eq!(
         rows.get(0, 0),
         Some(singlewriter::ValueRef::TextBytes(&[0x41, 0xff, 0x42]))
@@ -114,7 +124,11 @@ fn text_that_is_not_utf8_is_returned_as_bytes_not_an_error() {
     assert_eq!(rows.get(1, 0), Some(singlewriter::ValueRef::Text("ok")));
     let cached = w.read("t", "SELECT x FROM t ORDER BY rowid", &[]).unwrap();
     assert_eq!(cached.row_count(), 2);
-    assert!(cached.to_json().contains("A\u{fffd}B"), "{}", cached.to_json());
+    assert!(
+        cached.to_json().contains("A\u{fffd}B"),
+        "{}",
+        cached.to_json()
+    );
 }
 
 /// 20,000 named parameters each reach their own place (binding them looks names up in a table
@@ -133,13 +147,21 @@ fn twenty_thousand_named_parameters_bind_to_their_own_places() {
     let params: Vec<singlewriter::Param> = (0..n)
         .rev()
         .map(|i| {
-            let name = if i % 2 == 0 { format!("@p{i}") } else { format!("p{i}") };
+            let name = if i % 2 == 0 {
+                format!("@p{i}")
+            } else {
+                format!("p{i}")
+            };
             singlewriter::Param::named(name, i)
         })
         .collect();
     let result = w.query(&sql, &params).unwrap();
     assert_eq!(result.get(0, 0).unwrap().as_i64(), n);
-    assert_eq!(result.get(0, 1).unwrap().as_i64(), n, "every value in its own place");
+    assert_eq!(
+        result.get(0, 1).unwrap().as_i64(),
+        n,
+        "every value in its own place"
+    );
     let _ = params![1];
 }
 
@@ -163,8 +185,15 @@ fn sql_without_a_statement_is_the_same_invalid_argument_everywhere() {
                 .unwrap_err(),
         ];
         for (i, e) in errors.iter().enumerate() {
-            assert_eq!(e.status(), Status::InvalidArgument, "entry {i}, {blank:?}: {e}");
-            assert!(e.message().contains("holds no statement"), "entry {i}, {blank:?}: {e}");
+            assert_eq!(
+                e.status(),
+                Status::InvalidArgument,
+                "entry {i}, {blank:?}: {e}"
+            );
+            assert!(
+                e.message().contains("holds no statement"),
+                "entry {i}, {blank:?}: {e}"
+            );
         }
     }
     // Nothing was queued: a flush finds the lane empty and the table untouched.
@@ -179,7 +208,9 @@ fn flush_reports_its_own_outcome_not_that_of_the_group_it_joined() {
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
     // Another connection holds the write lock for longer than the Busy Timeout.
     let holder = rusqlite::Connection::open(&db.path).unwrap();
-    holder.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (0);").unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (0);")
+        .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     w.enqueue(
         "INSERT INTO t VALUES (1)",
@@ -190,7 +221,11 @@ fn flush_reports_its_own_outcome_not_that_of_the_group_it_joined() {
     w.flush(Some(Duration::from_secs(10)))
         .expect("flush succeeds once the write before it is acknowledged");
     let write = rx.recv_timeout(Duration::from_secs(1)).unwrap();
-    assert_eq!(write.unwrap_err().status(), Status::Busy, "the write reports its own failure");
+    assert_eq!(
+        write.unwrap_err().status(),
+        Status::Busy,
+        "the write reports its own failure"
+    );
     holder.execute_batch("ROLLBACK").unwrap();
     w.execute("INSERT INTO t VALUES (2)", &[]).unwrap();
     assert_eq!(common::count(&w, "t"), 1);

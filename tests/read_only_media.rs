@@ -64,7 +64,11 @@ fn sqlite(path: &Path, sql: &str) {
 }
 
 fn count(w: &Writer) -> i64 {
-    w.query("SELECT count(*) FROM t", &[]).unwrap().get(0, 0).unwrap().as_i64()
+    w.query("SELECT count(*) FROM t", &[])
+        .unwrap()
+        .get(0, 0)
+        .unwrap()
+        .as_i64()
 }
 
 macro_rules! mount_or_skip {
@@ -88,11 +92,9 @@ fn a_wal_database_without_its_shm_on_read_only_media_opens_immutable() {
     let db = m.point.join("w.db");
     assert!(!m.point.join("w.db-shm").exists());
     // Plain SQLite cannot open it read-only either (it would have to create the -shm file)...
-    let plain = rusqlite::Connection::open_with_flags(
-        &db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .and_then(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)));
+    let plain =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)));
     assert!(plain.is_err(), "plain SQLite read it: {plain:?}");
     // ...and neither can we, but the message says what works.
     for cs in [
@@ -145,7 +147,11 @@ fn a_wal_database_with_its_files_on_read_only_media_opens_read_only() {
     let w = Writer::open(&format!("Data Source={};Mode=ReadOnly", db.display())).unwrap();
     assert_eq!(count(&w), 3, "the commits in the -wal are read");
     assert_eq!(
-        w.read("k", "SELECT max(x) FROM t", &[]).unwrap().get(0, 0).unwrap().as_i64(),
+        w.read("k", "SELECT max(x) FROM t", &[])
+            .unwrap()
+            .get(0, 0)
+            .unwrap()
+            .as_i64(),
         3
     );
     let e = w.execute("INSERT INTO t VALUES (4)", &[]).unwrap_err();

@@ -197,32 +197,33 @@ pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Resu
                 Ok(std::slice::from_raw_parts(v.data, v.len))
             }
         };
-        let value = match v.r#type {
-            super::writer::SW_TYPE_INTEGER => Value::Integer(v.integer),
-            super::writer::SW_TYPE_FLOAT => Value::Real(v.real),
-            super::writer::SW_TYPE_TEXT => {
-                let b = bytes()?;
-                std::str::from_utf8(b).map_err(|e| {
-                    Error::new(
-                        Status::InvalidUtf8,
-                        format!("{} is not valid UTF-8: {e}", label()),
-                    )
-                })?;
-                let copy = try_copy(b, label)?;
-                // Checked just above; the copy holds the same bytes.
-                Value::Text(String::from_utf8(copy).map_err(|e| {
-                    Error::new(Status::InvalidUtf8, format!("{}: {e}", label()))
-                })?)
-            }
-            super::writer::SW_TYPE_BLOB => Value::Blob(try_copy(bytes()?, label)?),
-            super::writer::SW_TYPE_NULL => Value::Null,
-            other => {
-                return Err(Error::invalid(format!(
+        let value =
+            match v.r#type {
+                super::writer::SW_TYPE_INTEGER => Value::Integer(v.integer),
+                super::writer::SW_TYPE_FLOAT => Value::Real(v.real),
+                super::writer::SW_TYPE_TEXT => {
+                    let b = bytes()?;
+                    std::str::from_utf8(b).map_err(|e| {
+                        Error::new(
+                            Status::InvalidUtf8,
+                            format!("{} is not valid UTF-8: {e}", label()),
+                        )
+                    })?;
+                    let copy = try_copy(b, label)?;
+                    // Checked just above; the copy holds the same bytes.
+                    Value::Text(String::from_utf8(copy).map_err(|e| {
+                        Error::new(Status::InvalidUtf8, format!("{}: {e}", label()))
+                    })?)
+                }
+                super::writer::SW_TYPE_BLOB => Value::Blob(try_copy(bytes()?, label)?),
+                super::writer::SW_TYPE_NULL => Value::Null,
+                other => {
+                    return Err(Error::invalid(format!(
                     "{} has unknown value type {other} (expected SW_TYPE_INTEGER..SW_TYPE_NULL)",
                     label()
                 )))
-            }
-        };
+                }
+            };
         out.push(Param {
             name: name.map(str::to_owned),
             value,

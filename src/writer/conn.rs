@@ -9,17 +9,17 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::sync::Mutex;
 use fallible_iterator::FallibleIterator;
 use lru::LruCache;
-use crate::sync::Mutex;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::sql::{classify, first_keyword, Kind};
 use crate::error::{Error, Result, Status};
 use crate::options::{OpenMode, Options};
 use crate::rows::Rows;
 use crate::signal::Signals;
+use crate::sql::{classify, first_keyword, Kind};
 use crate::value::{bind, BindReport, Param};
 
 /// The table through which writers of this library in different processes tell each other what

@@ -32,9 +32,9 @@ use crate::sync::{Condvar, Mutex};
 
 use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
 use super::{Shared, Txn};
-use crate::reentry::{in_callback, inside_callback};
 use crate::cache::SCHEMA;
 use crate::error::{Error, Result, Status};
+use crate::reentry::{in_callback, inside_callback};
 use crate::signal::Sampled;
 use crate::value::Param;
 

@@ -1,4 +1,4 @@
-//! The glob matcher of signal patterns: `*` any run (also empty, also across `.` and `:`), `?`
+//! The glob matcher of signal patterns and cache keys: `*` any run (also empty, also across `.` and `:`), `?`
 //! exactly one character, anchored at both ends, case-sensitive, no escapes — the semantics of
 //! the original package's `StringPatternMatcher`. Matches over a signal's full form
 //! (`name` or `name:key`) without building that string.
