@@ -8,6 +8,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod boundary;
+pub mod exit;
 pub(crate) use sqlite::configure_once as configure_sqlite;
 pub mod handle;
 pub mod rows;
