@@ -19,6 +19,10 @@ fn main() {
         .unwrap_or_else(|e| panic!("reading {}: {e}", status_rs.display()));
     let abi = abi_version(&source).expect("src/ffi/status.rs defines SW_ABI_VERSION");
 
+    if env::var_os("CARGO_FEATURE_BUNDLED").is_none() {
+        check_host_sqlite();
+    }
+
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let elf = matches!(
         os.as_str(),
@@ -34,6 +38,43 @@ fn main() {
         if let Some(profile_dir) = profile_dir() {
             link_soname(&profile_dir, &soname);
         }
+    }
+}
+
+/// The oldest SQLite the host-SQLite build (`bundled` off) can use: rusqlite keeps every hook
+/// (authorizer, busy handler, commit hook) with `sqlite3_set_clientdata`, new in SQLite 3.44.0.
+const MIN_HOST_SQLITE: (u32, u32, u32) = (3, 44, 0);
+
+/// Refuse, with a message that says why and what to do, a host SQLite too old to link: the
+/// library would otherwise fail to load with `undefined symbol: sqlite3_set_clientdata`.
+/// Checked through pkg-config, the way libsqlite3-sys finds the library (its `SQLITE3_LIB_DIR`
+/// override included); without pkg-config information nothing is checked.
+fn check_host_sqlite() {
+    println!("cargo:rerun-if-env-changed=SQLITE3_LIB_DIR");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    let mut cmd = std::process::Command::new(env::var("PKG_CONFIG").unwrap_or("pkg-config".into()));
+    if let Some(dir) = env::var_os("SQLITE3_LIB_DIR") {
+        cmd.env("PKG_CONFIG_PATH", PathBuf::from(dir).join("pkgconfig"));
+    }
+    let Ok(out) = cmd.args(["--modversion", "sqlite3"]).output() else {
+        println!("cargo:warning=pkg-config not found: the host SQLite's version is not checked (singlewriter needs 3.44.0 or newer)");
+        return;
+    };
+    let found = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let parsed: Vec<u32> = found.split('.').map_while(|p| p.parse().ok()).collect();
+    if !out.status.success() || parsed.len() < 2 {
+        println!("cargo:warning=pkg-config knows no sqlite3: the host SQLite's version is not checked (singlewriter needs 3.44.0 or newer)");
+        return;
+    }
+    let version = (parsed[0], parsed[1], parsed.get(2).copied().unwrap_or(0));
+    if version < MIN_HOST_SQLITE {
+        let (a, b, c) = MIN_HOST_SQLITE;
+        println!(
+            "cargo::error=singlewriter without the `bundled` feature links the host's libsqlite3, which must be SQLite {a}.{b}.{c} or newer (rusqlite keeps its hooks with sqlite3_set_clientdata, new in 3.44.0); pkg-config reports SQLite {found}."
+        );
+        println!(
+            "cargo::error=Build with the default `bundled` feature instead, or point PKG_CONFIG_PATH (or SQLITE3_LIB_DIR) at a newer SQLite."
+        );
     }
 }
 
