@@ -88,7 +88,7 @@ export LD_LIBRARY_PATH="$host/lib" # where the host's loader would find its libs
 host_version="$(pkg-config --modversion sqlite3)"
 
 check "cargo build --release --no-default-features (host SQLite $host_version)" \
-    env CARGO_TARGET_DIR="$target" nice -n 10 cargo build --release --no-default-features --lib
+    env CARGO_TARGET_DIR="$target" nice -n 10 cargo build --release --no-default-features
 lib="$target/release"
 needs_host() { readelf -d "$lib/libsinglewriter.so" | grep -F '[libsqlite3.so.0]'; }
 check "libsinglewriter.so needs libsqlite3.so.0" needs_host
