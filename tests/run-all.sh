@@ -55,6 +55,7 @@ run_part build cargo build --release --all-targets
 run_part rust cargo test --release -- --test-threads=2
 [ -f tests/c/run.sh ] && run_part c bash tests/c/run.sh
 [ -f bindings/c/test.sh ] && run_part c-binding bash bindings/c/test.sh
+[ -f bindings/c/test-host-sqlite.sh ] && run_part host-sqlite bash bindings/c/test-host-sqlite.sh
 [ -f bindings/cpp/test.sh ] && run_part cpp bash bindings/cpp/test.sh
 [ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
 [ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh

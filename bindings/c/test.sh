@@ -199,6 +199,12 @@ check "shared: enqueue 20000, return from main: all committed at exit" drained "
 check "shared: enqueue 20000, exit() from another thread: all committed" drained "$work/exit_child" exit 20000
 check "static: enqueue 20000, return from main: all committed at exit" drained "$work/exit_child_static" return 20000
 check "static: enqueue 20000, exit() from another thread: all committed" drained "$work/exit_child_static" exit 20000
+# KNOWN BUG (src/ffi/status.rs, not this binding): every sw_ call clears the thread-local last
+# error with LocalKey::with, which panics once the C runtime has destroyed the calling thread's
+# thread-locals (glibc does that before atexit handlers and C++ static destructors run); the
+# panic is outside catch_unwind in an extern "C" function, so the process aborts. Fix: try_with.
+check "shared: sw_writer_close from the program's atexit handler (KNOWN BUG until status.rs uses try_with)" \
+    drained "$work/exit_child" atexit 1000
 if command -v valgrind >/dev/null 2>&1; then
     check "static: enqueue 300 and return, under valgrind: all committed, no errors" \
         drained "$work/exit_child_static" return 300 valgrind -q --error-exitcode=99
@@ -227,5 +233,11 @@ mkdir -p "$work/app"
 cp "$here/example.c" "$work/app/app.c"
 check "bindings/c/README.md: every command (tests/run-readme.sh)" \
     env PREFIX="$work/readme-prefix" SW_CHECKOUT="$SW_ROOT" bash "$here/tests/run-readme.sh" "$here/README.md" "$work/app"
+mkdir -p "$work/app-cpp"
+cp "$SW_ROOT/bindings/cpp/example.cpp" "$work/app-cpp/app.cpp"
+check "bindings/cpp/README.md: every command and snippet (its exit snippet aborts until the KNOWN BUG above is fixed)" \
+    env PREFIX="$work/readme-prefix-cpp" SW_CHECKOUT="$SW_ROOT" bash "$here/tests/run-readme.sh" "$SW_ROOT/bindings/cpp/README.md" "$work/app-cpp"
+cpp_exit_ok() { local n; n="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM log").fetchone()[0])' "$work/app-cpp/exit-demo.db")"; echo "$n rows"; [ "$n" = 1000 ]; }
+check "the C++ README's exit snippet committed its 1000 queued inserts" cpp_exit_ok
 
 finish

@@ -6,6 +6,8 @@
  *     return   return from main (the exit drain commits all N)
  *     exit     call exit(0) from another thread while main sleeps (the same)
  *     off      sw_exit_set_drain_timeout(0), then return (writes may be lost: nothing to check)
+ *     atexit   close the writer from the program's own atexit() handler, then return (the common
+ *              C cleanup pattern: sw_writer_close after the C runtime destroyed thread-locals)
  *     bounded  sw_exit_set_drain_timeout(300) and return while another process holds the
  *              database's write lock (the exit waits about 300 ms, not Busy Timeout's 60 s)
  * Prints "enqueued N" before ending. Exit status 0, or 1 when a call failed.
@@ -27,6 +29,15 @@ static void on_done(void *userdata, sw_status status, const sw_write_result *res
     }
 }
 
+static const sw_writer *g_writer;
+
+static void close_at_exit(void) {
+    if (sw_writer_close(g_writer) != SW_STATUS_OK) {
+        fprintf(stderr, "close at exit: %s\n", sw_last_error_message());
+        _exit(1);
+    }
+}
+
 static void *exit_from_thread(void *arg) {
     (void)arg;
     exit(0);
@@ -34,7 +45,7 @@ static void *exit_from_thread(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s DB N return|exit|off|bounded\n", argv[0]);
+        fprintf(stderr, "usage: %s DB N return|exit|atexit|off|bounded\n", argv[0]);
         return 2;
     }
     const char *mode = argv[3];
@@ -50,6 +61,10 @@ int main(int argc, char **argv) {
         sw_writer_execute(w, "CREATE TABLE IF NOT EXISTS t(i INTEGER)", NULL, 0, NULL) != SW_STATUS_OK) {
         fprintf(stderr, "create: %s\n", sw_last_error_message());
         return 1;
+    }
+    if (strcmp(mode, "atexit") == 0) {
+        g_writer = w;
+        atexit(close_at_exit);
     }
     if (strcmp(mode, "off") == 0) {
         sw_exit_set_drain_timeout(0);

@@ -7,8 +7,8 @@
 # blocks whose first line starts with "# in the checkout" run in SW_CHECKOUT, the others in
 # APPDIR; a block whose first line says "(run by ...)" is skipped here (another test runs it).
 # The first ```cmake block is written to APPDIR/CMakeLists.txt before anything runs. Each ```c
-# block is compiled (C11, -Wall -Wextra -Werror, wrapped in main unless it has one) against
-# PREFIX and run. Needs PREFIX and SW_CHECKOUT in the environment.
+# and ```cpp block is compiled (C11 / C++17, -Wall -Wextra -Werror; a C block without main is
+# wrapped in one) against PREFIX's shared library and run in APPDIR. Needs PREFIX and SW_CHECKOUT in the environment.
 # Prints "ok|FAIL README block N (lines A-B)" per block and "readme: N passed, N failed" last.
 set -uo pipefail
 readme="$1"
@@ -67,20 +67,22 @@ for b in "$blocks"/*.sh; do
 done
 [ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || { failed=$((failed + 1)); tail -40 "$blocks/out"; }
 
-for b in "$blocks"/*.c; do
+for b in "$blocks"/*.c "$blocks"/*.cpp; do
     [ -e "$b" ] || continue
-    id="$(basename "$b" .c)"
-    src="$blocks/$id.main.c"
+    ext="${b##*.}"
+    id="$(basename "$b" ".$ext")"
+    src="$blocks/$id.main.$ext"
     if grep -q 'int main' "$b"; then cp "$b" "$src"; else
         printf '#define _DEFAULT_SOURCE\n#include <singlewriter.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\nint main(void) {\n' >"$src"
         cat "$b" >>"$src"
         printf 'return 0;\n}\n' >>"$src"
     fi
-    if out="$(cc -std=c11 -Wall -Wextra -Werror -Wno-unused-variable -I"$PREFIX/include" "$src" -L"$PREFIX/lib" -lsinglewriter \
-        -Wl,-rpath,"$PREFIX/lib" -o "$blocks/$id.bin" 2>&1 && (cd "$app" && "$blocks/$id.bin") 2>&1)"; then
-        passed=$((passed + 1)); echo "ok   README C snippet (lines ${id#*-}) compiles and runs"
+    if [ "$ext" = c ]; then compile=(cc -std=c11); else compile=(g++ -std=c++17); fi
+    if out="$("${compile[@]}" -Wall -Wextra -Werror -Wno-unused-variable -I"$PREFIX/include" "$src" -L"$PREFIX/lib" \
+        -lsinglewriter -Wl,-rpath,"$PREFIX/lib" -o "$blocks/$id.bin" 2>&1 && (cd "$app" && "$blocks/$id.bin") 2>&1)"; then
+        passed=$((passed + 1)); echo "ok   README $ext snippet (lines ${id#*-}) compiles and runs"
     else
-        failed=$((failed + 1)); echo "FAIL README C snippet (lines ${id#*-})"; printf '%s\n' "$out" | tail -20
+        failed=$((failed + 1)); echo "FAIL README $ext snippet (lines ${id#*-})"; printf '%s\n' "$out" | tail -20
     fi
 done
 echo "readme: $passed passed, $failed failed"
