@@ -58,6 +58,7 @@ run_part rust cargo test --release -- --test-threads=2
 [ -f bindings/c/test-host-sqlite.sh ] && run_part host-sqlite bash bindings/c/test-host-sqlite.sh
 [ -f bindings/cpp/test.sh ] && run_part cpp bash bindings/cpp/test.sh
 [ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
+[ -f bindings/go/test-module.sh ] && run_part go-module bash bindings/go/test-module.sh
 [ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh
 run_part quickstart cargo run --release --example quickstart
 
