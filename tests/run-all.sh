@@ -60,6 +60,7 @@ run_part rust cargo test --release -- --test-threads=2
 [ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
 [ -f bindings/go/test-module.sh ] && run_part go-module bash bindings/go/test-module.sh
 [ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh
+[ -f bindings/dotnet/test-package.sh ] && run_part dotnet-package bash bindings/dotnet/test-package.sh
 run_part quickstart cargo run --release --example quickstart
 
 echo
