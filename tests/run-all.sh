@@ -53,6 +53,7 @@ command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/
 
 run_part build cargo build --release --all-targets
 run_part rust cargo test --release -- --test-threads=2
+run_part rust-package bash tests/rust-package.sh
 [ -f tests/c/run.sh ] && run_part c bash tests/c/run.sh
 [ -f bindings/c/test.sh ] && run_part c-binding bash bindings/c/test.sh
 [ -f bindings/c/test-host-sqlite.sh ] && run_part host-sqlite bash bindings/c/test-host-sqlite.sh
