@@ -8,7 +8,9 @@
 # APPDIR; a block whose first line says "(run by ...)" is skipped here (another test runs it).
 # The first ```cmake block is written to APPDIR/CMakeLists.txt before anything runs. Each ```c
 # and ```cpp block is compiled (C11 / C++17, -Wall -Wextra -Werror; a C block without main is
-# wrapped in one) against PREFIX's shared library and run in APPDIR. Needs PREFIX and SW_CHECKOUT in the environment.
+# wrapped in one) against PREFIX's shared library and run in APPDIR. Needs PREFIX and SW_CHECKOUT
+# in the environment. SW_README_SNIPPETS_ONLY=1 runs the snippets only (for the repository's
+# README, whose commands run the whole suite).
 # Prints "ok|FAIL README block N (lines A-B)" per block and "readme: N passed, N failed" last.
 set -uo pipefail
 readme="$1"
@@ -43,6 +45,7 @@ script="$blocks/all.bash"
         id="$(basename "$b" .sh)"
         first="$(head -n1 "$b")"
         case "$first" in *"(run by "*) echo "echo 'skip $id' >&3"; continue ;; esac
+        if [ "${SW_README_SNIPPETS_ONLY:-0}" = 1 ]; then echo "echo 'skip $id' >&3"; continue; fi
         case "$first" in "# in the checkout"*) echo "cd \"\$SW_CHECKOUT\"" ;; *) echo "cd \"$app\"" ;; esac
         echo "echo '== README block $id' >&2"
         cat "$b"
@@ -56,7 +59,7 @@ for b in "$blocks"/*.sh; do
     id="$(basename "$b" .sh)"
     lines="${id#*-}"
     if grep -qx "skip $id" "$blocks/log"; then
-        echo "skip README block ${id%%-*} (lines ${lines/-/-}): run by another test"
+        echo "skip README block ${id%%-*} (lines ${lines/-/-})"
     elif grep -qx "done $id" "$blocks/log"; then
         passed=$((passed + 1)); echo "ok   README block ${id%%-*} (lines ${lines/-/-})"
     else
