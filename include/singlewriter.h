@@ -10,6 +10,19 @@
  * Text is UTF-8 and NUL-terminated. Destructors (*_free) accept NULL. Handles may be used from
  * any thread, concurrently, unless their documentation says otherwise. No input crashes the
  * process: panics are caught and returned as SW_STATUS_PANIC.
+ *
+ * Linking: libsinglewriter.so.N (N = SW_ABI_VERSION, the SONAME) or libsinglewriter.a, which
+ * exports only the sw_* functions. SQLite: the default build carries its own SQLite, invisible to
+ * the program (a program may also link the system libsqlite3). A process that ALSO opens the same
+ * database files through another SQLite then holds two copies, and one copy closing a file drops
+ * the other's POSIX locks on it (sqlite.org/howtocorrupt.html, section 2.2.1): for such programs,
+ * build singlewriter against the host's shared SQLite (cargo build --no-default-features, SQLite
+ * 3.44.0 or newer) so the process has one. See bindings/c/README.md.
+ *
+ * Exit: close every writer (sw_writer_close) before the process ends. A normal exit (return from
+ * main, exit()) with writers still open first waits up to SW_EXIT_DRAIN_DEFAULT_MS for their
+ * accepted writes to commit (sw_exit_set_drain_timeout); _exit, abort, fatal signals and Go's exit
+ * skip that wait (sw_flush_all waits explicitly).
  */
 
 #ifndef SINGLEWRITER_H
