@@ -18,6 +18,19 @@
  * was idle at the moment of fork() (otherwise SW_STATUS_MISUSE naming fork: SQLite's state
  * copied mid-use cannot be used safely, https://sqlite.org/howtocorrupt.html). Databases the
  * parent never opened always work. Writes the parent accepted are committed by the parent.
+ *
+ * Linking: libsinglewriter.so.N (N = SW_ABI_VERSION, the SONAME) or libsinglewriter.a, which
+ * exports only the sw_* functions. SQLite: the default build carries its own SQLite, invisible to
+ * the program (a program may also link the system libsqlite3). A process that ALSO opens the same
+ * database files through another SQLite then holds two copies, and one copy closing a file drops
+ * the other's POSIX locks on it (sqlite.org/howtocorrupt.html, section 2.2.1): for such programs,
+ * build singlewriter against the host's shared SQLite (cargo build --no-default-features, SQLite
+ * 3.44.0 or newer) so the process has one. See bindings/c/README.md.
+ *
+ * Exit: close every writer (sw_writer_close) before the process ends. A normal exit (return from
+ * main, exit()) with writers still open first waits up to SW_EXIT_DRAIN_DEFAULT_MS for their
+ * accepted writes to commit (sw_exit_set_drain_timeout); _exit, abort, fatal signals and Go's exit
+ * skip that wait (sw_flush_all waits explicitly).
  */
 
 #ifndef SINGLEWRITER_H
@@ -26,6 +39,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The exit drain's default bound, in milliseconds.
+ */
+#define SW_EXIT_DRAIN_DEFAULT_MS 5000
 
 /**
  * The version of this ABI; `sw_abi_version()` returns the same number. Bindings compare the two
@@ -387,6 +405,30 @@ typedef struct sw_stats {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Set how long a normal process exit waits for accepted writes to commit.
+ *
+ * At a normal exit (`return` from `main`, `exit()`; not `_exit`, `abort`, a fatal signal, or
+ * Go's `os.Exit`/return from `main`, which bypass C exit handlers), the library waits up to
+ * `timeout_ms` for every write accepted through any open writer handle (`sw_writer_enqueue`
+ * included) to commit and its callback to fire; then the process exits, whatever is left.
+ * `0` turns the wait off. The default is `SW_EXIT_DRAIN_DEFAULT_MS` (5000). Handles closed with
+ * `sw_writer_close` before exit were drained already and cost nothing here. Returns the previous
+ * value. Thread: any.
+ */
+uint32_t sw_exit_set_drain_timeout(uint32_t timeout_ms);
+
+/**
+ * Wait until every write accepted so far by every open writer handle has been acknowledged:
+ * `sw_writer_flush` on all of them, sharing one deadline.
+ *
+ * `timeout_ms` 0 waits without limit. What a program calls before an exit that bypasses C exit
+ * handlers (Go's `os.Exit`, `_exit`). Thread: any; from inside a transaction
+ * or completion callback it returns `SW_STATUS_MISUSE`. Errors: TIMEOUT (some writes are still
+ * queued), MISUSE, or the first flush's error.
+ */
+sw_status sw_flush_all(uint32_t timeout_ms);
 
 /**
  * Number of rows; 0 for NULL.

@@ -8,6 +8,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod boundary;
+pub mod exit;
 pub mod handle;
 pub mod rows;
 pub mod signals;

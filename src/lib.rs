@@ -42,6 +42,7 @@
 
 mod cache;
 mod error;
+#[doc(hidden)]
 pub mod ffi;
 mod glob;
 mod json;

@@ -26,5 +26,6 @@ pub(crate) fn in_callback<R>(f: impl FnOnce() -> R) -> R {
 
 /// Whether this thread is inside a transaction body or a completion/signal callback.
 pub(crate) fn inside_callback() -> bool {
-    CALLBACK_DEPTH.with(|d| d.get() > 0)
+    // After this thread's thread-locals are gone (exit handlers) no callback can be running.
+    CALLBACK_DEPTH.try_with(|d| d.get() > 0).unwrap_or(false)
 }

@@ -119,6 +119,29 @@ mod convert {
 }
 
 /// An immutable result set: column names and row-major cells.
+///
+/// ```
+/// # use singlewriter::{ValueRef, Writer};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+/// w.execute("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT, photo BLOB)", &[])?;
+/// w.execute("INSERT INTO users(name, photo) VALUES ('Alice', x'CAFE'), ('Bob', NULL)", &[])?;
+/// let rows = w.query("SELECT id, name, photo FROM users ORDER BY id", &[])?;
+/// assert_eq!((rows.row_count(), rows.column_count()), (2, 3));
+/// assert_eq!(rows.column_name(1), Some("name"));
+/// let name = rows.column_index("name").unwrap();
+/// for r in 0..rows.row_count() {
+///     match (rows.get(r, 0), rows.get(r, name), rows.get(r, 2)) {
+///         (Some(ValueRef::Integer(id)), Some(ValueRef::Text(n)), Some(photo)) => {
+///             println!("{id} {n} {photo:?}"); // photo: ValueRef::Blob or ValueRef::Null
+///         }
+///         other => panic!("unexpected row {other:?}"),
+///     }
+/// }
+/// assert_eq!(rows.get(0, 2), Some(ValueRef::Blob(&[0xCA, 0xFE])));
+/// assert_eq!(rows.get(5, 0), None); // out of range
+/// # Ok::<(), singlewriter::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Rows {
     /// Column names, each followed by one NUL.

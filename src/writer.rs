@@ -441,6 +441,23 @@ impl Writer {
 
     /// Queue a write; `callback` runs exactly once on the writer's library thread, after the
     /// commit (or with `SW_STATUS_CLOSED` if the writer closes first).
+    ///
+    /// ```
+    /// # use singlewriter::{params, Writer};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// w.execute("CREATE TABLE log(line TEXT)", &[])?;
+    /// let (done, acked) = std::sync::mpsc::channel();
+    /// w.enqueue(
+    ///     "INSERT INTO log(line) VALUES (?1)",
+    ///     params!["queued"],
+    ///     Some(Box::new(move |r| drop(done.send(r.map(|r| r.rows_affected))))),
+    /// )?;
+    /// assert_eq!(acked.recv().unwrap()?, 1); // called after the commit
+    /// w.enqueue("INSERT INTO log(line) VALUES ('fire and forget')", vec![], None)?;
+    /// w.flush(None)?; // every write submitted before is acknowledged
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
     pub fn enqueue(
         &self,
         sql: &str,
@@ -477,6 +494,29 @@ impl Writer {
 
     /// Run several statements as one job: all-or-nothing when `transactional`, otherwise the
     /// statements before the first failure are kept and the failure is reported.
+    ///
+    /// ```
+    /// # use singlewriter::{params, Statement, Writer};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// w.execute("CREATE TABLE t(x INTEGER UNIQUE)", &[])?;
+    /// let total = w.batch(
+    ///     vec![
+    ///         Statement::new("INSERT INTO t(x) VALUES (?1)", params![1]),
+    ///         Statement::new("INSERT INTO t(x) VALUES (?1)", params![2]),
+    ///     ],
+    ///     true,
+    /// )?;
+    /// assert_eq!(total.rows_affected, 2);
+    /// // A failing statement undoes the whole transactional batch.
+    /// let dup = vec![
+    ///     Statement::new("INSERT INTO t(x) VALUES (3)", vec![]),
+    ///     Statement::new("INSERT INTO t(x) VALUES (1)", vec![]),
+    /// ];
+    /// assert!(w.batch(dup, true).is_err());
+    /// assert_eq!(w.query("SELECT count(*) FROM t", &[])?.get(0, 0).map(|v| v.as_i64()), Some(2));
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
     pub fn batch(&self, statements: Vec<Statement>, transactional: bool) -> Result<WriteResult> {
         let shared = self.writable()?;
         if statements.is_empty() {
@@ -503,6 +543,26 @@ impl Writer {
     /// Run `body` inside a transaction on the write connection, on the calling thread, while it
     /// holds the lane. `Ok` commits (with the writes grouped with it); `Err` rolls back and is
     /// returned. Blocking writer calls inside `body` fail with `SW_STATUS_MISUSE`.
+    ///
+    /// ```
+    /// # use singlewriter::{params, Error, Status, Writer};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// w.execute("CREATE TABLE t(x INTEGER)", &[])?;
+    /// let count = w.transaction(|tx| {
+    ///     tx.execute("INSERT INTO t(x) VALUES (?1)", &params![7])?;
+    ///     let rows = tx.query("SELECT count(*) FROM t", &[])?; // sees its own insert
+    ///     Ok(rows.get(0, 0).map(|v| v.as_i64()).unwrap_or(0))
+    /// })?;
+    /// assert_eq!(count, 1);
+    /// let undone: Result<(), Error> = w.transaction(|tx| {
+    ///     tx.execute("INSERT INTO t(x) VALUES (8)", &[])?;
+    ///     Err(Error::new(Status::Rollback, "changed my mind"))
+    /// });
+    /// assert!(undone.is_err()); // and the insert of 8 is rolled back
+    /// assert_eq!(w.query("SELECT count(*) FROM t", &[])?.get(0, 0).map(|v| v.as_i64()), Some(1));
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
     pub fn transaction<T>(&self, body: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> Result<T> {
         let shared = self.writable()?;
         let mut body = Some(body);
@@ -565,6 +625,23 @@ impl Writer {
 
     /// Serve `key` from the cache when fresh; otherwise run the query (once for concurrent
     /// misses) and cache its result.
+    ///
+    /// ```
+    /// # use singlewriter::{params, Writer};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// w.execute("CREATE TABLE users(name TEXT)", &[])?;
+    /// w.execute("INSERT INTO users(name) VALUES (?1)", &params!["Alice"])?;
+    /// let sql = "SELECT count(*) FROM users";
+    /// let first = w.read("users:count", sql, &[])?; // a miss: runs the query
+    /// let again = w.read("users:count", sql, &[])?; // a hit: the same result set
+    /// assert!(std::sync::Arc::ptr_eq(&first, &again));
+    /// w.execute("INSERT INTO users(name) VALUES ('Bob')", &[])?; // invalidates reads of `users`
+    /// let fresh = w.read("users:count", sql, &[])?;
+    /// assert_eq!(fresh.get(0, 0).map(|v| v.as_i64()), Some(2));
+    /// assert_eq!(w.cache_stats()?.hits, 1);
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
     pub fn read(&self, key: &str, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
         self.read_with(key, sql, || Ok(std::borrow::Cow::Borrowed(params)))
     }
@@ -652,12 +729,45 @@ impl Writer {
     }
 
     /// Signals held after `after_seq` matching `pattern` (all when `None`), oldest first.
+    ///
+    /// ```
+    /// # use singlewriter::Writer;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// w.execute("CREATE TABLE t(x)", &[])?;
+    /// let poll = w.poll_signals(Some("write.*"), 0)?;
+    /// assert!(poll.signals.iter().any(|s| s.name == "write.done"));
+    /// assert_eq!(poll.missed, 0);
+    /// // Next time, only what came after the last one seen.
+    /// let last = poll.signals.last().map_or(0, |s| s.seq);
+    /// w.execute("INSERT INTO t(x) VALUES (1)", &[])?;
+    /// let newer = w.poll_signals(Some("write.*"), last)?;
+    /// assert!(newer.signals.iter().all(|s| s.seq > last));
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
     pub fn poll_signals(&self, pattern: Option<&str>, after_seq: u64) -> Result<Poll> {
         Ok(self.live()?.signals.poll(pattern, after_seq))
     }
 
     /// Call `callback` for every signal matching `pattern`, on a dispatcher thread of its own.
     /// `on_end` runs once after the last callback (unsubscribe or writer close).
+    ///
+    /// ```
+    /// # use singlewriter::Writer;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let id = w.subscribe(
+    ///     "write.done",
+    ///     Box::new(move |s| drop(tx.send((s.name.to_string(), s.status)))),
+    ///     None,
+    /// )?;
+    /// w.execute("CREATE TABLE t(x)", &[])?;
+    /// let (name, status) = rx.recv().unwrap(); // delivered on the dispatcher thread
+    /// assert_eq!((name.as_str(), status), ("write.done", singlewriter::Status::Ok));
+    /// w.unsubscribe(id)?;
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
     pub fn subscribe(
         &self,
         pattern: &str,

@@ -53,11 +53,15 @@ command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/
 
 run_part build cargo build --release --all-targets
 run_part rust cargo test --release -- --test-threads=2
+run_part rust-package bash tests/rust-package.sh
 [ -f tests/c/run.sh ] && run_part c bash tests/c/run.sh
 [ -f bindings/c/test.sh ] && run_part c-binding bash bindings/c/test.sh
+[ -f bindings/c/test-host-sqlite.sh ] && run_part host-sqlite bash bindings/c/test-host-sqlite.sh
 [ -f bindings/cpp/test.sh ] && run_part cpp bash bindings/cpp/test.sh
 [ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
+[ -f bindings/go/test-module.sh ] && run_part go-module bash bindings/go/test-module.sh
 [ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh
+[ -f bindings/dotnet/test-package.sh ] && run_part dotnet-package bash bindings/dotnet/test-package.sh
 run_part quickstart cargo run --release --example quickstart
 
 echo

@@ -1,8 +1,10 @@
 package singlewriter
 
+// Where the header and library come from: link_pkgconfig.go (the default: the
+// installed library, through pkg-config), link_static.go (tag singlewriter_static)
+// or link_dev.go (tag singlewriter_dev: this checkout's target/release).
+
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -Wl,-rpath,${SRCDIR}/../../target/release -lsinglewriter
 #include <stdlib.h>
 #include "shim.h"
 */

@@ -47,12 +47,13 @@ if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ] || [ ! -f "$SW_INCLUDE_DIR/singlewr
     finish
 fi
 
-# The #cgo directives point at ../../target/release and ../../include; these
-# come first on the command line, so SW_LIB_DIR / SW_INCLUDE_DIR win.
+# In the checkout: -tags singlewriter_dev (link_dev.go) points the #cgo directives at
+# ../../target/release and ../../include; these flags come first on the command line, so
+# SW_LIB_DIR / SW_INCLUDE_DIR win. test-module.sh builds a copy against an installed prefix.
 export CGO_ENABLED=1
 export CGO_CFLAGS="-I$SW_INCLUDE_DIR ${CGO_CFLAGS:-}"
 export CGO_LDFLAGS="-L$SW_LIB_DIR -Wl,-rpath,$SW_LIB_DIR ${CGO_LDFLAGS:-}"
-export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false -tags=singlewriter_dev"
 export GOTOOLCHAIN=local
 cd "$here"
 

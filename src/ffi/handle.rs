@@ -112,3 +112,19 @@ pub(crate) unsafe fn rows_free(p: *const sw_rows) {
         drop(Arc::from_raw(p.cast::<Rows>()));
     }
 }
+
+/// The writers behind every open handle, each counted (for `sw_flush_all` and the exit drain).
+pub(crate) fn open_writers() -> Vec<Arc<Writer>> {
+    let set = live().read();
+    set.0
+        .iter()
+        .map(|&p| {
+            let p = p as *const Writer;
+            // SAFETY: as in `writer_from_handle`: in the live set, under its read lock.
+            unsafe {
+                Arc::increment_strong_count(p);
+                Arc::from_raw(p)
+            }
+        })
+        .collect()
+}

@@ -58,8 +58,12 @@ thread_local! {
     static LAST: RefCell<LastError> = RefCell::new(LastError { message: CString::default(), sqlite_code: 0 });
 }
 
+// The thread-local is reached with `try_with` everywhere: calls from `atexit` handlers and C++
+// static destructors come after the C runtime destroyed this thread's Rust thread-locals, and
+// must still work (their errors are then not recorded).
+
 pub(crate) fn clear_last_error() {
-    LAST.with(|l| {
+    let _ = LAST.try_with(|l| {
         let mut l = l.borrow_mut();
         if l.sqlite_code != 0 || !l.message.as_bytes().is_empty() {
             l.message = CString::default();
@@ -70,7 +74,7 @@ pub(crate) fn clear_last_error() {
 
 pub(crate) fn set_last_error(message: &str, sqlite_code: i32) {
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST.with(|l| {
+    let _ = LAST.try_with(|l| {
         *l.borrow_mut() = LastError {
             message,
             sqlite_code,
@@ -85,14 +89,15 @@ pub(crate) fn set_last_error(message: &str, sqlite_code: i32) {
 /// Never NULL. Thread: any (the value is per thread).
 #[no_mangle]
 pub extern "C" fn sw_last_error_message() -> *const c_char {
-    LAST.with(|l| l.borrow().message.as_ptr())
+    LAST.try_with(|l| l.borrow().message.as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// SQLite's extended result code for the last non-OK status on this thread, or 0 when SQLite
 /// did not produce the error. Thread: any (per thread).
 #[no_mangle]
 pub extern "C" fn sw_last_error_sqlite_code() -> i32 {
-    LAST.with(|l| l.borrow().sqlite_code)
+    LAST.try_with(|l| l.borrow().sqlite_code).unwrap_or(0)
 }
 
 /// A static description of any status value ("unknown status" for values not defined here).

@@ -1,11 +1,10 @@
 // Package cbaseline runs the C API directly, in C loops, so benchmarks can
 // report the Go binding's overhead as the difference from plain C measured in
-// the same process. It is for benchmarks only.
+// the same process. It is for benchmarks only. It links like the parent package
+// (link_*.go: pkg-config by default, tag singlewriter_dev for the checkout).
 package cbaseline
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../../../target/release -Wl,-rpath,${SRCDIR}/../../../../target/release -lsinglewriter
 #include <stdlib.h>
 #include "singlewriter.h"
 

@@ -1,0 +1,9 @@
+//go:build singlewriter_static && !singlewriter_dev
+
+package cbaseline
+
+// With -tags singlewriter_static: the installed static library
+// (singlewriter-static.pc), so the program needs no libsinglewriter.so at run time.
+
+// #cgo pkg-config: singlewriter-static
+import "C"
