@@ -11,7 +11,7 @@ use crate::sync::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::options::{Location, Options};
-use crate::writer::Shared;
+use crate::writer::Engine;
 
 /// One database's state in the registry.
 enum Entry {
@@ -20,9 +20,9 @@ enum Entry {
     /// opens of other databases do not. The fork generation it started in.
     Opening { generation: u64 },
     /// Open, with this many handles.
-    Open { shared: Arc<Shared>, handles: usize },
+    Open { shared: Arc<Engine>, handles: usize },
     /// The last handle was released; the writer is shutting down. Opens wait for it to finish.
-    Closing { shared: Arc<Shared> },
+    Closing { shared: Arc<Engine> },
 }
 
 struct Registry {
@@ -54,7 +54,7 @@ fn inherited(what: &str) -> Error {
 ///
 /// A second open may name options; each it names must equal the running writer's, or the open
 /// fails naming the differing options. Options it does not name are the running writer's.
-pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
+pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Engine>> {
     let opts = Options::parse(connection_string)?;
     crate::process::configure_once();
     let generation = crate::process::generation();
@@ -101,7 +101,7 @@ pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
                 writers.insert(opts.location.clone(), Entry::Opening { generation });
                 drop(writers);
                 // Outside the lock: a locked database delays only the opens of itself.
-                let opened = std::panic::catch_unwind(|| Shared::open(opts.clone()))
+                let opened = std::panic::catch_unwind(|| Engine::open(opts.clone()))
                     .unwrap_or_else(|_| {
                         Err(Error::new(
                             crate::Status::Panic,
@@ -132,7 +132,7 @@ pub(crate) fn acquire(connection_string: &str) -> Result<Arc<Shared>> {
 
 /// Release one handle; the last one shuts the writer down. A writer inherited from the parent
 /// of a forked process is left alone.
-pub(crate) fn release(shared: &Arc<Shared>) {
+pub(crate) fn release(shared: &Arc<Engine>) {
     if shared.generation() != crate::process::generation() {
         return;
     }

@@ -1,34 +1,33 @@
 //! The writer: one per database per process, shared by every handle that opens it.
 //!
 //! Owns the public Rust API ([`Writer`], [`Txn`]) and the per-database state behind it
-//! ([`Shared`]: the lane, the readers, the cache, the signals, the metrics). Must never run SQL
+//! ([`Engine`]: the lane, the readers, the cache, the signals, the metrics). Must never run SQL
 //! that writes anywhere but on the lane, and never block a caller inside a callback.
 
+mod busy;
 mod conn;
+pub(crate) mod engine;
+mod group;
 mod lane;
+mod ops;
 use crate::sql;
 
-use std::collections::VecDeque;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::sync::Mutex;
-
 use crate::reentry::inside_callback;
 pub use conn::{Statement, WriteResult, CHANGE_TABLE};
+pub(crate) use engine::Engine;
 pub(crate) use lane::{Notify, RawCallback};
 use lane::{Waiter, Work};
 
-use crate::cache::{Cache, CacheStats};
+use crate::cache::CacheStats;
 use crate::error::{Error, Result, Status};
-use crate::json::json_string;
 use crate::options::Options;
-use crate::read::Readers;
 use crate::rows::Rows;
-use crate::signal::metrics::{counter, gauge, Metrics};
-use crate::signal::{Poll, Sampled, Signal, Signals};
+use crate::signal::metrics::{counter, gauge};
+use crate::signal::{Poll, Signal};
 use crate::value::Param;
 
 /// Writer statistics.
@@ -50,247 +49,18 @@ pub struct Stats {
     pub latency_p99_us: u64,
 }
 
-/// The state of a tracked operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OpState {
-    Committed,
-    Failed,
-}
-
-struct OpRecord {
-    id: u64,
-    kind: &'static str,
-    state: OpState,
-    sql: Option<Arc<str>>,
-    submitted_us: i64,
-    finished_us: i64,
-    latency_us: i64,
-    error: Option<String>,
-}
-
-/// A write being executed now: (id, kind, sql).
-type RunningOp = (u64, &'static str, Option<Arc<str>>);
-
-/// Everything one database's writer owns. Shared by its handles through `Arc`.
-pub(crate) struct Shared {
-    pub(crate) opts: Options,
-    lane: lane::Lane,
-    readers: Readers,
-    pub(crate) cache: Cache,
-    pub(crate) signals: Arc<Signals>,
-    pub(crate) metrics: Metrics,
-    next_op: AtomicU64,
-    /// Size of the last group committed (see `grow_group`).
-    last_group: std::sync::atomic::AtomicUsize,
-    ops: Mutex<VecDeque<OpRecord>>,
-    running: Mutex<Vec<RunningOp>>,
-    drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    closed: AtomicBool,
-    /// The fork generation this writer was opened in (`process::generation`).
-    generation: u64,
-}
-
-pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
-    match work {
-        Work::Exec { sql, .. } => ("execute", Some(sql.clone())),
-        Work::Batch { .. } => ("batch", None),
-        Work::Txn => ("transaction", None),
-        Work::Barrier => ("flush", None),
-        Work::Raise { .. } => ("raise", None),
-    }
-}
-
-impl Shared {
-    pub(crate) fn open(opts: Options) -> Result<Arc<Shared>> {
-        let signals = Arc::new(Signals::new(opts.signal_capacity, opts.sample_rate));
-        let conn =
-            conn::WriteConn::open(&opts, &signals).map_err(|e| conn::read_only_media(&opts, e))?;
-        let readers = Readers::new(&opts).map_err(|e| conn::read_only_media(&opts, e))?;
-        signals.emit("connection.open.read", "");
-        let cache = Cache::new(
-            opts.cache_size,
-            opts.cache_ttl,
-            opts.hot_key_ttl,
-            opts.hot_access_threshold,
-            signals.clone(),
-        );
-        let shared = Arc::new(Shared {
-            lane: lane::Lane::new(conn),
-            readers,
-            cache,
-            signals,
-            metrics: Metrics::new(),
-            next_op: AtomicU64::new(1),
-            last_group: std::sync::atomic::AtomicUsize::new(0),
-            ops: Mutex::new(VecDeque::new()),
-            running: Mutex::new(Vec::new()),
-            drainer: Mutex::new(None),
-            closed: AtomicBool::new(false),
-            generation: crate::process::generation(),
-            opts,
-        });
-        let worker = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("sw-writer".into())
-            .spawn(move || worker.drain())
-            .map_err(|e| {
-                Error::new(
-                    Status::Error,
-                    format!("cannot start the writer thread: {e}"),
-                )
-            })?;
-        *shared.drainer.lock() = Some(handle);
-        shared.signals.emit("writer.open", "");
-        Ok(shared)
-    }
-
-    /// Note a group's jobs as running (the first `Max Tracked Writes` of them).
-    fn track_running(&self, jobs: &[lane::Job]) {
-        let max = self.opts.max_tracked_writes;
-        if max == 0 {
-            return;
-        }
-        let mut running = self.running.lock();
-        running.clear();
-        running.extend(jobs.iter().take(max).map(|job| {
-            let (kind, sql) = kind_of(&job.work);
-            (job.op, kind, sql)
-        }));
-    }
-
-    /// Record a group's finished jobs, keeping the last `Max Tracked Writes`.
-    fn track_done(
-        &self,
-        jobs: &[lane::Job],
-        results: &[Result<WriteResult>],
-        done_us: i64,
-        done_at: Instant,
-    ) {
-        let max = self.opts.max_tracked_writes;
-        if max == 0 {
-            return;
-        }
-        self.running.lock().clear();
-        let skip = jobs.len().saturating_sub(max);
-        let mut ops = self.ops.lock();
-        for (job, result) in jobs.iter().zip(results).skip(skip) {
-            let (kind, sql) = kind_of(&job.work);
-            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
-            if ops.len() >= max {
-                ops.pop_front();
-            }
-            ops.push_back(OpRecord {
-                id: job.op,
-                kind,
-                state: if result.is_ok() {
-                    OpState::Committed
-                } else {
-                    OpState::Failed
-                },
-                sql,
-                submitted_us: done_us - latency,
-                finished_us: done_us,
-                latency_us: latency,
-                error: result.as_ref().err().map(|e| e.message().to_owned()),
-            });
-        }
-    }
-
-    /// Run a read on the pool with its signals (`start` and `read.done`, sampled) and counters;
-    /// `track` notes the tables' generations for the cache.
-    fn run_read(
-        &self,
-        start: &'static str,
-        key: &str,
-        sql: &str,
-        params: &[Param],
-        track: bool,
-    ) -> Result<(Rows, Option<crate::cache::Deps>)> {
-        let sampled = self.signals.sampled(Sampled::Read);
-        if sampled {
-            self.signals.emit(start, key);
-        }
-        let started = Instant::now();
-        let tables = track.then_some(&*self.cache.tables);
-        let ((rows, deps), waited) = self.readers.run(sql, params, tables)?;
-        self.metrics.reads.fetch_add(1, Ordering::Relaxed);
-        if waited {
-            self.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
-        }
-        if sampled {
-            let micros = started.elapsed().as_micros() as i64;
-            self.signals.emit_full(
-                "read.done",
-                key,
-                Status::Ok,
-                micros,
-                rows.row_count() as i64,
-            );
-        }
-        Ok((rows, deps))
-    }
-
-    /// The fork generation this writer was opened in.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// In a forked child: close this inherited writer's SQLite connections without using them
-    /// (no checkpoint, no commit), so SQLite drops its copy of their lock state and the
-    /// database can be opened afresh in the child. False when a connection cannot be reached
-    /// safely: held by a thread of the parent (which does not exist here), or inside a write
-    /// transaction (rolling it back would rewrite the shared WAL index under the parent).
-    pub(crate) fn release_inherited(&self) -> bool {
-        let Some(mut conn) = self.lane.conn.try_lock() else {
-            return false;
-        };
-        if conn.as_ref().is_some_and(|c| c.in_transaction()) {
-            return false;
-        }
-        if !self.readers.release_inherited() {
-            return false;
-        }
-        drop(conn.take());
-        true
-    }
-
-    /// Close: stop accepting, drain and commit everything accepted, checkpoint, close.
-    pub(crate) fn shutdown(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.begin_close();
-        let waiter = Waiter::new();
-        if self.barrier(waiter.clone(), true).is_ok() {
-            let _ = waiter.wait_until(None);
-        }
-        self.stop_drainer();
-        if let Some(h) = self.drainer.lock().take() {
-            let _ = h.join();
-        }
-        // Readers first: their snapshots would keep the checkpoint from truncating the WAL.
-        self.readers.close();
-        if let Some(mut conn) = self.lane.conn.lock().take() {
-            conn.unregister();
-            conn.checkpoint();
-        }
-        self.signals.emit("writer.close", "");
-        self.signals.unsubscribe_all();
-    }
-}
-
 /// A handle on the one writer of a database. Cheap to share across threads (`&Writer` is
 /// `Sync`); each [`Writer::open`] returns its own handle, and the last handle to close shuts
 /// the writer down after committing everything it accepted.
 pub struct Writer {
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
     closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")
-            .field("location", &self.shared.opts.location)
+            .field("location", &self.engine.opts.location)
             .field("closed", &self.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -373,27 +143,27 @@ fn check_sql(sql: &str) -> Result<bool> {
 impl Writer {
     /// Open (or join) the writer of the database named by `connection_string`.
     pub fn open(connection_string: &str) -> Result<Writer> {
-        let shared = crate::registry::acquire(connection_string)?;
+        let engine = crate::registry::acquire(connection_string)?;
         Ok(Writer {
-            shared,
+            engine,
             closed: AtomicBool::new(false),
         })
     }
 
-    fn live(&self) -> Result<&Shared> {
-        if self.closed.load(Ordering::Acquire) || self.shared.closed.load(Ordering::Acquire) {
+    fn live(&self) -> Result<&Engine> {
+        if self.closed.load(Ordering::Acquire) || self.engine.closed.load(Ordering::Acquire) {
             return Err(Error::closed());
         }
-        if self.shared.generation != crate::process::generation() {
+        if self.engine.generation() != crate::process::generation() {
             return Err(Error::misuse(
                 "this writer was opened before this process was forked: it belongs to the parent process (its threads do not exist here). Close it and open the database again in the child",
             ));
         }
-        Ok(&self.shared)
+        Ok(&self.engine)
     }
 
     /// [`Writer::live`], for a write: a writer opened read-only refuses it before it is queued.
-    fn writable(&self) -> Result<&Shared> {
+    fn writable(&self) -> Result<&Engine> {
         let shared = self.live()?;
         if shared.opts.mode == crate::options::OpenMode::ReadOnly {
             return Err(Error::new(
@@ -410,7 +180,7 @@ impl Writer {
 
     /// The options in force.
     pub fn options(&self) -> &Options {
-        &self.shared.opts
+        &self.engine.opts
     }
 
     /// Run a write and wait until it is committed.
@@ -793,57 +563,7 @@ impl Writer {
     /// The recent operations as a JSON array: the last `Max Tracked Writes` finished ones
     /// (committed, failed), then those running, then up to that many queued.
     pub fn operations_json(&self) -> Result<String> {
-        let shared = self.live()?;
-        let mut out = String::from("[");
-        let mut first = true;
-        let mut item =
-            |out: &mut String, id: u64, kind: &str, state: &str, sql: Option<&str>, extra: &str| {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                let _ = write!(
-                    out,
-                    "{{\"id\":{id},\"kind\":\"{kind}\",\"state\":\"{state}\",\"sql\":"
-                );
-                match sql {
-                    Some(s) => json_string(out, &preview(s)),
-                    None => out.push_str("null"),
-                }
-                out.push_str(extra);
-                out.push('}');
-            };
-        for r in shared.ops.lock().iter() {
-            let mut extra = format!(
-                ",\"submitted_us\":{},\"finished_us\":{},\"latency_us\":{},\"error\":",
-                r.submitted_us, r.finished_us, r.latency_us
-            );
-            match &r.error {
-                Some(e) => json_string(&mut extra, e),
-                None => extra.push_str("null"),
-            }
-            let state = if r.state == OpState::Committed {
-                "committed"
-            } else {
-                "failed"
-            };
-            item(&mut out, r.id, r.kind, state, r.sql.as_deref(), &extra);
-        }
-        for (id, kind, sql) in shared.running.lock().iter() {
-            item(&mut out, *id, kind, "running", sql.as_deref(), "");
-        }
-        for (id, kind, sql, waited) in shared.queued_ops(shared.opts.max_tracked_writes) {
-            item(
-                &mut out,
-                id,
-                kind,
-                "queued",
-                sql.as_deref(),
-                &format!(",\"waiting_us\":{waited}"),
-            );
-        }
-        out.push(']');
-        Ok(out)
+        Ok(self.live()?.operations_json())
     }
 
     /// Metrics in the Prometheus text exposition format.
@@ -971,7 +691,7 @@ impl Writer {
         }
         // In a forked child, a writer inherited from the parent is only let go of: its
         // writes belong to the parent, which drains them (`registry::release` leaves it alone).
-        crate::registry::release(&self.shared);
+        crate::registry::release(&self.engine);
         Ok(())
     }
 }
@@ -979,15 +699,7 @@ impl Writer {
 impl Drop for Writer {
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            crate::registry::release(&self.shared);
+            crate::registry::release(&self.engine);
         }
-    }
-}
-
-fn preview(sql: &str) -> String {
-    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &one_line[..i]),
-        None => one_line,
     }
 }

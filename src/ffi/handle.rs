@@ -128,3 +128,26 @@ pub(crate) fn open_writers() -> Vec<Arc<Writer>> {
         })
         .collect()
 }
+
+/// The C write callback's function type (`sw_write_callback` without its `Option`).
+pub(crate) type WriteCallbackFn = unsafe extern "C" fn(
+    *mut std::ffi::c_void,
+    super::status::sw_status,
+    *const super::writer::sw_write_result,
+    *const std::ffi::c_char,
+);
+
+/// A C write callback as the lane carries it (an untyped pointer: the core knows no C types).
+pub(crate) fn write_callback_into_raw(cb: WriteCallbackFn) -> *const () {
+    cb as *const ()
+}
+
+/// The C write callback back from the lane.
+///
+/// # Safety
+/// `p` must come from [`write_callback_into_raw`].
+pub(crate) unsafe fn write_callback_from_raw(p: *const ()) -> WriteCallbackFn {
+    // SAFETY: `p` is a `WriteCallbackFn` converted by `write_callback_into_raw`; function and
+    // data pointers have the same size and representation on every target this builds for.
+    unsafe { std::mem::transmute::<*const (), WriteCallbackFn>(p) }
+}

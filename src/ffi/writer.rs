@@ -242,25 +242,28 @@ pub unsafe extern "C" fn sw_writer_execute(
     })
 }
 
-/// Run a C write callback: `cb` is the `sw_write_callback` function pointer, `userdata` the
-/// caller's pointer, both as `sw_writer_enqueue` received them.
-fn call_write_callback(cb: usize, userdata: usize, r: Result<WriteResult>) {
-    type CallbackFn =
-        unsafe extern "C" fn(*mut c_void, sw_status, *const sw_write_result, *const c_char);
-    // SAFETY: `cb` is a non-null `sw_write_callback` turned into an integer by
-    // `sw_writer_enqueue`; function pointers and `usize` have the same size on every target.
-    let cb: CallbackFn = unsafe { std::mem::transmute::<usize, CallbackFn>(cb) };
-    let ud = userdata as *mut c_void;
+/// Run a C write callback queued by `sw_writer_enqueue`, on the writer's thread.
+fn deliver_write_callback(raw: &RawCallback, r: Result<WriteResult>) {
+    // SAFETY: `raw` was built by `sw_writer_enqueue` from a non-null `sw_write_callback`.
+    let cb = unsafe { super::handle::write_callback_from_raw(raw.function) };
     match r {
         Ok(r) => {
             let res = sw_write_result::from(r);
-            // SAFETY: the caller's callback, called once, as the header documents.
-            unsafe { cb(ud, 0, &res, ptr::null()) };
+            // SAFETY: the caller's callback with the caller's userdata, called once, as the
+            // header documents.
+            unsafe { cb(raw.userdata, 0, &res, ptr::null()) };
         }
         Err(e) => {
             let msg = CString::new(e.message().replace('\0', "\\0")).unwrap_or_default();
             // SAFETY: as above; `msg` outlives the call.
-            unsafe { cb(ud, e.status() as sw_status, ptr::null(), msg.as_ptr()) };
+            unsafe {
+                cb(
+                    raw.userdata,
+                    e.status() as sw_status,
+                    ptr::null(),
+                    msg.as_ptr(),
+                )
+            };
         }
     }
 }
@@ -285,9 +288,9 @@ pub unsafe extern "C" fn sw_writer_enqueue(
         let p = copy_params(params, n_params)?;
         let notify = match callback {
             Some(cb) => Notify::Raw(RawCallback {
-                call: call_write_callback,
-                a: cb as usize,
-                b: userdata as usize,
+                deliver: deliver_write_callback,
+                function: super::handle::write_callback_into_raw(cb),
+                userdata,
             }),
             None => Notify::Nothing,
         };

@@ -198,7 +198,7 @@ impl WriteConn {
         );
         if opts.mode != OpenMode::ReadOnly {
             let wanted = opts.effective_journal_mode();
-            let mode: String = retry_busy(opts.busy_timeout, || {
+            let mode: String = super::busy::retry(opts.busy_timeout, || {
                 db.query_row(&format!("PRAGMA journal_mode={wanted}"), [], |r| r.get(0))
             })
             .map_err(|e| e.context("setting the journal mode"))?;
@@ -370,7 +370,7 @@ impl WriteConn {
     pub(crate) fn unregister(&mut self) {
         if self.registered {
             let sql = format!("DELETE FROM {CHANGE_TABLE} WHERE tbl = ?1");
-            let _ = retry_busy(Duration::from_millis(500), || {
+            let _ = super::busy::retry(Duration::from_millis(500), || {
                 self.db.execute(&sql, [&*self.proc_key])
             });
             self.registered = false;
@@ -391,7 +391,7 @@ impl WriteConn {
     /// is rolled back and nothing of the group is kept.
     pub(crate) fn commit(&mut self, changes: &Changes) -> Result<()> {
         let result = self.write_change_rows(changes).and_then(|written| {
-            retry_busy(self.busy_timeout, || {
+            super::busy::retry(self.busy_timeout, || {
                 self.db.prepare_cached("COMMIT")?.raw_execute()
             })?;
             for (k, gen) in written {
@@ -731,7 +731,7 @@ impl WriteConn {
             }
             bind(&mut stmt, None, params, Some(&mut report))?;
             let before = self.db.total_changes();
-            retry_busy(self.busy_timeout, || {
+            super::busy::retry(self.busy_timeout, || {
                 let mut rows = stmt.raw_query();
                 while rows.next()?.is_some() {}
                 Ok(())
@@ -788,28 +788,6 @@ impl WriteConn {
         let _ = self
             .db
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    }
-}
-
-/// Retry `f` while SQLite says BUSY/LOCKED, with backoff, up to `limit`.
-pub(crate) fn retry_busy<T>(
-    limit: Duration,
-    mut f: impl FnMut() -> rusqlite::Result<T>,
-) -> Result<T> {
-    let start = Instant::now();
-    let mut pause = Duration::from_micros(200);
-    loop {
-        match f() {
-            Ok(v) => return Ok(v),
-            Err(e) => {
-                let err = Error::from(e);
-                if err.status() != Status::Busy || start.elapsed() >= limit {
-                    return Err(err);
-                }
-            }
-        }
-        std::thread::sleep(pause.min(limit.saturating_sub(start.elapsed())));
-        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 

@@ -1,41 +1,60 @@
-//! The writer lane: the bounded queue, leadership, and group commit.
+//! The writer lane: the bounded queue, leadership and hand-off — a state machine, no SQL.
 //!
-//! Exactly one thread at a time leads the lane and holds the write connection. A blocking
+//! Exactly one thread at a time leads the lane: it takes groups of jobs from the queue and has
+//! a [`Runner`] (the engine, in `group.rs`) run them on the write connection. A blocking
 //! submitter that finds the lane idle leads it itself — no hand-off to another thread, which on
 //! this class of machine costs more than a commit. Others queue and park; when a leader finishes
-//! its group it passes leadership to the next blocking submitter in line (who had to be woken
+//! a group it passes leadership to the next blocking submitter in line (who had to be woken
 //! anyway) or to the lane's own library thread (the drainer), which also runs completion
-//! callbacks, retries a foreign lock with backoff, and checks for other processes' commits.
-//! Must never acknowledge a write before the COMMIT that holds it, and never let one job's
-//! failure fail its neighbours.
+//! callbacks and waits out another process's lock. Must never acknowledge a job before its
+//! group's [`Runner::run_group`] returned, never run a job twice, and never leave a queued job
+//! with nobody leading.
+//!
+//! # Who moves what
+//!
+//! `State::leading` is true exactly while one thread runs groups or has been told to
+//! ([`WaiterState::Lead`]) and is on its way. Every change of it happens under the state lock:
+//!
+//! | transition | by | when |
+//! |---|---|---|
+//! | `leading` false → true | a blocking submitter | it queued its job and found nobody leading: it leads at once |
+//! | `leading` false → true | the drainer | it finds jobs queued and nobody leading (async jobs, requeued groups) |
+//! | `leading` true → false | the leader | the queue is empty, or its group met another process's lock (the drainer takes the queue back) |
+//! | `leading` stays true, leader changes | the leader | it passes the lane to the blocking submitter at the front: that waiter goes Pending → Lead |
+//!
+//! A waiter (one per blocking submitter thread) moves:
+//!
+//! | transition | by | when |
+//! |---|---|---|
+//! | Pending → Done | the leader that ran its job | after storing its result; then the waiter is woken |
+//! | Pending → Lead | the leader handing over | the waiter's job is at the front of the queue (or its transaction is) |
+//! | Lead → Pending | the waiter itself | before it starts leading |
+//!
+//! Two rules keep transactions safe. A transaction body lives on its submitter's stack, so only
+//! that thread can run it: when a transaction job reaches the front of the queue, whoever leads
+//! hands the lane to its owner (`take` returns `HandTo`). And a group holding a transaction is
+//! never left to the drainer when another process holds the lock: its owner waits it out
+//! itself (`submitter && !owns_txn` in `group.rs`).
 //!
 //! Departures from DESIGN.md, and why:
-//! - Single-statement jobs run without a savepoint: SQLite already undoes a failed statement
-//!   (statement journal), so `SAVEPOINT`/`RELEASE` per write would only cost. A failure that ends
-//!   the whole transaction (`OR ROLLBACK`, `RAISE(ROLLBACK)`, I/O, full disk) fails that job
-//!   alone and the rest of its group runs again in a new transaction.
-//! - A leader whose own write is done may lead a few more groups (`MAX_EXTRA_GROUPS`), and yields
-//!   the CPU once when far fewer writes are queued than the last group held (`grow_group`): on
+//! - A leader whose own job is done may lead a few more groups (`MAX_EXTRA_GROUPS`), and yields
+//!   the CPU once when far fewer jobs are queued than the last group held (`grow_group`): on
 //!   2 vCPUs the submitters a commit woke otherwise miss the next group (mean group 1.1 → 10–16).
 //! - Transaction bodies run on their caller's thread, alone in their group (a body is never
 //!   re-run, so it is not mixed with writes that may need to be).
-//! - Consecutive writes of the same SQL in a group share one prepared statement.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crate::sync::{Condvar, Mutex};
-
-use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
-use super::{Shared, Txn};
-use crate::cache::SCHEMA;
+use super::conn::{Statement, WriteResult};
+use super::Txn;
 use crate::error::{Error, Result, Status};
 use crate::reentry::{in_callback, inside_callback};
-use crate::signal::Sampled;
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::value::Param;
 
 /// A transaction body, run by its owner thread while it leads the lane.
@@ -43,32 +62,43 @@ pub(crate) type TxnFn<'a> = dyn FnMut(&mut Txn<'_>) -> Result<()> + 'a;
 /// A completion callback for a queued write.
 pub(crate) type Callback = Box<dyn FnOnce(Result<WriteResult>) + Send>;
 
+/// What a job asks the writer to do.
 pub(crate) enum Work {
+    /// Run SQL (one statement, or several in a savepoint); invalidate `invalidate` after the
+    /// commit. `alone`: cannot run in a transaction (VACUUM, PRAGMA, ...), runs by itself.
     Exec {
         sql: Arc<str>,
         params: Vec<Param>,
         invalidate: Vec<String>,
         alone: bool,
     },
+    /// Several statements as one job.
     Batch {
         statements: Vec<Statement>,
         transactional: bool,
     },
+    /// A transaction body (passed to `submit_wait`, run by its owner).
     Txn,
+    /// A flush: done when every job before it is.
     Barrier,
-    Raise {
-        pattern: Box<str>,
-    },
+    /// A persisted `cache.invalidate:<pattern>` signal.
+    Raise { pattern: Box<str> },
 }
 
-/// A completion callback without a closure: `call(a, b, result)`. The C ABI passes its function
-/// pointer and userdata as `a` and `b`, so a queued write allocates nothing for its callback.
+/// A completion without a closure: the C layer's function pointer and userdata, and the C
+/// layer's own function that calls them. A queued write from C allocates nothing for its
+/// callback; only the C layer knows (and converts back) what `function` points to.
 pub(crate) struct RawCallback {
-    pub(crate) call: fn(usize, usize, Result<WriteResult>),
-    pub(crate) a: usize,
-    pub(crate) b: usize,
+    pub(crate) deliver: fn(&RawCallback, Result<WriteResult>),
+    pub(crate) function: *const (),
+    pub(crate) userdata: *mut std::ffi::c_void,
 }
 
+// SAFETY: the C ABI requires completion callbacks and their userdata to be callable from the
+// writer's thread (documented on `sw_writer_enqueue`); nothing here dereferences them.
+unsafe impl Send for RawCallback {}
+
+/// Who hears about a job's result.
 pub(crate) enum Notify {
     /// A blocking submitter (may be handed leadership).
     Wait(Arc<Waiter>),
@@ -76,37 +106,85 @@ pub(crate) enum Notify {
     Barrier(Arc<Waiter>),
     /// A completion callback, run on the drainer thread.
     Call(Callback),
-    /// A completion as a plain function and two words, run on the drainer thread.
+    /// A C completion, run on the drainer thread.
     Raw(RawCallback),
     Nothing,
 }
 
+/// One queued job.
 pub(crate) struct Job {
     pub(crate) work: Work,
     pub(crate) notify: Notify,
     pub(crate) submitted: Instant,
+    /// The operation id (`sw_writer_operations_json`).
     pub(crate) op: u64,
+    /// Whether its per-write signals are emitted (`Sample Rate`).
     pub(crate) sampled: bool,
 }
 
-/// Groups a submitter may lead after its own write is acknowledged.
-const MAX_EXTRA_GROUPS: usize = 8;
-
 impl Job {
     /// Writes count in the statistics; flush barriers and persisted signals do not.
-    fn is_write(&self) -> bool {
+    pub(crate) fn is_write(&self) -> bool {
         matches!(
             self.work,
             Work::Exec { .. } | Work::Batch { .. } | Work::Txn
         )
     }
+
+    fn runs_alone(&self) -> bool {
+        matches!(self.work, Work::Txn | Work::Exec { alone: true, .. })
+    }
+
+    fn is_waited_by(&self, me: Option<&Arc<Waiter>>) -> bool {
+        match (&self.notify, me) {
+            (Notify::Wait(w), Some(me)) => Arc::ptr_eq(w, me),
+            _ => false,
+        }
+    }
 }
 
-const PENDING: u8 = 0;
-const DONE: u8 = 1;
-const LEAD: u8 = 2;
+/// What the lane needs from whoever runs its groups (the engine; a fake in the unit tests).
+pub(crate) trait Runner {
+    /// Run one group on the write connection: one result per job, in order. `None` when
+    /// another process holds the write lock and `submitter` is true: the lane then leaves the
+    /// waiting to the drainer. `txn` is the leader's own transaction body, if its job is in
+    /// the group.
+    fn run_group(
+        &self,
+        jobs: &[Job],
+        txn: Option<&mut TxnFn<'_>>,
+        submitter: bool,
+    ) -> Option<Vec<Result<WriteResult>>>;
+    /// A group finished: record it (statistics, signals, operation tracking) before anyone is
+    /// woken.
+    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>]);
+    /// The drainer's periodic tick while idle (every `Invalidation Poll`, or once a second).
+    /// `leading`: the drainer holds the lane for it, and may use the write connection.
+    fn idle_tick(&self, leading: bool);
+    /// `job` was accepted into the queue.
+    fn accepted(&self, job: &Job);
+    /// The queue was full (`len` jobs) when a job arrived.
+    fn queue_full(&self, len: usize);
+    /// A submitter that waited for room got it.
+    fn queue_recovered(&self, waited: Duration);
+}
 
-/// Where a blocking submitter parks.
+/// Groups a submitter may lead after its own job is acknowledged.
+const MAX_EXTRA_GROUPS: usize = 8;
+
+/// Where a blocking submitter is in the protocol (see the table at the top).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum WaiterState {
+    /// Queued (or not submitted yet); parks.
+    Pending = 0,
+    /// Its result is stored: take it and return.
+    Done = 1,
+    /// It was handed the lane: lead, then wait again.
+    Lead = 2,
+}
+
+/// Where a blocking submitter parks. One per thread, reused.
 pub(crate) struct Waiter {
     state: AtomicU8,
     result: Mutex<Option<Result<WriteResult>>>,
@@ -116,18 +194,31 @@ pub(crate) struct Waiter {
 impl Waiter {
     pub(crate) fn new() -> Arc<Waiter> {
         Arc::new(Waiter {
-            state: AtomicU8::new(PENDING),
+            state: AtomicU8::new(WaiterState::Pending as u8),
             result: Mutex::new(None),
             thread: std::thread::current(),
         })
     }
 
-    fn finish(&self, result: Result<WriteResult>) {
-        *self.result.lock() = Some(result);
-        self.state.store(DONE, Ordering::Release);
+    fn state(&self) -> WaiterState {
+        match self.state.load(Ordering::Acquire) {
+            1 => WaiterState::Done,
+            2 => WaiterState::Lead,
+            _ => WaiterState::Pending,
+        }
     }
 
-    /// Store the result without publishing it yet: DONE is set just before the wake-up.
+    fn set_state(&self, s: WaiterState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// Store the result and publish it (Pending → Done).
+    fn finish(&self, result: Result<WriteResult>) {
+        *self.result.lock() = Some(result);
+        self.set_state(WaiterState::Done);
+    }
+
+    /// Store the result without publishing it yet: Done is set just before the wake-up.
     fn set_result(&self, result: Result<WriteResult>) {
         *self.result.lock() = Some(result);
     }
@@ -136,9 +227,10 @@ impl Waiter {
         self.thread.unpark();
     }
 
+    /// Park until Done (or `deadline`); the result, `None` on timeout.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Option<Result<WriteResult>> {
         loop {
-            if self.state.load(Ordering::Acquire) == DONE {
+            if self.state() == WaiterState::Done {
                 return self.result.lock().take();
             }
             match deadline {
@@ -159,41 +251,44 @@ thread_local! {
     static WAITER: Arc<Waiter> = Waiter::new();
 }
 
+/// The lane's state, under one lock.
 #[derive(Default)]
-pub(crate) struct State {
+struct State {
     queue: VecDeque<Job>,
+    /// One thread runs groups, or has been told to (see the table at the top).
     leading: bool,
-    pub(crate) closing: bool,
+    /// No new submissions (closing); the queue still drains.
+    closing: bool,
+    /// The drainer exits once nothing is left.
     stopped: bool,
+    /// The drainer waits on `drainer_wake` (a notify is only needed then).
     drainer_idle: bool,
+    /// Submitters waiting on `space` for room in the queue.
     space_waiters: usize,
-    /// Completions for the drainer to deliver, in order.
+    /// Completions for the drainer to deliver, in commit order.
     completions: VecDeque<(Notify, Result<WriteResult>)>,
-    delivering: bool,
 }
 
+/// What the lane is configured with.
+pub(crate) struct LaneConfig {
+    /// `Queue Capacity`.
+    pub(crate) capacity: usize,
+    /// `Max Batch`.
+    pub(crate) max_batch: usize,
+    /// `Enqueue Timeout`.
+    pub(crate) enqueue_timeout: Duration,
+    /// `Invalidation Poll` (0: the drainer still ticks once a second).
+    pub(crate) poll: Duration,
+}
+
+/// The queue and its leadership.
 pub(crate) struct Lane {
-    pub(crate) state: Mutex<State>,
+    config: LaneConfig,
+    state: Mutex<State>,
     space: Condvar,
     drainer_wake: Condvar,
-    pub(crate) conn: Mutex<Option<WriteConn>>,
-}
-
-impl Lane {
-    pub(crate) fn new(conn: WriteConn) -> Lane {
-        Lane {
-            state: Mutex::new(State::default()),
-            space: Condvar::new(),
-            drainer_wake: Condvar::new(),
-            conn: Mutex::new(Some(conn)),
-        }
-    }
-
-    fn wake_drainer(&self, st: &State) {
-        if st.drainer_idle {
-            self.drainer_wake.notify_one();
-        }
-    }
+    /// Size of the last group run (see `grow_group`).
+    last_group: AtomicUsize,
 }
 
 enum Taken {
@@ -202,53 +297,52 @@ enum Taken {
     Jobs(Vec<Job>),
 }
 
-fn is_own(job: &Job, me: Option<&Arc<Waiter>>) -> bool {
-    match (&job.notify, me) {
-        (Notify::Wait(w), Some(me)) => Arc::ptr_eq(w, me),
-        _ => false,
+impl Lane {
+    pub(crate) fn new(config: LaneConfig) -> Lane {
+        Lane {
+            config,
+            state: Mutex::new(State::default()),
+            space: Condvar::new(),
+            drainer_wake: Condvar::new(),
+            last_group: AtomicUsize::new(0),
+        }
     }
-}
 
-fn runs_alone(job: &Job) -> bool {
-    matches!(job.work, Work::Txn | Work::Exec { alone: true, .. })
-}
+    fn wake_drainer(&self, st: &State) {
+        if st.drainer_idle {
+            self.drainer_wake.notify_one();
+        }
+    }
 
-impl Shared {
     /// Wait for room in the queue (up to `Enqueue Timeout`), or fail.
-    fn make_room(
+    fn make_room<R: Runner>(
         &self,
-        st: &mut crate::sync::MutexGuard<'_, State>,
+        runner: &R,
+        st: &mut MutexGuard<'_, State>,
         may_block: bool,
     ) -> Result<()> {
         if st.closing {
             return Err(Error::closed());
         }
-        let cap = self.opts.queue_capacity;
+        let cap = self.config.capacity;
         if st.queue.len() < cap {
             return Ok(());
         }
-        self.metrics.queue_full.fetch_add(1, Ordering::Relaxed);
-        self.signals.emit_full(
-            "backpressure.full",
-            "",
-            Status::QueueFull,
-            -1,
-            st.queue.len() as i64,
-        );
+        runner.queue_full(st.queue.len());
         let full = || {
             Error::new(
                 Status::QueueFull,
                 format!("the write queue is full ({cap} writes) and stayed full for the Enqueue Timeout"),
             )
         };
-        if !may_block || self.opts.enqueue_timeout.is_zero() {
+        if !may_block || self.config.enqueue_timeout.is_zero() {
             return Err(full());
         }
-        let deadline = Instant::now() + self.opts.enqueue_timeout;
         let started = Instant::now();
+        let deadline = started + self.config.enqueue_timeout;
         st.space_waiters += 1;
         let outcome = loop {
-            let timed_out = self.lane.space.wait_until(st, deadline).timed_out();
+            let timed_out = self.space.wait_until(st, deadline).timed_out();
             if st.closing {
                 break Err(Error::closed());
             }
@@ -261,55 +355,30 @@ impl Shared {
         };
         st.space_waiters -= 1;
         if outcome.is_ok() {
-            self.signals.emit_full(
-                "backpressure.recovered",
-                "",
-                Status::Ok,
-                started.elapsed().as_micros() as i64,
-                -1,
-            );
+            runner.queue_recovered(started.elapsed());
         }
         outcome
     }
 
-    fn new_job(&self, work: Work, notify: Notify) -> Job {
-        let sampled = self.signals.sampled(Sampled::Write);
-        let op = self.next_op.fetch_add(1, Ordering::Relaxed);
-        Job {
-            work,
-            notify,
-            submitted: Instant::now(),
-            op,
-            sampled,
-        }
-    }
-
-    /// Queue a write whose completion runs `callback` on the drainer thread. Never blocks when
-    /// called from a callback (a full queue then fails at once).
-    pub(crate) fn submit_async(&self, work: Work, notify: Notify) -> Result<()> {
-        let job = self.new_job(work, notify);
-        let mut st = self.lane.state.lock();
-        self.make_room(&mut st, !inside_callback())?;
-        self.note_enqueued(&job);
+    /// Queue a job whose completion runs on the drainer thread. Never blocks when called from
+    /// a callback (a full queue then fails at once).
+    pub(crate) fn submit_async<R: Runner>(&self, runner: &R, job: Job) -> Result<()> {
+        let mut st = self.state.lock();
+        self.make_room(runner, &mut st, !inside_callback())?;
+        runner.accepted(&job);
         st.queue.push_back(job);
         if !st.leading {
-            self.lane.wake_drainer(&st);
+            self.wake_drainer(&st);
         }
         Ok(())
     }
 
-    fn note_enqueued(&self, job: &Job) {
-        // `write.enqueue` is emitted by the lane with the submission's timestamp, together
-        // with the group's other signals (one lock per group, not three per write).
-        if job.is_write() {
-            self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Submit a write and wait for its acknowledgement, leading the lane when it is idle.
-    pub(crate) fn submit_wait(
+    /// Submit a job built by `make` (given this thread's waiter) and wait for its result,
+    /// leading the lane when it is idle. MISUSE from inside a callback.
+    pub(crate) fn submit_wait<R: Runner>(
         &self,
-        work: Work,
+        runner: &R,
+        make: impl FnOnce(Notify) -> Job,
         txn: Option<&mut TxnFn<'_>>,
     ) -> Result<WriteResult> {
         if inside_callback() {
@@ -317,107 +386,113 @@ impl Shared {
                 "a blocking writer call from inside a transaction or callback would deadlock",
             ));
         }
-        let waiter = WAITER.with(Arc::clone);
-        waiter.state.store(PENDING, Ordering::Relaxed);
+        let waiter = WAITER
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| Waiter::new());
+        waiter.set_state(WaiterState::Pending);
         *waiter.result.lock() = None;
-        let job = self.new_job(work, Notify::Wait(waiter.clone()));
+        let job = make(Notify::Wait(waiter.clone()));
         let mut txn = txn;
         let lead_now = {
-            let mut st = self.lane.state.lock();
-            self.make_room(&mut st, true)?;
-            self.note_enqueued(&job);
+            let mut st = self.state.lock();
+            self.make_room(runner, &mut st, true)?;
+            runner.accepted(&job);
             st.queue.push_back(job);
-            let lead = !st.leading;
-            st.leading = true;
-            lead
+            !std::mem::replace(&mut st.leading, true)
         };
         if lead_now {
-            self.lead(Some(&waiter), txn.as_deref_mut());
+            self.lead(runner, Some(&waiter), txn.as_deref_mut());
         }
         loop {
-            match waiter.state.load(Ordering::Acquire) {
-                DONE => {
+            match waiter.state() {
+                WaiterState::Done => {
                     return waiter
                         .result
                         .lock()
                         .take()
                         .unwrap_or_else(|| Err(Error::new(Status::Error, "lost acknowledgement")))
                 }
-                LEAD => {
-                    waiter.state.store(PENDING, Ordering::Relaxed);
-                    self.lead(Some(&waiter), txn.as_deref_mut());
+                WaiterState::Lead => {
+                    waiter.set_state(WaiterState::Pending);
+                    self.lead(runner, Some(&waiter), txn.as_deref_mut());
                 }
-                _ => std::thread::park(),
+                WaiterState::Pending => std::thread::park(),
             }
         }
     }
 
+    /// The next group: jobs that run alone are taken alone, others up to `Max Batch` together.
+    /// A transaction at the front that is not `me`'s goes to its owner instead.
     fn take(&self, st: &mut State, me: Option<&Arc<Waiter>>) -> Taken {
         let Some(front) = st.queue.front() else {
             return Taken::Empty;
         };
-        if matches!(front.work, Work::Txn) && !is_own(front, me) {
+        if matches!(front.work, Work::Txn) && !front.is_waited_by(me) {
             if let Notify::Wait(w) = &front.notify {
                 return Taken::HandTo(w.clone());
             }
         }
         let mut jobs = Vec::new();
-        if runs_alone(front) {
+        if front.runs_alone() {
             jobs.extend(st.queue.pop_front());
         } else {
-            while jobs.len() < self.opts.max_batch {
-                match st.queue.front() {
-                    Some(j) if !runs_alone(j) => jobs.extend(st.queue.pop_front()),
-                    _ => break,
-                }
-            }
-        }
-        if st.space_waiters > 0 {
-            self.lane.space.notify_all();
+            self.take_more(st, &mut jobs);
         }
         Taken::Jobs(jobs)
     }
 
-    /// When far fewer writes are queued than the last group held, the submitters that the last
-    /// commit woke are still on their way back (on a machine with fewer cores than submitters
-    /// they wait for a CPU). Yield the CPU once so they can queue, and take them into this
-    /// group: a commit costs far more than a yield. No timed wait is ever added.
+    /// Move queued jobs that may share a group into `jobs`, up to `Max Batch`.
+    fn take_more(&self, st: &mut State, jobs: &mut Vec<Job>) {
+        while jobs.len() < self.config.max_batch {
+            match st.queue.front() {
+                Some(j) if !j.runs_alone() => jobs.extend(st.queue.pop_front()),
+                _ => break,
+            }
+        }
+        if st.space_waiters > 0 {
+            self.space.notify_all();
+        }
+    }
+
+    /// When far fewer jobs are queued than the last group held, the submitters the last commit
+    /// woke are still on their way back (on a machine with fewer cores than submitters they
+    /// wait for a CPU). Yield the CPU once so they can queue, and take them into this group: a
+    /// commit costs far more than a yield. No timed wait is ever added.
     fn grow_group(&self, mut jobs: Vec<Job>) -> Vec<Job> {
         let last = self.last_group.load(Ordering::Relaxed);
-        let alone = jobs.first().is_some_and(runs_alone);
-        if !alone && jobs.len() * 2 < last && jobs.len() < self.opts.max_batch {
+        let alone = jobs.first().is_some_and(Job::runs_alone);
+        if !alone && jobs.len() * 2 < last && jobs.len() < self.config.max_batch {
             std::thread::yield_now();
-            let mut st = self.lane.state.lock();
-            while jobs.len() < self.opts.max_batch {
-                match st.queue.front() {
-                    Some(j) if !runs_alone(j) => jobs.extend(st.queue.pop_front()),
-                    _ => break,
-                }
-            }
-            if st.space_waiters > 0 {
-                self.lane.space.notify_all();
-            }
+            let mut st = self.state.lock();
+            self.take_more(&mut st, &mut jobs);
         }
         self.last_group.store(jobs.len(), Ordering::Relaxed);
         jobs
     }
 
     /// Lead the lane. `me` is the leading submitter's waiter (None for the drainer); a
-    /// submitter leads until its own job is acknowledged, the drainer until the queue is empty.
-    pub(crate) fn lead(&self, me: Option<&Arc<Waiter>>, mut txn: Option<&mut TxnFn<'_>>) {
+    /// submitter leads until its own job is acknowledged (and a few groups more), the drainer
+    /// until the queue is empty.
+    fn lead<R: Runner>(
+        &self,
+        runner: &R,
+        me: Option<&Arc<Waiter>>,
+        mut txn: Option<&mut TxnFn<'_>>,
+    ) {
         let drainer = me.is_none();
         let mut extra_groups = 0;
         let mut own_done = false;
         loop {
             let taken = {
-                let mut st = self.lane.state.lock();
+                let mut st = self.state.lock();
                 match self.take(&mut st, me) {
                     Taken::Empty => {
                         st.leading = false;
                         return;
                     }
                     Taken::HandTo(w) => {
-                        w.state.store(LEAD, Ordering::Release);
+                        // `leading` stays true: it passes to the transaction's owner.
+                        w.set_state(WaiterState::Lead);
                         drop(st);
                         w.wake();
                         return;
@@ -426,84 +501,45 @@ impl Shared {
                 }
             };
             let taken = self.grow_group(taken);
-            let results = match self.run_group(&taken, txn.as_deref_mut(), !drainer) {
-                Some(results) => results,
-                None => {
-                    // Another process holds the lock: let the drainer wait for it.
-                    let mut st = self.lane.state.lock();
-                    for job in taken.into_iter().rev() {
-                        st.queue.push_front(job);
-                    }
-                    st.leading = false;
-                    self.lane.drainer_wake.notify_one();
-                    return;
+            let Some(results) = runner.run_group(&taken, txn.as_deref_mut(), !drainer) else {
+                // Another process holds the lock: the drainer waits for it.
+                let mut st = self.state.lock();
+                for job in taken.into_iter().rev() {
+                    st.queue.push_front(job);
                 }
+                st.leading = false;
+                self.drainer_wake.notify_one();
+                return;
             };
-            own_done |= taken.iter().any(|j| is_own(j, me));
-            // A submitter whose write is done may lead a few more groups before passing the
-            // lane on: each pass costs a thread switch in which nothing commits.
+            own_done |= taken.iter().any(|j| j.is_waited_by(me));
+            // A submitter whose job is done may lead a few more groups before passing the lane
+            // on: each pass costs a thread switch in which nothing commits.
             let keep = drainer || !own_done || extra_groups < MAX_EXTRA_GROUPS;
             if own_done {
                 extra_groups += 1;
             }
-            if !self.finish_group(taken, results, me, keep) {
+            if !self.finish_group(runner, taken, results, me, keep) {
                 return;
             }
         }
     }
 
-    /// Deliver a committed group's results: record them, pass leadership on when `keep` is
-    /// false (or the queue is empty), then wake the waiters; callbacks and flushes go to the
-    /// drainer in order (the drainer runs them itself). Returns whether this thread still leads.
-    fn finish_group(
+    /// Deliver a group's results: record them, pass the lane on when `keep` is false (or the
+    /// queue is empty), then wake the waiters; callbacks and flushes go to the drainer in order
+    /// (the drainer runs them itself). Returns whether this thread still leads.
+    fn finish_group<R: Runner>(
         &self,
+        runner: &R,
         jobs: Vec<Job>,
         results: Vec<Result<WriteResult>>,
         me: Option<&Arc<Waiter>>,
         keep: bool,
     ) -> bool {
         let drainer = me.is_none();
+        runner.record_group(&jobs, &results);
         let mut wake = Vec::with_capacity(jobs.len());
         let mut deferred = Vec::new();
-        // One clock reading for the whole group.
-        let done_us = crate::signal::now_us();
-        let done_at = Instant::now();
-        self.track_done(&jobs, &results, done_us, done_at);
-        let mut batch = Vec::new();
-        // Counted here, published once per group.
-        let mut latencies = Vec::with_capacity(jobs.len());
-        let (mut committed, mut failed) = (0u64, 0u64);
         for (job, result) in jobs.into_iter().zip(results) {
-            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
-            match &result {
-                _ if !job.is_write() => {}
-                Ok(r) => {
-                    latencies.push(latency as u64);
-                    committed += 1;
-                    if job.sampled {
-                        batch.push((
-                            "write.done",
-                            crate::signal::no_key(),
-                            Status::Ok,
-                            latency,
-                            r.rows_affected,
-                            done_us,
-                        ));
-                    }
-                }
-                Err(e) => {
-                    latencies.push(latency as u64);
-                    failed += 1;
-                    batch.push((
-                        "write.error",
-                        Arc::from(e.message()),
-                        e.status(),
-                        latency,
-                        -1,
-                        done_us,
-                    ));
-                }
-            }
             match job.notify {
                 Notify::Wait(w) if me.is_some_and(|m| Arc::ptr_eq(m, &w)) => w.finish(result),
                 Notify::Wait(w) => {
@@ -514,64 +550,50 @@ impl Shared {
                 other => deferred.push((other, result)),
             }
         }
-        self.metrics.latency.record_all(&latencies);
-        if committed > 0 {
-            self.metrics
-                .committed
-                .fetch_add(committed, Ordering::Relaxed);
-        }
-        if failed > 0 {
-            self.metrics.failed.fetch_add(failed, Ordering::Relaxed);
-        }
-        self.signals.emit_all(batch);
         let mut still_leading = true;
         let mut next_leader = None;
-        if !drainer {
-            let mut st = self.lane.state.lock();
-            st.completions.extend(deferred.drain(..));
+        if drainer {
+            // Earlier groups' completions first, then this group's.
+            self.state.lock().completions.extend(deferred);
+        } else {
+            let mut st = self.state.lock();
+            st.completions.extend(deferred);
             if !keep || st.queue.is_empty() {
                 // Pass the lane on before waking anyone, so the next group starts at once.
                 still_leading = false;
                 match st.queue.front().map(|j| &j.notify) {
-                    None => st.leading = false,
                     Some(Notify::Wait(w)) => {
-                        w.state.store(LEAD, Ordering::Release);
+                        w.set_state(WaiterState::Lead);
                         next_leader = Some(w.clone());
                     }
-                    Some(_) => st.leading = false,
+                    _ => st.leading = false,
                 }
             }
             if !st.completions.is_empty() || (!st.leading && !st.queue.is_empty()) {
-                self.lane.wake_drainer(&st);
+                self.wake_drainer(&st);
             }
         }
         if let Some(w) = next_leader {
             w.wake();
         }
         for w in wake {
-            w.state.store(DONE, Ordering::Release);
+            w.set_state(WaiterState::Done);
             w.wake();
         }
         if drainer {
-            // Earlier groups' completions first, then this group's.
-            let mut st = self.lane.state.lock();
-            st.completions.extend(deferred);
-            drop(st);
             self.deliver_completions();
         }
         still_leading
     }
 
     /// Run queued completions on this (the drainer) thread, in order.
-    pub(crate) fn deliver_completions(&self) {
+    fn deliver_completions(&self) {
         loop {
             let batch: Vec<_> = {
-                let mut st = self.lane.state.lock();
+                let mut st = self.state.lock();
                 if st.completions.is_empty() {
-                    st.delivering = false;
                     return;
                 }
-                st.delivering = true;
                 st.completions.drain(..).collect()
             };
             for (notify, result) in batch {
@@ -581,7 +603,7 @@ impl Shared {
                     }
                     Notify::Raw(r) => {
                         let _ = catch_unwind(AssertUnwindSafe(|| {
-                            in_callback(|| (r.call)(r.a, r.b, result))
+                            in_callback(|| (r.deliver)(&r, result))
                         }));
                     }
                     Notify::Barrier(w) | Notify::Wait(w) => {
@@ -594,452 +616,24 @@ impl Shared {
         }
     }
 
-    /// Execute one group. `None` when another process holds the lock and this submitter should
-    /// leave the waiting to the drainer.
-    ///
-    /// A flush's barrier succeeds whenever its group ran to an end: it reports that every write
-    /// before it was acknowledged, each with its own result — not the outcome of the group it
-    /// happened to share (a full disk or a foreign lock fails the writes, not the flush).
-    fn run_group(
-        &self,
-        jobs: &[Job],
-        txn: Option<&mut TxnFn<'_>>,
-        submitter: bool,
-    ) -> Option<Vec<Result<WriteResult>>> {
-        let mut results = self.run_group_jobs(jobs, txn, submitter)?;
-        for (job, r) in jobs.iter().zip(results.iter_mut()) {
-            if matches!(job.work, Work::Barrier) {
-                *r = Ok(WriteResult::default());
-            }
-        }
-        Some(results)
-    }
-
-    fn run_group_jobs(
-        &self,
-        jobs: &[Job],
-        mut txn: Option<&mut TxnFn<'_>>,
-        submitter: bool,
-    ) -> Option<Vec<Result<WriteResult>>> {
-        let mut guard = self.lane.conn.lock();
-        let Some(conn) = guard.as_mut() else {
-            return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
-        };
-        let group_start = Instant::now();
-        let now = crate::signal::now_us();
-        let mut batch = Vec::new();
-        for job in jobs.iter().filter(|j| j.sampled) {
-            let submitted = now
-                - group_start
-                    .saturating_duration_since(job.submitted)
-                    .as_micros() as i64;
-            batch.push((
-                "write.enqueue",
-                crate::signal::no_key(),
-                Status::Ok,
-                -1,
-                -1,
-                submitted.max(1),
-            ));
-            batch.push((
-                "write.start",
-                crate::signal::no_key(),
-                Status::Ok,
-                -1,
-                -1,
-                now,
-            ));
-        }
-        self.signals.emit_all(batch);
-        self.track_running(jobs);
-        if let [Job {
-            work:
-                Work::Exec {
-                    sql,
-                    params,
-                    alone: true,
-                    ..
-                },
-            ..
-        }] = jobs
-        {
-            // The statement may change the journal mode or need the database to itself:
-            // idle read connections close first, and readers keep snapshots again only if the
-            // database is still in WAL mode afterwards.
-            self.readers.before_alone();
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                self.with_busy_retry(|| conn.execute_alone(sql, params))
-            }))
-            .unwrap_or_else(|_| Err(panicked()));
-            self.readers.after_alone(conn.in_wal_mode());
-            self.cache.tables.bump([SCHEMA]);
-            self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
-            return Some(vec![result]);
-        }
-        if jobs.iter().all(|j| matches!(j.work, Work::Barrier)) {
-            return Some(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
-        }
-        let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
-        let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
-        let mut failed_hard = vec![false; jobs.len()];
-        let changes = loop {
-            // BEGIN IMMEDIATE, waiting out another process's lock.
-            let mut waited: Option<Instant> = None;
-            loop {
-                match conn.begin() {
-                    Ok(()) => break,
-                    Err(e) if e.status() == Status::Busy => {
-                        self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
-                        let since = *waited.get_or_insert_with(|| {
-                            self.signals.emit("busy.wait", "");
-                            Instant::now()
-                        });
-                        if submitter && !owns_txn {
-                            return None;
-                        }
-                        if since.elapsed() >= self.opts.busy_timeout {
-                            self.signals.emit_full(
-                                "busy.timeout",
-                                "",
-                                Status::Busy,
-                                since.elapsed().as_micros() as i64,
-                                -1,
-                            );
-                            let err = Error::new(Status::Busy, format!(
-                                "another connection held the write lock for longer than the Busy Timeout ({} ms)",
-                                self.opts.busy_timeout.as_millis()
-                            ))
-                            .with_sqlite_code(e.sqlite_code());
-                            return Some(jobs.iter().map(|_| Err(err.clone())).collect());
-                        }
-                        std::thread::sleep(backoff(since.elapsed()));
-                    }
-                    Err(e) => return Some(jobs.iter().map(|_| Err(e.clone())).collect()),
-                }
-            }
-            if let Some(since) = waited {
-                self.signals.emit_full(
-                    "busy.recovered",
-                    "",
-                    Status::Ok,
-                    since.elapsed().as_micros() as i64,
-                    -1,
-                );
-            }
-            if conn.external_checks_enabled()
-                && !self.opts.invalidation_poll.is_zero()
-                && conn.last_external_check.elapsed() >= self.opts.invalidation_poll
-            {
-                if let Ok(ext) = conn.check_external() {
-                    self.apply_external(ext);
-                }
-            }
-            let mut changes = Changes::default();
-            let mut restart = false;
-            let mut i = 0;
-            while i < jobs.len() {
-                if failed_hard[i] {
-                    i += 1;
-                    continue;
-                }
-                // Consecutive writes of the same SQL run on one prepared statement.
-                let run = same_sql_run(&jobs[i..], &failed_hard[i..]);
-                if run > 1 {
-                    let sql: &str = match &jobs[i].work {
-                        Work::Exec { sql, .. } => sql,
-                        _ => "",
-                    };
-                    let params: Vec<&[Param]> = jobs[i..i + run].iter().map(exec_params).collect();
-                    let rs = catch_unwind(AssertUnwindSafe(|| {
-                        conn.execute_run(sql, &params, &mut changes)
-                    }))
-                    .unwrap_or_else(|_| vec![Err(panicked())]);
-                    let done = rs.len();
-                    for (k, r) in rs.into_iter().enumerate() {
-                        results[i + k] = Some(r);
-                    }
-                    if !conn.in_transaction() {
-                        let last = i + done - 1;
-                        failed_hard[last] = true;
-                        if results[last].as_ref().is_some_and(|r| r.is_ok()) {
-                            results[last] = Some(Err(Error::new(
-                                Status::Error,
-                                "the statement ended the group transaction",
-                            )));
-                        }
-                        restart = true;
-                        break;
-                    }
-                    i += run;
-                    continue;
-                }
-                let job = &jobs[i];
-                let r = catch_unwind(AssertUnwindSafe(|| {
-                    self.run_job(conn, job, txn.as_deref_mut(), &mut changes)
-                }))
-                .unwrap_or_else(|_| Err(panicked()));
-                if !conn.in_transaction() {
-                    // This job's failure ended the whole transaction: it alone fails, the
-                    // others run again in a new one.
-                    failed_hard[i] = true;
-                    results[i] = Some(Err(r.err().unwrap_or_else(|| {
-                        Error::new(Status::Error, "the statement ended the group transaction")
-                    })));
-                    restart = true;
-                    break;
-                }
-                results[i] = Some(r);
-                i += 1;
-            }
-            if restart {
-                for (i, r) in results.iter_mut().enumerate() {
-                    if !failed_hard[i] {
-                        *r = None;
-                    }
-                }
-                if jobs.iter().zip(&failed_hard).all(|(_, f)| *f) {
-                    break Changes::default();
-                }
-                if owns_txn {
-                    // A transaction body is not re-run; the group was that body alone.
-                    break Changes::default();
-                }
-                continue;
-            }
-            let commit_start = Instant::now();
-            match conn.commit(&changes) {
-                Ok(()) => {
-                    self.metrics
-                        .commit_time
-                        .record(commit_start.elapsed().as_micros() as u64);
-                    break changes;
-                }
-                Err(e) => {
-                    let e = e.context("COMMIT failed; nothing of this group was kept");
-                    for (i, r) in results.iter_mut().enumerate() {
-                        if !failed_hard[i] {
-                            *r = Some(Err(e.clone()));
-                        }
-                    }
-                    break Changes::default();
-                }
-            }
-        };
-        drop(guard);
-        self.readers.sweep();
-        self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
-        self.metrics.group_size.record(jobs.len() as u64);
-        let results: Vec<Result<WriteResult>> = results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::new(Status::Error, "write did not run"))))
-            .collect();
-        // Make the group visible to the cache before anyone is acknowledged.
-        if !changes.is_empty() {
-            self.cache.tables.bump(changes.tables.iter().map(|t| &**t));
-            if changes.schema {
-                self.cache.tables.bump([SCHEMA]);
-            }
-            for pattern in &changes.raised {
-                self.cache.invalidate(pattern, "cache.invalidate");
-            }
-        }
-        for (job, r) in jobs.iter().zip(&results) {
-            if let (Work::Exec { invalidate, .. }, Ok(_)) = (&job.work, r) {
-                for key in invalidate {
-                    self.cache.invalidate(key, "cache.invalidate");
-                }
-            }
-            if matches!(job.work, Work::Txn) && job.sampled {
-                let name = if r.is_ok() {
-                    "tx.commit"
-                } else {
-                    "tx.rollback"
-                };
-                self.signals.emit(name, "");
-            }
-        }
-        self.signals.emit_full(
-            "group.commit",
-            "",
-            Status::Ok,
-            group_start.elapsed().as_micros() as i64,
-            jobs.len() as i64,
-        );
-        Some(results)
-    }
-
-    fn with_busy_retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
-        let start = Instant::now();
-        loop {
-            match f() {
-                Err(e)
-                    if e.status() == Status::Busy && start.elapsed() < self.opts.busy_timeout =>
-                {
-                    self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(backoff(start.elapsed()));
-                }
-                other => return other,
-            }
-        }
-    }
-
-    fn run_job(
-        &self,
-        conn: &mut WriteConn,
-        job: &Job,
-        txn: Option<&mut TxnFn<'_>>,
-        changes: &mut Changes,
-    ) -> Result<WriteResult> {
-        match &job.work {
-            Work::Exec { sql, params, .. } => conn.execute(sql, params, changes),
-            Work::Batch {
-                statements,
-                transactional,
-            } => self.run_batch(conn, statements, *transactional, job.sampled, changes),
-            Work::Txn => {
-                let Some(body) = txn else {
-                    return Err(Error::new(Status::Error, "transaction body missing"));
-                };
-                if job.sampled {
-                    self.signals.emit("tx.begin", "");
-                }
-                conn.savepoint(|c| {
-                    let mut t = Txn {
-                        conn: c,
-                        changes,
-                        rows: 0,
-                    };
-                    let outcome = catch_unwind(AssertUnwindSafe(|| in_callback(|| body(&mut t))))
-                        .unwrap_or_else(|_| Err(panicked()));
-                    outcome.map(|()| WriteResult {
-                        rows_affected: t.rows,
-                        last_insert_rowid: 0,
-                    })
-                })
-            }
-            Work::Barrier => Ok(WriteResult::default()),
-            Work::Raise { pattern } => {
-                changes.raised.push(pattern.clone());
-                Ok(WriteResult::default())
-            }
-        }
-    }
-
-    fn run_batch(
-        &self,
-        conn: &mut WriteConn,
-        statements: &[Statement],
-        transactional: bool,
-        sampled: bool,
-        changes: &mut Changes,
-    ) -> Result<WriteResult> {
-        let n = statements.len();
-        let mut total = WriteResult::default();
-        let run_one = |c: &mut WriteConn,
-                       i: usize,
-                       s: &Statement,
-                       changes: &mut Changes|
-         -> Result<WriteResult> {
-            let item_sampled = sampled && self.signals.sampled(Sampled::BatchItem);
-            if item_sampled {
-                self.signals
-                    .emit_full("batch.item.start", "", Status::Ok, -1, i as i64);
-            }
-            let started = Instant::now();
-            let r = c.execute(&s.sql, &s.params, changes);
-            if item_sampled {
-                let (status, rows) = match &r {
-                    Ok(r) => (Status::Ok, r.rows_affected),
-                    Err(e) => (e.status(), -1),
-                };
-                self.signals.emit_full(
-                    "batch.item.done",
-                    "",
-                    status,
-                    started.elapsed().as_micros() as i64,
-                    rows,
-                );
-            }
-            r
-        };
-        if transactional {
-            if sampled {
-                self.signals.emit("tx.begin", "");
-            }
-            let r = conn.savepoint(|c| {
-                for (i, s) in statements.iter().enumerate() {
-                    let r = run_one(c, i, s, changes).map_err(|e| {
-                        e.context(&format!(
-                            "batch statement {} of {n} failed; the batch was rolled back",
-                            i + 1
-                        ))
-                    })?;
-                    total.add(r);
-                }
-                Ok(total)
-            });
-            if sampled {
-                self.signals.emit(
-                    if r.is_ok() {
-                        "tx.commit"
-                    } else {
-                        "tx.rollback"
-                    },
-                    "",
-                );
-            }
-            r
-        } else {
-            // Each statement is atomic by itself (a multi-statement text gets its own savepoint
-            // in `execute`), so a failure keeps what came before it.
-            for (i, s) in statements.iter().enumerate() {
-                let r = run_one(conn, i, s, changes).map_err(|e| {
-                    e.context(&format!(
-                        "batch statement {} of {n} failed; the {i} before it were kept",
-                        i + 1
-                    ))
-                })?;
-                total.add(r);
-            }
-            Ok(total)
-        }
-    }
-
-    /// Apply what the check for other processes' commits found.
-    pub(crate) fn apply_external(&self, ext: External) {
-        if !ext.tables.is_empty() {
-            self.cache.tables.bump(ext.tables.iter().map(|t| &**t));
-            for t in &ext.tables {
-                self.signals
-                    .emit("cache.invalidate.external", format!("table:{t}"));
-            }
-        }
-        for pattern in &ext.raised {
-            self.cache.invalidate(pattern, "cache.invalidate.external");
-        }
-        if ext.everything {
-            self.cache.tables.bump_all();
-            self.signals.emit("cache.invalidate.external", "*");
-        }
-    }
-
-    /// The drainer thread: leads when no submitter does, delivers completions, waits out
-    /// foreign locks, and checks for other processes' commits while the lane is idle.
-    pub(crate) fn drain(self: &Arc<Shared>) {
-        let poll = self.opts.invalidation_poll;
-        let mut st = self.lane.state.lock();
+    /// The drainer thread's body: leads when no submitter does, delivers completions, waits
+    /// out foreign locks, ticks the runner while idle. Returns after `stop_drainer` once
+    /// nothing is left.
+    pub(crate) fn drain<R: Runner>(&self, runner: &R) {
+        let poll = self.config.poll;
+        let mut st = self.state.lock();
         loop {
             if !st.completions.is_empty() {
                 drop(st);
                 self.deliver_completions();
-                st = self.lane.state.lock();
+                st = self.state.lock();
                 continue;
             }
             if !st.leading && !st.queue.is_empty() {
                 st.leading = true;
                 drop(st);
-                self.lead(None, None);
-                st = self.lane.state.lock();
+                self.lead(runner, None, None);
+                st = self.state.lock();
                 continue;
             }
             if st.stopped {
@@ -1052,118 +646,398 @@ impl Shared {
             } else {
                 poll
             };
-            let timed_out = self
-                .lane
-                .drainer_wake
-                .wait_for(&mut st, timeout)
-                .timed_out();
+            let timed_out = self.drainer_wake.wait_for(&mut st, timeout).timed_out();
             st.drainer_idle = false;
-            if timed_out {
-                self.readers.sweep();
+            if !timed_out {
+                continue;
             }
-            if timed_out && !poll.is_zero() && !st.leading && st.queue.is_empty() && !st.stopped {
+            // Idle: hold the lane for the tick when nobody else wants it.
+            let lead = !poll.is_zero() && !st.leading && st.queue.is_empty() && !st.stopped;
+            if lead {
                 st.leading = true;
-                drop(st);
-                if let Some(conn) = self.lane.conn.lock().as_mut() {
-                    if conn.external_checks_enabled() {
-                        if let Ok(ext) = conn.check_external() {
-                            self.apply_external(ext);
-                        }
-                    }
-                }
-                st = self.lane.state.lock();
+            }
+            drop(st);
+            runner.idle_tick(lead);
+            st = self.state.lock();
+            if lead {
                 st.leading = false;
             }
         }
     }
 
-    /// The first `limit` queued jobs: (id, kind, sql, µs since submitted).
-    pub(crate) fn queued_ops(
-        &self,
-        limit: usize,
-    ) -> Vec<(u64, &'static str, Option<Arc<str>>, u64)> {
-        let st = self.lane.state.lock();
-        st.queue
-            .iter()
-            .take(limit)
-            .map(|j| {
-                let (kind, sql) = super::kind_of(&j.work);
-                (j.op, kind, sql, j.submitted.elapsed().as_micros() as u64)
-            })
-            .collect()
+    /// The first `limit` queued jobs, passed to `f`.
+    pub(crate) fn with_queued<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Job>) -> T) -> T {
+        let st = self.state.lock();
+        f(&mut st.queue.iter())
     }
 
     /// Stop the drainer once the queue is empty.
     pub(crate) fn stop_drainer(&self) {
-        let mut st = self.lane.state.lock();
+        let mut st = self.state.lock();
         st.stopped = true;
-        self.lane.drainer_wake.notify_one();
+        self.drainer_wake.notify_one();
     }
 
     /// Begin closing: later submissions get `SW_STATUS_CLOSED`.
     pub(crate) fn begin_close(&self) {
-        let mut st = self.lane.state.lock();
+        let mut st = self.state.lock();
         st.closing = true;
-        self.lane.space.notify_all();
+        self.space.notify_all();
     }
 
-    /// Queue a barrier even while closing (close's own drain).
-    pub(crate) fn barrier(&self, waiter: Arc<Waiter>, bypass_closing: bool) -> Result<()> {
-        let job = self.new_job(Work::Barrier, Notify::Barrier(waiter));
-        let mut st = self.lane.state.lock();
-        if !bypass_closing {
-            self.make_room(&mut st, true)?;
+    /// Queue a flush barrier; `while_closing` lets close queue its own.
+    pub(crate) fn barrier<R: Runner>(
+        &self,
+        runner: &R,
+        job: Job,
+        while_closing: bool,
+    ) -> Result<()> {
+        let mut st = self.state.lock();
+        if !while_closing {
+            self.make_room(runner, &mut st, true)?;
         }
         st.queue.push_back(job);
         if !st.leading {
-            self.lane.wake_drainer(&st);
-            self.lane.drainer_wake.notify_one();
+            // Notified even when not idle yet: the drainer may be about to wait.
+            self.drainer_wake.notify_one();
         }
         Ok(())
     }
 }
 
-/// How many jobs from the first on are plain writes of the same SQL (none failed before).
-fn same_sql_run(jobs: &[Job], failed: &[bool]) -> usize {
-    let Some(Job {
-        work:
-            Work::Exec {
-                sql: first,
-                alone: false,
-                ..
-            },
-        ..
-    }) = jobs.first()
-    else {
-        return 0;
-    };
-    jobs.iter()
-        .zip(failed)
-        .take_while(|(j, f)| {
-            !**f && matches!(&j.work, Work::Exec { sql, alone: false, .. } if Arc::ptr_eq(sql, first) || **sql == **first)
-        })
-        .count()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
 
-fn exec_params(job: &Job) -> &[Param] {
-    match &job.work {
-        Work::Exec { params, .. } => params,
-        _ => &[],
+    /// A runner without SQLite: records which jobs ran, in which groups, on which threads.
+    #[derive(Default)]
+    struct Fake {
+        /// (op, group number) of every job run.
+        ran: Mutex<Vec<(u64, u64)>>,
+        groups: AtomicU64,
+        /// How many more groups meet "another process's lock" (for submitters).
+        foreign_lock: AtomicU64,
+        /// Sleep in each group (a slow commit).
+        group_time: Duration,
+        recorded: AtomicU64,
+        ticks: AtomicU64,
+        full: AtomicU64,
     }
-}
 
-fn panicked() -> Error {
-    Error::new(
-        Status::Panic,
-        "the write panicked; it was rolled back and the writer lives on",
-    )
-}
+    impl Runner for Fake {
+        fn run_group(
+            &self,
+            jobs: &[Job],
+            txn: Option<&mut TxnFn<'_>>,
+            submitter: bool,
+        ) -> Option<Vec<Result<WriteResult>>> {
+            if submitter
+                && self
+                    .foreign_lock
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return None;
+            }
+            let g = self.groups.fetch_add(1, Ordering::AcqRel);
+            std::thread::sleep(self.group_time);
+            let mut ran = self.ran.lock();
+            let mut txn = txn;
+            Some(
+                jobs.iter()
+                    .map(|j| {
+                        ran.push((j.op, g));
+                        if matches!(j.work, Work::Txn) {
+                            // Only the owner leads a group holding its transaction.
+                            assert!(txn.take().is_some(), "a transaction ran without its body");
+                        }
+                        Ok(WriteResult {
+                            rows_affected: j.op as i64,
+                            last_insert_rowid: g as i64,
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>]) {
+            assert_eq!(jobs.len(), results.len());
+            self.recorded.fetch_add(jobs.len() as u64, Ordering::AcqRel);
+        }
+        fn idle_tick(&self, _leading: bool) {
+            self.ticks.fetch_add(1, Ordering::AcqRel);
+        }
+        fn accepted(&self, _job: &Job) {}
+        fn queue_full(&self, _len: usize) {
+            self.full.fetch_add(1, Ordering::AcqRel);
+        }
+        fn queue_recovered(&self, _waited: Duration) {}
+    }
 
-fn backoff(waited: Duration) -> Duration {
-    let ms = waited.as_millis() as u64;
-    Duration::from_micros(match ms {
-        0..=4 => 500,
-        5..=49 => 2_000,
-        _ => 10_000,
-    })
+    static OP: AtomicU64 = AtomicU64::new(1);
+
+    fn job(work: Work, notify: Notify) -> Job {
+        Job {
+            work,
+            notify,
+            submitted: Instant::now(),
+            op: OP.fetch_add(1, Ordering::Relaxed),
+            sampled: false,
+        }
+    }
+
+    fn exec() -> Work {
+        Work::Exec {
+            sql: Arc::from("x"),
+            params: vec![],
+            invalidate: vec![],
+            alone: false,
+        }
+    }
+
+    fn lane(capacity: usize, max_batch: usize) -> Arc<Lane> {
+        Arc::new(Lane::new(LaneConfig {
+            capacity,
+            max_batch,
+            enqueue_timeout: Duration::from_millis(200),
+            poll: Duration::from_millis(5),
+        }))
+    }
+
+    /// Run `body` with a drainer thread for `lane`; stop and join it afterwards.
+    fn with_drainer<T>(lane: &Arc<Lane>, fake: &Arc<Fake>, body: impl FnOnce() -> T) -> T {
+        let (l, f) = (lane.clone(), fake.clone());
+        let drainer = std::thread::spawn(move || l.drain(&*f));
+        let out = body();
+        lane.stop_drainer();
+        drainer.join().unwrap();
+        out
+    }
+
+    #[test]
+    fn a_lone_blocking_submitter_runs_its_own_group_on_its_own_thread() {
+        let (lane, fake) = (lane(16, 8), Arc::new(Fake::default()));
+        // No drainer at all: the submitter must lead itself.
+        let r = lane.submit_wait(&*fake, |n| job(exec(), n), None).unwrap();
+        assert_eq!(fake.groups.load(Ordering::Acquire), 1);
+        assert!(r.rows_affected > 0);
+        assert!(!lane.state.lock().leading, "the lane is idle again");
+    }
+
+    #[test]
+    fn every_blocking_job_runs_exactly_once_and_its_submitter_gets_its_own_result() {
+        // Groups take time, like commits: submitters arriving meanwhile share the next one.
+        let (lane, fake) = (
+            lane(1024, 16),
+            Arc::new(Fake {
+                group_time: Duration::from_micros(100),
+                ..Fake::default()
+            }),
+        );
+        with_drainer(&lane, &fake, || {
+            std::thread::scope(|s| {
+                for _ in 0..8 {
+                    s.spawn(|| {
+                        for _ in 0..200 {
+                            let mut mine = 0;
+                            let r = lane
+                                .submit_wait(
+                                    &*fake,
+                                    |n| {
+                                        let j = job(exec(), n);
+                                        mine = j.op;
+                                        j
+                                    },
+                                    None,
+                                )
+                                .unwrap();
+                            assert_eq!(r.rows_affected, mine as i64, "someone else's result");
+                        }
+                    });
+                }
+            });
+        });
+        let ran = fake.ran.lock();
+        assert_eq!(ran.len(), 1600);
+        let mut ops: Vec<u64> = ran.iter().map(|(op, _)| *op).collect();
+        ops.sort_unstable();
+        ops.dedup();
+        assert_eq!(ops.len(), 1600, "a job ran twice");
+        assert_eq!(fake.recorded.load(Ordering::Acquire), 1600);
+        assert!(
+            fake.groups.load(Ordering::Acquire) < 1600,
+            "jobs were grouped ({} groups)",
+            fake.groups.load(Ordering::Acquire)
+        );
+    }
+
+    #[test]
+    fn async_completions_run_once_in_order_on_the_drainer() {
+        let (lane, fake) = (lane(100_000, 64), Arc::new(Fake::default()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let drainer_thread = Arc::new(Mutex::new(None));
+        with_drainer(&lane, &fake, || {
+            for i in 0..2000u64 {
+                let (seen, t) = (seen.clone(), drainer_thread.clone());
+                lane.submit_async(
+                    &*fake,
+                    job(
+                        exec(),
+                        Notify::Call(Box::new(move |r| {
+                            assert!(r.is_ok());
+                            seen.lock().push(i);
+                            let me = std::thread::current().id();
+                            assert_eq!(*t.lock().get_or_insert(me), me, "callbacks on one thread");
+                        })),
+                    ),
+                )
+                .unwrap();
+            }
+            let w = Waiter::new();
+            lane.barrier(
+                &*fake,
+                job(Work::Barrier, Notify::Barrier(w.clone())),
+                false,
+            )
+            .unwrap();
+            assert!(w
+                .wait_until(Some(Instant::now() + Duration::from_secs(20)))
+                .is_some());
+        });
+        let seen = seen.lock();
+        assert_eq!(
+            *seen,
+            (0..2000).collect::<Vec<_>>(),
+            "every callback, once, in order"
+        );
+    }
+
+    #[test]
+    fn a_group_that_meets_a_foreign_lock_is_left_to_the_drainer() {
+        let (lane, fake) = (lane(16, 8), Arc::new(Fake::default()));
+        fake.foreign_lock.store(3, Ordering::Release);
+        let r = with_drainer(&lane, &fake, || {
+            lane.submit_wait(&*fake, |n| job(exec(), n), None)
+        });
+        assert!(r.is_ok());
+        assert_eq!(fake.ran.lock().len(), 1);
+    }
+
+    #[test]
+    fn a_transaction_is_run_by_its_owner_even_when_another_thread_leads() {
+        let (lane, fake) = (lane(1024, 16), Arc::new(Fake::default()));
+        with_drainer(&lane, &fake, || {
+            std::thread::scope(|s| {
+                for t in 0..6 {
+                    let (lane, fake) = (&lane, &fake);
+                    s.spawn(move || {
+                        for _ in 0..300 {
+                            if t % 2 == 0 {
+                                let mut body = |_: &mut Txn<'_>| -> Result<()> { Ok(()) };
+                                lane.submit_wait(&**fake, |n| job(Work::Txn, n), Some(&mut body))
+                                    .unwrap();
+                            } else {
+                                lane.submit_wait(&**fake, |n| job(exec(), n), None).unwrap();
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        assert_eq!(fake.ran.lock().len(), 1800);
+    }
+
+    #[test]
+    fn a_full_queue_fails_at_once_from_a_callback_and_after_the_timeout_otherwise() {
+        let (lane, fake) = (lane(2, 8), Arc::new(Fake::default()));
+        // No drainer: nothing takes the jobs.
+        lane.submit_async(&*fake, job(exec(), Notify::Nothing))
+            .unwrap();
+        lane.submit_async(&*fake, job(exec(), Notify::Nothing))
+            .unwrap();
+        let started = Instant::now();
+        let e = lane
+            .submit_async(&*fake, job(exec(), Notify::Nothing))
+            .unwrap_err();
+        assert_eq!(e.status(), Status::QueueFull);
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "waited the Enqueue Timeout"
+        );
+        let e = in_callback(|| {
+            lane.submit_async(&*fake, job(exec(), Notify::Nothing))
+                .unwrap_err()
+        });
+        assert_eq!(e.status(), Status::QueueFull);
+        assert_eq!(fake.full.load(Ordering::Acquire), 2);
+        // A blocking submitter waiting for room gets it when the drainer takes the queue.
+        let r = with_drainer(&lane, &fake, || {
+            lane.submit_wait(&*fake, |n| job(exec(), n), None)
+        });
+        assert!(r.is_ok());
+    }
+
+    #[test]
+    fn closing_refuses_new_jobs_and_drains_the_queued_ones() {
+        let (lane, fake) = (lane(1024, 8), Arc::new(Fake::default()));
+        for _ in 0..50 {
+            lane.submit_async(&*fake, job(exec(), Notify::Nothing))
+                .unwrap();
+        }
+        lane.begin_close();
+        let e = lane
+            .submit_wait(&*fake, |n| job(exec(), n), None)
+            .unwrap_err();
+        assert_eq!(e.status(), Status::Closed);
+        let w = Waiter::new();
+        lane.barrier(&*fake, job(Work::Barrier, Notify::Barrier(w.clone())), true)
+            .unwrap();
+        with_drainer(&lane, &fake, || {
+            assert!(w
+                .wait_until(Some(Instant::now() + Duration::from_secs(20)))
+                .is_some());
+        });
+        assert_eq!(fake.ran.lock().len(), 51);
+    }
+
+    /// The hand-off chain under slow groups and many more submitters than cores: every
+    /// submitter finishes (a lost wake-up or an orphaned LEAD hangs this test).
+    #[test]
+    fn hand_offs_never_strand_a_submitter() {
+        let (lane, fake) = (
+            lane(64, 4),
+            Arc::new(Fake {
+                group_time: Duration::from_micros(200),
+                ..Fake::default()
+            }),
+        );
+        with_drainer(&lane, &fake, || {
+            std::thread::scope(|s| {
+                for t in 0..16 {
+                    let (lane, fake) = (&lane, &fake);
+                    s.spawn(move || {
+                        for i in 0..100 {
+                            if (t + i) % 7 == 0 {
+                                lane.submit_async(&**fake, job(exec(), Notify::Nothing))
+                                    .unwrap();
+                            } else {
+                                lane.submit_wait(&**fake, |n| job(exec(), n), None).unwrap();
+                            }
+                        }
+                    });
+                }
+            });
+            let w = Waiter::new();
+            lane.barrier(
+                &*fake,
+                job(Work::Barrier, Notify::Barrier(w.clone())),
+                false,
+            )
+            .unwrap();
+            assert!(w
+                .wait_until(Some(Instant::now() + Duration::from_secs(30)))
+                .is_some());
+        });
+        assert_eq!(fake.ran.lock().len(), 1601, "1600 writes and the barrier");
+    }
 }

@@ -1,0 +1,248 @@
+//! The engine: everything one database's writer owns, shared by all its handles.
+//!
+//! Owns the write connection, the lane, the read pool, the cache, the signals, the metrics and
+//! the drainer thread of one database, and the order in which they are opened and shut down.
+//! Must never be reached from a handle of another fork generation (see `process.rs`) and never
+//! drop a connection while a thread may still use it.
+//!
+//! # Lock order
+//!
+//! Locks are taken in this order (a thread holding one may take those below it, never above):
+//!
+//! 1. the registry (`registry.rs`), only around map updates — never while opening or closing;
+//! 2. the lane's state (`lane.rs`), never across running a group or a callback;
+//! 3. the write connection (`Engine::conn`), held for a whole group, or by the drainer's idle
+//!    tick while it leads;
+//! 4. the read pool's idle list and its counters (`read.rs`), briefly;
+//! 5. the cache (`cache.rs`), the operation lists (`ops.rs`), a waiter's result slot;
+//! 6. the signal ring (`signal.rs`): a leaf; publishing to subscribers never blocks (`try_send`),
+//!    so signals may be emitted under any of the above.
+//!
+//! # Threads
+//!
+//! - Submitters: block in `Lane::submit_wait` (parked, or leading the lane and running groups on
+//!   their own thread); never inside a callback (MISUSE instead).
+//! - The drainer (`sw-writer`, one per engine): leads when no submitter does, runs completion
+//!   callbacks, waits out another process's lock with backoff, ticks the read pool and the
+//!   check for other processes' commits. Blocks only on the lane's condition variable, the write
+//!   connection and SQLite.
+//! - Subscription dispatchers (`signal.rs`, one per subscription): run subscriber callbacks;
+//!   block only on their own queue.
+//! - Readers: any thread calling `query`/`read`, on a pooled read connection; they block only
+//!   for a free connection.
+//!
+//! # Closing
+//!
+//! `Writer::close` marks its handle closed (`Writer::closed`); the registry counts handles and
+//! the last one calls [`Engine::shutdown`], which sets `Engine::closed` (no new reads or
+//! writes through any handle), then `Lane::begin_close` (submissions get CLOSED), queues a
+//! barrier and waits for it (everything accepted commits, callbacks fire), stops and joins the
+//! drainer (`Lane::stop_drainer`), closes the read connections (their snapshots would keep the
+//! checkpoint from restarting the WAL), unregisters from the change table, checkpoints, and
+//! closes the write connection. `Writer::closed`, `Engine::closed` and the lane's `closing`
+//! and `stopped` are the only closing flags.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::conn::{self, WriteConn};
+use super::lane::{Job, Lane, LaneConfig, Notify, Waiter, Work};
+use super::ops::{OpRecord, RunningOp};
+use crate::cache::Cache;
+use crate::error::{Error, Result, Status};
+use crate::options::Options;
+use crate::read::Readers;
+use crate::rows::Rows;
+use crate::signal::metrics::Metrics;
+use crate::signal::{Sampled, Signals};
+use crate::sync::Mutex;
+use crate::value::Param;
+
+/// One database's writer.
+pub(crate) struct Engine {
+    pub(crate) opts: Options,
+    pub(crate) lane: Lane,
+    /// The write connection: used by whoever leads the lane. `None` once closed (or released
+    /// in a forked child).
+    pub(crate) conn: Mutex<Option<WriteConn>>,
+    pub(crate) readers: Readers,
+    pub(crate) cache: Cache,
+    pub(crate) signals: Arc<Signals>,
+    pub(crate) metrics: Metrics,
+    next_op: AtomicU64,
+    /// The last `Max Tracked Writes` finished operations, and the group running now.
+    pub(crate) ops: Mutex<VecDeque<OpRecord>>,
+    pub(crate) running: Mutex<Vec<RunningOp>>,
+    drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set by the first `shutdown`: every handle then returns CLOSED.
+    pub(crate) closed: AtomicBool,
+    /// The fork generation this writer was opened in (`process::generation`).
+    generation: u64,
+}
+
+impl Engine {
+    /// Open the database: the write connection, the first read connection, the cache, and
+    /// the drainer thread.
+    pub(crate) fn open(opts: Options) -> Result<Arc<Engine>> {
+        let signals = Arc::new(Signals::new(opts.signal_capacity, opts.sample_rate));
+        let conn = WriteConn::open(&opts, &signals).map_err(|e| conn::read_only_media(&opts, e))?;
+        let readers = Readers::new(&opts).map_err(|e| conn::read_only_media(&opts, e))?;
+        signals.emit("connection.open.read", "");
+        let cache = Cache::new(
+            opts.cache_size,
+            opts.cache_ttl,
+            opts.hot_key_ttl,
+            opts.hot_access_threshold,
+            signals.clone(),
+        );
+        let engine = Arc::new(Engine {
+            lane: Lane::new(LaneConfig {
+                capacity: opts.queue_capacity,
+                max_batch: opts.max_batch,
+                enqueue_timeout: opts.enqueue_timeout,
+                poll: opts.invalidation_poll,
+            }),
+            conn: Mutex::new(Some(conn)),
+            readers,
+            cache,
+            signals,
+            metrics: Metrics::new(),
+            next_op: AtomicU64::new(1),
+            ops: Mutex::new(VecDeque::new()),
+            running: Mutex::new(Vec::new()),
+            drainer: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            generation: crate::process::generation(),
+            opts,
+        });
+        let worker = engine.clone();
+        let handle = std::thread::Builder::new()
+            .name("sw-writer".into())
+            .spawn(move || worker.lane.drain(&*worker))
+            .map_err(|e| {
+                Error::new(
+                    Status::Error,
+                    format!("cannot start the writer thread: {e}"),
+                )
+            })?;
+        *engine.drainer.lock() = Some(handle);
+        engine.signals.emit("writer.open", "");
+        Ok(engine)
+    }
+
+    /// A job for the lane, with its operation id and whether its signals are sampled.
+    fn new_job(&self, work: Work, notify: Notify) -> Job {
+        Job {
+            work,
+            notify,
+            submitted: Instant::now(),
+            op: self.next_op.fetch_add(1, Ordering::Relaxed),
+            sampled: self.signals.sampled(Sampled::Write),
+        }
+    }
+
+    /// Queue a job whose completion goes to `notify` on the drainer thread.
+    pub(crate) fn submit_async(&self, work: Work, notify: Notify) -> Result<()> {
+        self.lane.submit_async(self, self.new_job(work, notify))
+    }
+
+    /// Submit a job and wait for its result (MISUSE inside a callback).
+    pub(crate) fn submit_wait(
+        &self,
+        work: Work,
+        txn: Option<&mut super::lane::TxnFn<'_>>,
+    ) -> Result<super::WriteResult> {
+        self.lane.submit_wait(self, |n| self.new_job(work, n), txn)
+    }
+
+    /// Queue a flush barrier for `waiter`; `while_closing` lets close queue its own.
+    pub(crate) fn barrier(&self, waiter: Arc<Waiter>, while_closing: bool) -> Result<()> {
+        let job = self.new_job(Work::Barrier, Notify::Barrier(waiter));
+        self.lane.barrier(self, job, while_closing)
+    }
+
+    /// Run a read on the pool with its signals (`start` and `read.done`, sampled) and counters;
+    /// `track` notes the tables' generations for the cache.
+    pub(crate) fn run_read(
+        &self,
+        start: &'static str,
+        key: &str,
+        sql: &str,
+        params: &[Param],
+        track: bool,
+    ) -> Result<(Rows, Option<crate::cache::Deps>)> {
+        let sampled = self.signals.sampled(Sampled::Read);
+        if sampled {
+            self.signals.emit(start, key);
+        }
+        let started = Instant::now();
+        let tables = track.then_some(&*self.cache.tables);
+        let ((rows, deps), waited) = self.readers.run(sql, params, tables)?;
+        self.metrics.reads.fetch_add(1, Ordering::Relaxed);
+        if waited {
+            self.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
+        }
+        if sampled {
+            let micros = started.elapsed().as_micros() as i64;
+            self.signals.emit_full(
+                "read.done",
+                key,
+                Status::Ok,
+                micros,
+                rows.row_count() as i64,
+            );
+        }
+        Ok((rows, deps))
+    }
+
+    /// The fork generation this writer was opened in.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// In a forked child: close this inherited writer's SQLite connections without using them
+    /// (no checkpoint, no commit), so SQLite drops its copy of their lock state and the
+    /// database can be opened afresh in the child. False when a connection cannot be reached
+    /// safely: held by a thread of the parent (which does not exist here), or inside a write
+    /// transaction (rolling it back would rewrite the shared WAL index under the parent).
+    pub(crate) fn release_inherited(&self) -> bool {
+        let Some(mut conn) = self.conn.try_lock() else {
+            return false;
+        };
+        if conn.as_ref().is_some_and(|c| c.in_transaction()) {
+            return false;
+        }
+        if !self.readers.release_inherited() {
+            return false;
+        }
+        drop(conn.take());
+        true
+    }
+
+    /// Close: stop accepting, drain and commit everything accepted, checkpoint, close (see
+    /// "Closing" above). Only the first call does anything.
+    pub(crate) fn shutdown(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.lane.begin_close();
+        let waiter = Waiter::new();
+        if self.barrier(waiter.clone(), true).is_ok() {
+            let _ = waiter.wait_until(None);
+        }
+        self.lane.stop_drainer();
+        if let Some(h) = self.drainer.lock().take() {
+            let _ = h.join();
+        }
+        // Readers first: their snapshots would keep the checkpoint from truncating the WAL.
+        self.readers.close();
+        if let Some(mut conn) = self.conn.lock().take() {
+            conn.unregister();
+            conn.checkpoint();
+        }
+        self.signals.emit("writer.close", "");
+        self.signals.unsubscribe_all();
+    }
+}

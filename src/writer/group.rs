@@ -1,0 +1,599 @@
+//! One group on the write connection: BEGIN, the jobs, a restart when one ends the
+//! transaction, COMMIT, and publishing the changes to the cache before anyone is acknowledged.
+//!
+//! Owns [`Runner`] for the engine: what the lane asks of it. Must never acknowledge a job
+//! before the COMMIT that holds it, never let one job's failure fail its neighbours, and never
+//! leave a group holding a transaction to the drainer (its body is on its owner's stack).
+//!
+//! Departures from DESIGN.md, and why:
+//! - Single-statement jobs run without a savepoint: SQLite already undoes a failed statement
+//!   (statement journal), so `SAVEPOINT`/`RELEASE` per write would only cost. A failure that ends
+//!   the whole transaction (`OR ROLLBACK`, `RAISE(ROLLBACK)`, I/O, full disk) fails that job
+//!   alone and the rest of its group runs again in a new transaction.
+//! - Consecutive writes of the same SQL in a group share one prepared statement.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::busy;
+use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
+use super::engine::Engine;
+use super::lane::{Job, Runner, TxnFn, Work};
+use super::Txn;
+use crate::cache::SCHEMA;
+use crate::error::{Error, Result, Status};
+use crate::reentry::in_callback;
+use crate::signal::Sampled;
+use crate::value::Param;
+
+impl Runner for Engine {
+    fn run_group(
+        &self,
+        jobs: &[Job],
+        txn: Option<&mut TxnFn<'_>>,
+        submitter: bool,
+    ) -> Option<Vec<Result<WriteResult>>> {
+        self.run_group_inner(jobs, txn, submitter)
+    }
+
+    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>]) {
+        // One clock reading for the whole group.
+        let done_us = crate::signal::now_us();
+        let done_at = Instant::now();
+        self.track_done(jobs, results, done_us, done_at);
+        let mut batch = Vec::new();
+        // Counted here, published once per group.
+        let mut latencies = Vec::with_capacity(jobs.len());
+        let (mut committed, mut failed) = (0u64, 0u64);
+        for (job, result) in jobs.iter().zip(results) {
+            if !job.is_write() {
+                continue;
+            }
+            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
+            latencies.push(latency as u64);
+            match result {
+                Ok(r) => {
+                    committed += 1;
+                    if job.sampled {
+                        batch.push((
+                            "write.done",
+                            crate::signal::no_key(),
+                            Status::Ok,
+                            latency,
+                            r.rows_affected,
+                            done_us,
+                        ));
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    batch.push((
+                        "write.error",
+                        Arc::from(e.message()),
+                        e.status(),
+                        latency,
+                        -1,
+                        done_us,
+                    ));
+                }
+            }
+        }
+        self.metrics.latency.record_all(&latencies);
+        if committed > 0 {
+            self.metrics
+                .committed
+                .fetch_add(committed, Ordering::Relaxed);
+        }
+        if failed > 0 {
+            self.metrics.failed.fetch_add(failed, Ordering::Relaxed);
+        }
+        self.signals.emit_all(batch);
+    }
+
+    fn idle_tick(&self, leading: bool) {
+        self.readers.sweep();
+        if !leading {
+            return;
+        }
+        if let Some(conn) = self.conn.lock().as_mut() {
+            if conn.external_checks_enabled() {
+                if let Ok(ext) = conn.check_external() {
+                    self.apply_external(ext);
+                }
+            }
+        }
+    }
+
+    fn accepted(&self, job: &Job) {
+        if job.is_write() {
+            // `write.enqueue` is emitted by the group with the submission's timestamp, together
+            // with the group's other signals (one lock per group, not three per write).
+            self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn queue_full(&self, len: usize) {
+        self.metrics.queue_full.fetch_add(1, Ordering::Relaxed);
+        self.signals
+            .emit_full("backpressure.full", "", Status::QueueFull, -1, len as i64);
+    }
+
+    fn queue_recovered(&self, waited: Duration) {
+        self.signals.emit_full(
+            "backpressure.recovered",
+            "",
+            Status::Ok,
+            waited.as_micros() as i64,
+            -1,
+        );
+    }
+}
+
+impl Engine {
+    /// Execute one group. `None` when another process holds the lock and this submitter should
+    /// leave the waiting to the drainer.
+    ///
+    /// A flush's barrier succeeds whenever its group ran to an end: it reports that every write
+    /// before it was acknowledged, each with its own result — not the outcome of the group it
+    /// happened to share (a full disk or a foreign lock fails the writes, not the flush).
+    fn run_group_inner(
+        &self,
+        jobs: &[Job],
+        txn: Option<&mut TxnFn<'_>>,
+        submitter: bool,
+    ) -> Option<Vec<Result<WriteResult>>> {
+        let mut results = self.run_group_jobs(jobs, txn, submitter)?;
+        for (job, r) in jobs.iter().zip(results.iter_mut()) {
+            if matches!(job.work, Work::Barrier) {
+                *r = Ok(WriteResult::default());
+            }
+        }
+        Some(results)
+    }
+
+    fn run_group_jobs(
+        &self,
+        jobs: &[Job],
+        mut txn: Option<&mut TxnFn<'_>>,
+        submitter: bool,
+    ) -> Option<Vec<Result<WriteResult>>> {
+        let mut guard = self.conn.lock();
+        let Some(conn) = guard.as_mut() else {
+            return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
+        };
+        let group_start = Instant::now();
+        let now = crate::signal::now_us();
+        let mut batch = Vec::new();
+        for job in jobs.iter().filter(|j| j.sampled) {
+            let submitted = now
+                - group_start
+                    .saturating_duration_since(job.submitted)
+                    .as_micros() as i64;
+            batch.push((
+                "write.enqueue",
+                crate::signal::no_key(),
+                Status::Ok,
+                -1,
+                -1,
+                submitted.max(1),
+            ));
+            batch.push((
+                "write.start",
+                crate::signal::no_key(),
+                Status::Ok,
+                -1,
+                -1,
+                now,
+            ));
+        }
+        self.signals.emit_all(batch);
+        self.track_running(jobs);
+        if let [Job {
+            work:
+                Work::Exec {
+                    sql,
+                    params,
+                    alone: true,
+                    ..
+                },
+            ..
+        }] = jobs
+        {
+            // The statement may change the journal mode or need the database to itself:
+            // idle read connections close first, and readers keep snapshots again only if the
+            // database is still in WAL mode afterwards.
+            self.readers.before_alone();
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                self.with_busy_retry(|| conn.execute_alone(sql, params))
+            }))
+            .unwrap_or_else(|_| Err(panicked()));
+            self.readers.after_alone(conn.in_wal_mode());
+            self.cache.tables.bump([SCHEMA]);
+            self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+            return Some(vec![result]);
+        }
+        if jobs.iter().all(|j| matches!(j.work, Work::Barrier)) {
+            return Some(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
+        }
+        let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
+        let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
+        let mut failed_hard = vec![false; jobs.len()];
+        let changes = loop {
+            // BEGIN IMMEDIATE, waiting out another process's lock.
+            let mut waited: Option<Instant> = None;
+            loop {
+                match conn.begin() {
+                    Ok(()) => break,
+                    Err(e) if e.status() == Status::Busy => {
+                        self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
+                        let since = *waited.get_or_insert_with(|| {
+                            self.signals.emit("busy.wait", "");
+                            Instant::now()
+                        });
+                        if submitter && !owns_txn {
+                            return None;
+                        }
+                        if since.elapsed() >= self.opts.busy_timeout {
+                            self.signals.emit_full(
+                                "busy.timeout",
+                                "",
+                                Status::Busy,
+                                since.elapsed().as_micros() as i64,
+                                -1,
+                            );
+                            let err = Error::new(Status::Busy, format!(
+                                "another connection held the write lock for longer than the Busy Timeout ({} ms)",
+                                self.opts.busy_timeout.as_millis()
+                            ))
+                            .with_sqlite_code(e.sqlite_code());
+                            return Some(jobs.iter().map(|_| Err(err.clone())).collect());
+                        }
+                        std::thread::sleep(busy::pause(since.elapsed()));
+                    }
+                    Err(e) => return Some(jobs.iter().map(|_| Err(e.clone())).collect()),
+                }
+            }
+            if let Some(since) = waited {
+                self.signals.emit_full(
+                    "busy.recovered",
+                    "",
+                    Status::Ok,
+                    since.elapsed().as_micros() as i64,
+                    -1,
+                );
+            }
+            if conn.external_checks_enabled()
+                && !self.opts.invalidation_poll.is_zero()
+                && conn.last_external_check.elapsed() >= self.opts.invalidation_poll
+            {
+                if let Ok(ext) = conn.check_external() {
+                    self.apply_external(ext);
+                }
+            }
+            let mut changes = Changes::default();
+            let mut restart = false;
+            let mut i = 0;
+            while i < jobs.len() {
+                if failed_hard[i] {
+                    i += 1;
+                    continue;
+                }
+                // Consecutive writes of the same SQL run on one prepared statement.
+                let run = same_sql_run(&jobs[i..], &failed_hard[i..]);
+                if run > 1 {
+                    let sql: &str = match &jobs[i].work {
+                        Work::Exec { sql, .. } => sql,
+                        _ => "",
+                    };
+                    let params: Vec<&[Param]> = jobs[i..i + run].iter().map(exec_params).collect();
+                    let rs = catch_unwind(AssertUnwindSafe(|| {
+                        conn.execute_run(sql, &params, &mut changes)
+                    }))
+                    .unwrap_or_else(|_| vec![Err(panicked())]);
+                    let done = rs.len();
+                    for (k, r) in rs.into_iter().enumerate() {
+                        results[i + k] = Some(r);
+                    }
+                    if !conn.in_transaction() {
+                        let last = i + done - 1;
+                        failed_hard[last] = true;
+                        if results[last].as_ref().is_some_and(|r| r.is_ok()) {
+                            results[last] = Some(Err(Error::new(
+                                Status::Error,
+                                "the statement ended the group transaction",
+                            )));
+                        }
+                        restart = true;
+                        break;
+                    }
+                    i += run;
+                    continue;
+                }
+                let job = &jobs[i];
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    self.run_job(conn, job, txn.as_deref_mut(), &mut changes)
+                }))
+                .unwrap_or_else(|_| Err(panicked()));
+                if !conn.in_transaction() {
+                    // This job's failure ended the whole transaction: it alone fails, the
+                    // others run again in a new one.
+                    failed_hard[i] = true;
+                    results[i] = Some(Err(r.err().unwrap_or_else(|| {
+                        Error::new(Status::Error, "the statement ended the group transaction")
+                    })));
+                    restart = true;
+                    break;
+                }
+                results[i] = Some(r);
+                i += 1;
+            }
+            if restart {
+                for (i, r) in results.iter_mut().enumerate() {
+                    if !failed_hard[i] {
+                        *r = None;
+                    }
+                }
+                if jobs.iter().zip(&failed_hard).all(|(_, f)| *f) {
+                    break Changes::default();
+                }
+                if owns_txn {
+                    // A transaction body is not re-run; the group was that body alone.
+                    break Changes::default();
+                }
+                continue;
+            }
+            let commit_start = Instant::now();
+            match conn.commit(&changes) {
+                Ok(()) => {
+                    self.metrics
+                        .commit_time
+                        .record(commit_start.elapsed().as_micros() as u64);
+                    break changes;
+                }
+                Err(e) => {
+                    let e = e.context("COMMIT failed; nothing of this group was kept");
+                    for (i, r) in results.iter_mut().enumerate() {
+                        if !failed_hard[i] {
+                            *r = Some(Err(e.clone()));
+                        }
+                    }
+                    break Changes::default();
+                }
+            }
+        };
+        drop(guard);
+        self.readers.sweep();
+        self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+        self.metrics.group_size.record(jobs.len() as u64);
+        let results: Vec<Result<WriteResult>> = results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::new(Status::Error, "write did not run"))))
+            .collect();
+        // Make the group visible to the cache before anyone is acknowledged.
+        if !changes.is_empty() {
+            self.cache.tables.bump(changes.tables.iter().map(|t| &**t));
+            if changes.schema {
+                self.cache.tables.bump([SCHEMA]);
+            }
+            for pattern in &changes.raised {
+                self.cache.invalidate(pattern, "cache.invalidate");
+            }
+        }
+        for (job, r) in jobs.iter().zip(&results) {
+            if let (Work::Exec { invalidate, .. }, Ok(_)) = (&job.work, r) {
+                for key in invalidate {
+                    self.cache.invalidate(key, "cache.invalidate");
+                }
+            }
+            if matches!(job.work, Work::Txn) && job.sampled {
+                let name = if r.is_ok() {
+                    "tx.commit"
+                } else {
+                    "tx.rollback"
+                };
+                self.signals.emit(name, "");
+            }
+        }
+        self.signals.emit_full(
+            "group.commit",
+            "",
+            Status::Ok,
+            group_start.elapsed().as_micros() as i64,
+            jobs.len() as i64,
+        );
+        Some(results)
+    }
+
+    fn with_busy_retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+        let start = Instant::now();
+        loop {
+            match f() {
+                Err(e)
+                    if e.status() == Status::Busy && start.elapsed() < self.opts.busy_timeout =>
+                {
+                    self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(busy::pause(start.elapsed()));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn run_job(
+        &self,
+        conn: &mut WriteConn,
+        job: &Job,
+        txn: Option<&mut TxnFn<'_>>,
+        changes: &mut Changes,
+    ) -> Result<WriteResult> {
+        match &job.work {
+            Work::Exec { sql, params, .. } => conn.execute(sql, params, changes),
+            Work::Batch {
+                statements,
+                transactional,
+            } => self.run_batch(conn, statements, *transactional, job.sampled, changes),
+            Work::Txn => {
+                let Some(body) = txn else {
+                    return Err(Error::new(Status::Error, "transaction body missing"));
+                };
+                if job.sampled {
+                    self.signals.emit("tx.begin", "");
+                }
+                conn.savepoint(|c| {
+                    let mut t = Txn {
+                        conn: c,
+                        changes,
+                        rows: 0,
+                    };
+                    let outcome = catch_unwind(AssertUnwindSafe(|| in_callback(|| body(&mut t))))
+                        .unwrap_or_else(|_| Err(panicked()));
+                    outcome.map(|()| WriteResult {
+                        rows_affected: t.rows,
+                        last_insert_rowid: 0,
+                    })
+                })
+            }
+            Work::Barrier => Ok(WriteResult::default()),
+            Work::Raise { pattern } => {
+                changes.raised.push(pattern.clone());
+                Ok(WriteResult::default())
+            }
+        }
+    }
+
+    fn run_batch(
+        &self,
+        conn: &mut WriteConn,
+        statements: &[Statement],
+        transactional: bool,
+        sampled: bool,
+        changes: &mut Changes,
+    ) -> Result<WriteResult> {
+        let n = statements.len();
+        let mut total = WriteResult::default();
+        let run_one = |c: &mut WriteConn,
+                       i: usize,
+                       s: &Statement,
+                       changes: &mut Changes|
+         -> Result<WriteResult> {
+            let item_sampled = sampled && self.signals.sampled(Sampled::BatchItem);
+            if item_sampled {
+                self.signals
+                    .emit_full("batch.item.start", "", Status::Ok, -1, i as i64);
+            }
+            let started = Instant::now();
+            let r = c.execute(&s.sql, &s.params, changes);
+            if item_sampled {
+                let (status, rows) = match &r {
+                    Ok(r) => (Status::Ok, r.rows_affected),
+                    Err(e) => (e.status(), -1),
+                };
+                self.signals.emit_full(
+                    "batch.item.done",
+                    "",
+                    status,
+                    started.elapsed().as_micros() as i64,
+                    rows,
+                );
+            }
+            r
+        };
+        if transactional {
+            if sampled {
+                self.signals.emit("tx.begin", "");
+            }
+            let r = conn.savepoint(|c| {
+                for (i, s) in statements.iter().enumerate() {
+                    let r = run_one(c, i, s, changes).map_err(|e| {
+                        e.context(&format!(
+                            "batch statement {} of {n} failed; the batch was rolled back",
+                            i + 1
+                        ))
+                    })?;
+                    total.add(r);
+                }
+                Ok(total)
+            });
+            if sampled {
+                self.signals.emit(
+                    if r.is_ok() {
+                        "tx.commit"
+                    } else {
+                        "tx.rollback"
+                    },
+                    "",
+                );
+            }
+            r
+        } else {
+            // Each statement is atomic by itself (a multi-statement text gets its own savepoint
+            // in `execute`), so a failure keeps what came before it.
+            for (i, s) in statements.iter().enumerate() {
+                let r = run_one(conn, i, s, changes).map_err(|e| {
+                    e.context(&format!(
+                        "batch statement {} of {n} failed; the {i} before it were kept",
+                        i + 1
+                    ))
+                })?;
+                total.add(r);
+            }
+            Ok(total)
+        }
+    }
+
+    /// Apply what the check for other processes' commits found.
+    pub(crate) fn apply_external(&self, ext: External) {
+        if !ext.tables.is_empty() {
+            self.cache.tables.bump(ext.tables.iter().map(|t| &**t));
+            for t in &ext.tables {
+                self.signals
+                    .emit("cache.invalidate.external", format!("table:{t}"));
+            }
+        }
+        for pattern in &ext.raised {
+            self.cache.invalidate(pattern, "cache.invalidate.external");
+        }
+        if ext.everything {
+            self.cache.tables.bump_all();
+            self.signals.emit("cache.invalidate.external", "*");
+        }
+    }
+}
+
+/// How many jobs from the first on are plain writes of the same SQL (none failed before).
+fn same_sql_run(jobs: &[Job], failed: &[bool]) -> usize {
+    let Some(Job {
+        work:
+            Work::Exec {
+                sql: first,
+                alone: false,
+                ..
+            },
+        ..
+    }) = jobs.first()
+    else {
+        return 0;
+    };
+    jobs.iter()
+        .zip(failed)
+        .take_while(|(j, f)| {
+            !**f && matches!(&j.work, Work::Exec { sql, alone: false, .. } if Arc::ptr_eq(sql, first) || **sql == **first)
+        })
+        .count()
+}
+
+fn exec_params(job: &Job) -> &[Param] {
+    match &job.work {
+        Work::Exec { params, .. } => params,
+        _ => &[],
+    }
+}
+
+fn panicked() -> Error {
+    Error::new(
+        Status::Panic,
+        "the write panicked; it was rolled back and the writer lives on",
+    )
+}

@@ -1,0 +1,159 @@
+//! Operation tracking: the recent, running and queued jobs behind `operations_json`.
+//!
+//! Owns the bounded lists of finished operations (the last `Max Tracked Writes`) and of the
+//! group running now, and their JSON form. Must never grow beyond `Max Tracked Writes` entries
+//! and never hold its locks across anything but list updates.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::engine::Engine;
+use super::lane::{Job, Work};
+use super::WriteResult;
+use crate::error::Result;
+use crate::json::json_string;
+
+/// A finished operation.
+pub(crate) struct OpRecord {
+    id: u64,
+    kind: &'static str,
+    committed: bool,
+    sql: Option<Arc<str>>,
+    submitted_us: i64,
+    finished_us: i64,
+    latency_us: i64,
+    error: Option<String>,
+}
+
+/// A write being executed now: (id, kind, sql).
+pub(crate) type RunningOp = (u64, &'static str, Option<Arc<str>>);
+
+/// What an operation is, for the operations list.
+pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
+    match work {
+        Work::Exec { sql, .. } => ("execute", Some(sql.clone())),
+        Work::Batch { .. } => ("batch", None),
+        Work::Txn => ("transaction", None),
+        Work::Barrier => ("flush", None),
+        Work::Raise { .. } => ("raise", None),
+    }
+}
+
+/// SQL shown in the operations list: one line, at most 60 characters.
+fn preview(sql: &str) -> String {
+    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+impl Engine {
+    /// Note a group's jobs as running (the first `Max Tracked Writes` of them).
+    pub(crate) fn track_running(&self, jobs: &[Job]) {
+        let max = self.opts.max_tracked_writes;
+        if max == 0 {
+            return;
+        }
+        let mut running = self.running.lock();
+        running.clear();
+        running.extend(jobs.iter().take(max).map(|job| {
+            let (kind, sql) = kind_of(&job.work);
+            (job.op, kind, sql)
+        }));
+    }
+
+    /// Record a group's finished jobs, keeping the last `Max Tracked Writes`.
+    pub(crate) fn track_done(
+        &self,
+        jobs: &[Job],
+        results: &[Result<WriteResult>],
+        done_us: i64,
+        done_at: Instant,
+    ) {
+        let max = self.opts.max_tracked_writes;
+        if max == 0 {
+            return;
+        }
+        self.running.lock().clear();
+        let skip = jobs.len().saturating_sub(max);
+        let mut ops = self.ops.lock();
+        for (job, result) in jobs.iter().zip(results).skip(skip) {
+            let (kind, sql) = kind_of(&job.work);
+            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
+            if ops.len() >= max {
+                ops.pop_front();
+            }
+            ops.push_back(OpRecord {
+                id: job.op,
+                kind,
+                committed: result.is_ok(),
+                sql,
+                submitted_us: done_us - latency,
+                finished_us: done_us,
+                latency_us: latency,
+                error: result.as_ref().err().map(|e| e.message().to_owned()),
+            });
+        }
+    }
+
+    /// The recent operations as a JSON array: the last `Max Tracked Writes` finished ones
+    /// (committed, failed), then those running, then up to that many queued.
+    pub(crate) fn operations_json(&self) -> String {
+        let mut out = String::from("[");
+        let mut first = true;
+        let mut item =
+            |out: &mut String, id: u64, kind: &str, state: &str, sql: Option<&str>, extra: &str| {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                let _ = write!(
+                    out,
+                    "{{\"id\":{id},\"kind\":\"{kind}\",\"state\":\"{state}\",\"sql\":"
+                );
+                match sql {
+                    Some(s) => json_string(out, &preview(s)),
+                    None => out.push_str("null"),
+                }
+                out.push_str(extra);
+                out.push('}');
+            };
+        for r in self.ops.lock().iter() {
+            let mut extra = format!(
+                ",\"submitted_us\":{},\"finished_us\":{},\"latency_us\":{},\"error\":",
+                r.submitted_us, r.finished_us, r.latency_us
+            );
+            match &r.error {
+                Some(e) => json_string(&mut extra, e),
+                None => extra.push_str("null"),
+            }
+            let state = if r.committed { "committed" } else { "failed" };
+            item(&mut out, r.id, r.kind, state, r.sql.as_deref(), &extra);
+        }
+        for (id, kind, sql) in self.running.lock().iter() {
+            item(&mut out, *id, kind, "running", sql.as_deref(), "");
+        }
+        let queued: Vec<_> = self.lane.with_queued(|jobs| {
+            jobs.take(self.opts.max_tracked_writes)
+                .map(|j| {
+                    let (kind, sql) = kind_of(&j.work);
+                    (j.op, kind, sql, j.submitted.elapsed().as_micros() as u64)
+                })
+                .collect()
+        });
+        for (id, kind, sql, waited) in queued {
+            item(
+                &mut out,
+                id,
+                kind,
+                "queued",
+                sql.as_deref(),
+                &format!(",\"waiting_us\":{waited}"),
+            );
+        }
+        out.push(']');
+        out
+    }
+}
