@@ -103,6 +103,50 @@ typedef struct sw_writer sw_writer;
 typedef uint32_t sw_status;
 
 /**
+ * A value: the same type numbers as `sqlite3_column_type`.
+ */
+typedef struct sw_value {
+  /**
+   * One of `SW_TYPE_*`; any other number is `SW_STATUS_INVALID_ARGUMENT`.
+   */
+  uint32_t type;
+  /**
+   * For `SW_TYPE_INTEGER`.
+   */
+  int64_t integer;
+  /**
+   * For `SW_TYPE_FLOAT`.
+   */
+  double real;
+  /**
+   * For `SW_TYPE_TEXT` (UTF-8, not necessarily NUL-terminated) or `SW_TYPE_BLOB`; may be
+   * NULL when `len` is 0.
+   */
+  const uint8_t *data;
+  /**
+   * Bytes at `data`.
+   */
+  size_t len;
+} sw_value;
+
+/**
+ * A parameter. Parameters are copied before the function that takes them returns; the caller
+ * may free them at once.
+ */
+typedef struct sw_param {
+  /**
+   * NULL: positional, in order (the n-th positional parameter binds `?n`). Otherwise `"@x"`,
+   * `":x"`, `"$x"` or bare `"x"`, matching whichever prefix the SQL uses. A name the SQL does
+   * not have is `SW_STATUS_INVALID_ARGUMENT`.
+   */
+  const char *name;
+  /**
+   * The value.
+   */
+  struct sw_value value;
+} sw_param;
+
+/**
  * One signal. The strings are NUL-terminated and owned by the library.
  */
 typedef struct sw_signal {
@@ -149,103 +193,6 @@ typedef void (*sw_signal_callback)(void *userdata, const struct sw_signal *signa
  * last callback (after `sw_writer_unsubscribe`, or when the writer closes).
  */
 typedef void (*sw_userdata_free)(void *userdata);
-
-/**
- * The body of a transaction: return `SW_STATUS_OK` to commit; any other status rolls back and
- * is returned by `sw_writer_transaction` (`SW_STATUS_ROLLBACK` is the conventional one).
- * Runs on the thread that called `sw_writer_transaction`, while it holds the writer lane: keep
- * it short (other writes wait). It must not call blocking `sw_writer_*` functions (they return
- * `SW_STATUS_MISUSE`); use `sw_txn_execute` / `sw_txn_query`.
- */
-typedef sw_status (*sw_txn_fn)(void *userdata, struct sw_txn *txn);
-
-/**
- * A value: the same type numbers as `sqlite3_column_type`.
- */
-typedef struct sw_value {
-  /**
-   * One of `SW_TYPE_*`; any other number is `SW_STATUS_INVALID_ARGUMENT`.
-   */
-  uint32_t type;
-  /**
-   * For `SW_TYPE_INTEGER`.
-   */
-  int64_t integer;
-  /**
-   * For `SW_TYPE_FLOAT`.
-   */
-  double real;
-  /**
-   * For `SW_TYPE_TEXT` (UTF-8, not necessarily NUL-terminated) or `SW_TYPE_BLOB`; may be
-   * NULL when `len` is 0.
-   */
-  const uint8_t *data;
-  /**
-   * Bytes at `data`.
-   */
-  size_t len;
-} sw_value;
-
-/**
- * A parameter. Parameters are copied before the function that takes them returns; the caller
- * may free them at once.
- */
-typedef struct sw_param {
-  /**
-   * NULL: positional, in order (the n-th positional parameter binds `?n`). Otherwise `"@x"`,
-   * `":x"`, `"$x"` or bare `"x"`, matching whichever prefix the SQL uses. A name the SQL does
-   * not have is `SW_STATUS_INVALID_ARGUMENT`.
-   */
-  const char *name;
-  /**
-   * The value.
-   */
-  struct sw_value value;
-} sw_param;
-
-/**
- * The result of a write.
- */
-typedef struct sw_write_result {
-  /**
-   * Rows inserted, updated or deleted by the write's statements (not counting triggers).
-   */
-  int64_t rows_affected;
-  /**
-   * The rowid of the last row the write inserted; 0 if it inserted none.
-   */
-  int64_t last_insert_rowid;
-} sw_write_result;
-
-/**
- * Called once per queued write, on the writer's library thread, after the transaction that
- * holds the write committed (or failed). `result` is NULL unless `status` is OK;
- * `error_message` is NULL if OK and valid only during the call. Must not call blocking
- * `sw_writer_*` functions (they return `SW_STATUS_MISUSE`); `sw_writer_enqueue` and reads are
- * fine. Must return quickly: the writer delivers completions in order on this thread.
- */
-typedef void (*sw_write_callback)(void *userdata,
-                                  sw_status status,
-                                  const struct sw_write_result *result,
-                                  const char *error_message);
-
-/**
- * One statement of a batch.
- */
-typedef struct sw_statement {
-  /**
-   * The SQL (required).
-   */
-  const char *sql;
-  /**
-   * Its parameters; may be NULL when `n_params` is 0.
-   */
-  const struct sw_param *params;
-  /**
-   * Number of parameters.
-   */
-  size_t n_params;
-} sw_statement;
 
 /**
  * Cache statistics.
@@ -318,6 +265,59 @@ typedef struct sw_stats {
    */
   uint64_t latency_p99_us;
 } sw_stats;
+
+/**
+ * The body of a transaction: return `SW_STATUS_OK` to commit; any other status rolls back and
+ * is returned by `sw_writer_transaction` (`SW_STATUS_ROLLBACK` is the conventional one).
+ * Runs on the thread that called `sw_writer_transaction`, while it holds the writer lane: keep
+ * it short (other writes wait). It must not call blocking `sw_writer_*` functions (they return
+ * `SW_STATUS_MISUSE`); use `sw_txn_execute` / `sw_txn_query`.
+ */
+typedef sw_status (*sw_txn_fn)(void *userdata, struct sw_txn *txn);
+
+/**
+ * The result of a write.
+ */
+typedef struct sw_write_result {
+  /**
+   * Rows inserted, updated or deleted by the write's statements (not counting triggers).
+   */
+  int64_t rows_affected;
+  /**
+   * The rowid of the last row the write inserted; 0 if it inserted none.
+   */
+  int64_t last_insert_rowid;
+} sw_write_result;
+
+/**
+ * Called once per queued write, on the writer's library thread, after the transaction that
+ * holds the write committed (or failed). `result` is NULL unless `status` is OK;
+ * `error_message` is NULL if OK and valid only during the call. Must not call blocking
+ * `sw_writer_*` functions (they return `SW_STATUS_MISUSE`); `sw_writer_enqueue` and reads are
+ * fine. Must return quickly: the writer delivers completions in order on this thread.
+ */
+typedef void (*sw_write_callback)(void *userdata,
+                                  sw_status status,
+                                  const struct sw_write_result *result,
+                                  const char *error_message);
+
+/**
+ * One statement of a batch.
+ */
+typedef struct sw_statement {
+  /**
+   * The SQL (required).
+   */
+  const char *sql;
+  /**
+   * Its parameters; may be NULL when `n_params` is 0.
+   */
+  const struct sw_param *params;
+  /**
+   * Number of parameters.
+   */
+  size_t n_params;
+} sw_statement;
 
 /**
  * Success.
@@ -431,6 +431,38 @@ uint32_t sw_exit_set_drain_timeout(uint32_t timeout_ms);
 sw_status sw_flush_all(uint32_t timeout_ms);
 
 /**
+ * Run a read-only query on a read connection, concurrently with writes. Sees every write
+ * acknowledged before it started. A statement that writes is `SW_STATUS_READONLY` and changes
+ * nothing. On success `*out_rows` is a result set: free it with `sw_rows_free`.
+ */
+sw_status sw_writer_query(const struct sw_writer *writer,
+                          const char *sql,
+                          const struct sw_param *params,
+                          size_t n_params,
+                          const struct sw_rows **out_rows);
+
+/**
+ * Serve `cache_key` from the cache when fresh, otherwise run the query (once, even for
+ * concurrent misses on the key) and cache the result. An entry is stale — and never served —
+ * once expired, invalidated by key or glob, or when a later committed write (by this writer,
+ * another connection, or another process) changed a table the query read. On success
+ * `*out_rows` is a result set (shared with the cache, immutable): free it with
+ * `sw_rows_free`; it stays valid after the entry is invalidated.
+ */
+sw_status sw_writer_read(const struct sw_writer *writer,
+                         const char *cache_key,
+                         const char *sql,
+                         const struct sw_param *params,
+                         size_t n_params,
+                         const struct sw_rows **out_rows);
+
+/**
+ * Drop cached entries: a key, or a glob when it contains `*` or `?` (`"users:*"`). Reads of
+ * matching keys already running will not cache their (older) results.
+ */
+sw_status sw_writer_invalidate(const struct sw_writer *writer, const char *key_or_glob);
+
+/**
  * Number of rows; 0 for NULL.
  */
 size_t sw_rows_row_count(const struct sw_rows *rows);
@@ -497,12 +529,6 @@ sw_status sw_rows_to_json(const struct sw_rows *rows, char **out_json);
 void sw_rows_free(const struct sw_rows *rows);
 
 /**
- * Free a string returned by this library (`sw_rows_to_json`, `sw_writer_operations_json`,
- * `sw_writer_metrics_text`). NULL does nothing.
- */
-void sw_string_free(char *s);
-
-/**
  * The signals still held in the ring (`Signal Capacity`) with `seq > after_seq` whose full
  * form (`name` or `name:key`) matches the glob `pattern` (`*` any run, `?` one character,
  * anchored, case-sensitive; NULL matches all), oldest first. `*out_signals`: free with
@@ -562,6 +588,29 @@ sw_status sw_writer_subscription_dropped(const struct sw_writer *writer,
                                          uint64_t *out_dropped);
 
 /**
+ * Cache statistics into `*out_stats`.
+ */
+sw_status sw_writer_cache_stats(const struct sw_writer *writer, struct sw_cache_stats *out_stats);
+
+/**
+ * Writer statistics into `*out_stats`.
+ */
+sw_status sw_writer_stats(const struct sw_writer *writer, struct sw_stats *out_stats);
+
+/**
+ * The recent write operations (up to `Max Tracked Writes` finished ones, plus those running)
+ * as a JSON array of `{"id","kind","state","sql","submitted_us","finished_us","latency_us",
+ * "error"}`; `state` is "running", "committed" or "failed". Free with `sw_string_free`.
+ */
+sw_status sw_writer_operations_json(const struct sw_writer *writer, char **out_json);
+
+/**
+ * Counters and latency histograms in the Prometheus text exposition format. Free with
+ * `sw_string_free`.
+ */
+sw_status sw_writer_metrics_text(const struct sw_writer *writer, char **out_text);
+
+/**
  * The message describing the last non-OK status returned on this thread, or `""` when the
  * last call succeeded.
  *
@@ -592,6 +641,12 @@ const char *sw_version(void);
  * and the library match.
  */
 uint32_t sw_abi_version(void);
+
+/**
+ * Free a string returned by this library (`sw_rows_to_json`, `sw_writer_operations_json`,
+ * `sw_writer_metrics_text`). NULL does nothing.
+ */
+void sw_string_free(char *s);
 
 /**
  * Run a transaction: `fn(userdata, txn)` runs on the calling thread once it holds the writer
@@ -717,61 +772,6 @@ sw_status sw_writer_execute_and_invalidate(const struct sw_writer *writer,
  * `SW_STATUS_CLOSED`; MISUSE from inside a callback.
  */
 sw_status sw_writer_flush(const struct sw_writer *writer, uint32_t timeout_ms);
-
-/**
- * Run a read-only query on a read connection, concurrently with writes. Sees every write
- * acknowledged before it started. A statement that writes is `SW_STATUS_READONLY` and changes
- * nothing. On success `*out_rows` is a result set: free it with `sw_rows_free`.
- */
-sw_status sw_writer_query(const struct sw_writer *writer,
-                          const char *sql,
-                          const struct sw_param *params,
-                          size_t n_params,
-                          const struct sw_rows **out_rows);
-
-/**
- * Serve `cache_key` from the cache when fresh, otherwise run the query (once, even for
- * concurrent misses on the key) and cache the result. An entry is stale — and never served —
- * once expired, invalidated by key or glob, or when a later committed write (by this writer,
- * another connection, or another process) changed a table the query read. On success
- * `*out_rows` is a result set (shared with the cache, immutable): free it with
- * `sw_rows_free`; it stays valid after the entry is invalidated.
- */
-sw_status sw_writer_read(const struct sw_writer *writer,
-                         const char *cache_key,
-                         const char *sql,
-                         const struct sw_param *params,
-                         size_t n_params,
-                         const struct sw_rows **out_rows);
-
-/**
- * Drop cached entries: a key, or a glob when it contains `*` or `?` (`"users:*"`). Reads of
- * matching keys already running will not cache their (older) results.
- */
-sw_status sw_writer_invalidate(const struct sw_writer *writer, const char *key_or_glob);
-
-/**
- * Cache statistics into `*out_stats`.
- */
-sw_status sw_writer_cache_stats(const struct sw_writer *writer, struct sw_cache_stats *out_stats);
-
-/**
- * Writer statistics into `*out_stats`.
- */
-sw_status sw_writer_stats(const struct sw_writer *writer, struct sw_stats *out_stats);
-
-/**
- * The recent write operations (up to `Max Tracked Writes` finished ones, plus those running)
- * as a JSON array of `{"id","kind","state","sql","submitted_us","finished_us","latency_us",
- * "error"}`; `state` is "running", "committed" or "failed". Free with `sw_string_free`.
- */
-sw_status sw_writer_operations_json(const struct sw_writer *writer, char **out_json);
-
-/**
- * Counters and latency histograms in the Prometheus text exposition format. Free with
- * `sw_string_free`.
- */
-sw_status sw_writer_metrics_text(const struct sw_writer *writer, char **out_text);
 
 /**
  * Raise a signal (`name` or `name:key`). `"cache.invalidate:<key or glob>"` is persisted

@@ -1,12 +1,15 @@
-//! The panic boundary every exported function goes through, and argument conversion
-//! (NULL checks, UTF-8, parameters).
+//! The panic boundary every exported function goes through, and the argument checks every
+//! function shares: `boundary` (status-returning functions) and `guarded` (plain getters) catch
+//! panics and record the last error; `text`/`opt_text` (NUL-terminated UTF-8), `slice`
+//! (pointer + count), `need`/`out` (required out-parameters, written last), `try_vec`/`try_copy`
+//! (allocations from a caller's size: NOMEM, never an abort). A leaf: no other ffi module is
+//! imported here.
 
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::status::{clear_last_error, set_last_error, sw_status, SW_STATUS_OK, SW_STATUS_PANIC};
 use crate::error::{Error, Result, Status};
-use crate::value::{Param, Value};
 
 /// Run `f`, turning its error or panic into a status and the thread's last error.
 pub(crate) fn boundary(f: impl FnOnce() -> Result<()>) -> sw_status {
@@ -39,7 +42,8 @@ pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
     if p.is_null() {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
-    CStr::from_ptr(p).to_str().map_err(|e| {
+    // SAFETY: non-NULL, and NUL-terminated by the caller's contract.
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|e| {
         Error::new(
             Status::InvalidUtf8,
             format!("{what} is not valid UTF-8: {e}"),
@@ -52,7 +56,8 @@ pub(crate) unsafe fn opt_text<'a>(p: *const c_char, what: &str) -> Result<Option
     if p.is_null() {
         Ok(None)
     } else {
-        text(p, what).map(Some)
+        // SAFETY: the caller's contract, passed on.
+        unsafe { text(p, what) }.map(Some)
     }
 }
 
@@ -72,36 +77,9 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&
             "{what}: a count of {n} is larger than any array"
         )));
     }
-    Ok(std::slice::from_raw_parts(p, n))
-}
-
-/// SQLite's largest string or BLOB (`SQLITE_MAX_LENGTH`, which the bundled build keeps at its
-/// default): a longer value could never be bound, so it is refused before it is read or copied.
-pub(crate) const MAX_VALUE_LEN: usize = 1_000_000_000;
-
-/// SQLite's largest parameter number (`SQLITE_MAX_VARIABLE_NUMBER`'s default): no statement
-/// takes more parameters.
-pub(crate) const MAX_PARAMS: usize = 32_766;
-
-/// Refuse a TEXT or BLOB length SQLite cannot store.
-fn check_len(len: usize, label: impl FnOnce() -> String) -> Result<()> {
-    if len > MAX_VALUE_LEN {
-        return Err(Error::invalid(format!(
-            "{}: {len} bytes is more than SQLite's limit of {MAX_VALUE_LEN} bytes per value",
-            label()
-        )));
-    }
-    Ok(())
-}
-
-/// Refuse more parameters than any statement can take.
-fn check_count(n: usize) -> Result<()> {
-    if n > MAX_PARAMS {
-        return Err(Error::invalid(format!(
-            "{n} parameters is more than SQLite allows in one statement ({MAX_PARAMS})"
-        )));
-    }
-    Ok(())
+    // SAFETY: non-NULL, `n` elements by the caller's contract, and a size no larger than
+    // `isize::MAX` bytes (checked above).
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
 /// An empty vector with room for `n` items; an allocation failure is `SW_STATUS_NOMEM`.
@@ -121,123 +99,13 @@ pub(crate) fn try_copy(bytes: &[u8], what: impl FnOnce() -> String) -> Result<Ve
     Ok(v)
 }
 
-/// Check C parameters without copying them (what `params` would refuse, this refuses).
-pub(crate) unsafe fn check_params(p: *const super::writer::sw_param, n: usize) -> Result<()> {
-    check_count(n)?;
-    for (i, param) in slice(p, n, "params")?.iter().enumerate() {
-        let v = &param.value;
-        if matches!(
-            v.r#type,
-            super::writer::SW_TYPE_TEXT | super::writer::SW_TYPE_BLOB
-        ) {
-            check_len(v.len, || format!("parameter {}", i + 1))?;
-        }
-        match v.r#type {
-            super::writer::SW_TYPE_TEXT | super::writer::SW_TYPE_BLOB
-                if v.len > 0 && v.data.is_null() =>
-            {
-                return Err(Error::invalid(format!(
-                    "parameter {}: data is NULL but len is {}",
-                    i + 1,
-                    v.len
-                )))
-            }
-            super::writer::SW_TYPE_TEXT => {
-                if std::str::from_utf8(std::slice::from_raw_parts(v.data, v.len)).is_err()
-                    && v.len > 0
-                {
-                    return params(p, n).map(|_| ());
-                }
-            }
-            super::writer::SW_TYPE_INTEGER
-            | super::writer::SW_TYPE_FLOAT
-            | super::writer::SW_TYPE_BLOB
-            | super::writer::SW_TYPE_NULL => {}
-            _ => return params(p, n).map(|_| ()),
-        }
-        if !param.name.is_null() && CStr::from_ptr(param.name).to_str().is_err() {
-            return params(p, n).map(|_| ());
-        }
-    }
-    Ok(())
-}
-
-/// Copy C parameters into owned [`Param`]s.
-pub(crate) unsafe fn params(p: *const super::writer::sw_param, n: usize) -> Result<Vec<Param>> {
-    check_count(n)?;
-    let raw = slice(p, n, "params")?;
-    let mut out = try_vec(raw.len(), "params")?;
-    for (i, param) in raw.iter().enumerate() {
-        let name = if param.name.is_null() {
-            None
-        } else {
-            Some(CStr::from_ptr(param.name).to_str().map_err(|e| {
-                Error::new(
-                    Status::InvalidUtf8,
-                    format!("the name of parameter {} is not valid UTF-8: {e}", i + 1),
-                )
-            })?)
-        };
-        let label = || match name {
-            Some(n) => format!("parameter '{n}'"),
-            None => format!("parameter {}", i + 1),
-        };
-        let v = &param.value;
-        let bytes = || -> Result<&[u8]> {
-            check_len(v.len, label)?;
-            if v.len == 0 {
-                Ok(&[])
-            } else if v.data.is_null() {
-                Err(Error::invalid(format!(
-                    "{}: data is NULL but len is {}",
-                    label(),
-                    v.len
-                )))
-            } else {
-                Ok(std::slice::from_raw_parts(v.data, v.len))
-            }
-        };
-        let value =
-            match v.r#type {
-                super::writer::SW_TYPE_INTEGER => Value::Integer(v.integer),
-                super::writer::SW_TYPE_FLOAT => Value::Real(v.real),
-                super::writer::SW_TYPE_TEXT => {
-                    let b = bytes()?;
-                    std::str::from_utf8(b).map_err(|e| {
-                        Error::new(
-                            Status::InvalidUtf8,
-                            format!("{} is not valid UTF-8: {e}", label()),
-                        )
-                    })?;
-                    let copy = try_copy(b, label)?;
-                    // Checked just above; the copy holds the same bytes.
-                    Value::Text(String::from_utf8(copy).map_err(|e| {
-                        Error::new(Status::InvalidUtf8, format!("{}: {e}", label()))
-                    })?)
-                }
-                super::writer::SW_TYPE_BLOB => Value::Blob(try_copy(bytes()?, label)?),
-                super::writer::SW_TYPE_NULL => Value::Null,
-                other => {
-                    return Err(Error::invalid(format!(
-                    "{} has unknown value type {other} (expected SW_TYPE_INTEGER..SW_TYPE_NULL)",
-                    label()
-                )))
-                }
-            };
-        out.push(Param {
-            name: name.map(str::to_owned),
-            value,
-        });
-    }
-    Ok(out)
-}
-
 /// Write `value` to an out-parameter that must not be NULL.
 pub(crate) unsafe fn out<T>(p: *mut T, value: T, what: &str) -> Result<()> {
     if p.is_null() {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
-    p.write(value);
+    // SAFETY: non-NULL and writable by the caller's contract.
+    unsafe { p.write(value) };
     Ok(())
 }
 

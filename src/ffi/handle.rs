@@ -1,4 +1,4 @@
-//! Every pointer cast of the C layer, in one place.
+//! The casts of writer handles, result sets and the C write callback.
 //!
 //! Writer handles are registered in a process-wide set while open, so a NULL, closed or foreign
 //! pointer is an error status (`SW_STATUS_CLOSED`), never a dereference. Result sets are
@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::sync::RwLock;
 
+use crate::error::Result as CoreResult;
 use crate::error::{Error, Result, Status};
 use crate::rows::Rows;
 use crate::writer::Writer;
@@ -104,12 +105,15 @@ pub(crate) fn rows_into_handle(rows: Arc<Rows>) -> *const sw_rows {
 
 /// Borrow the rows behind a handle. NULL is `None`.
 pub(crate) unsafe fn rows_ref<'a>(p: *const sw_rows) -> Option<&'a Rows> {
-    p.cast::<Rows>().as_ref()
+    // SAFETY: a non-NULL `p` came from `rows_into_handle` and is not freed yet (the caller's
+    // contract); the `Arc` it holds keeps the rows alive.
+    unsafe { p.cast::<Rows>().as_ref() }
 }
 
 pub(crate) unsafe fn rows_free(p: *const sw_rows) {
     if !p.is_null() {
-        drop(Arc::from_raw(p.cast::<Rows>()));
+        // SAFETY: from `rows_into_handle`, released once (the caller's contract).
+        drop(unsafe { Arc::from_raw(p.cast::<Rows>()) });
     }
 }
 
@@ -133,7 +137,7 @@ pub(crate) fn open_writers() -> Vec<Arc<Writer>> {
 pub(crate) type WriteCallbackFn = unsafe extern "C" fn(
     *mut std::ffi::c_void,
     super::status::sw_status,
-    *const super::writer::sw_write_result,
+    *const super::value::sw_write_result,
     *const std::ffi::c_char,
 );
 
@@ -150,4 +154,13 @@ pub(crate) unsafe fn write_callback_from_raw(p: *const ()) -> WriteCallbackFn {
     // SAFETY: `p` is a `WriteCallbackFn` converted by `write_callback_into_raw`; function and
     // data pointers have the same size and representation on every target this builds for.
     unsafe { std::mem::transmute::<*const (), WriteCallbackFn>(p) }
+}
+
+/// Run `f` on the writer behind an open handle (CLOSED for a closed or unknown one).
+pub(crate) fn with_writer<T>(
+    w: *const sw_writer,
+    f: impl FnOnce(&Writer) -> CoreResult<T>,
+) -> CoreResult<T> {
+    let writer = writer_from_handle(w)?;
+    f(&writer)
 }

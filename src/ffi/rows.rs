@@ -1,32 +1,39 @@
 //! `sw_rows`: accessors over an immutable result set, and owned strings.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 use std::ptr;
 
 use super::boundary::{boundary, guarded, out};
 use super::handle::{rows_free, rows_ref, sw_rows};
 use super::status::sw_status;
-use super::writer::SW_TYPE_NULL;
+use super::strings::owned_string;
+use super::value::SW_TYPE_NULL;
 use crate::error::Error;
 use crate::rows::ValueRef;
 
 /// Number of rows; 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_row_count(rows: *const sw_rows) -> usize {
-    guarded(0, || rows_ref(rows).map_or(0, |r| r.row_count()))
+    // SAFETY: `rows` comes from this library or is NULL.
+    guarded(0, || unsafe { rows_ref(rows) }.map_or(0, |r| r.row_count()))
 }
 
 /// Number of columns; 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_column_count(rows: *const sw_rows) -> usize {
-    guarded(0, || rows_ref(rows).map_or(0, |r| r.column_count()))
+    // SAFETY: `rows` comes from this library or is NULL.
+    guarded(0, || {
+        unsafe { rows_ref(rows) }.map_or(0, |r| r.column_count())
+    })
 }
 
 /// The name of `column`, NUL-terminated; NULL if out of range or `rows` is NULL.
 /// Valid until `sw_rows_free(rows)`.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_column_name(rows: *const sw_rows, column: usize) -> *const c_char {
-    guarded(ptr::null(), || {
+    // SAFETY: as documented for this function: `rows`/handles come from this library (or
+    // are NULL, which is checked); out-params are writable or NULL.
+    guarded(ptr::null(), || unsafe {
         rows_ref(rows)
             .and_then(|r| r.column_name_with_nul(column))
             .map_or(ptr::null(), |b| b.as_ptr().cast())
@@ -36,7 +43,9 @@ pub unsafe extern "C" fn sw_rows_column_name(rows: *const sw_rows, column: usize
 /// The type of a cell (`SW_TYPE_*`); `SW_TYPE_NULL` if out of range or `rows` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_type(rows: *const sw_rows, row: usize, column: usize) -> u32 {
-    guarded(SW_TYPE_NULL, || {
+    // SAFETY: as documented for this function: `rows`/handles come from this library (or
+    // are NULL, which is checked); out-params are writable or NULL.
+    guarded(SW_TYPE_NULL, || unsafe {
         rows_ref(rows)
             .and_then(|r| r.get(row, column))
             .map_or(SW_TYPE_NULL, |v| v.type_code())
@@ -49,7 +58,9 @@ pub unsafe extern "C" fn sw_rows_type(rows: *const sw_rows, row: usize, column: 
 /// range, or `rows` NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_int64(rows: *const sw_rows, row: usize, column: usize) -> i64 {
-    guarded(0, || {
+    // SAFETY: as documented for this function: `rows`/handles come from this library (or
+    // are NULL, which is checked); out-params are writable or NULL.
+    guarded(0, || unsafe {
         rows_ref(rows)
             .and_then(|r| r.get(row, column))
             .map_or(0, |v| v.as_i64())
@@ -61,7 +72,9 @@ pub unsafe extern "C" fn sw_rows_int64(rows: *const sw_rows, row: usize, column:
 /// cells, out of range, or `rows` NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_double(rows: *const sw_rows, row: usize, column: usize) -> f64 {
-    guarded(0.0, || {
+    // SAFETY: as documented for this function: `rows`/handles come from this library (or
+    // are NULL, which is checked); out-params are writable or NULL.
+    guarded(0.0, || unsafe {
         rows_ref(rows)
             .and_then(|r| r.get(row, column))
             .map_or(0.0, |v| v.as_f64())
@@ -81,7 +94,9 @@ pub unsafe extern "C" fn sw_rows_text(
     column: usize,
     out_len: *mut usize,
 ) -> *const c_char {
-    guarded(ptr::null(), || {
+    // SAFETY: as documented for this function: `rows`/handles come from this library (or
+    // are NULL, which is checked); out-params are writable or NULL.
+    guarded(ptr::null(), || unsafe {
         let cell = rows_ref(rows).and_then(|r| r.text_with_nul(row, column));
         if !out_len.is_null() {
             *out_len = cell.map_or(0, |b| b.len() - 1);
@@ -100,7 +115,9 @@ pub unsafe extern "C" fn sw_rows_blob(
     column: usize,
     out_len: *mut usize,
 ) -> *const u8 {
-    guarded(ptr::null(), || {
+    // SAFETY: as documented for this function: `rows`/handles come from this library (or
+    // are NULL, which is checked); out-params are writable or NULL.
+    guarded(ptr::null(), || unsafe {
         let bytes: Option<&[u8]> = match rows_ref(rows).and_then(|r| r.get(row, column)) {
             Some(ValueRef::Blob(b)) => Some(b),
             Some(ValueRef::Text(t)) => Some(t.as_bytes()),
@@ -125,7 +142,10 @@ pub unsafe extern "C" fn sw_rows_to_json(
     rows: *const sw_rows,
     out_json: *mut *mut c_char,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         super::boundary::need(out_json, "out_json")?;
         let r = rows_ref(rows).ok_or_else(|| Error::invalid("rows is NULL"))?;
         out(out_json, owned_string(r.to_json()), "out_json")
@@ -136,21 +156,6 @@ pub unsafe extern "C" fn sw_rows_to_json(
 /// `sw_writer_read` or `sw_txn_query` is freed exactly once.
 #[no_mangle]
 pub unsafe extern "C" fn sw_rows_free(rows: *const sw_rows) {
-    guarded((), || rows_free(rows))
-}
-
-/// Free a string returned by this library (`sw_rows_to_json`, `sw_writer_operations_json`,
-/// `sw_writer_metrics_text`). NULL does nothing.
-#[no_mangle]
-pub unsafe extern "C" fn sw_string_free(s: *mut c_char) {
-    if !s.is_null() {
-        drop(CString::from_raw(s));
-    }
-}
-
-/// A string the caller frees with `sw_string_free`.
-pub(crate) fn owned_string(s: String) -> *mut c_char {
-    CString::new(s.replace('\0', "\\u0000"))
-        .unwrap_or_default()
-        .into_raw()
+    // SAFETY: `rows` comes from this library (freed once) or is NULL.
+    guarded((), || unsafe { rows_free(rows) })
 }

@@ -5,8 +5,8 @@ use std::ptr;
 
 use super::boundary::{boundary, guarded, need, opt_text, out};
 use super::handle::sw_writer;
+use super::handle::with_writer;
 use super::status::sw_status;
-use super::writer::with_writer;
 use crate::signal::Signal;
 
 /// One signal. The strings are NUL-terminated and owned by the library.
@@ -73,7 +73,10 @@ pub unsafe extern "C" fn sw_writer_poll_signals(
     after_seq: u64,
     out_signals: *mut *const sw_signals,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         need(out_signals.cast::<*const sw_signals>(), "out_signals")?;
         let pattern = opt_text(pattern, "pattern")?;
         let poll = with_writer(writer, |w| w.poll_signals(pattern, after_seq))?;
@@ -94,7 +97,10 @@ pub unsafe extern "C" fn sw_writer_poll_signals(
 /// Number of signals in a poll result; 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_signals_count(signals: *const sw_signals) -> usize {
-    guarded(0, || signals.as_ref().map_or(0, |s| s.items.len()))
+    // SAFETY: `signals` comes from `sw_writer_poll_signals` or is NULL.
+    guarded(0, || {
+        unsafe { signals.as_ref() }.map_or(0, |s| s.items.len())
+    })
 }
 
 /// The signal at `index`, or NULL if out of range. Valid until `sw_signals_free(signals)`.
@@ -103,7 +109,9 @@ pub unsafe extern "C" fn sw_signals_get(
     signals: *const sw_signals,
     index: usize,
 ) -> *const sw_signal {
-    guarded(ptr::null(), || {
+    // SAFETY: as documented for this function: `rows`/handles come from this library (or
+    // are NULL, which is checked); out-params are writable or NULL.
+    guarded(ptr::null(), || unsafe {
         signals
             .as_ref()
             .and_then(|s| s.items.get(index))
@@ -115,15 +123,20 @@ pub unsafe extern "C" fn sw_signals_get(
 /// (0: nothing missed). 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sw_signals_missed(signals: *const sw_signals) -> u64 {
-    guarded(0, || signals.as_ref().map_or(0, |s| s.missed))
+    // SAFETY: `signals` comes from `sw_writer_poll_signals` or is NULL.
+    guarded(0, || unsafe { signals.as_ref() }.map_or(0, |s| s.missed))
 }
 
 /// Free a poll result. NULL does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn sw_signals_free(signals: *const sw_signals) {
-    if !signals.is_null() {
-        drop(Box::from_raw(signals.cast_mut()));
-    }
+    guarded((), || {
+        if !signals.is_null() {
+            // SAFETY: from `sw_writer_poll_signals` (`Box::into_raw`), freed once, as the
+            // header requires.
+            drop(unsafe { Box::from_raw(signals.cast_mut()) });
+        }
+    })
 }
 
 /// Called for each signal matching a subscription, on that subscription's own dispatcher thread
@@ -154,7 +167,10 @@ pub unsafe extern "C" fn sw_writer_subscribe(
     userdata_free: sw_userdata_free,
     out_subscription: *mut u64,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         need(out_subscription, "out_subscription")?;
         let pattern = opt_text(pattern, "pattern")?.unwrap_or("*").to_owned();
         let cb = callback.ok_or_else(|| crate::Error::invalid("callback is NULL"))?;
@@ -191,7 +207,10 @@ pub unsafe extern "C" fn sw_writer_subscription_dropped(
     subscription: u64,
     out_dropped: *mut u64,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         need(out_dropped, "out_dropped")?;
         let n = with_writer(writer, |w| w.subscription_dropped(subscription))?;
         out(out_dropped, n, "out_dropped")

@@ -6,10 +6,12 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 
-use super::boundary::{boundary, need, out, params as copy_params, text};
+use super::boundary::{boundary, need, out, text};
+use super::handle::with_writer;
 use super::handle::{rows_into_handle, sw_rows, sw_writer};
 use super::status::{sw_status, SW_STATUS_OK};
-use super::writer::{sw_param, sw_write_result, with_writer};
+use super::value::params as copy_params;
+use super::value::{sw_param, sw_write_result};
 use crate::error::{Error, Result, Status};
 use crate::writer::Txn;
 
@@ -57,7 +59,10 @@ pub unsafe extern "C" fn sw_writer_transaction(
     r#fn: sw_txn_fn,
     userdata: *mut c_void,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         let f = r#fn.ok_or_else(|| Error::invalid("fn is NULL"))?;
         with_writer(writer, |w| {
             w.transaction(|t| {
@@ -100,7 +105,10 @@ pub unsafe extern "C" fn sw_txn_execute(
     n_params: usize,
     out_result: *mut sw_write_result,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;
         let r = with_txn(txn, |t| t.execute(sql, &p))?;
@@ -121,7 +129,10 @@ pub unsafe extern "C" fn sw_txn_query(
     n_params: usize,
     out_rows: *mut *const sw_rows,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         need(out_rows, "out_rows")?;
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;

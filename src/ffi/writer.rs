@@ -4,129 +4,12 @@ use std::ffi::{c_char, c_void, CString};
 use std::ptr;
 use std::time::Duration;
 
-use super::boundary::{boundary, need, out, params as copy_params, slice, text, try_vec};
-use super::handle::{
-    rows_into_handle, sw_rows, sw_writer, writer_from_handle, writer_into_handle,
-    writer_release_handle,
-};
-use super::rows::owned_string;
+use super::boundary::{boundary, need, out, slice, text, try_vec};
+use super::handle::{sw_writer, with_writer, writer_into_handle, writer_release_handle};
 use super::status::sw_status;
+use super::value::{params as copy_params, sw_param, sw_statement, sw_write_result};
 use crate::error::{Error, Result};
 use crate::writer::{Notify, RawCallback, Statement, WriteResult, Writer};
-
-/// Value type: 64-bit integer.
-pub const SW_TYPE_INTEGER: u32 = 1;
-/// Value type: double.
-pub const SW_TYPE_FLOAT: u32 = 2;
-/// Value type: UTF-8 text (`data`, `len`).
-pub const SW_TYPE_TEXT: u32 = 3;
-/// Value type: bytes (`data`, `len`).
-pub const SW_TYPE_BLOB: u32 = 4;
-/// Value type: NULL.
-pub const SW_TYPE_NULL: u32 = 5;
-
-/// A value: the same type numbers as `sqlite3_column_type`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct sw_value {
-    /// One of `SW_TYPE_*`; any other number is `SW_STATUS_INVALID_ARGUMENT`.
-    pub r#type: u32,
-    /// For `SW_TYPE_INTEGER`.
-    pub integer: i64,
-    /// For `SW_TYPE_FLOAT`.
-    pub real: f64,
-    /// For `SW_TYPE_TEXT` (UTF-8, not necessarily NUL-terminated) or `SW_TYPE_BLOB`; may be
-    /// NULL when `len` is 0.
-    pub data: *const u8,
-    /// Bytes at `data`.
-    pub len: usize,
-}
-
-/// A parameter. Parameters are copied before the function that takes them returns; the caller
-/// may free them at once.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct sw_param {
-    /// NULL: positional, in order (the n-th positional parameter binds `?n`). Otherwise `"@x"`,
-    /// `":x"`, `"$x"` or bare `"x"`, matching whichever prefix the SQL uses. A name the SQL does
-    /// not have is `SW_STATUS_INVALID_ARGUMENT`.
-    pub name: *const c_char,
-    /// The value.
-    pub value: sw_value,
-}
-
-/// One statement of a batch.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct sw_statement {
-    /// The SQL (required).
-    pub sql: *const c_char,
-    /// Its parameters; may be NULL when `n_params` is 0.
-    pub params: *const sw_param,
-    /// Number of parameters.
-    pub n_params: usize,
-}
-
-/// The result of a write.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct sw_write_result {
-    /// Rows inserted, updated or deleted by the write's statements (not counting triggers).
-    pub rows_affected: i64,
-    /// The rowid of the last row the write inserted; 0 if it inserted none.
-    pub last_insert_rowid: i64,
-}
-
-impl From<WriteResult> for sw_write_result {
-    fn from(r: WriteResult) -> Self {
-        sw_write_result {
-            rows_affected: r.rows_affected,
-            last_insert_rowid: r.last_insert_rowid,
-        }
-    }
-}
-
-/// Cache statistics.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct sw_cache_stats {
-    /// Entries held now (including expired ones not yet removed).
-    pub entries: u64,
-    /// Entries that reached `Hot Access Threshold`.
-    pub hot_entries: u64,
-    /// Entries past their expiry, not yet removed (never served).
-    pub expired_entries: u64,
-    /// `Cache Size`.
-    pub max_entries: u64,
-    /// Reads served from the cache.
-    pub hits: u64,
-    /// Reads that ran their query.
-    pub misses: u64,
-    /// Entries evicted to stay within `Cache Size`.
-    pub evictions: u64,
-    /// Entries removed by invalidation (explicit, by dependency, or external).
-    pub invalidations: u64,
-}
-
-/// Writer statistics.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct sw_stats {
-    /// Writes waiting now.
-    pub queued: u64,
-    /// Writes acknowledged OK.
-    pub committed: u64,
-    /// Writes acknowledged with an error.
-    pub failed: u64,
-    /// Commits on the write connection (committed / transactions = mean group size).
-    pub transactions: u64,
-    /// Waits for another process's lock.
-    pub busy_retries: u64,
-    /// Median submit-to-acknowledgement latency over the last 4096 writes, µs.
-    pub latency_p50_us: u64,
-    /// 99th percentile of the same, µs.
-    pub latency_p99_us: u64,
-}
 
 /// Called once per queued write, on the writer's library thread, after the transaction that
 /// holds the write committed (or failed). `result` is NULL unless `status` is OK;
@@ -142,31 +25,10 @@ pub type sw_write_callback = Option<
     ),
 >;
 
-pub(crate) fn with_writer<T>(
-    w: *const sw_writer,
-    f: impl FnOnce(&Writer) -> Result<T>,
-) -> Result<T> {
-    let writer = writer_from_handle(w)?;
-    f(&writer)
-}
-
-/// A string result of the writer into `*out_s` (freed by the caller with `sw_string_free`).
-unsafe fn string_out(
-    writer: *const sw_writer,
-    out_s: *mut *mut c_char,
-    what: &str,
-    f: fn(&Writer) -> Result<String>,
-) -> sw_status {
-    boundary(|| {
-        need(out_s, what)?;
-        let s = with_writer(writer, f)?;
-        out(out_s, owned_string(s), what)
-    })
-}
-
 unsafe fn write_out(out_result: *mut sw_write_result, r: WriteResult) {
     if !out_result.is_null() {
-        out_result.write(r.into());
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_result.write(r.into()) };
     }
 }
 
@@ -189,7 +51,10 @@ pub unsafe extern "C" fn sw_writer_open(
     connection_string: *const c_char,
     out_writer: *mut *const sw_writer,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         need(out_writer, "out_writer")?;
         let cs = text(connection_string, "connection_string")?;
         let w = Writer::open(cs)?;
@@ -233,7 +98,10 @@ pub unsafe extern "C" fn sw_writer_execute(
     n_params: usize,
     out_result: *mut sw_write_result,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;
         let r = with_writer(writer, |w| w.execute(sql, &p))?;
@@ -283,7 +151,10 @@ pub unsafe extern "C" fn sw_writer_enqueue(
     callback: sw_write_callback,
     userdata: *mut c_void,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;
         let notify = match callback {
@@ -311,7 +182,10 @@ pub unsafe extern "C" fn sw_writer_batch(
     transactional: bool,
     out_total: *mut sw_write_result,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         let raw = slice(statements, n_statements, "statements")?;
         let mut owned = try_vec(raw.len(), "statements")?;
         for (i, s) in raw.iter().enumerate() {
@@ -339,7 +213,10 @@ pub unsafe extern "C" fn sw_writer_execute_and_invalidate(
     n_keys: usize,
     out_result: *mut sw_write_result,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         let sql = text(sql, "sql")?;
         let p = copy_params(params, n_params)?;
         let raw = slice(cache_keys, n_keys, "cache_keys")?;
@@ -367,141 +244,6 @@ pub unsafe extern "C" fn sw_writer_flush(writer: *const sw_writer, timeout_ms: u
     })
 }
 
-/// Run a read-only query on a read connection, concurrently with writes. Sees every write
-/// acknowledged before it started. A statement that writes is `SW_STATUS_READONLY` and changes
-/// nothing. On success `*out_rows` is a result set: free it with `sw_rows_free`.
-#[no_mangle]
-pub unsafe extern "C" fn sw_writer_query(
-    writer: *const sw_writer,
-    sql: *const c_char,
-    params: *const sw_param,
-    n_params: usize,
-    out_rows: *mut *const sw_rows,
-) -> sw_status {
-    boundary(|| {
-        need(out_rows, "out_rows")?;
-        let sql = text(sql, "sql")?;
-        let p = copy_params(params, n_params)?;
-        let rows = with_writer(writer, |w| w.query(sql, &p))?;
-        out(out_rows, rows_into_handle(rows), "out_rows")
-    })
-}
-
-/// Serve `cache_key` from the cache when fresh, otherwise run the query (once, even for
-/// concurrent misses on the key) and cache the result. An entry is stale — and never served —
-/// once expired, invalidated by key or glob, or when a later committed write (by this writer,
-/// another connection, or another process) changed a table the query read. On success
-/// `*out_rows` is a result set (shared with the cache, immutable): free it with
-/// `sw_rows_free`; it stays valid after the entry is invalidated.
-#[no_mangle]
-pub unsafe extern "C" fn sw_writer_read(
-    writer: *const sw_writer,
-    cache_key: *const c_char,
-    sql: *const c_char,
-    params: *const sw_param,
-    n_params: usize,
-    out_rows: *mut *const sw_rows,
-) -> sw_status {
-    boundary(|| {
-        need(out_rows, "out_rows")?;
-        let key = text(cache_key, "cache_key")?;
-        let sql = text(sql, "sql")?;
-        // Checked now, copied only on a miss: a hit never binds them.
-        super::boundary::check_params(params, n_params)?;
-        let rows = with_writer(writer, |w| {
-            w.read_with(key, sql, || {
-                copy_params(params, n_params).map(std::borrow::Cow::Owned)
-            })
-        })?;
-        out(out_rows, rows_into_handle(rows), "out_rows")
-    })
-}
-
-/// Drop cached entries: a key, or a glob when it contains `*` or `?` (`"users:*"`). Reads of
-/// matching keys already running will not cache their (older) results.
-#[no_mangle]
-pub unsafe extern "C" fn sw_writer_invalidate(
-    writer: *const sw_writer,
-    key_or_glob: *const c_char,
-) -> sw_status {
-    boundary(|| {
-        let key = text(key_or_glob, "key_or_glob")?;
-        with_writer(writer, |w| w.invalidate(key).map(|_| ()))
-    })
-}
-
-/// Cache statistics into `*out_stats`.
-#[no_mangle]
-pub unsafe extern "C" fn sw_writer_cache_stats(
-    writer: *const sw_writer,
-    out_stats: *mut sw_cache_stats,
-) -> sw_status {
-    boundary(|| {
-        need(out_stats, "out_stats")?;
-        let s = with_writer(writer, |w| w.cache_stats())?;
-        out(
-            out_stats,
-            sw_cache_stats {
-                entries: s.entries,
-                hot_entries: s.hot_entries,
-                expired_entries: s.expired_entries,
-                max_entries: s.max_entries,
-                hits: s.hits,
-                misses: s.misses,
-                evictions: s.evictions,
-                invalidations: s.invalidations,
-            },
-            "out_stats",
-        )
-    })
-}
-
-/// Writer statistics into `*out_stats`.
-#[no_mangle]
-pub unsafe extern "C" fn sw_writer_stats(
-    writer: *const sw_writer,
-    out_stats: *mut sw_stats,
-) -> sw_status {
-    boundary(|| {
-        need(out_stats, "out_stats")?;
-        let s = with_writer(writer, |w| w.stats())?;
-        out(
-            out_stats,
-            sw_stats {
-                queued: s.queued,
-                committed: s.committed,
-                failed: s.failed,
-                transactions: s.transactions,
-                busy_retries: s.busy_retries,
-                latency_p50_us: s.latency_p50_us,
-                latency_p99_us: s.latency_p99_us,
-            },
-            "out_stats",
-        )
-    })
-}
-
-/// The recent write operations (up to `Max Tracked Writes` finished ones, plus those running)
-/// as a JSON array of `{"id","kind","state","sql","submitted_us","finished_us","latency_us",
-/// "error"}`; `state` is "running", "committed" or "failed". Free with `sw_string_free`.
-#[no_mangle]
-pub unsafe extern "C" fn sw_writer_operations_json(
-    writer: *const sw_writer,
-    out_json: *mut *mut c_char,
-) -> sw_status {
-    string_out(writer, out_json, "out_json", Writer::operations_json)
-}
-
-/// Counters and latency histograms in the Prometheus text exposition format. Free with
-/// `sw_string_free`.
-#[no_mangle]
-pub unsafe extern "C" fn sw_writer_metrics_text(
-    writer: *const sw_writer,
-    out_text: *mut *mut c_char,
-) -> sw_status {
-    string_out(writer, out_text, "out_text", Writer::metrics_text)
-}
-
 /// Raise a signal (`name` or `name:key`). `"cache.invalidate:<key or glob>"` is persisted
 /// through the writer lane — ordered after the writes submitted before it — and invalidates
 /// those keys in every writer of this database, in this process and in other processes that
@@ -512,7 +254,10 @@ pub unsafe extern "C" fn sw_writer_raise(
     writer: *const sw_writer,
     signal: *const c_char,
 ) -> sw_status {
-    boundary(|| {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
         let s = text(signal, "signal")?;
         with_writer(writer, |w| w.raise(s))
     })

@@ -10,6 +10,8 @@
 //!
 //! The only `unsafe` of the core outside `ffi`: reading SQLite's shared memory.
 
+#![allow(unsafe_code)]
+
 use std::sync::atomic::{fence, Ordering};
 
 use rusqlite::{ffi, Connection};

@@ -96,6 +96,7 @@ pub(crate) struct RawCallback {
 
 // SAFETY: the C ABI requires completion callbacks and their userdata to be callable from the
 // writer's thread (documented on `sw_writer_enqueue`); nothing here dereferences them.
+#[allow(unsafe_code)]
 unsafe impl Send for RawCallback {}
 
 /// Who hears about a job's result.

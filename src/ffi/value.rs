@@ -1,0 +1,251 @@
+//! The C value types (`sw_value`, `sw_param`, `sw_statement`, `sw_write_result`, `SW_TYPE_*`)
+//! and their conversion into the core's [`Param`]s.
+//!
+//! Owns every check a parameter passes before anything is queued: known type, data present
+//! when its length says so, UTF-8 text, a length SQLite can store, a count a statement can take.
+//! Must never read beyond `len` bytes of `data`, nor copy before checking.
+
+use std::ffi::{c_char, CStr};
+
+use super::boundary::{slice, try_copy, try_vec};
+use crate::error::{Error, Result, Status};
+use crate::value::{Param, Value};
+use crate::writer::WriteResult;
+
+/// Value type: 64-bit integer.
+pub const SW_TYPE_INTEGER: u32 = 1;
+/// Value type: double.
+pub const SW_TYPE_FLOAT: u32 = 2;
+/// Value type: UTF-8 text (`data`, `len`).
+pub const SW_TYPE_TEXT: u32 = 3;
+/// Value type: bytes (`data`, `len`).
+pub const SW_TYPE_BLOB: u32 = 4;
+/// Value type: NULL.
+pub const SW_TYPE_NULL: u32 = 5;
+
+/// A value: the same type numbers as `sqlite3_column_type`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sw_value {
+    /// One of `SW_TYPE_*`; any other number is `SW_STATUS_INVALID_ARGUMENT`.
+    pub r#type: u32,
+    /// For `SW_TYPE_INTEGER`.
+    pub integer: i64,
+    /// For `SW_TYPE_FLOAT`.
+    pub real: f64,
+    /// For `SW_TYPE_TEXT` (UTF-8, not necessarily NUL-terminated) or `SW_TYPE_BLOB`; may be
+    /// NULL when `len` is 0.
+    pub data: *const u8,
+    /// Bytes at `data`.
+    pub len: usize,
+}
+
+/// A parameter. Parameters are copied before the function that takes them returns; the caller
+/// may free them at once.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sw_param {
+    /// NULL: positional, in order (the n-th positional parameter binds `?n`). Otherwise `"@x"`,
+    /// `":x"`, `"$x"` or bare `"x"`, matching whichever prefix the SQL uses. A name the SQL does
+    /// not have is `SW_STATUS_INVALID_ARGUMENT`.
+    pub name: *const c_char,
+    /// The value.
+    pub value: sw_value,
+}
+
+/// One statement of a batch.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sw_statement {
+    /// The SQL (required).
+    pub sql: *const c_char,
+    /// Its parameters; may be NULL when `n_params` is 0.
+    pub params: *const sw_param,
+    /// Number of parameters.
+    pub n_params: usize,
+}
+
+/// The result of a write.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct sw_write_result {
+    /// Rows inserted, updated or deleted by the write's statements (not counting triggers).
+    pub rows_affected: i64,
+    /// The rowid of the last row the write inserted; 0 if it inserted none.
+    pub last_insert_rowid: i64,
+}
+
+impl From<WriteResult> for sw_write_result {
+    fn from(r: WriteResult) -> Self {
+        sw_write_result {
+            rows_affected: r.rows_affected,
+            last_insert_rowid: r.last_insert_rowid,
+        }
+    }
+}
+
+/// SQLite's largest string or BLOB (`SQLITE_MAX_LENGTH`, which the bundled build keeps at its
+/// default): a longer value could never be bound, so it is refused before it is read or copied.
+pub(crate) const MAX_VALUE_LEN: usize = 1_000_000_000;
+
+/// SQLite's largest parameter number (`SQLITE_MAX_VARIABLE_NUMBER`'s default): no statement
+/// takes more parameters.
+pub(crate) const MAX_PARAMS: usize = 32_766;
+
+/// Refuse a TEXT or BLOB length SQLite cannot store.
+fn check_len(len: usize, label: impl FnOnce() -> String) -> Result<()> {
+    if len > MAX_VALUE_LEN {
+        return Err(Error::invalid(format!(
+            "{}: {len} bytes is more than SQLite's limit of {MAX_VALUE_LEN} bytes per value",
+            label()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse more parameters than any statement can take.
+fn check_count(n: usize) -> Result<()> {
+    if n > MAX_PARAMS {
+        return Err(Error::invalid(format!(
+            "{n} parameters is more than SQLite allows in one statement ({MAX_PARAMS})"
+        )));
+    }
+    Ok(())
+}
+
+/// Check C parameters without copying them (what `params` would refuse, this refuses).
+pub(crate) unsafe fn check_params(p: *const sw_param, n: usize) -> Result<()> {
+    check_count(n)?;
+    // SAFETY: `p` points to `n` parameters (the caller's contract); `slice` checks NULL.
+    for (i, param) in unsafe { slice(p, n, "params") }?.iter().enumerate() {
+        let v = &param.value;
+        if matches!(v.r#type, SW_TYPE_TEXT | SW_TYPE_BLOB) {
+            check_len(v.len, || format!("parameter {}", i + 1))?;
+        }
+        match v.r#type {
+            SW_TYPE_TEXT | SW_TYPE_BLOB if v.len > 0 && v.data.is_null() => {
+                return Err(Error::invalid(format!(
+                    "parameter {}: data is NULL but len is {}",
+                    i + 1,
+                    v.len
+                )))
+            }
+            SW_TYPE_TEXT => {
+                // SAFETY: `data` holds `len` bytes (checked non-NULL above when `len` > 0).
+                let bytes = unsafe { std::slice::from_raw_parts(v.data, v.len) };
+                if v.len > 0 && std::str::from_utf8(bytes).is_err() {
+                    // SAFETY: the same parameters; `params` reports the error.
+                    return unsafe { params(p, n) }.map(|_| ());
+                }
+            }
+            SW_TYPE_INTEGER | SW_TYPE_FLOAT | SW_TYPE_BLOB | SW_TYPE_NULL => {}
+            // SAFETY: as above.
+            _ => return unsafe { params(p, n) }.map(|_| ()),
+        }
+        // SAFETY: a non-NULL name is NUL-terminated (the caller's contract).
+        if !param.name.is_null() && unsafe { CStr::from_ptr(param.name) }.to_str().is_err() {
+            // SAFETY: as above.
+            return unsafe { params(p, n) }.map(|_| ());
+        }
+    }
+    Ok(())
+}
+
+/// Copy C parameters into owned [`Param`]s.
+pub(crate) unsafe fn params(p: *const sw_param, n: usize) -> Result<Vec<Param>> {
+    check_count(n)?;
+    // SAFETY: `p` points to `n` parameters (the caller's contract); `slice` checks NULL.
+    let raw = unsafe { slice(p, n, "params") }?;
+    let mut out = try_vec(raw.len(), "params")?;
+    for (i, param) in raw.iter().enumerate() {
+        let name = if param.name.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL name is NUL-terminated (the caller's contract).
+            Some(
+                unsafe { CStr::from_ptr(param.name) }
+                    .to_str()
+                    .map_err(|e| {
+                        Error::new(
+                            Status::InvalidUtf8,
+                            format!("the name of parameter {} is not valid UTF-8: {e}", i + 1),
+                        )
+                    })?,
+            )
+        };
+        let label = || match name {
+            Some(n) => format!("parameter '{n}'"),
+            None => format!("parameter {}", i + 1),
+        };
+        let v = &param.value;
+        let bytes = || -> Result<&[u8]> {
+            check_len(v.len, label)?;
+            if v.len == 0 {
+                Ok(&[])
+            } else if v.data.is_null() {
+                Err(Error::invalid(format!(
+                    "{}: data is NULL but len is {}",
+                    label(),
+                    v.len
+                )))
+            } else {
+                // SAFETY: non-NULL `data` holds `len` bytes (the caller's contract), and `len`
+                // passed `check_len`.
+                Ok(unsafe { std::slice::from_raw_parts(v.data, v.len) })
+            }
+        };
+        let value =
+            match v.r#type {
+                SW_TYPE_INTEGER => Value::Integer(v.integer),
+                SW_TYPE_FLOAT => Value::Real(v.real),
+                SW_TYPE_TEXT => {
+                    let b = bytes()?;
+                    std::str::from_utf8(b).map_err(|e| {
+                        Error::new(
+                            Status::InvalidUtf8,
+                            format!("{} is not valid UTF-8: {e}", label()),
+                        )
+                    })?;
+                    let copy = try_copy(b, label)?;
+                    // Checked just above; the copy holds the same bytes.
+                    Value::Text(String::from_utf8(copy).map_err(|e| {
+                        Error::new(Status::InvalidUtf8, format!("{}: {e}", label()))
+                    })?)
+                }
+                SW_TYPE_BLOB => Value::Blob(try_copy(bytes()?, label)?),
+                SW_TYPE_NULL => Value::Null,
+                other => {
+                    return Err(Error::invalid(format!(
+                    "{} has unknown value type {other} (expected SW_TYPE_INTEGER..SW_TYPE_NULL)",
+                    label()
+                )))
+                }
+            };
+        out.push(Param {
+            name: name.map(str::to_owned),
+            value,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::ValueRef;
+
+    /// The C type numbers are the core's (`ValueRef::type_code`), which are SQLite's.
+    #[test]
+    fn type_numbers_are_the_cores() {
+        assert_eq!(SW_TYPE_INTEGER, ValueRef::Integer(0).type_code());
+        assert_eq!(SW_TYPE_FLOAT, ValueRef::Real(0.0).type_code());
+        assert_eq!(SW_TYPE_TEXT, ValueRef::Text("").type_code());
+        assert_eq!(SW_TYPE_BLOB, ValueRef::Blob(&[]).type_code());
+        assert_eq!(SW_TYPE_NULL, ValueRef::Null.type_code());
+        assert_eq!(SW_TYPE_INTEGER as i32, rusqlite::ffi::SQLITE_INTEGER);
+        assert_eq!(SW_TYPE_FLOAT as i32, rusqlite::ffi::SQLITE_FLOAT);
+        assert_eq!(SW_TYPE_TEXT as i32, rusqlite::ffi::SQLITE_TEXT);
+        assert_eq!(SW_TYPE_BLOB as i32, rusqlite::ffi::SQLITE_BLOB);
+        assert_eq!(SW_TYPE_NULL as i32, rusqlite::ffi::SQLITE_NULL);
+    }
+}
