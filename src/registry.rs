@@ -11,7 +11,7 @@ use crate::sync::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::options::{Location, Options};
-use crate::writer::Engine;
+use crate::writer::engine::Engine;
 
 /// One database's state in the registry.
 enum Entry {

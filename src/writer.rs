@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::reentry::inside_callback;
-pub use conn::{Statement, WriteResult, CHANGE_TABLE};
+pub use conn::{Statement, Txn, WriteResult, CHANGE_TABLE};
 pub(crate) use engine::Engine;
 pub(crate) use lane::{Notify, RawCallback};
 use lane::{Waiter, Work};
@@ -63,44 +63,6 @@ impl std::fmt::Debug for Writer {
             .field("location", &self.engine.opts.location)
             .field("closed", &self.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
-    }
-}
-
-/// The body of [`Writer::transaction`]: borrows the write connection inside the transaction.
-pub struct Txn<'a> {
-    conn: &'a mut conn::WriteConn,
-    changes: &'a mut conn::Changes,
-    rows: i64,
-}
-
-impl Txn<'_> {
-    /// Run SQL inside the transaction.
-    pub fn execute(&mut self, sql: &str, params: &[Param]) -> Result<WriteResult> {
-        sql::require_statement(sql)?;
-        match sql::classify(sql) {
-            sql::Kind::Grouped => {}
-            sql::Kind::Alone => {
-                return Err(Error::misuse(format!(
-                    "{} cannot run inside a transaction; submit it with execute",
-                    sql::first_keyword(sql)
-                )))
-            }
-            sql::Kind::TransactionControl => {
-                return Err(Error::misuse(format!(
-                    "{} would end the writer's transaction; return an error to roll back instead",
-                    sql::first_keyword(sql)
-                )))
-            }
-        }
-        let r = self.conn.execute(sql, params, self.changes)?;
-        self.rows += r.rows_affected;
-        Ok(r)
-    }
-
-    /// Query inside the transaction (sees its uncommitted changes).
-    pub fn query(&mut self, sql: &str, params: &[Param]) -> Result<Rows> {
-        sql::require_statement(sql)?;
-        self.conn.query(sql, params, self.changes)
     }
 }
 
@@ -563,7 +525,8 @@ impl Writer {
     /// The recent operations as a JSON array: the last `Max Tracked Writes` finished ones
     /// (committed, failed), then those running, then up to that many queued.
     pub fn operations_json(&self) -> Result<String> {
-        Ok(self.live()?.operations_json())
+        let engine = self.live()?;
+        Ok(engine.ops.json(&engine.lane))
     }
 
     /// Metrics in the Prometheus text exposition format.

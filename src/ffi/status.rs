@@ -122,3 +122,46 @@ pub extern "C" fn sw_version() -> *const c_char {
 pub extern "C" fn sw_abi_version() -> u32 {
     SW_ABI_VERSION
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C constant (a literal, for cbindgen) is the crate's.
+    #[test]
+    fn abi_version_is_the_crates() {
+        assert_eq!(SW_ABI_VERSION, crate::ABI_VERSION);
+        assert_eq!(sw_abi_version(), crate::ABI_VERSION);
+    }
+
+    /// Each `SW_STATUS_*` constant (literals, for cbindgen) is the core's status of that name.
+    #[test]
+    fn status_constants_are_the_cores() {
+        let consts = [
+            (SW_STATUS_OK, "SW_STATUS_OK"),
+            (SW_STATUS_ERROR, "SW_STATUS_ERROR"),
+            (SW_STATUS_CONSTRAINT, "SW_STATUS_CONSTRAINT"),
+            (SW_STATUS_BUSY, "SW_STATUS_BUSY"),
+            (SW_STATUS_QUEUE_FULL, "SW_STATUS_QUEUE_FULL"),
+            (SW_STATUS_TIMEOUT, "SW_STATUS_TIMEOUT"),
+            (SW_STATUS_CLOSED, "SW_STATUS_CLOSED"),
+            (SW_STATUS_INVALID_ARGUMENT, "SW_STATUS_INVALID_ARGUMENT"),
+            (SW_STATUS_INVALID_UTF8, "SW_STATUS_INVALID_UTF8"),
+            (SW_STATUS_MISUSE, "SW_STATUS_MISUSE"),
+            (SW_STATUS_ROLLBACK, "SW_STATUS_ROLLBACK"),
+            (SW_STATUS_READONLY, "SW_STATUS_READONLY"),
+            (SW_STATUS_IO, "SW_STATUS_IO"),
+            (SW_STATUS_CORRUPT, "SW_STATUS_CORRUPT"),
+            (SW_STATUS_PANIC, "SW_STATUS_PANIC"),
+            (SW_STATUS_NOMEM, "SW_STATUS_NOMEM"),
+        ];
+        assert_eq!(consts.len(), Status::ALL.len(), "a status without its C constant");
+        for (value, name) in consts {
+            let status = Status::from_u32(value).unwrap_or_else(|| panic!("{name} = {value}"));
+            assert_eq!(status.name(), name);
+            // SAFETY: sw_status_str returns a static NUL-terminated string.
+            let text = unsafe { std::ffi::CStr::from_ptr(sw_status_str(value)) };
+            assert_eq!(text.to_str().unwrap(), status.as_str());
+        }
+    }
+}

@@ -850,3 +850,42 @@ fn has_more_than_one_statement(sql: &str) -> bool {
     }
     false
 }
+
+/// The body of [`Writer::transaction`]: borrows the write connection inside the transaction.
+pub struct Txn<'a> {
+    pub(crate) conn: &'a mut WriteConn,
+    pub(crate) changes: &'a mut Changes,
+    pub(crate) rows: i64,
+}
+
+impl Txn<'_> {
+    /// Run SQL inside the transaction.
+    pub fn execute(&mut self, sql: &str, params: &[Param]) -> Result<WriteResult> {
+        crate::sql::require_statement(sql)?;
+        match crate::sql::classify(sql) {
+            crate::sql::Kind::Grouped => {}
+            crate::sql::Kind::Alone => {
+                return Err(Error::misuse(format!(
+                    "{} cannot run inside a transaction; submit it with execute",
+                    crate::sql::first_keyword(sql)
+                )))
+            }
+            crate::sql::Kind::TransactionControl => {
+                return Err(Error::misuse(format!(
+                    "{} would end the writer's transaction; return an error to roll back instead",
+                    crate::sql::first_keyword(sql)
+                )))
+            }
+        }
+        let r = self.conn.execute(sql, params, self.changes)?;
+        self.rows += r.rows_affected;
+        Ok(r)
+    }
+
+    /// Query inside the transaction (sees its uncommitted changes).
+    pub fn query(&mut self, sql: &str, params: &[Param]) -> Result<Rows> {
+        crate::sql::require_statement(sql)?;
+        self.conn.query(sql, params, self.changes)
+    }
+}
+

@@ -42,14 +42,13 @@
 //! closes the write connection. `Writer::closed`, `Engine::closed` and the lane's `closing`
 //! and `stopped` are the only closing flags.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::conn::{self, WriteConn};
 use super::lane::{Job, Lane, LaneConfig, Notify, Waiter, Work};
-use super::ops::{OpRecord, RunningOp};
+use super::ops::Operations;
 use crate::cache::Cache;
 use crate::error::{Error, Result, Status};
 use crate::options::Options;
@@ -73,8 +72,7 @@ pub(crate) struct Engine {
     pub(crate) metrics: Metrics,
     next_op: AtomicU64,
     /// The last `Max Tracked Writes` finished operations, and the group running now.
-    pub(crate) ops: Mutex<VecDeque<OpRecord>>,
-    pub(crate) running: Mutex<Vec<RunningOp>>,
+    pub(crate) ops: Operations,
     drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Set by the first `shutdown`: every handle then returns CLOSED.
     pub(crate) closed: AtomicBool,
@@ -110,8 +108,7 @@ impl Engine {
             signals,
             metrics: Metrics::new(),
             next_op: AtomicU64::new(1),
-            ops: Mutex::new(VecDeque::new()),
-            running: Mutex::new(Vec::new()),
+            ops: Operations::new(opts.max_tracked_writes),
             drainer: Mutex::new(None),
             closed: AtomicBool::new(false),
             generation: crate::process::generation(),
@@ -153,7 +150,7 @@ impl Engine {
         &self,
         work: Work,
         txn: Option<&mut super::lane::TxnFn<'_>>,
-    ) -> Result<super::WriteResult> {
+    ) -> Result<super::conn::WriteResult> {
         self.lane.submit_wait(self, |n| self.new_job(work, n), txn)
     }
 

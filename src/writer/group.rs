@@ -21,7 +21,7 @@ use super::busy;
 use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
 use super::engine::Engine;
 use super::lane::{Job, Runner, TxnFn, Work};
-use super::Txn;
+use super::conn::Txn;
 use crate::cache::SCHEMA;
 use crate::error::{Error, Result, Status};
 use crate::reentry::in_callback;
@@ -42,7 +42,7 @@ impl Runner for Engine {
         // One clock reading for the whole group.
         let done_us = crate::signal::now_us();
         let done_at = Instant::now();
-        self.track_done(jobs, results, done_us, done_at);
+        self.ops.track_done(jobs, results, done_us, done_at);
         let mut batch = Vec::new();
         // Counted here, published once per group.
         let mut latencies = Vec::with_capacity(jobs.len());
@@ -189,7 +189,7 @@ impl Engine {
             ));
         }
         self.signals.emit_all(batch);
-        self.track_running(jobs);
+        self.ops.track_running(jobs);
         if let [Job {
             work:
                 Work::Exec {

@@ -51,7 +51,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use super::conn::{Statement, WriteResult};
-use super::Txn;
+use super::conn::Txn;
 use crate::error::{Error, Result, Status};
 use crate::reentry::{in_callback, inside_callback};
 use crate::sync::{Condvar, Mutex, MutexGuard};

@@ -5,17 +5,28 @@
 //! and never hold its locks across anything but list updates.
 
 use std::fmt::Write as _;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::engine::Engine;
-use super::lane::{Job, Work};
-use super::WriteResult;
+use super::lane::{Job, Lane, Work};
+use crate::sync::Mutex;
+use super::conn::WriteResult;
 use crate::error::Result;
 use crate::json::json_string;
 
+/// The operation lists of one engine.
+pub(crate) struct Operations {
+    /// `Max Tracked Writes`.
+    max: usize,
+    /// The last `max` finished operations.
+    done: Mutex<VecDeque<OpRecord>>,
+    /// The group running now (its first `max` jobs).
+    running: Mutex<Vec<RunningOp>>,
+}
+
 /// A finished operation.
-pub(crate) struct OpRecord {
+struct OpRecord {
     id: u64,
     kind: &'static str,
     committed: bool,
@@ -27,7 +38,7 @@ pub(crate) struct OpRecord {
 }
 
 /// A write being executed now: (id, kind, sql).
-pub(crate) type RunningOp = (u64, &'static str, Option<Arc<str>>);
+type RunningOp = (u64, &'static str, Option<Arc<str>>);
 
 /// What an operation is, for the operations list.
 pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
@@ -49,10 +60,18 @@ fn preview(sql: &str) -> String {
     }
 }
 
-impl Engine {
+impl Operations {
+    pub(crate) fn new(max: usize) -> Operations {
+        Operations {
+            max,
+            done: Mutex::new(VecDeque::new()),
+            running: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Note a group's jobs as running (the first `Max Tracked Writes` of them).
     pub(crate) fn track_running(&self, jobs: &[Job]) {
-        let max = self.opts.max_tracked_writes;
+        let max = self.max;
         if max == 0 {
             return;
         }
@@ -72,13 +91,13 @@ impl Engine {
         done_us: i64,
         done_at: Instant,
     ) {
-        let max = self.opts.max_tracked_writes;
+        let max = self.max;
         if max == 0 {
             return;
         }
         self.running.lock().clear();
         let skip = jobs.len().saturating_sub(max);
-        let mut ops = self.ops.lock();
+        let mut ops = self.done.lock();
         for (job, result) in jobs.iter().zip(results).skip(skip) {
             let (kind, sql) = kind_of(&job.work);
             let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
@@ -99,8 +118,8 @@ impl Engine {
     }
 
     /// The recent operations as a JSON array: the last `Max Tracked Writes` finished ones
-    /// (committed, failed), then those running, then up to that many queued.
-    pub(crate) fn operations_json(&self) -> String {
+    /// (committed, failed), then those running, then up to that many queued in `lane`.
+    pub(crate) fn json(&self, lane: &Lane) -> String {
         let mut out = String::from("[");
         let mut first = true;
         let mut item =
@@ -120,7 +139,7 @@ impl Engine {
                 out.push_str(extra);
                 out.push('}');
             };
-        for r in self.ops.lock().iter() {
+        for r in self.done.lock().iter() {
             let mut extra = format!(
                 ",\"submitted_us\":{},\"finished_us\":{},\"latency_us\":{},\"error\":",
                 r.submitted_us, r.finished_us, r.latency_us
@@ -135,8 +154,8 @@ impl Engine {
         for (id, kind, sql) in self.running.lock().iter() {
             item(&mut out, *id, kind, "running", sql.as_deref(), "");
         }
-        let queued: Vec<_> = self.lane.with_queued(|jobs| {
-            jobs.take(self.opts.max_tracked_writes)
+        let queued: Vec<_> = lane.with_queued(|jobs| {
+            jobs.take(self.max)
                 .map(|j| {
                     let (kind, sql) = kind_of(&j.work);
                     (j.op, kind, sql, j.submitted.elapsed().as_micros() as u64)
