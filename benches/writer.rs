@@ -22,12 +22,15 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use singlewriter::ffi::handle::{sw_rows, sw_writer};
+use singlewriter::ffi::read::{sw_writer_query, sw_writer_read};
 use singlewriter::ffi::rows::{sw_rows_free, sw_rows_int64};
+use singlewriter::ffi::stats::{sw_cache_stats, sw_stats, sw_writer_cache_stats, sw_writer_stats};
 use singlewriter::ffi::status::{sw_last_error_message, sw_status};
+use singlewriter::ffi::value::{
+    sw_param, sw_value, sw_write_result, SW_TYPE_INTEGER, SW_TYPE_TEXT,
+};
 use singlewriter::ffi::writer::{
-    sw_cache_stats, sw_param, sw_stats, sw_value, sw_write_result, sw_writer_cache_stats,
     sw_writer_close, sw_writer_enqueue, sw_writer_execute, sw_writer_flush, sw_writer_open,
-    sw_writer_query, sw_writer_read, sw_writer_stats, SW_TYPE_INTEGER, SW_TYPE_TEXT,
 };
 use singlewriter::{params, Writer};
 
@@ -177,7 +180,7 @@ fn fmt_rate(r: f64) -> String {
         let s = n.to_string();
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);

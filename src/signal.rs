@@ -177,8 +177,9 @@ impl Signals {
         if self.sample_rate == 1 {
             return true;
         }
-        self.sample_counters[category as usize].fetch_add(1, Ordering::Relaxed) % self.sample_rate
-            == 0
+        self.sample_counters[category as usize]
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(self.sample_rate)
     }
 
     /// Emit a signal with only a name and key.

@@ -29,16 +29,16 @@ fn modules() -> BTreeMap<String, String> {
         }
     }
     let mut out = BTreeMap::new();
-    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), "", &mut out);
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        "",
+        &mut out,
+    );
     out
 }
 
 /// The module a path names: its longest prefix that is a module.
-fn resolve(
-    from: &str,
-    segments: &[&str],
-    known: &BTreeMap<String, String>,
-) -> Option<String> {
+fn resolve(from: &str, segments: &[&str], known: &BTreeMap<String, String>) -> Option<String> {
     let mut base: Vec<&str> = if from == "crate" {
         vec![]
     } else {
@@ -91,7 +91,9 @@ fn edges(known: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>>
             let starts = ["crate::", "super::", "self::"]
                 .iter()
                 .find(|p| bytes[i..].starts_with(p.as_bytes()))
-                .filter(|_| i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+                .filter(|_| {
+                    i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
+                });
             if starts.is_none() {
                 i += 1;
                 continue;
@@ -133,7 +135,10 @@ fn edges(known: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>>
 }
 
 /// Strongly connected components with more than one module (Tarjan).
-fn cycles(nodes: &BTreeSet<String>, edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+fn cycles(
+    nodes: &BTreeSet<String>,
+    edges: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<Vec<String>> {
     struct T<'a> {
         edges: &'a BTreeMap<String, BTreeSet<String>>,
         nodes: &'a BTreeSet<String>,
@@ -213,16 +218,27 @@ fn is_ffi(m: &str) -> bool {
 fn the_core_has_no_import_cycle() {
     let known = modules();
     let e = edges(&known);
-    let core: BTreeSet<String> = known.keys().filter(|m| !is_ffi(m) && *m != "crate").cloned().collect();
+    let core: BTreeSet<String> = known
+        .keys()
+        .filter(|m| !is_ffi(m) && *m != "crate")
+        .cloned()
+        .collect();
     let found = cycles(&core, &e);
-    assert!(found.is_empty(), "import cycles in the core: {found:#?}\nedges: {e:#?}");
+    assert!(
+        found.is_empty(),
+        "import cycles in the core: {found:#?}\nedges: {e:#?}"
+    );
 }
 
 #[test]
 fn the_c_layer_has_no_import_cycle() {
     let known = modules();
     let e = edges(&known);
-    let ffi: BTreeSet<String> = known.keys().filter(|m| is_ffi(m) && *m != "ffi").cloned().collect();
+    let ffi: BTreeSet<String> = known
+        .keys()
+        .filter(|m| is_ffi(m) && *m != "ffi")
+        .cloned()
+        .collect();
     let found = cycles(&ffi, &e);
     assert!(found.is_empty(), "import cycles in src/ffi: {found:#?}");
 }
@@ -234,7 +250,11 @@ fn no_core_module_reaches_into_the_c_layer() {
     let bad: Vec<(String, String)> = e
         .iter()
         .filter(|(from, _)| !is_ffi(from)) // the crate root included
-        .flat_map(|(from, to)| to.iter().filter(|t| is_ffi(t)).map(move |t| (from.clone(), t.clone())))
+        .flat_map(|(from, to)| {
+            to.iter()
+                .filter(|t| is_ffi(t))
+                .map(move |t| (from.clone(), t.clone()))
+        })
         .collect();
     assert!(bad.is_empty(), "core → ffi edges: {bad:?}");
 }
@@ -254,5 +274,8 @@ fn the_checker_sees_cycles_and_edges() {
     assert!(e["b"].contains("a"), "{e:?}");
     assert!(e["d"].contains("ffi::status"), "{e:?}");
     let nodes: BTreeSet<String> = ["a", "b", "b::c"].iter().map(|s| s.to_string()).collect();
-    assert_eq!(cycles(&nodes, &e), vec![vec!["a".to_string(), "b".to_string()]]);
+    assert_eq!(
+        cycles(&nodes, &e),
+        vec![vec!["a".to_string(), "b".to_string()]]
+    );
 }

@@ -51,6 +51,8 @@ run_part() {
 
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 
+run_part fmt bash -c 'cargo fmt --all --check && echo "fmt: 1 passed, 0 failed"'
+run_part clippy bash -c 'cargo clippy --release --all-targets -- -D warnings && echo "clippy: 1 passed, 0 failed"'
 run_part build cargo build --release --all-targets
 run_part rust cargo test --release -- --test-threads=2
 run_part rust-package bash tests/rust-package.sh

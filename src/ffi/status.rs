@@ -155,7 +155,11 @@ mod tests {
             (SW_STATUS_PANIC, "SW_STATUS_PANIC"),
             (SW_STATUS_NOMEM, "SW_STATUS_NOMEM"),
         ];
-        assert_eq!(consts.len(), Status::ALL.len(), "a status without its C constant");
+        assert_eq!(
+            consts.len(),
+            Status::ALL.len(),
+            "a status without its C constant"
+        );
         for (value, name) in consts {
             let status = Status::from_u32(value).unwrap_or_else(|| panic!("{name} = {value}"));
             assert_eq!(status.name(), name);

@@ -888,4 +888,3 @@ impl Txn<'_> {
         self.conn.query(sql, params, self.changes)
     }
 }
-

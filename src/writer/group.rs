@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::busy;
+use super::conn::Txn;
 use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
 use super::engine::Engine;
 use super::lane::{Job, Runner, TxnFn, Work};
-use super::conn::Txn;
 use crate::cache::SCHEMA;
 use crate::error::{Error, Result, Status};
 use crate::reentry::in_callback;

@@ -50,8 +50,8 @@ use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use super::conn::{Statement, WriteResult};
 use super::conn::Txn;
+use super::conn::{Statement, WriteResult};
 use crate::error::{Error, Result, Status};
 use crate::reentry::{in_callback, inside_callback};
 use crate::sync::{Condvar, Mutex, MutexGuard};

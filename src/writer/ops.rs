@@ -4,16 +4,16 @@
 //! group running now, and their JSON form. Must never grow beyond `Max Tracked Writes` entries
 //! and never hold its locks across anything but list updates.
 
-use std::fmt::Write as _;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::lane::{Job, Lane, Work};
-use crate::sync::Mutex;
 use super::conn::WriteResult;
+use super::lane::{Job, Lane, Work};
 use crate::error::Result;
 use crate::json::json_string;
+use crate::sync::Mutex;
 
 /// The operation lists of one engine.
 pub(crate) struct Operations {
