@@ -1,0 +1,94 @@
+/*
+ * park.c — the C side of parked writes: see park.h.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "park.h"
+
+/* A completion node: allocated when the write is submitted, so the library's callback never
+ * allocates (or fails) to deliver it; freed by gosw_park_wait. */
+typedef struct gosw_node {
+    gosw_done done;
+    struct gosw_node *next;
+} gosw_node;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t ready;
+    gosw_node *head, *tail; /* delivered, oldest first */
+    int waiting;            /* the Go drainer sleeps on `ready` */
+} gosw_park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+
+/* Runs on the library's thread: link the node, wake the drainer if it sleeps. */
+static void gosw_park_callback(void *userdata, sw_status status, const sw_write_result *result,
+                               const char *message) {
+    gosw_node *n = (gosw_node *)userdata;
+    n->done.status = status;
+    if (result != NULL) {
+        n->done.rows_affected = result->rows_affected;
+        n->done.last_insert_rowid = result->last_insert_rowid;
+    }
+    n->done.message = (status != SW_STATUS_OK && message != NULL && message[0] != '\0')
+                          ? strdup(message)
+                          : NULL;
+    n->next = NULL;
+    pthread_mutex_lock(&gosw_park.mu);
+    if (gosw_park.tail != NULL) {
+        gosw_park.tail->next = n;
+    } else {
+        gosw_park.head = n;
+    }
+    gosw_park.tail = n;
+    int wake = gosw_park.waiting;
+    pthread_mutex_unlock(&gosw_park.mu);
+    if (wake) pthread_cond_signal(&gosw_park.ready);
+}
+
+gosw_ret gosw_park_execute(const sw_writer *w, const char *buf, size_t sql_off,
+                           const gosw_arg *args, size_t n_args, uint64_t token) {
+    if (gosw_in_callback()) {
+        /* The caller would wait for a completion that this thread (the transaction holding
+         * the lane, or the thread that delivers completions) has to let through: refuse, as
+         * the blocking sw_writer_execute does. */
+        gosw_ret r = {SW_STATUS_MISUSE, 0,
+                      strdup("a blocking writer call from inside a transaction or callback would deadlock")};
+        return r;
+    }
+    gosw_node *n = (gosw_node *)calloc(1, sizeof *n);
+    if (n == NULL) {
+        gosw_ret r = {SW_STATUS_ERROR, 0, strdup("out of memory")};
+        return r;
+    }
+    n->done.token = token;
+    gosw_ret r = gosw_enqueue_cb(w, buf, sql_off, args, n_args, gosw_park_callback, n);
+    if (r.status != SW_STATUS_OK) free(n); /* the callback will never run */
+    return r;
+}
+
+size_t gosw_park_wait(gosw_done *out, size_t cap) {
+    pthread_mutex_lock(&gosw_park.mu);
+    while (gosw_park.head == NULL) {
+        gosw_park.waiting = 1;
+        pthread_cond_wait(&gosw_park.ready, &gosw_park.mu);
+        gosw_park.waiting = 0;
+    }
+    gosw_node *n = gosw_park.head;
+    size_t k = 0;
+    gosw_node *last = NULL;
+    for (gosw_node *p = n; p != NULL && k < cap; p = p->next) {
+        last = p;
+        k++;
+    }
+    gosw_park.head = last->next;
+    if (gosw_park.head == NULL) gosw_park.tail = NULL;
+    pthread_mutex_unlock(&gosw_park.mu);
+    for (size_t i = 0; i < k; i++) {
+        gosw_node *next = n->next;
+        out[i] = n->done;
+        free(n);
+        n = next;
+    }
+    return k;
+}
