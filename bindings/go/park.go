@@ -9,6 +9,8 @@ import "C"
 import (
 	"context"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -26,6 +28,31 @@ import (
 // A write with nothing else in flight on its handle (the lone writer) calls the
 // blocking sw_writer_execute instead: it leads its own group on its own thread,
 // which is the fastest path when there is nobody to group with.
+
+// blockingWriters is how many Exec calls of one handle may use the blocking C
+// call at once (the lone writer, which leads its own group).
+const blockingWriters = 1
+
+// readersOf is the read pool size a connection string asks for ("Readers=N"),
+// or the library's default of 4. Query calls beyond it would wait in C for a
+// free read connection, each on an OS thread; they wait parked in Go instead.
+// (A handle joining a running writer without naming Readers assumes 4.)
+func readersOf(connectionString string) int {
+	n := 4
+	if strings.HasPrefix(strings.ToLower(connectionString), "file:") {
+		return n
+	}
+	for _, part := range strings.Split(connectionString, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || strings.ToLower(strings.ReplaceAll(k, " ", "")) != "readers" {
+			continue
+		}
+		if r, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && r > 0 {
+			n = r
+		}
+	}
+	return n
+}
 
 // parkedCall is one submitted write waiting for its completion.
 type parkedCall struct {

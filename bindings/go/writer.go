@@ -42,6 +42,7 @@ type handle struct {
 	writers   atomic.Int64 // Exec calls of this handle in flight (see park.go)
 	txGate    gate         // one Tx at a time waits in C; the others park in Go
 	batchGate gate         // a few Batches at a time wait in C
+	readGate  gate         // no more Query calls in C than read connections
 }
 
 const closedBit = 1 << 62
@@ -115,7 +116,8 @@ func Open(connectionString string) (*Writer, error) {
 	if err := callErr(ret, "open"); err != nil {
 		return nil, err
 	}
-	h := &handle{ptr: ptr, drained: make(chan struct{}, 1), txGate: make(gate, 1), batchGate: make(gate, batchWaiters)}
+	h := &handle{ptr: ptr, drained: make(chan struct{}, 1), txGate: make(gate, 1), batchGate: make(gate, batchWaiters),
+		readGate: make(gate, readersOf(connectionString))}
 	w := &Writer{h: h}
 	w.cleanup = runtime.AddCleanup(w, func(h *handle) { _ = h.close() }, h)
 	return w, nil
@@ -172,7 +174,7 @@ func (w *Writer) Exec(ctx context.Context, sql string, args ...any) (Result, err
 	// A lone writer leads its own group on this thread; with other writes of
 	// this handle in flight, the write is queued and this goroutine parks.
 	defer w.h.writers.Add(-1)
-	if w.h.writers.Add(1) > 1 {
+	if w.h.writers.Add(1) > blockingWriters {
 		return w.execParked(f, sqlOff)
 	}
 	defer putFrame(f)
@@ -358,6 +360,10 @@ func (w *Writer) Query(ctx context.Context, sql string, args ...any) (*Rows, err
 	if err := f.bind(args, "query"); err != nil {
 		return nil, err
 	}
+	if err := w.h.readGate.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer w.h.readGate.leave()
 	if err := w.h.acquire("query"); err != nil {
 		return nil, err
 	}
