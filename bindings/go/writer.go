@@ -151,6 +151,11 @@ func ctxErr(ctx context.Context) error {
 // Exec runs one write statement and returns once the transaction holding it
 // has committed.
 //
+// With other writes of this handle in flight, the write is queued and the
+// goroutine waits parked, holding no OS thread; a lone write leads its own
+// group on its own thread (see "Waiting without OS threads" in the package
+// documentation).
+//
 // ctx is checked before the write is submitted: a done ctx returns ctx.Err()
 // and nothing is written. Once submitted, a write cannot be withdrawn, so
 // Exec then waits for its outcome whatever happens to ctx.
