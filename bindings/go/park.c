@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "park.h"
 
@@ -16,10 +18,15 @@ typedef struct gosw_node {
 
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t ready;
     gosw_node *head, *tail; /* delivered, oldest first */
-    int waiting;            /* the Go drainer sleeps on `ready` */
-} gosw_park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+    int waiting;            /* the Go drainer found the list empty and waits on `fd` */
+    int fd;                 /* eventfd the Go drainer reads through Go's network poller */
+} gosw_park = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, -1};
+
+int gosw_park_init(void) {
+    if (gosw_park.fd < 0) gosw_park.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return gosw_park.fd;
+}
 
 /* Runs on the library's thread: link the node, wake the drainer if it sleeps. */
 static void gosw_park_callback(void *userdata, sw_status status, const sw_write_result *result,
@@ -42,8 +49,13 @@ static void gosw_park_callback(void *userdata, sw_status status, const sw_write_
     }
     gosw_park.tail = n;
     int wake = gosw_park.waiting;
+    gosw_park.waiting = 0;
     pthread_mutex_unlock(&gosw_park.mu);
-    if (wake) pthread_cond_signal(&gosw_park.ready);
+    if (wake) {
+        uint64_t one = 1;
+        ssize_t unused = write(gosw_park.fd, &one, sizeof one); /* cannot fail short of overflow */
+        (void)unused;
+    }
 }
 
 gosw_ret gosw_park_execute(const sw_writer *w, const char *buf, size_t sql_off,
@@ -67,14 +79,14 @@ gosw_ret gosw_park_execute(const sw_writer *w, const char *buf, size_t sql_off,
     return r;
 }
 
-size_t gosw_park_wait(gosw_done *out, size_t cap) {
+size_t gosw_park_take(gosw_done *out, size_t cap) {
     pthread_mutex_lock(&gosw_park.mu);
-    while (gosw_park.head == NULL) {
-        gosw_park.waiting = 1;
-        pthread_cond_wait(&gosw_park.ready, &gosw_park.mu);
-        gosw_park.waiting = 0;
-    }
     gosw_node *n = gosw_park.head;
+    if (n == NULL) {
+        gosw_park.waiting = 1;
+        pthread_mutex_unlock(&gosw_park.mu);
+        return 0;
+    }
     size_t k = 0;
     gosw_node *last = NULL;
     for (gosw_node *p = n; p != NULL && k < cap; p = p->next) {

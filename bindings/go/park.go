@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,10 +21,14 @@ import (
 // A write that finds another write of this handle in flight is submitted with
 // sw_writer_enqueue and returns to Go at once; the goroutine then waits on a
 // channel. The library's completion callback (C, in park.c) only links a node
-// onto a list. One goroutine per process, the completion drainer, waits in C
-// for that list to become non-empty and takes every completion that arrived
-// in one cgo call, so a committed group of N writes costs one crossing and N
-// channel sends, and N waiting goroutines cost no OS thread at all.
+// onto a list and, if the drainer is idle, makes an eventfd readable. One
+// goroutine per process, the completion drainer, waits on that eventfd
+// through Go's network poller (parked like a goroutine reading a socket, no
+// thread blocked in C) and takes every completion that arrived in one cgo
+// call, so a committed group of N writes costs one crossing and N channel
+// sends, and N waiting goroutines cost no OS thread at all. (Waiting in C on a
+// condition variable instead cost a blocked thread and, measured in the
+// service benchmark, 0.6 more context switches per request at 4 connections.)
 //
 // A write with nothing else in flight on its handle (the lone writer) calls the
 // blocking sw_writer_execute instead: it leads its own group on its own thread,
@@ -97,13 +102,27 @@ func unpark(t uint64, c *parkedCall) {
 // completionBatch is how many completions one cgo call may take.
 const completionBatch = 512
 
-// drainCompletions runs for the life of the process: one OS thread waits in
-// C while no completion is pending; every wake-up delivers all that arrived.
+// drainCompletions runs for the life of the process. It waits for
+// completions on an eventfd through the network poller (parked, like a
+// goroutine reading a socket) and takes every completion that arrived in one
+// cgo call.
 func drainCompletions() {
+	fd := int(C.gosw_park_init())
+	if fd < 0 {
+		panic("singlewriter: cannot create the completion eventfd")
+	}
+	wake := os.NewFile(uintptr(fd), "singlewriter-completions")
+	var tick [8]byte
 	buf := make([]C.gosw_done, completionBatch)
 	ready := make([]*parkedCall, 0, completionBatch)
 	for {
-		n := int(C.gosw_park_wait(&buf[0], C.size_t(len(buf))))
+		n := int(C.gosw_park_take(&buf[0], C.size_t(len(buf))))
+		if n == 0 {
+			if _, err := wake.Read(tick[:]); err != nil {
+				panic("singlewriter: reading the completion eventfd: " + err.Error())
+			}
+			continue
+		}
 		parking.mu.Lock()
 		for i := range n {
 			d := &buf[i]

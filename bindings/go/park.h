@@ -3,8 +3,10 @@
  *
  * A write is submitted with sw_writer_enqueue and returns at once. Its completion callback runs
  * on the library's thread and only links a preallocated node onto a list (no allocation, no
- * call into Go). One Go goroutine waits in gosw_park_wait for completions and takes every one
- * that arrived in one cgo call, then wakes the goroutines that wait for them through channels.
+ * call into Go) and, when the Go drainer is waiting, makes an eventfd readable. The Go drainer
+ * waits on that eventfd through Go's network poller (a parked goroutine, not a blocked thread),
+ * takes every completion that arrived in one cgo call, and wakes the goroutines that wait for
+ * them through channels.
  * Declarations only: included by Go files.
  */
 #ifndef GOSW_PARK_H
@@ -34,8 +36,12 @@ gosw_ret gosw_enqueue_cb(const sw_writer *w, const char *buf, size_t sql_off,
 gosw_ret gosw_park_execute(const sw_writer *w, const char *buf, size_t sql_off,
                            const gosw_arg *args, size_t n_args, uint64_t token);
 
-/* Blocks until at least one completion is delivered, then moves up to `cap` (>= 1) of them
- * into `out` and returns how many. */
-size_t gosw_park_wait(gosw_done *out, size_t cap);
+/* The eventfd that becomes readable when completions arrive while the Go drainer waits
+ * (created at the first call; -1 if it could not be). */
+int gosw_park_init(void);
+
+/* Moves up to `cap` delivered completions into `out` and returns how many, never blocking.
+ * When it returns 0 the next delivery makes the eventfd readable. */
+size_t gosw_park_take(gosw_done *out, size_t cap);
 
 #endif
