@@ -4,8 +4,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#else
+#include <fcntl.h>
+#endif
 
 #include "park.h"
 
@@ -20,11 +24,24 @@ static struct {
     pthread_mutex_t mu;
     gosw_node *head, *tail; /* delivered, oldest first */
     int waiting;            /* the Go drainer found the list empty and waits on `fd` */
-    int fd;                 /* eventfd the Go drainer reads through Go's network poller */
-} gosw_park = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, -1};
+    int fd;                 /* what the Go drainer reads, through Go's network poller */
+    int wfd;                /* what the callback writes: the same eventfd, or a pipe's end */
+} gosw_park = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, -1, -1};
 
 int gosw_park_init(void) {
-    if (gosw_park.fd < 0) gosw_park.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (gosw_park.fd >= 0) return gosw_park.fd;
+#ifdef __linux__
+    gosw_park.fd = gosw_park.wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+#else
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+        fcntl(p[i], F_SETFD, FD_CLOEXEC);
+    }
+    gosw_park.fd = p[0];
+    gosw_park.wfd = p[1];
+#endif
     return gosw_park.fd;
 }
 
@@ -52,8 +69,9 @@ static void gosw_park_callback(void *userdata, sw_status status, const sw_write_
     gosw_park.waiting = 0;
     pthread_mutex_unlock(&gosw_park.mu);
     if (wake) {
+        /* eventfd: adds 1 (cannot fail short of overflow); pipe: a full pipe is already readable. */
         uint64_t one = 1;
-        ssize_t unused = write(gosw_park.fd, &one, sizeof one); /* cannot fail short of overflow */
+        ssize_t unused = write(gosw_park.wfd, &one, sizeof one);
         (void)unused;
     }
 }
