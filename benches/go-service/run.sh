@@ -6,6 +6,9 @@
 #   bash benches/go-service/run.sh                       # every cell, 3 runs each (~8 min)
 #   RUNS=1 DURATION=3 CONNS="32" MIXES="50" bash benches/go-service/run.sh
 #   BACKENDS="sqlite3 sw swsql" bash benches/go-service/run.sh
+#   BEFORE_BIN=/tmp/notes-before BACKENDS="sqlite3 sw-before sw" bash benches/go-service/run.sh
+#       (sw-before: the sw backend of another build of this server, e.g. one built from an older
+#        checkout of bindings/go, measured in the same run)
 #
 # Each cell (traffic mix x connections) runs the backends interleaved, RUNS times, each run on a
 # fresh copy of a seeded 10,000-row database with a fresh server process. Per run it records
@@ -57,7 +60,9 @@ for mix in $MIXES; do
         db="$work/run.db"
         rm -f "$db" "$db-wal" "$db-shm"
         cp "$work/seed.db" "$db"
-        "$work/notes" -backend "$b" -db "$db" -addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
+        bin="$work/notes" backend="$b"
+        if [ "$b" = sw-before ]; then bin="$BEFORE_BIN" backend=sw; fi
+        "$bin" -backend "$backend" -db "$db" -addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
         server_pid=$!
         for _ in $(seq 1 100); do
           curl -sf "http://127.0.0.1:$PORT/debug/stats" >/dev/null 2>&1 && break
