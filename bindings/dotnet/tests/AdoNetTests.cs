@@ -322,6 +322,26 @@ namespace SingleWriter.Tests
             });
         }
 
+        public static Task AsyncApis_ExecuteReaderAsyncReadAsyncExecuteScalarAsync()
+        {
+            return WithConnection(async (db, conn) =>
+            {
+                MiniDapper.Execute(conn, "INSERT INTO Notes (Title, Stars) VALUES ('a', 1), ('b', 2)");
+                using (var cmd = conn.CreateCommand())
+                {
+                    cmd.CommandText = "SELECT Title FROM Notes WHERE Stars >= @min ORDER BY Id";
+                    cmd.Parameters.AddWithValue("@min", 1);
+                    var titles = new List<string>();
+                    using (var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, CancellationToken.None))
+                        while (await r.ReadAsync(CancellationToken.None))
+                            titles.Add(await r.GetFieldValueAsync<string>(0, CancellationToken.None));
+                    Assert.SequenceEqual(new[] { "a", "b" }, titles, "rows");
+                    cmd.CommandText = "SELECT sum(Stars) FROM Notes WHERE Stars >= @min";
+                    Assert.Equal((object)3L, await cmd.ExecuteScalarAsync(CancellationToken.None), "ExecuteScalarAsync");
+                }
+            });
+        }
+
         public static Task InsertReturning_ThroughExecuteScalarRunsOnTheWriter()
         {
             return WithConnection((db, conn) =>
