@@ -36,11 +36,12 @@
 //
 // # Waiting without OS threads
 //
-// An Exec that finds another Exec of its handle in flight is queued and its
+// When many Exec calls of a handle are in flight, each is queued and its
 // goroutine parks on a channel; one goroutine per process collects completions
 // in batches (one cgo call per batch) and wakes the waiters, so many waiting
-// writers cost no OS thread each. A lone Exec leads its own group on its own
-// thread. Tx and multi-statement Batch calls (blocking in the C ABI) wait
+// writers cost no OS thread each. A lone Exec, or any while at most 4 have
+// been in flight at once recently, blocks in C and may lead its own group on
+// its own thread (lower latency when there is little to group). Tx and multi-statement Batch calls (blocking in the C ABI) wait
 // behind a per-handle gate in Go, and Query calls behind one the size of the
 // read pool. See park.go.
 //

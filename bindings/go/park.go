@@ -30,13 +30,38 @@ import (
 // condition variable instead cost a blocked thread and, measured in the
 // service benchmark, 0.6 more context switches per request at 4 connections.)
 //
-// A write with nothing else in flight on its handle (the lone writer) calls the
-// blocking sw_writer_execute instead: it leads its own group on its own thread,
-// which is the fastest path when there is nobody to group with.
+// A write with nothing else in flight on its handle (the lone writer), and any
+// write while few are (see mayBlock), calls the blocking sw_writer_execute
+// instead: it may lead its own group on its own thread, which is the fastest
+// path when there is little to group.
 
-// blockingWriters is how many Exec calls of one handle may use the blocking C
-// call at once (the lone writer, which leads its own group).
-const blockingWriters = 1
+// How many Exec calls of one handle may use the blocking C call at once. A
+// parked write's completion takes two thread hand-offs (the library's
+// completion thread, then the Go poller) where a blocking one takes one (the
+// leader wakes it), which costs latency when few write at once: measured in
+// the service benchmark at 4 connections, parking every second writer cost
+// 15 % of the requests per second. So while the recent peak of concurrent
+// writes is at most lowConcurrency, every writer blocks (at most that many
+// threads); above it only the lone writer does, and the rest park.
+const (
+	lowConcurrency = 4
+	peakWindow     = 1024 // Exec calls after which the recent peak starts over
+)
+
+// mayBlock counts an Exec in (the caller must call h.writers.Add(-1) when it
+// is done) and says whether it should use the blocking call.
+func (h *handle) mayBlock() bool {
+	n := h.writers.Add(1)
+	if h.execs.Add(1)%peakWindow == 0 {
+		h.peak.Store(n)
+	} else if p := h.peak.Load(); n > p {
+		h.peak.CompareAndSwap(p, n)
+	}
+	if h.peak.Load() <= lowConcurrency {
+		return true
+	}
+	return n == 1
+}
 
 // readersOf is the read pool size a connection string asks for ("Readers=N"),
 // or the library's default of 4. Query calls beyond it would wait in C for a

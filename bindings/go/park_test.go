@@ -45,6 +45,17 @@ func TestManyConcurrentExecsDoNotPinAnOSThreadEach(t *testing.T) {
 	}
 }
 
+// forceParked makes the handle's next Exec calls take the parked path (as if
+// many writes were in flight) until the returned function is called.
+func forceParked(w *Writer) func() {
+	w.h.writers.Add(1)
+	w.h.peak.Store(1 << 30)
+	return func() {
+		w.h.writers.Add(-1)
+		w.h.peak.Store(0)
+	}
+}
+
 // The parked path reports each write's own outcome: a failing write fails
 // alone, with its status and message, and its neighbours commit.
 func TestParkedWriteFailsAloneWithItsError(t *testing.T) {
@@ -88,8 +99,7 @@ func TestParkedWriteFailsAloneWithItsError(t *testing.T) {
 func TestParkedExecReturnsRowsAffectedAndLastInsertID(t *testing.T) {
 	w, _ := openTemp(t, "")
 	mustExec(t, w, "CREATE TABLE T (id INTEGER PRIMARY KEY, v INTEGER)")
-	w.h.writers.Add(1) // pretend another write is in flight
-	defer w.h.writers.Add(-1)
+	defer forceParked(w)()
 	r, err := w.Exec(ctx, "INSERT INTO T (id, v) VALUES (41, 1), (42, 2)")
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +117,7 @@ func TestParkedExecReturnsRowsAffectedAndLastInsertID(t *testing.T) {
 func TestParkedExecInsideTxIsMisuse(t *testing.T) {
 	w, _ := openTemp(t, "")
 	mustExec(t, w, "CREATE TABLE T (v INTEGER)")
-	w.h.writers.Add(1)
-	defer w.h.writers.Add(-1)
+	defer forceParked(w)()
 	err := w.Tx(ctx, func(tx *Tx) error {
 		_, err := w.Exec(ctx, "INSERT INTO T VALUES (1)")
 		if !errors.Is(err, ErrMisuse) {

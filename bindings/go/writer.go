@@ -40,6 +40,8 @@ type handle struct {
 	err     error
 
 	writers   atomic.Int64 // Exec calls of this handle in flight (see park.go)
+	peak      atomic.Int64 // recent peak of writers
+	execs     atomic.Int64 // Exec calls so far, for the peak's window
 	txGate    gate         // one Tx at a time waits in C; the others park in Go
 	batchGate gate         // a few Batches at a time wait in C
 	readGate  gate         // no more Query calls in C than read connections
@@ -176,10 +178,11 @@ func (w *Writer) Exec(ctx context.Context, sql string, args ...any) (Result, err
 		putFrame(f)
 		return Result{}, err
 	}
-	// A lone writer leads its own group on this thread; with other writes of
-	// this handle in flight, the write is queued and this goroutine parks.
+	// A lone writer (or one of a few) blocks in C and may lead its group on
+	// this thread; with many writes of this handle in flight, the write is
+	// queued and this goroutine parks (see mayBlock).
 	defer w.h.writers.Add(-1)
-	if w.h.writers.Add(1) > blockingWriters {
+	if !w.h.mayBlock() {
 		return w.execParked(f, sqlOff)
 	}
 	defer putFrame(f)
