@@ -214,3 +214,37 @@ func TestCloseWithParkedWritesInFlightAcknowledgesEach(t *testing.T) {
 		t.Fatalf("rows %d, acknowledged %d", n, acked)
 	}
 }
+
+// A few concurrent writers block in C (lower latency); once more than four have
+// been in flight at once, only a lone writer does and the rest park.
+func TestFewWritersBlockManyPark(t *testing.T) {
+	w, _ := openTemp(t, "")
+	h := w.h
+	var decisions []bool
+	for range 4 { // four at once: all may block
+		decisions = append(decisions, h.mayBlock())
+	}
+	if fmt.Sprint(decisions) != "[true true true true]" {
+		t.Fatalf("four concurrent writers: %v", decisions)
+	}
+	if h.mayBlock() { // the fifth raises the peak above four: park
+		t.Fatal("a fifth concurrent writer blocks")
+	}
+	h.writers.Add(-5)
+	if !h.mayBlock() { // alone again: the lone writer blocks
+		t.Fatal("a lone writer parks")
+	}
+	if h.mayBlock() { // but a second one parks while the recent peak is high
+		t.Fatal("a second writer blocks after a peak of five")
+	}
+	h.writers.Add(-2)
+	for range peakWindow { // the peak window starts over
+		h.mayBlock()
+		h.writers.Add(-1)
+	}
+	a, b := h.mayBlock(), h.mayBlock()
+	h.writers.Add(-2)
+	if !a || !b {
+		t.Fatalf("after a quiet window two writers: %v %v, want both to block", a, b)
+	}
+}
