@@ -19,6 +19,13 @@ if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq mono-mcs mono-runtime >&2
 fi
 
+# The ADO.NET provider (SingleWriterConnection, ...) needs System.Data.
+if [ ! -f /usr/lib/mono/4.5/System.Data.dll ] && ! ls /usr/lib/mono/gac/System.Data/*/System.Data.dll >/dev/null 2>&1; then
+    echo "dotnet: installing libmono-system-data4.0-cil" >&2
+    ${SUDO:-} apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq libmono-system-data4.0-cil >&2
+fi
+
 if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ]; then
     echo "dotnet: $SW_LIB_DIR/libsinglewriter.so not found; building it" >&2
     (cd "$SW_ROOT" && cargo build --release >&2)
@@ -29,6 +36,7 @@ mkdir -p "$out"
 # C# 7.2 (mcs's newest) so the sources also compile with older toolchains; -warnaserror keeps
 # the library clean.
 MCS=(mcs -nologo -langversion:7.2 -unsafe -debug -optimize+ -r:System.dll -r:System.Core.dll)
+MCS+=(-r:System.Data.dll)
 
 "${MCS[@]}" -warnaserror -target:library -doc:"$out/SingleWriter.xml" -out:"$out/SingleWriter.dll" "$here"/src/*.cs
 "${MCS[@]}" -target:exe -r:"$out/SingleWriter.dll" -out:"$out/SingleWriter.Tests.exe" "$here"/tests/*.cs

@@ -28,9 +28,28 @@
 // # Contexts
 //
 // Every call that submits work checks its context first and returns ctx.Err()
-// without submitting when it is done. A submitted write cannot be withdrawn:
-// the call then waits for its outcome. [Writer.Flush] also takes its timeout
-// from the context's deadline.
+// without submitting when it is done. Tx, Batch and Query calls that wait in
+// Go for their turn (see below) give up with ctx.Err() when ctx ends, having
+// submitted nothing. A submitted write cannot be withdrawn (the C ABI has no
+// cancel): the call then waits for its real outcome whatever happens to ctx.
+// [Writer.Flush] also takes its timeout from the context's deadline.
+//
+// # Waiting without OS threads
+//
+// When many Exec calls of a handle are in flight, each is queued and its
+// goroutine parks on a channel; one goroutine per process collects completions
+// in batches (one cgo call per batch) and wakes the waiters, so many waiting
+// writers cost no OS thread each. A lone Exec, or any while at most 4 have
+// been in flight at once recently, blocks in C and may lead its own group on
+// its own thread (lower latency when there is little to group). Tx and multi-statement Batch calls (blocking in the C ABI) wait
+// behind a per-handle gate in Go, and Query calls behind one the size of the
+// read pool. See park.go.
+//
+// # database/sql
+//
+// The package registers the driver "singlewriter" ([DriverName]): writes
+// through the writer lane, queries through the read pool, BeginTx on the
+// writer lane (serializable). See driver.go.
 //
 // # Errors
 //

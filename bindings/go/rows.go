@@ -8,7 +8,6 @@ import "C"
 import (
 	"fmt"
 	"iter"
-	"strconv"
 	"unsafe"
 )
 
@@ -145,10 +144,10 @@ func (r *Rows) Next() bool {
 	return true
 }
 
-// Scan copies the current row's columns into dest, which must hold one pointer
-// per column: *int64, *int, *int32, *float64, *string, *[]byte, *bool or *any
-// (a NULL needs *any). Integers and text convert into each other as in
-// database/sql.
+// Scan copies the current row's columns into dest, one pointer per column (see
+// [ScanValue] for the destinations and conversions; NULL needs a destination
+// that can hold it: *any, a pointer to a pointer, sql.Null*, or a
+// sql.Scanner).
 func (r *Rows) Scan(dest ...any) error {
 	if r.cur < 0 || r.cur >= r.n {
 		return fmt.Errorf("singlewriter: Scan called without a successful Next")
@@ -158,90 +157,9 @@ func (r *Rows) Scan(dest ...any) error {
 	}
 	row := r.Row(r.cur)
 	for i, d := range dest {
-		if err := convertAssign(d, row[i]); err != nil {
+		if err := ScanValue(d, row[i]); err != nil {
 			return fmt.Errorf("singlewriter: Scan column %d (%s): %w", i, r.cols[i], err)
 		}
 	}
 	return nil
-}
-
-func convertAssign(dest, src any) error {
-	if d, ok := dest.(*any); ok {
-		*d = src
-		return nil
-	}
-	if src == nil {
-		return fmt.Errorf("cannot store NULL in %T (use *any)", dest)
-	}
-	switch d := dest.(type) {
-	case *int64:
-		i, err := asInt(src)
-		*d = i
-		return err
-	case *int:
-		i, err := asInt(src)
-		*d = int(i)
-		return err
-	case *int32:
-		i, err := asInt(src)
-		*d = int32(i)
-		return err
-	case *bool:
-		i, err := asInt(src)
-		*d = i != 0
-		return err
-	case *float64:
-		switch s := src.(type) {
-		case float64:
-			*d = s
-		case int64:
-			*d = float64(s)
-		case string:
-			x, err := strconv.ParseFloat(s, 64)
-			*d = x
-			return err
-		default:
-			return fmt.Errorf("cannot store %T in *float64", src)
-		}
-	case *string:
-		switch s := src.(type) {
-		case string:
-			*d = s
-		case []byte:
-			*d = string(s)
-		case int64:
-			*d = strconv.FormatInt(s, 10)
-		case float64:
-			*d = strconv.FormatFloat(s, 'g', -1, 64)
-		}
-	case *[]byte:
-		switch s := src.(type) {
-		case []byte:
-			*d = append([]byte(nil), s...)
-		case string:
-			*d = []byte(s)
-		default:
-			return fmt.Errorf("cannot store %T in *[]byte", src)
-		}
-	default:
-		return fmt.Errorf("unsupported destination %T", dest)
-	}
-	return nil
-}
-
-func asInt(src any) (int64, error) {
-	switch s := src.(type) {
-	case int64:
-		return s, nil
-	case float64:
-		if s != float64(int64(s)) {
-			return 0, fmt.Errorf("float %v is not an integer", s)
-		}
-		return int64(s), nil
-	case string:
-		return strconv.ParseInt(s, 10, 64)
-	case []byte:
-		return strconv.ParseInt(string(s), 10, 64)
-	}
-	return 0, fmt.Errorf("cannot convert %T to an integer", src)
 }

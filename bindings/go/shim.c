@@ -220,6 +220,19 @@ gosw_ret gosw_enqueue(const sw_writer *w, const char *buf, size_t sql_off,
     return r;
 }
 
+/* sw_writer_enqueue with the caller's own C callback (park.c delivers completions to Go in
+ * batches instead of calling into Go once per write). */
+gosw_ret gosw_enqueue_cb(const sw_writer *w, const char *buf, size_t sql_off,
+                         const gosw_arg *args, size_t n_args, sw_write_callback cb,
+                         void *userdata) {
+    sw_param stack[GOSW_STACK_PARAMS];
+    sw_param *p = gosw_params(buf, args, n_args, stack);
+    if (p == NULL) return gosw_oom();
+    gosw_ret r = gosw_status(sw_writer_enqueue(w, buf + sql_off, n_args ? p : NULL, n_args, cb, userdata));
+    gosw_params_free(p, stack);
+    return r;
+}
+
 gosw_ret gosw_batch(const sw_writer *w, const char *buf, const gosw_stmt *stmts, size_t n_stmts,
                     const gosw_arg *args, size_t n_args, bool transactional, sw_write_result *out) {
     sw_param stack[GOSW_STACK_PARAMS];

@@ -87,6 +87,10 @@ if [ "$rc" -ne 0 ] && [ "$tf" -eq 0 ]; then
     failed=$((failed + 1))
 fi
 
+# The database/sql driver through sqlx, as an application uses it (a module of its own, so the
+# binding needs nothing beyond the standard library).
+check "sqlx over the database/sql driver (internal/sqlxtest, -race)" sh -c "cd internal/sqlxtest && go vet . && go test -race -count=1 -timeout 120s ."
+
 tmpdb="$(mktemp -d)"
 check "example (go run ./example)" sh -c "go build -o '$tmpdb/example' ./example && timeout 60 '$tmpdb/example' '$tmpdb/example.db' >'$tmpdb/out' 2>&1 && grep -q 'flushed 3 enqueued writes' '$tmpdb/out' || { cat '$tmpdb/out'; false; }"
 rm -rf "$tmpdb"

@@ -38,11 +38,19 @@ type txCall struct {
 // Flush) return [ErrMisuse]. Writer.Query and Writer.Read may be used but run
 // on read connections and do not see the transaction's uncommitted changes.
 //
-// ctx is checked before submitting only.
+// ctx is checked before submitting, and while waiting behind another Tx of
+// this handle (parked, not holding an OS thread); once fn's transaction is
+// submitted it cannot be withdrawn.
 func (w *Writer) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
+	// One Tx of this handle at a time waits in C (transactions run alone on the
+	// lane anyway); the others park here, and may give up while they do.
+	if err := w.enterGate(ctx, w.h.txGate, "tx"); err != nil {
+		return err
+	}
+	defer w.h.txGate.leave()
 	c := &txCall{fn: fn}
 	h := cgo.NewHandle(c)
 	defer h.Delete()

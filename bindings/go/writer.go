@@ -38,6 +38,13 @@ type handle struct {
 	drained chan struct{}
 	once    sync.Once
 	err     error
+
+	writers   atomic.Int64 // Exec calls of this handle in flight (see park.go)
+	peak      atomic.Int64 // recent peak of writers
+	execs     atomic.Int64 // Exec calls so far, for the peak's window
+	txGate    gate         // one Tx at a time waits in C; the others park in Go
+	batchGate gate         // a few Batches at a time wait in C
+	readGate  gate         // no more Query calls in C than read connections
 }
 
 const closedBit = 1 << 62
@@ -111,7 +118,8 @@ func Open(connectionString string) (*Writer, error) {
 	if err := callErr(ret, "open"); err != nil {
 		return nil, err
 	}
-	h := &handle{ptr: ptr, drained: make(chan struct{}, 1)}
+	h := &handle{ptr: ptr, drained: make(chan struct{}, 1), txGate: make(gate, 1), batchGate: make(gate, batchWaiters),
+		readGate: make(gate, readersOf(connectionString))}
 	w := &Writer{h: h}
 	w.cleanup = runtime.AddCleanup(w, func(h *handle) { _ = h.close() }, h)
 	return w, nil
@@ -145,6 +153,11 @@ func ctxErr(ctx context.Context) error {
 // Exec runs one write statement and returns once the transaction holding it
 // has committed.
 //
+// With other writes of this handle in flight, the write is queued and the
+// goroutine waits parked, holding no OS thread; a lone write leads its own
+// group on its own thread (see "Waiting without OS threads" in the package
+// documentation).
+//
 // ctx is checked before the write is submitted: a done ctx returns ctx.Err()
 // and nothing is written. Once submitted, a write cannot be withdrawn, so
 // Exec then waits for its outcome whatever happens to ctx.
@@ -153,17 +166,26 @@ func (w *Writer) Exec(ctx context.Context, sql string, args ...any) (Result, err
 		return Result{}, err
 	}
 	f := getFrame()
-	defer putFrame(f)
 	sqlOff, err := f.cstr(sql, "sql", "exec")
-	if err != nil {
-		return Result{}, err
+	if err == nil {
+		err = f.bind(args, "exec")
 	}
-	if err := f.bind(args, "exec"); err != nil {
+	if err != nil {
+		putFrame(f)
 		return Result{}, err
 	}
 	if err := w.h.acquire("exec"); err != nil {
+		putFrame(f)
 		return Result{}, err
 	}
+	// A lone writer (or one of a few) blocks in C and may lead its group on
+	// this thread; with many writes of this handle in flight, the write is
+	// queued and this goroutine parks (see mayBlock).
+	defer w.h.writers.Add(-1)
+	if !w.h.mayBlock() {
+		return w.execParked(f, sqlOff)
+	}
+	defer putFrame(f)
 	defer w.h.release()
 	ret := C.gosw_execute(w.h.ptr, f.base(), sqlOff, f.argPtr(0), C.size_t(len(f.args)), &f.res)
 	runtime.KeepAlive(w)
@@ -270,11 +292,23 @@ func (w *Writer) Enqueue(ctx context.Context, sql string, args []any, done func(
 // Batch runs several statements as one queued write. A transactional batch is
 // all-or-nothing; a non-transactional one keeps the statements that succeeded
 // before the first failure and reports that failure. The Result sums the rows
-// affected. ctx is checked before submitting only.
+// affected.
+//
+// A few Batch calls of a handle wait in C at once (each on an OS thread, and
+// they may share a commit); the others wait parked and give up with ctx.Err()
+// if ctx is done before theirs is submitted. Once submitted, a batch cannot be
+// withdrawn. A transactional batch of one statement is an [Writer.Exec].
 func (w *Writer) Batch(ctx context.Context, stmts []Statement, transactional bool) (Result, error) {
 	if err := ctxErr(ctx); err != nil {
 		return Result{}, err
 	}
+	if transactional && len(stmts) == 1 {
+		return w.Exec(ctx, stmts[0].SQL, stmts[0].Args...) // the same job, and it may park
+	}
+	if err := w.enterGate(ctx, w.h.batchGate, "batch"); err != nil {
+		return Result{}, err
+	}
+	defer w.h.batchGate.leave()
 	f := getFrame()
 	defer putFrame(f)
 	for _, s := range stmts {
@@ -305,6 +339,19 @@ func (w *Writer) Batch(ctx context.Context, stmts []Statement, transactional boo
 	return resultOf(&f.res), nil
 }
 
+// batchWaiters is how many Batch calls of one handle may wait in C at once
+// (each holds an OS thread there; they may share a commit group).
+const batchWaiters = 4
+
+// enterGate passes g, or fails with MISUSE from inside a Tx function or a
+// callback (the call would wait for the lane that its own thread holds).
+func (w *Writer) enterGate(ctx context.Context, g gate, op string) error {
+	if C.gosw_in_callback() != 0 {
+		return &Error{Status: StatusMisuse, Op: op, Message: "a blocking writer call from inside a transaction or callback would deadlock"}
+	}
+	return g.enter(ctx)
+}
+
 // Query runs a read-only statement on a read connection, uncached. It sees
 // every write acknowledged before it started. A write statement is refused
 // with [ErrReadOnly].
@@ -321,6 +368,10 @@ func (w *Writer) Query(ctx context.Context, sql string, args ...any) (*Rows, err
 	if err := f.bind(args, "query"); err != nil {
 		return nil, err
 	}
+	if err := w.h.readGate.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer w.h.readGate.leave()
 	if err := w.h.acquire("query"); err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ namespace SingleWriter
     /// <para>Valid only during the callback and only on the thread running it (an async callback's
     /// awaits come back to that thread unless it uses <c>ConfigureAwait(false)</c>).</para>
     /// </summary>
-    public sealed unsafe class SingleWriterTransaction
+    public sealed unsafe partial class SingleWriterTransaction
     {
         private IntPtr _txn;
         private readonly int _threadId;

@@ -25,7 +25,7 @@ namespace SingleWriter
     /// <see cref="QueryAsync{T}(string, object, Func{Rows, T}, CancellationToken)"/>) run synchronously on the calling
     /// thread and return a completed task, like Microsoft.Data.Sqlite's "async" reads did.</para>
     /// </summary>
-    public sealed unsafe class SqliteSingleWriter : IAsyncDisposable, IDisposable
+    public sealed unsafe partial class SqliteSingleWriter : IAsyncDisposable, IDisposable
     {
         private const uint StatusOk = 0;
         private const uint StatusRollback = 10;
