@@ -48,4 +48,5 @@ export MONO_ENV_OPTIONS="${MONO_ENV_OPTIONS:---debug}"
 
 # The test runner also runs the example (test Example.QuickStart_RunsToCompletion) and prints
 # the final "dotnet: N passed, N failed" line; its exit status is ours.
+export SW_INCLUDE_DIR="${SW_INCLUDE_DIR:-$SW_ROOT/include}"
 exec mono "$out/SingleWriter.Tests.exe" "$@"

@@ -1,5 +1,10 @@
 package singlewriter
 
+/*
+#include "singlewriter.h"
+*/
+import "C"
+
 import (
 	"errors"
 	"fmt"
@@ -9,24 +14,24 @@ import (
 // the C header and are never reused.
 type Status uint32
 
-// The status values of the C ABI.
+// The status values of the C ABI, taken from the header (singlewriter.h).
 const (
-	StatusOK              Status = 0
-	StatusError           Status = 1 // SQL error: syntax, no such table, ...
-	StatusConstraint      Status = 2
-	StatusBusy            Status = 3 // another process holds the lock beyond the busy policy
-	StatusQueueFull       Status = 4
-	StatusTimeout         Status = 5
-	StatusClosed          Status = 6
-	StatusInvalidArgument Status = 7
-	StatusInvalidUTF8     Status = 8
-	StatusMisuse          Status = 9 // e.g. a blocking call from inside a callback
-	StatusRollback        Status = 10
-	StatusReadOnly        Status = 11 // a write attempted through a read path
-	StatusIO              Status = 12
-	StatusCorrupt         Status = 13
-	StatusPanic           Status = 14 // a panic inside the library, caught at its boundary
-	StatusNoMem           Status = 15 // memory for the operation could not be allocated
+	StatusOK              Status = C.SW_STATUS_OK
+	StatusError           Status = C.SW_STATUS_ERROR // SQL error: syntax, no such table, ...
+	StatusConstraint      Status = C.SW_STATUS_CONSTRAINT
+	StatusBusy            Status = C.SW_STATUS_BUSY // another process holds the lock beyond the busy policy
+	StatusQueueFull       Status = C.SW_STATUS_QUEUE_FULL
+	StatusTimeout         Status = C.SW_STATUS_TIMEOUT
+	StatusClosed          Status = C.SW_STATUS_CLOSED
+	StatusInvalidArgument Status = C.SW_STATUS_INVALID_ARGUMENT
+	StatusInvalidUTF8     Status = C.SW_STATUS_INVALID_UTF8
+	StatusMisuse          Status = C.SW_STATUS_MISUSE // e.g. a blocking call from inside a callback
+	StatusRollback        Status = C.SW_STATUS_ROLLBACK
+	StatusReadOnly        Status = C.SW_STATUS_READONLY // a write attempted through a read path
+	StatusIO              Status = C.SW_STATUS_IO
+	StatusCorrupt         Status = C.SW_STATUS_CORRUPT
+	StatusPanic           Status = C.SW_STATUS_PANIC // a panic inside the library, caught at its boundary
+	StatusNoMem           Status = C.SW_STATUS_NOMEM // memory for the operation could not be allocated
 )
 
 var statusNames = [...]string{

@@ -27,8 +27,8 @@ namespace SingleWriter
     /// </summary>
     public sealed unsafe partial class SqliteSingleWriter : IAsyncDisposable, IDisposable
     {
-        private const uint StatusOk = 0;
-        private const uint StatusRollback = 10;
+        private const uint StatusOk = (uint)SingleWriterStatus.Ok;
+        private const uint StatusRollback = (uint)SingleWriterStatus.Rollback;
 
         // Native code calls these; they live in static fields for the life of the process, so a
         // callback can never reach a collected delegate.

@@ -40,6 +40,39 @@ namespace SingleWriter.Tests
             }
         }
 
+        // ---------------------------------------------------------------- the header's numbers
+
+        /// The status enum and the value type codes are the header's: every SW_STATUS_* and
+        /// SW_TYPE_* #define in include/singlewriter.h has its member with the same number.
+        public static Task StatusAndTypeNumbers_AreTheHeaders()
+        {
+            string dir = Environment.GetEnvironmentVariable("SW_INCLUDE_DIR");
+            Assert.True(!string.IsNullOrEmpty(dir), "SW_INCLUDE_DIR names the header's directory");
+            string header = System.IO.File.ReadAllText(System.IO.Path.Combine(dir, "singlewriter.h"));
+            var defines = new Dictionary<string, uint>();
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(
+                header, @"#define (SW_(?:STATUS|TYPE)_[A-Z0-9_]+) (\d+)"))
+                defines[m.Groups[1].Value] = uint.Parse(m.Groups[2].Value);
+            int statuses = 0;
+            foreach (var kv in defines)
+            {
+                if (!kv.Key.StartsWith("SW_STATUS_")) continue;
+                statuses++;
+                string name = kv.Key.Substring("SW_STATUS_".Length).Replace("_", "");
+                var member = Enum.GetNames(typeof(SingleWriterStatus))
+                    .FirstOrDefault(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
+                Assert.True(member != null, kv.Key + " has a SingleWriterStatus member");
+                Assert.Equal(kv.Value, (uint)(SingleWriterStatus)Enum.Parse(typeof(SingleWriterStatus), member), kv.Key);
+            }
+            Assert.Equal(Enum.GetValues(typeof(SingleWriterStatus)).Length, statuses, "members vs SW_STATUS_* defines");
+            Assert.Equal(defines["SW_TYPE_INTEGER"], Native.TypeInteger, "SW_TYPE_INTEGER");
+            Assert.Equal(defines["SW_TYPE_FLOAT"], Native.TypeFloat, "SW_TYPE_FLOAT");
+            Assert.Equal(defines["SW_TYPE_TEXT"], Native.TypeText, "SW_TYPE_TEXT");
+            Assert.Equal(defines["SW_TYPE_BLOB"], Native.TypeBlob, "SW_TYPE_BLOB");
+            Assert.Equal(defines["SW_TYPE_NULL"], Native.TypeNull, "SW_TYPE_NULL");
+            return Task.CompletedTask;
+        }
+
         // ---------------------------------------------------------------- lifetime
 
         public static async Task GetOrCreate_DisposeClosesOnlyThatHandle()
