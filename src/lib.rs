@@ -56,6 +56,7 @@ mod read;
 mod reentry;
 mod registry;
 mod rows;
+mod session;
 mod signal;
 mod sql;
 mod sync;

@@ -102,6 +102,9 @@ pub struct Options {
     pub enqueue_timeout: Duration,
     /// `Invalidation Poll`: interval of the check for other processes' commits (0: off).
     pub invalidation_poll: Duration,
+    /// `Pragmas`: connection settings (`name=value; ...`, from the list in `session.rs`)
+    /// applied to every connection of the writer.
+    pub pragmas: Vec<(String, String)>,
     /// `Immutable` (URI `immutable=1`): the file cannot change while open — read-only media, a
     /// snapshot. SQLite then reads without locks and without its `-shm`/`-wal` files; implies
     /// `Mode=ReadOnly`.
@@ -134,6 +137,7 @@ impl Options {
             enqueue_timeout: Duration::from_millis(5_000),
             invalidation_poll: Duration::from_millis(10),
             immutable: false,
+            pragmas: Vec::new(),
             explicit: BTreeSet::new(),
         }
     }
@@ -394,6 +398,23 @@ const OPTIONS: &[Spec] = &[
         value: Value::Bool {
             get: |o| o.recursive_triggers,
             set: |o, v| o.recursive_triggers = v,
+        },
+    },
+    Spec {
+        name: "Pragmas",
+        aliases: &[],
+        value: Value::Choice {
+            get: |o| {
+                o.pragmas
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            },
+            set: |o, v| {
+                o.pragmas = crate::session::parse_pragmas(v)?;
+                Ok(())
+            },
         },
     },
     Spec {

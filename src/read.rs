@@ -33,6 +33,7 @@ use crate::cache::{Deps, Tables};
 use crate::error::{Error, Result, Status};
 use crate::options::Options;
 use crate::rows::Rows;
+use crate::session::Session;
 use crate::value::{bind, Param};
 use wal_index::{Header, WalIndex};
 
@@ -57,6 +58,8 @@ struct ReadConn {
     capture: Arc<Mutex<Vec<Box<str>>>>,
     read_sets: LruCache<Box<str>, TableList>,
     held: Option<Held>,
+    /// The generation of the session's connection settings applied here.
+    settings: Option<u64>,
 }
 
 /// Make sure `db` reads from a snapshot that includes every commit finished before now: keep
@@ -134,7 +137,21 @@ impl ReadConn {
                 NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN),
             ),
             held: None,
+            settings: None,
         })
+    }
+
+    /// Apply the session's connection settings if they changed since this connection last did.
+    fn apply_settings(&mut self, session: &Session) -> Result<()> {
+        if let Some((generation, list)) = session.pragmas_since(self.settings) {
+            for (name, value) in list {
+                self.db
+                    .execute_batch(&format!("PRAGMA {name}={value}"))
+                    .map_err(|e| Error::from(e).context(&format!("applying PRAGMA {name}")))?;
+            }
+            self.settings = Some(generation);
+        }
+        Ok(())
     }
 
     fn end_snapshot(&mut self) {
@@ -226,10 +243,11 @@ pub(crate) struct Readers {
     /// Whether connections may keep snapshots (WAL mode, as of the writer's last look).
     hold: AtomicBool,
     last_sweep: Mutex<Option<Instant>>,
+    session: Arc<Session>,
 }
 
 impl Readers {
-    pub(crate) fn new(opts: &Options) -> Result<Readers> {
+    pub(crate) fn new(opts: &Options, session: Arc<Session>) -> Result<Readers> {
         // An immutable database is read without SQLite's shared memory (nothing to map).
         let file = !opts.in_memory() && !opts.immutable;
         // One connection now, to fail early; the rest on demand.
@@ -242,6 +260,7 @@ impl Readers {
             opened: Mutex::new(1),
             file,
             last_sweep: Mutex::new(None),
+            session,
         })
     }
 
@@ -301,7 +320,9 @@ impl Readers {
         let (mut conn, waited) = self.checkout()?;
         let hold = self.hold.load(Ordering::Relaxed) && conn.wal.is_some();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            conn.apply_settings(&self.session)?;
             conn.run(sql, params, tables, hold)
+                .map_err(|e| self.session.explain_read_error(e))
         }));
         if !hold || result.is_err() {
             conn.end_snapshot();

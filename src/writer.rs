@@ -92,6 +92,7 @@ fn intern_sql(sql: &str) -> Arc<str> {
 
 fn check_sql(sql: &str) -> Result<bool> {
     sql::require_statement(sql)?;
+    crate::session::Session::check_write(sql)?;
     match sql::classify(sql) {
         sql::Kind::Grouped => Ok(false),
         sql::Kind::Alone => Ok(true),

@@ -10,6 +10,13 @@ use super::value::{params as copy_params, sw_param};
 /// Run a read-only query on a read connection, concurrently with writes. Sees every write
 /// acknowledged before it started. A statement that writes is `SW_STATUS_READONLY` and changes
 /// nothing. On success `*out_rows` is a result set: free it with `sw_rows_free`.
+///
+/// What differs from one SQLite connection: reads run on read connections, so the
+/// connection-local `last_insert_rowid()`, `changes()` and `total_changes()` are 0 here (a
+/// write's are in its `sw_write_result`), and TEMP tables and views created through the writer
+/// live on the write connection only (a read naming one fails, saying so; read them in
+/// `sw_writer_transaction`). Connection settings (`PRAGMA case_sensitive_like = ON`, ...) set
+/// through the writer, or with the `Pragmas` keyword, apply to reads too.
 #[no_mangle]
 pub unsafe extern "C" fn sw_writer_query(
     writer: *const sw_writer,

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result, Status};
 use crate::options::{OpenMode, Options};
 use crate::rows::Rows;
+use crate::session::Session;
 use crate::signal::Signals;
 use crate::sql::{classify, first_keyword, Kind};
 use crate::value::{bind, BindReport, Param};
@@ -175,7 +176,11 @@ fn record(c: &mut Captured, table: &str) {
 }
 
 impl WriteConn {
-    pub(crate) fn open(opts: &Options, signals: &Signals) -> Result<WriteConn> {
+    pub(crate) fn open(
+        opts: &Options,
+        signals: &Signals,
+        session: &Arc<Session>,
+    ) -> Result<WriteConn> {
         let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         flags |= match opts.mode {
             OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -230,7 +235,18 @@ impl WriteConn {
         }
         let capture: Arc<Mutex<Captured>> = Arc::default();
         let sink = capture.clone();
+        for (name, value) in &opts.pragmas {
+            db.execute_batch(&format!("PRAGMA {name}={value}"))?;
+        }
+        let temp = session.clone();
         db.authorizer(Some(move |ctx: AuthContext<'_>| {
+            match ctx.action {
+                AuthAction::CreateTempTable { table_name: n }
+                | AuthAction::CreateTempView { view_name: n } => temp.note_temp(n, true),
+                AuthAction::DropTempTable { table_name: n }
+                | AuthAction::DropTempView { view_name: n } => temp.note_temp(n, false),
+                _ => {}
+            }
             let mut c = sink.lock();
             match ctx.action {
                 AuthAction::Insert { table_name }

@@ -54,6 +54,7 @@ use crate::error::{Error, Result, Status};
 use crate::options::Options;
 use crate::read::Readers;
 use crate::rows::Rows;
+use crate::session::Session;
 use crate::signal::metrics::Metrics;
 use crate::signal::{Sampled, Signals};
 use crate::sync::Mutex;
@@ -66,6 +67,8 @@ pub(crate) struct Engine {
     /// The write connection: used by whoever leads the lane. `None` once closed (or released
     /// in a forked child).
     pub(crate) conn: Mutex<Option<WriteConn>>,
+    /// Connection settings and TEMP objects every connection must agree on.
+    pub(crate) session: Arc<Session>,
     pub(crate) readers: Readers,
     pub(crate) cache: Cache,
     pub(crate) signals: Arc<Signals>,
@@ -85,8 +88,11 @@ impl Engine {
     /// the drainer thread.
     pub(crate) fn open(opts: Options) -> Result<Arc<Engine>> {
         let signals = Arc::new(Signals::new(opts.signal_capacity, opts.sample_rate));
-        let conn = WriteConn::open(&opts, &signals).map_err(|e| conn::read_only_media(&opts, e))?;
-        let readers = Readers::new(&opts).map_err(|e| conn::read_only_media(&opts, e))?;
+        let session = Arc::new(Session::new(&opts.pragmas));
+        let conn = WriteConn::open(&opts, &signals, &session)
+            .map_err(|e| conn::read_only_media(&opts, e))?;
+        let readers =
+            Readers::new(&opts, session.clone()).map_err(|e| conn::read_only_media(&opts, e))?;
         signals.emit("connection.open.read", "");
         let cache = Cache::new(
             opts.cache_size,
@@ -103,6 +109,7 @@ impl Engine {
                 poll: opts.invalidation_poll,
             }),
             conn: Mutex::new(Some(conn)),
+            session,
             readers,
             cache,
             signals,

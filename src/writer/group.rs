@@ -210,6 +210,9 @@ impl Engine {
             }))
             .unwrap_or_else(|_| Err(panicked()));
             self.readers.after_alone(conn.in_wal_mode());
+            if result.is_ok() {
+                self.session.note_write(sql);
+            }
             self.cache.tables.bump([SCHEMA]);
             self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
             return Some(vec![result]);
