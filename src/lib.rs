@@ -65,7 +65,7 @@ mod writer;
 
 pub use cache::CacheStats;
 pub use error::{Error, Result, Status};
-pub use options::{Location, OpenMode, Options, Synchronous};
+pub use options::{Checkpoints, Location, OpenMode, Options, Synchronous};
 pub use rows::{Rows, ValueRef};
 pub use signal::{glob_match, Poll, Signal};
 pub use value::{Param, Value};

@@ -36,6 +36,17 @@ pub enum OpenMode {
     Memory,
 }
 
+/// Who checkpoints the WAL (`Checkpoints`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// The writer (default): it restarts the WAL whenever it passes `WAL Limit`, holding back
+    /// new reads for the moment it needs, and checkpoints at close.
+    Writer,
+    /// Another program (Litestream, a backup tool): the writer never checkpoints — neither by
+    /// size nor at close — and SQLite's own automatic checkpoints are off.
+    External,
+}
+
 /// `PRAGMA synchronous`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Synchronous {
@@ -102,6 +113,11 @@ pub struct Options {
     pub enqueue_timeout: Duration,
     /// `Invalidation Poll`: interval of the check for other processes' commits (0: off).
     pub invalidation_poll: Duration,
+    /// `WAL Limit`: the WAL size (bytes) past which the writer checkpoints and restarts it (0:
+    /// leave checkpoints to SQLite's automatic ones).
+    pub wal_limit: u64,
+    /// `Checkpoints`: who checkpoints the WAL.
+    pub checkpoints: Checkpoints,
     /// `Pragmas`: connection settings (`name=value; ...`, from the list in `session.rs`)
     /// applied to every connection of the writer.
     pub pragmas: Vec<(String, String)>,
@@ -137,6 +153,8 @@ impl Options {
             enqueue_timeout: Duration::from_millis(5_000),
             invalidation_poll: Duration::from_millis(10),
             immutable: false,
+            wal_limit: 64 << 20,
+            checkpoints: Checkpoints::Writer,
             pragmas: Vec::new(),
             explicit: BTreeSet::new(),
         }
@@ -398,6 +416,41 @@ const OPTIONS: &[Spec] = &[
         value: Value::Bool {
             get: |o| o.recursive_triggers,
             set: |o, v| o.recursive_triggers = v,
+        },
+    },
+    Spec {
+        name: "WAL Limit",
+        aliases: &[],
+        value: Value::Number {
+            min: 0,
+            max: 1 << 40,
+            get: |o| o.wal_limit,
+            set: |o, v| o.wal_limit = v,
+        },
+    },
+    Spec {
+        name: "Checkpoints",
+        aliases: &[],
+        value: Value::Choice {
+            get: |o| {
+                match o.checkpoints {
+                    Checkpoints::Writer => "Writer",
+                    Checkpoints::External => "External",
+                }
+                .to_string()
+            },
+            set: |o, v| {
+                o.checkpoints = match normalise(v).as_str() {
+                    "writer" => Checkpoints::Writer,
+                    "external" => Checkpoints::External,
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "Checkpoints: '{v}' is not one of Writer, External"
+                        )))
+                    }
+                };
+                Ok(())
+            },
         },
     },
     Spec {

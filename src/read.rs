@@ -244,6 +244,25 @@ pub(crate) struct Readers {
     hold: AtomicBool,
     last_sweep: Mutex<Option<Instant>>,
     session: Arc<Session>,
+    /// A checkpoint needs the log to itself: new reads wait (under `idle`'s lock, on
+    /// `available`) until it ends; reads in flight finish.
+    held_back: AtomicBool,
+}
+
+/// New reads held back for a checkpoint (`Readers::hold_back`); they go on when this drops.
+pub(crate) struct HoldBack<'a> {
+    readers: &'a Readers,
+    /// Every read connection was idle, its snapshot released, when the checkpoint began.
+    pub(crate) drained: bool,
+    pub(crate) started: Instant,
+}
+
+impl Drop for HoldBack<'_> {
+    fn drop(&mut self) {
+        let _idle = self.readers.idle.lock();
+        self.readers.held_back.store(false, Ordering::Release);
+        self.readers.available.notify_all();
+    }
 }
 
 impl Readers {
@@ -261,6 +280,7 @@ impl Readers {
             file,
             last_sweep: Mutex::new(None),
             session,
+            held_back: AtomicBool::new(false),
         })
     }
 
@@ -334,16 +354,50 @@ impl Readers {
         }
     }
 
+    /// Hold back new reads and wait, at most `limit`, for the ones in flight to finish; every
+    /// idle connection's snapshot is released. For a checkpoint that restarts the log: no
+    /// read of this process may still use the old part of it.
+    pub(crate) fn hold_back(&self, limit: Duration) -> HoldBack<'_> {
+        let started = Instant::now();
+        let deadline = started + limit;
+        let mut idle = self.idle.lock();
+        self.held_back.store(true, Ordering::Release);
+        let drained = loop {
+            for c in idle.iter_mut() {
+                c.end_snapshot();
+            }
+            if idle.len() >= *self.opened.lock() {
+                break true;
+            }
+            if self.available.wait_until(&mut idle, deadline).timed_out() {
+                for c in idle.iter_mut() {
+                    c.end_snapshot();
+                }
+                break idle.len() >= *self.opened.lock();
+            }
+        };
+        HoldBack {
+            readers: self,
+            drained,
+            started,
+        }
+    }
+
     fn checkout(&self) -> Result<(ReadConn, bool)> {
         let mut idle = self.idle.lock();
+        let mut waited = false;
+        while self.held_back.load(Ordering::Acquire) {
+            self.available.wait(&mut idle);
+            waited = true;
+        }
         // The connection this thread used last is still warm in this core's caches; another
         // thread's would bring its memory over from the other core.
         let last = LAST_READER.with(|l| l.get());
         if let Some(pos) = idle.iter().position(|c| c.id == last) {
-            return Ok((idle.swap_remove(pos), false));
+            return Ok((idle.swap_remove(pos), waited));
         }
         if let Some(c) = idle.pop() {
-            return Ok((c, false));
+            return Ok((c, waited));
         }
         {
             let mut opened = self.opened.lock();
@@ -362,6 +416,9 @@ impl Readers {
         }
         loop {
             self.available.wait(&mut idle);
+            if self.held_back.load(Ordering::Acquire) {
+                continue;
+            }
             if let Some(c) = idle.pop() {
                 return Ok((c, true));
             }
@@ -370,8 +427,14 @@ impl Readers {
 
     fn checkin(&self, conn: ReadConn) {
         LAST_READER.with(|l| l.set(conn.id));
-        self.idle.lock().push(conn);
-        self.available.notify_one();
+        let mut idle = self.idle.lock();
+        idle.push(conn);
+        if self.held_back.load(Ordering::Acquire) {
+            // The checkpoint waits for this one too.
+            self.available.notify_all();
+        } else {
+            self.available.notify_one();
+        }
     }
 
     /// In a forked child: close every connection, if all are idle (none is held by a thread of

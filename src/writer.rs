@@ -5,6 +5,7 @@
 //! that writes anywhere but on the lane, and never block a caller inside a callback.
 
 mod busy;
+mod checkpoint;
 mod conn;
 pub(crate) mod engine;
 mod group;
@@ -626,6 +627,35 @@ impl Writer {
             "singlewriter_signals_dropped_total",
             "Signals dropped by full subscriber queues.",
             shared.signals.dropped.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "singlewriter_wal_bytes",
+            "WAL size after this writer's last commit (0 when the writer does not checkpoint by size).",
+            shared.wal.wal_bytes(),
+        );
+        counter(
+            &mut out,
+            "singlewriter_checkpoints_total",
+            "Checkpoints that restarted the WAL.",
+            m.checkpoints.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "singlewriter_checkpoints_blocked_total",
+            "Checkpoints that could not restart the WAL (another connection still used it).",
+            m.checkpoints_blocked.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "singlewriter_checkpoint_frames_total",
+            "WAL frames copied into the database by the writer's checkpoints.",
+            m.checkpoint_frames.load(Ordering::Relaxed),
+        );
+        m.reads_held_back.expose(
+            &mut out,
+            "singlewriter_reads_held_back_seconds",
+            "How long new reads waited for each checkpoint.",
         );
         m.latency.expose(
             &mut out,

@@ -147,6 +147,12 @@ pub(crate) struct Metrics {
     pub(crate) latency: Histogram,
     pub(crate) commit_time: Histogram,
     pub(crate) group_size: Histogram,
+    /// Checkpoints that restarted the WAL, those that could not, and frames copied.
+    pub(crate) checkpoints: AtomicU64,
+    pub(crate) checkpoints_blocked: AtomicU64,
+    pub(crate) checkpoint_frames: AtomicU64,
+    /// How long new reads were held back for each checkpoint.
+    pub(crate) reads_held_back: Histogram,
 }
 
 impl Metrics {
@@ -163,6 +169,10 @@ impl Metrics {
             latency: Histogram::new(),
             commit_time: Histogram::new(),
             group_size: Histogram::new(),
+            checkpoints: AtomicU64::new(0),
+            checkpoints_blocked: AtomicU64::new(0),
+            checkpoint_frames: AtomicU64::new(0),
+            reads_held_back: Histogram::new(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result, Status};
-use crate::options::{OpenMode, Options};
+use crate::options::{Checkpoints, OpenMode, Options};
 use crate::rows::Rows;
 use crate::session::Session;
 use crate::signal::Signals;
@@ -149,6 +150,11 @@ pub(crate) struct WriteConn {
     data_version: i64,
     pub(crate) last_external_check: Instant,
     busy_timeout: Duration,
+    /// Frames in the WAL after this connection's last commit (SQLite's WAL hook), when the
+    /// writer owns checkpoints by size (`WAL Limit` > 0, `Checkpoints=Writer`).
+    pub(crate) wal_frames: Option<Arc<AtomicU64>>,
+    /// The database's page size (a WAL frame is a page and a 24-byte header).
+    pub(crate) page_size: u64,
 }
 
 const STATEMENT_CACHE: usize = 256;
@@ -215,6 +221,25 @@ impl WriteConn {
                 ));
             }
         }
+        // Who checkpoints. A WAL hook replaces SQLite's automatic checkpoints (which are one).
+        let wal = !opts.in_memory()
+            && opts.mode != OpenMode::ReadOnly
+            && opts.effective_journal_mode().eq_ignore_ascii_case("wal");
+        let mut wal_frames = None;
+        if wal && opts.checkpoints == Checkpoints::External {
+            db.execute_batch("PRAGMA wal_autocheckpoint=0")?;
+        } else if wal && opts.wal_limit > 0 {
+            let frames = Arc::new(AtomicU64::new(0));
+            let sink = frames.clone();
+            db.wal_hook(Some(
+                move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                    sink.store(pages.max(0) as u64, Ordering::Release);
+                    Ok(())
+                },
+            ))?;
+            wal_frames = Some(frames);
+        }
+        let page_size: i64 = db.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         db.execute_batch(&format!("PRAGMA synchronous={}", opts.synchronous.sql()))?;
         signals.emit(
             "pragma.synchronous",
@@ -289,6 +314,8 @@ impl WriteConn {
             data_version: 0,
             last_external_check: Instant::now(),
             busy_timeout: opts.busy_timeout,
+            wal_frames,
+            page_size: page_size.max(512) as u64,
         };
         if !opts.in_memory() {
             conn.data_version = conn.query_data_version()?;
@@ -799,11 +826,20 @@ impl WriteConn {
             .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
     }
 
-    /// `PRAGMA wal_checkpoint(TRUNCATE)`, best effort.
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`, best effort (close).
     pub(crate) fn checkpoint(&mut self) {
-        let _ = self
+        let _ = self.checkpoint_truncate();
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`: whether it restarted the log (nothing left of it
+    /// for a reader or writer that still used it), the frames in the log before, and the
+    /// frames copied into the database.
+    pub(crate) fn checkpoint_truncate(&mut self) -> Result<(bool, i64, i64)> {
+        Ok(self
             .db
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get::<_, i64>(0)? == 0, r.get(1)?, r.get(2)?))
+            })?)
     }
 }
 

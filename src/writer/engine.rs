@@ -67,6 +67,8 @@ pub(crate) struct Engine {
     /// The write connection: used by whoever leads the lane. `None` once closed (or released
     /// in a forked child).
     pub(crate) conn: Mutex<Option<WriteConn>>,
+    /// When the writer checkpoints the WAL (`WAL Limit`).
+    pub(crate) wal: super::checkpoint::Policy,
     /// Connection settings and TEMP objects every connection must agree on.
     pub(crate) session: Arc<Session>,
     pub(crate) readers: Readers,
@@ -101,7 +103,9 @@ impl Engine {
             opts.hot_access_threshold,
             signals.clone(),
         );
+        let wal = super::checkpoint::Policy::new(&conn, opts.wal_limit);
         let engine = Arc::new(Engine {
+            wal,
             lane: Lane::new(LaneConfig {
                 capacity: opts.queue_capacity,
                 max_batch: opts.max_batch,
@@ -244,7 +248,10 @@ impl Engine {
         self.readers.close();
         if let Some(mut conn) = self.conn.lock().take() {
             conn.unregister();
-            conn.checkpoint();
+            // With `Checkpoints=External` the frames are another program's to copy first.
+            if self.opts.checkpoints == crate::options::Checkpoints::Writer {
+                conn.checkpoint();
+            }
         }
         self.signals.emit("writer.close", "");
         self.signals.unsubscribe_all();

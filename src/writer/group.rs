@@ -94,6 +94,7 @@ impl Runner for Engine {
 
     fn idle_tick(&self, leading: bool) {
         self.readers.sweep();
+        self.schedule_checkpoint();
         if !leading {
             return;
         }
@@ -216,6 +217,13 @@ impl Engine {
             self.cache.tables.bump([SCHEMA]);
             self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
             return Some(vec![result]);
+        }
+        if let [Job {
+            work: Work::Checkpoint,
+            ..
+        }] = jobs
+        {
+            return Some(vec![self.run_checkpoint(conn)]);
         }
         if jobs.iter().all(|j| matches!(j.work, Work::Barrier)) {
             return Some(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
@@ -368,6 +376,7 @@ impl Engine {
         };
         drop(guard);
         self.readers.sweep();
+        self.schedule_checkpoint();
         self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
         self.metrics.group_size.record(jobs.len() as u64);
         let results: Vec<Result<WriteResult>> = results
@@ -458,7 +467,7 @@ impl Engine {
                     })
                 })
             }
-            Work::Barrier => Ok(WriteResult::default()),
+            Work::Barrier | Work::Checkpoint => Ok(WriteResult::default()),
             Work::Raise { pattern } => {
                 changes.raised.push(pattern.clone());
                 Ok(WriteResult::default())

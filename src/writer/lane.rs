@@ -83,6 +83,8 @@ pub(crate) enum Work {
     Barrier,
     /// A persisted `cache.invalidate:<pattern>` signal.
     Raise { pattern: Box<str> },
+    /// A checkpoint that restarts the WAL (the writer's own job, `checkpoint.rs`).
+    Checkpoint,
 }
 
 /// A completion without a closure: the C layer's function pointer and userdata, and the C
@@ -133,7 +135,10 @@ impl Job {
     }
 
     fn runs_alone(&self) -> bool {
-        matches!(self.work, Work::Txn | Work::Exec { alone: true, .. })
+        matches!(
+            self.work,
+            Work::Txn | Work::Exec { alone: true, .. } | Work::Checkpoint
+        )
     }
 
     fn is_waited_by(&self, me: Option<&Arc<Waiter>>) -> bool {
@@ -670,6 +675,15 @@ impl Lane {
     pub(crate) fn with_queued<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Job>) -> T) -> T {
         let st = self.state.lock();
         f(&mut st.queue.iter())
+    }
+
+    /// Put one of the writer's own jobs first in line (never refused: it is not a caller's).
+    pub(crate) fn push_front(&self, job: Job) {
+        let mut st = self.state.lock();
+        st.queue.push_front(job);
+        if !st.leading {
+            self.wake_drainer(&st);
+        }
     }
 
     /// Stop the drainer once the queue is empty.

@@ -48,6 +48,7 @@ pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
         Work::Txn => ("transaction", None),
         Work::Barrier => ("flush", None),
         Work::Raise { .. } => ("raise", None),
+        Work::Checkpoint => ("checkpoint", None),
     }
 }
 
