@@ -2,7 +2,7 @@
 //!
 //! Owns every C type of the crate and most of its `unsafe` (the rest: `process.rs` and
 //! `read/wal_index.rs`). Each exported function goes through [`boundary`](boundary) or
-//! [`guarded`](boundary::guarded) (panic catching, last-error recording); every unsafe operation
+//! `guarded` (panic catching, last-error recording); every unsafe operation
 //! sits in an `unsafe` block with a `SAFETY:` line (`unsafe_op_in_unsafe_fn` is denied crate-wide).
 //! Casts of writer handles, result sets and the C write callback live in [`handle`](handle);
 //! a poll result (`sw_signals`) and a transaction borrow (`sw_txn`) are cast in their own files.

@@ -5,7 +5,7 @@
 //! notes the generation it was opened in; a writer from an older generation was inherited from
 //! the parent and is never used in the child: its threads do not exist there, and SQLite's own
 //! documentation forbids carrying a connection across `fork()`
-//! (https://sqlite.org/howtocorrupt.html, "Carrying an open database connection across a
+//! (<https://sqlite.org/howtocorrupt.html>, "Carrying an open database connection across a
 //! fork()"). Must never run anything but atomics and unlocks in the child handler.
 //!
 //! One of the two core modules allowed `unsafe` (with `read/wal_index.rs`): `sqlite3_config`,

@@ -6,7 +6,7 @@
 //! in flight finished, idle snapshots released, then `wal_checkpoint(TRUNCATE)` — and the
 //! back-off while another process's reader pins the log. SQLite alone cannot do this: a
 //! checkpoint only restarts the log when no reader still uses its old part, and with readers
-//! always active that never happens ("checkpoint starvation", https://sqlite.org/wal.html).
+//! always active that never happens ("checkpoint starvation", <https://sqlite.org/wal.html>).
 //! Must never fail a read, never block writers longer than the checkpoint itself (it runs as a
 //! job of its own in the lane, between groups), and never retry without a pause.
 

@@ -903,7 +903,7 @@ fn has_more_than_one_statement(sql: &str) -> bool {
     false
 }
 
-/// The body of [`Writer::transaction`]: borrows the write connection inside the transaction.
+/// The body of [`Writer::transaction`](crate::Writer::transaction): borrows the write connection inside the transaction.
 pub struct Txn<'a> {
     pub(crate) conn: &'a mut WriteConn,
     pub(crate) changes: &'a mut Changes,
