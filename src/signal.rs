@@ -70,8 +70,42 @@ pub(crate) enum Sampled {
     BatchItem = 3,
 }
 
-/// A signal to emit: (name, key, status, duration_us, rows, timestamp_us or 0 for now).
-pub(crate) type Pending = (&'static str, Arc<str>, Status, i64, i64, i64);
+/// A signal to emit: (name, key (`None`: no key), status, duration_us, rows, timestamp_us or 0
+/// for now).
+pub(crate) type Pending = (&'static str, Option<Arc<str>>, Status, i64, i64, i64);
+
+/// A signal as the ring holds it: a keyless signal (most of the per-write ones) holds no
+/// reference-counted key, so emitting and overwriting it touches no shared counter.
+struct Slot {
+    seq: u64,
+    timestamp_us: i64,
+    name: Cow<'static, str>,
+    key: Option<Arc<str>>,
+    status: Status,
+    duration_us: i64,
+    rows: i64,
+}
+
+impl Slot {
+    fn signal(&self) -> Signal {
+        Signal {
+            seq: self.seq,
+            timestamp_us: self.timestamp_us,
+            name: self.name.clone(),
+            key: self.key.clone().unwrap_or_else(empty_key),
+            status: self.status,
+            duration_us: self.duration_us,
+            rows: self.rows,
+        }
+    }
+
+    fn matches(&self, pattern: &str) -> bool {
+        crate::glob::matches(
+            pattern,
+            &crate::glob::Subject::signal(&self.name, self.key.as_deref().unwrap_or("")),
+        )
+    }
+}
 
 /// The result of a poll.
 #[derive(Clone, Debug, Default)]
@@ -96,7 +130,7 @@ struct Subscriber {
 
 /// The signal hub of one writer.
 pub(crate) struct Signals {
-    ring: Mutex<VecDeque<Signal>>,
+    ring: Mutex<VecDeque<Slot>>,
     capacity: usize,
     next_seq: AtomicU64,
     sample_rate: u64,
@@ -110,13 +144,9 @@ pub(crate) struct Signals {
 
 const SUBSCRIBER_QUEUE: usize = 4096;
 
-/// Anything usable as a signal key; `""` shares one allocation.
-pub(crate) fn no_key() -> Arc<str> {
-    empty_key()
-}
-
+/// Anything usable as a signal key; `""` is no key at all.
 pub(crate) trait IntoKey {
-    fn into_key(self) -> Arc<str>;
+    fn into_key(self) -> Option<Arc<str>>;
 }
 
 fn empty_key() -> Arc<str> {
@@ -125,27 +155,23 @@ fn empty_key() -> Arc<str> {
 }
 
 impl IntoKey for &str {
-    fn into_key(self) -> Arc<str> {
-        if self.is_empty() {
-            empty_key()
-        } else {
-            Arc::from(self)
-        }
+    fn into_key(self) -> Option<Arc<str>> {
+        (!self.is_empty()).then(|| Arc::from(self))
     }
 }
 impl IntoKey for &String {
-    fn into_key(self) -> Arc<str> {
+    fn into_key(self) -> Option<Arc<str>> {
         self.as_str().into_key()
     }
 }
 impl IntoKey for String {
-    fn into_key(self) -> Arc<str> {
+    fn into_key(self) -> Option<Arc<str>> {
         self.as_str().into_key()
     }
 }
 impl IntoKey for Arc<str> {
-    fn into_key(self) -> Arc<str> {
-        self
+    fn into_key(self) -> Option<Arc<str>> {
+        (!self.is_empty()).then_some(self)
     }
 }
 
@@ -196,7 +222,7 @@ impl Signals {
         duration_us: i64,
         rows: i64,
     ) {
-        let mut signal = Signal {
+        let mut slot = Slot {
             seq: 0,
             timestamp_us: now_us(),
             name: name.into(),
@@ -206,20 +232,19 @@ impl Signals {
             rows,
         };
         let publish = self.has_subscribers.load(Ordering::Acquire);
-        {
+        let published = {
             let mut ring = self.ring.lock();
-            signal.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             if ring.len() == self.capacity {
                 ring.pop_front();
             }
-            if publish {
-                ring.push_back(signal.clone());
-            } else {
-                ring.push_back(signal);
-                return;
-            }
+            let published = publish.then(|| slot.signal());
+            ring.push_back(slot);
+            published
+        };
+        if let Some(signal) = published {
+            self.publish(signal);
         }
-        self.publish(signal);
     }
 
     /// Emit several signals under one lock (the lane emits a group's signals together).
@@ -239,7 +264,7 @@ impl Signals {
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             for (name, key, status, duration_us, rows, ts) in batch {
                 seq += 1;
-                let signal = Signal {
+                let slot = Slot {
                     seq: seq - 1,
                     timestamp_us: if ts == 0 { now } else { ts },
                     name: Cow::Borrowed(name),
@@ -252,9 +277,9 @@ impl Signals {
                     ring.pop_front();
                 }
                 if publish {
-                    published.push(signal.clone());
+                    published.push(slot.signal());
                 }
-                ring.push_back(signal);
+                ring.push_back(slot);
             }
         }
         for signal in published {
@@ -293,7 +318,7 @@ impl Signals {
         let signals = ring
             .range(start..)
             .filter(|s| pattern.is_none_or(|p| s.matches(p)))
-            .cloned()
+            .map(Slot::signal)
             .collect();
         Poll { signals, missed }
     }

@@ -59,7 +59,7 @@ impl Runner for Engine {
                     if job.sampled {
                         batch.push((
                             "write.done",
-                            crate::signal::no_key(),
+                            None,
                             Status::Ok,
                             latency,
                             r.rows_affected,
@@ -71,7 +71,7 @@ impl Runner for Engine {
                     failed += 1;
                     batch.push((
                         "write.error",
-                        Arc::from(e.message()),
+                        Some(Arc::from(e.message())),
                         e.status(),
                         latency,
                         -1,
@@ -172,22 +172,8 @@ impl Engine {
                 - group_start
                     .saturating_duration_since(job.submitted)
                     .as_micros() as i64;
-            batch.push((
-                "write.enqueue",
-                crate::signal::no_key(),
-                Status::Ok,
-                -1,
-                -1,
-                submitted.max(1),
-            ));
-            batch.push((
-                "write.start",
-                crate::signal::no_key(),
-                Status::Ok,
-                -1,
-                -1,
-                now,
-            ));
+            batch.push(("write.enqueue", None, Status::Ok, -1, -1, submitted.max(1)));
+            batch.push(("write.start", None, Status::Ok, -1, -1, now));
         }
         self.signals.emit_all(batch);
         self.ops.track_running(jobs);
