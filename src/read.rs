@@ -17,6 +17,7 @@
 //! connection's snapshot is released within [`MAX_HOLD`] by a sweep from the writer's threads,
 //! so checkpoints and WAL restarts are not held up.
 
+mod lookup;
 mod wal_index;
 
 use std::num::NonZeroUsize;
@@ -37,8 +38,12 @@ use crate::session::Session;
 use crate::value::{bind, Param};
 use wal_index::{Header, WalIndex};
 
-/// Tables a statement reads, as captured by the authorizer.
-type TableList = Arc<[Box<str>]>;
+/// What a statement reads: its tables (from the authorizer) and, when it is a point lookup by
+/// rowid (from its bytecode), which row. Found again after a schema change.
+struct ReadSet {
+    tables: Box<[Box<str>]>,
+    lookup: Option<lookup::PointLookup>,
+}
 
 /// How long a read connection may keep one snapshot, used or idle.
 pub(crate) const MAX_HOLD: Duration = Duration::from_millis(1);
@@ -56,10 +61,12 @@ struct ReadConn {
     wal: Option<WalIndex>,
     db: Connection,
     capture: Arc<Mutex<Vec<Box<str>>>>,
-    read_sets: LruCache<Box<str>, TableList>,
+    read_sets: LruCache<Box<str>, Arc<ReadSet>>,
     held: Option<Held>,
     /// The generation of the session's connection settings applied here.
     settings: Option<u64>,
+    /// The schema generations this connection's statements and read sets belong to.
+    schema_seen: (u64, u64),
 }
 
 /// Make sure `db` reads from a snapshot that includes every commit finished before now: keep
@@ -138,6 +145,7 @@ impl ReadConn {
             ),
             held: None,
             settings: None,
+            schema_seen: (0, 0),
         })
     }
 
@@ -167,6 +175,17 @@ impl ReadConn {
         hold: bool,
     ) -> Result<(Rows, Option<Deps>)> {
         let wal = self.wal.as_ref().filter(|_| hold);
+        if let Some(t) = tables {
+            // After a schema change, statements are prepared again — so the authorizer sees
+            // what they read now (a view may read other tables) — and read sets are found again
+            // (a plan may no longer be a point lookup).
+            let now = t.schema_version();
+            if now != self.schema_seen {
+                self.db.flush_prepared_statement_cache();
+                self.read_sets.clear();
+                self.schema_seen = now;
+            }
+        }
         let known = self.read_sets.get(sql).cloned();
         // Checked once per SQL text: a text with a read set passed these checks before.
         let mut pragma = false;
@@ -203,15 +222,38 @@ impl ReadConn {
                 if !pragma && !stmt.readonly() {
                     return Err(read_only());
                 }
-                let set: TableList = std::mem::take(&mut *self.capture.lock()).into();
+                let captured: Box<[Box<str>]> =
+                    std::mem::take(&mut *self.capture.lock()).into_boxed_slice();
+                let lookup = if tables.is_some() && !pragma {
+                    lookup::classify(&self.db, sql, &captured)
+                } else {
+                    None
+                };
+                let set = Arc::new(ReadSet {
+                    tables: captured,
+                    lookup,
+                });
                 self.read_sets.put(sql.into(), set.clone());
                 set
             }
         };
         bind(&mut stmt, Some(sql), params, None)?;
         // Generations are noted after prepare and before the first step (which takes the read
-        // snapshot): a commit after this point makes the result uncacheable, never stale.
-        let deps = tables.map(|t| t.snapshot(read_set.iter().map(|s| &**s)));
+        // snapshot): a commit after this point makes the result uncacheable, never stale. A
+        // point lookup with an integer key depends on its row only.
+        let deps = tables.map(|t| {
+            let rowid = read_set.lookup.as_ref().and_then(|l| match l.rowid {
+                lookup::Rowid::Literal(v) => Some((&l.table, v)),
+                lookup::Rowid::Param(i) => match crate::value::bound_value(&stmt, params, i) {
+                    Some(crate::value::Value::Integer(v)) => Some((&l.table, *v)),
+                    _ => None,
+                },
+            });
+            match rowid {
+                Some((table, v)) => t.snapshot_row(table, v),
+                None => t.snapshot(read_set.tables.iter().map(|s| &**s)),
+            }
+        });
         // After the generations: a commit that moved them before this point has already
         // rewritten the WAL-index header, so a held snapshot older than it is replaced here.
         fresh_snapshot(&self.db, &mut self.held, wal)?;

@@ -155,6 +155,31 @@ fn named_index(stmt: &rusqlite::Statement<'_>, name: &str) -> Result<Option<usiz
     Ok(None)
 }
 
+/// The value of `params` that `bind` puts at SQL parameter number `index` of `stmt`.
+pub(crate) fn bound_value<'p>(
+    stmt: &rusqlite::Statement<'_>,
+    params: &'p [Param],
+    index: usize,
+) -> Option<&'p Value> {
+    let mut positional = 0;
+    for p in params {
+        match &p.name {
+            None => {
+                positional += 1;
+                if positional == index {
+                    return Some(&p.value);
+                }
+            }
+            Some(name) => {
+                if named_index(stmt, name).ok().flatten() == Some(index) {
+                    return Some(&p.value);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Which parameters a statement used, for the "unknown name" check across a multi-statement SQL.
 pub(crate) struct BindReport {
     used: Vec<bool>,

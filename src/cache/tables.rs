@@ -1,9 +1,16 @@
-//! Per-table generations: the leaf the cache, the readers and the writer lane share.
+//! Per-table and per-row generations: the leaf the cache, the readers and the writer lane share.
 //!
-//! Owns one counter per table name (case-insensitive) plus one for "everything", and the
-//! snapshot of them a read takes before it runs ([`Deps`]). A commit moves the counters of the
-//! tables it changed before anyone is acknowledged; an entry whose snapshot no longer matches is
-//! stale. Must never let a counter move backwards or be replaced while an entry holds it.
+//! Owns, per table name (case-insensitive), two counters — `any`, moved by every change to the
+//! table, and `bulk`, moved only by changes not known row by row — plus a fixed array of row
+//! counters shared by all tables (a row's counter is chosen by hashing its table and rowid), one
+//! counter for "everything", and the snapshot of them a read takes before it runs ([`Deps`]).
+//!
+//! A read that may depend on any row of a table notes `any`; a point lookup by rowid (known from
+//! its bytecode, `read.rs`) notes `bulk` and its row's counter, so changes to other rows of the
+//! table leave it valid. A commit moves the counters of what it changed before anyone is
+//! acknowledged; an entry whose snapshot no longer matches is stale. Two rows sharing a counter
+//! only cost an extra invalidation. Must never let a counter move backwards or be replaced
+//! while an entry holds it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,63 +21,154 @@ use crate::sync::RwLock;
 /// The pseudo-table every entry depends on: moved by any schema change or standalone statement.
 pub(crate) const SCHEMA: &str = "sqlite_schema";
 
-/// Per-table generation counters of one database.
+/// Row counters per database (a power of two): 512 KiB, allocated on first use.
+const ROW_COUNTERS: usize = 1 << 16;
+
+/// The counters of one table.
+#[derive(Debug)]
+pub(crate) struct TableGen {
+    any: AtomicU64,
+    bulk: AtomicU64,
+    /// Mixed into the row counters' hash, so tables do not share their rows' counters.
+    salt: u64,
+}
+
+/// Generation counters of one database.
 #[derive(Default)]
 pub(crate) struct Tables {
-    map: RwLock<HashMap<Box<str>, Arc<AtomicU64>>>,
+    map: RwLock<HashMap<Box<str>, Arc<TableGen>>>,
+    rows: std::sync::OnceLock<Box<[AtomicU64]>>,
     /// Moves when everything is invalid (a commit by a program outside this library).
     all: AtomicU64,
     /// Moves with every bump: a fill that started before it may hold older data.
     pub(crate) moves: AtomicU64,
 }
 
+/// One noted generation.
+#[derive(Clone, Debug)]
+enum Noted {
+    /// A table's `any` (`true`) or `bulk` counter.
+    Table(Arc<TableGen>, bool, u64),
+    /// A row counter.
+    Row(usize, u64),
+}
+
 /// What a cached read depended on, as generations observed before it ran.
 #[derive(Clone, Debug)]
 pub(crate) struct Deps {
     all: u64,
-    tables: Vec<(Arc<AtomicU64>, u64)>,
+    noted: Vec<Noted>,
 }
 
 impl Deps {
     pub(crate) fn fresh(&self, tables: &Tables) -> bool {
         tables.all.load(Ordering::Acquire) == self.all
-            && self
-                .tables
-                .iter()
-                .all(|(g, v)| g.load(Ordering::Acquire) == *v)
+            && self.noted.iter().all(|n| match n {
+                Noted::Table(g, true, v) => g.any.load(Ordering::Acquire) == *v,
+                Noted::Table(g, false, v) => g.bulk.load(Ordering::Acquire) == *v,
+                Noted::Row(i, v) => tables.row_counter(*i).load(Ordering::Acquire) == *v,
+            })
     }
 }
 
+fn salt_of(name: &str) -> u64 {
+    // FNV-1a: stable and cheap; only spreads tables over the row counters.
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 impl Tables {
-    fn counter(&self, name: &str) -> Arc<AtomicU64> {
+    fn table(&self, name: &str) -> Arc<TableGen> {
         let lower = name.to_ascii_lowercase();
         if let Some(g) = self.map.read().get(lower.as_str()) {
             return g.clone();
         }
         self.map
             .write()
-            .entry(lower.into_boxed_str())
-            .or_default()
+            .entry(lower.clone().into_boxed_str())
+            .or_insert_with(|| {
+                Arc::new(TableGen {
+                    any: AtomicU64::new(0),
+                    bulk: AtomicU64::new(0),
+                    salt: salt_of(&lower),
+                })
+            })
             .clone()
     }
 
-    /// Note the current generations of `names` (plus the schema) for a read about to run.
-    pub(crate) fn snapshot<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Deps {
-        let all = self.all.load(Ordering::Acquire);
-        let mut tables = vec![];
-        for name in std::iter::once(SCHEMA).chain(names) {
-            let g = self.counter(name);
-            let v = g.load(Ordering::Acquire);
-            tables.push((g, v));
-        }
-        Deps { all, tables }
+    fn row_counters(&self) -> &[AtomicU64] {
+        self.rows
+            .get_or_init(|| (0..ROW_COUNTERS).map(|_| AtomicU64::new(0)).collect())
     }
 
-    /// Move the generations of `names`: every entry that read one of them is stale.
+    fn row_counter(&self, i: usize) -> &AtomicU64 {
+        &self.row_counters()[i]
+    }
+
+    fn row_index(table: &TableGen, rowid: i64) -> usize {
+        let h = (table.salt ^ (rowid as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).rotate_left(29);
+        (h.wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 40) as usize & (ROW_COUNTERS - 1)
+    }
+
+    /// The generations a statement's plan depends on (schema changes, and a foreign commit
+    /// that made everything stale).
+    pub(crate) fn schema_version(&self) -> (u64, u64) {
+        (
+            self.all.load(Ordering::Acquire),
+            self.table(SCHEMA).any.load(Ordering::Acquire),
+        )
+    }
+
+    /// Note the current generations of `names` (plus the schema) for a read about to run that
+    /// may depend on any of their rows.
+    pub(crate) fn snapshot<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Deps {
+        let all = self.all.load(Ordering::Acquire);
+        let noted = std::iter::once(SCHEMA)
+            .chain(names)
+            .map(|name| {
+                let g = self.table(name);
+                let v = g.any.load(Ordering::Acquire);
+                Noted::Table(g, true, v)
+            })
+            .collect();
+        Deps { all, noted }
+    }
+
+    /// Note the generations a point lookup of `rowid` in `table` depends on: the schema, the
+    /// table's changes not known row by row, and that row.
+    pub(crate) fn snapshot_row(&self, table: &str, rowid: i64) -> Deps {
+        let all = self.all.load(Ordering::Acquire);
+        let schema = self.table(SCHEMA);
+        let g = self.table(table);
+        let i = Self::row_index(&g, rowid);
+        let noted = vec![
+            Noted::Table(schema.clone(), true, schema.any.load(Ordering::Acquire)),
+            Noted::Table(g.clone(), false, g.bulk.load(Ordering::Acquire)),
+            Noted::Row(i, self.row_counter(i).load(Ordering::Acquire)),
+        ];
+        Deps { all, noted }
+    }
+
+    /// Move the generations of `names` as a whole: every entry that read one of them is stale.
     pub(crate) fn bump<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
         for name in names {
-            self.counter(name).fetch_add(1, Ordering::AcqRel);
+            let g = self.table(name);
+            g.bulk.fetch_add(1, Ordering::AcqRel);
+            g.any.fetch_add(1, Ordering::AcqRel);
         }
+        self.moves.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Move the generations of `rowids` of `table` (and the table's `any`): entries that read
+    /// the whole table, or one of these rows, are stale; point lookups of other rows are not.
+    pub(crate) fn bump_rows(&self, table: &str, rowids: &[i64]) {
+        let g = self.table(table);
+        for &rowid in rowids {
+            self.row_counter(Self::row_index(&g, rowid))
+                .fetch_add(1, Ordering::AcqRel);
+        }
+        g.any.fetch_add(1, Ordering::AcqRel);
         self.moves.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -78,5 +176,54 @@ impl Tables {
     pub(crate) fn bump_all(&self) {
         self.all.fetch_add(1, Ordering::AcqRel);
         self.moves.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_change_leaves_other_rows_point_lookups_valid() {
+        let t = Tables::default();
+        let row5 = t.snapshot_row("T", 5);
+        let row6 = t.snapshot_row("t", 6);
+        let whole = t.snapshot(["t"]);
+        t.bump_rows("t", &[6]);
+        assert!(row5.fresh(&t), "another row changed");
+        assert!(!row6.fresh(&t), "its row changed");
+        assert!(
+            !whole.fresh(&t),
+            "a table-wide read is stale after any change"
+        );
+        let row5 = t.snapshot_row("t", 5);
+        t.bump(["t"]);
+        assert!(
+            !row5.fresh(&t),
+            "a change not known by rows makes every lookup stale"
+        );
+        let row5 = t.snapshot_row("t", 5);
+        t.bump(["other"]);
+        assert!(row5.fresh(&t));
+        t.bump([SCHEMA]);
+        assert!(!row5.fresh(&t), "a schema change makes everything stale");
+        let row5 = t.snapshot_row("t", 5);
+        t.bump_all();
+        assert!(!row5.fresh(&t));
+    }
+
+    #[test]
+    fn rows_spread_over_the_counters() {
+        let t = Tables::default();
+        let g = t.table("items");
+        let mut seen = std::collections::HashSet::new();
+        for rowid in 0..10_000 {
+            seen.insert(Tables::row_index(&g, rowid));
+        }
+        assert!(
+            seen.len() > 9_000,
+            "{} distinct counters for 10,000 rows",
+            seen.len()
+        );
     }
 }

@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::conn::{WriteConn, WriteResult};
-use super::engine::Engine;
-use super::lane::{Job, Notify, Work};
+use super::lane::{Job, Lane, Notify, Work};
 use crate::error::{Error, Result, Status};
+use crate::read::Readers;
+use crate::signal::metrics::Metrics;
+use crate::signal::Signals;
 use crate::sync::Mutex;
 
 /// How long a checkpoint waits for this process's reads in flight to finish. Reads are short
@@ -75,11 +77,18 @@ impl Policy {
     }
 }
 
-impl Engine {
-    /// Queue a checkpoint at the front of the lane when the WAL has passed `WAL Limit` (after a
+/// What a checkpoint uses of its engine.
+pub(crate) struct Context<'a> {
+    pub(crate) readers: &'a Readers,
+    pub(crate) metrics: &'a Metrics,
+    pub(crate) signals: &'a Signals,
+}
+
+impl Policy {
+    /// Queue a checkpoint at the front of `lane` when the WAL has passed `WAL Limit` (after a
     /// commit, and on the drainer's idle tick).
-    pub(crate) fn schedule_checkpoint(&self) {
-        if !self.wal.due() || self.wal.queued.swap(true, Ordering::AcqRel) {
+    pub(crate) fn schedule(&self, lane: &Lane) {
+        if !self.due() || self.queued.swap(true, Ordering::AcqRel) {
             return;
         }
         let job = Job {
@@ -89,35 +98,35 @@ impl Engine {
             op: 0,
             sampled: false,
         };
-        self.lane.push_front(job);
+        lane.push_front(job);
     }
 
     /// The checkpoint job: hold back new reads, let the ones in flight finish, restart the log.
-    pub(crate) fn run_checkpoint(&self, conn: &mut WriteConn) -> Result<WriteResult> {
-        let wal_before = self.wal.wal_bytes();
-        self.signals
+    pub(crate) fn run(&self, cx: &Context<'_>, conn: &mut WriteConn) -> Result<WriteResult> {
+        let wal_before = self.wal_bytes();
+        cx.signals
             .emit_full("checkpoint.start", "", Status::Ok, -1, wal_before as i64);
         let outcome = {
-            let held = self.readers.hold_back(READS_IN_FLIGHT);
+            let held = cx.readers.hold_back(READS_IN_FLIGHT);
             let outcome = conn.checkpoint_truncate();
-            self.metrics
+            cx.metrics
                 .reads_held_back
                 .record(held.started.elapsed().as_micros() as u64);
             outcome
                 .map(|(restarted, log, copied)| (restarted && held.drained, restarted, log, copied))
         };
-        self.wal.queued.store(false, Ordering::Release);
+        self.queued.store(false, Ordering::Release);
         match outcome {
             Ok((true, _, _, copied)) => {
-                if let Some(f) = &self.wal.frames {
+                if let Some(f) = &self.frames {
                     f.store(0, Ordering::Release);
                 }
-                *self.wal.retry.lock() = (None, FIRST_PAUSE);
-                self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
-                self.metrics
+                *self.retry.lock() = (None, FIRST_PAUSE);
+                cx.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+                cx.metrics
                     .checkpoint_frames
                     .fetch_add(copied.max(0) as u64, Ordering::Relaxed);
-                self.signals
+                cx.signals
                     .emit_full("checkpoint.done", "", Status::Ok, -1, copied);
                 Ok(WriteResult::default())
             }
@@ -135,19 +144,19 @@ impl Engine {
                     ),
                     Err(e) => e.message().to_owned(),
                 };
-                let mut retry = self.wal.retry.lock();
+                let mut retry = self.retry.lock();
                 let pause = retry.1;
                 *retry = (Some(Instant::now() + pause), (pause * 2).min(LONGEST_PAUSE));
                 drop(retry);
-                self.metrics
+                cx.metrics
                     .checkpoints_blocked
                     .fetch_add(1, Ordering::Relaxed);
                 if let Ok((_, _, _, copied)) = &other {
-                    self.metrics
+                    cx.metrics
                         .checkpoint_frames
                         .fetch_add((*copied).max(0) as u64, Ordering::Relaxed);
                 }
-                self.signals.emit_full(
+                cx.signals.emit_full(
                     "checkpoint.blocked",
                     why.clone(),
                     Status::Busy,

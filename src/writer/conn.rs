@@ -110,6 +110,37 @@ impl Changes {
     }
 }
 
+/// Rows changed per table in the current transaction, as SQLite's pre-update hook reports them
+/// (every insert, update and delete of a real table — REPLACE deletions too — with the hook
+/// registered, SQLite also turns off the truncate optimization, which would skip it).
+#[derive(Default, Debug)]
+pub(crate) struct RowLog {
+    /// Lower-cased table name → rowids changed (`None`: too many to list: the whole table).
+    pub(crate) tables: HashMap<Box<str>, Option<Vec<i64>>>,
+}
+
+/// Rowids listed per table and transaction before the table counts as changed as a whole.
+const ROWS_PER_TABLE: usize = 1024;
+
+impl RowLog {
+    fn note(&mut self, table: &str, rowids: &[i64]) {
+        if table.starts_with("sqlite_") || table.eq_ignore_ascii_case(CHANGE_TABLE) {
+            return;
+        }
+        let lower = table.to_ascii_lowercase();
+        let entry = self
+            .tables
+            .entry(lower.into_boxed_str())
+            .or_insert_with(|| Some(Vec::new()));
+        if let Some(list) = entry {
+            list.extend_from_slice(rowids);
+            if list.len() > ROWS_PER_TABLE {
+                *entry = None;
+            }
+        }
+    }
+}
+
 /// What the authorizer saw while statements were prepared.
 #[derive(Clone, Default, Debug)]
 struct Captured {
@@ -155,6 +186,8 @@ pub(crate) struct WriteConn {
     pub(crate) wal_frames: Option<Arc<AtomicU64>>,
     /// The database's page size (a WAL frame is a page and a 24-byte header).
     pub(crate) page_size: u64,
+    /// Rows the open transaction changed (filled by the pre-update hook).
+    rows: Arc<Mutex<RowLog>>,
 }
 
 const STATEMENT_CACHE: usize = 256;
@@ -296,7 +329,38 @@ impl WriteConn {
             }
             Authorization::Allow
         }))?;
+        let rows: Arc<Mutex<RowLog>> = Arc::default();
+        #[cfg(feature = "bundled")]
+        {
+            use rusqlite::hooks::{Action, PreUpdateCase};
+            let log = rows.clone();
+            db.preupdate_hook(Some(
+                move |_: Action, db_name: &str, table: &str, case: &PreUpdateCase| {
+                    if db_name != "main" {
+                        return;
+                    }
+                    let mut log = log.lock();
+                    match case {
+                        PreUpdateCase::Insert(new) => log.note(table, &[new.get_new_row_id()]),
+                        PreUpdateCase::Delete(old) => log.note(table, &[old.get_old_row_id()]),
+                        PreUpdateCase::Update {
+                            old_value_accessor: old,
+                            new_value_accessor: new,
+                        } => log.note(table, &[old.get_old_row_id(), new.get_new_row_id()]),
+                        // Not produced by this SQLite; if it ever is, the whole table changed.
+                        PreUpdateCase::Unknown => {
+                            log.note(table, &[]);
+                            if let Some(e) = log.tables.get_mut(table.to_ascii_lowercase().as_str())
+                            {
+                                *e = None;
+                            }
+                        }
+                    }
+                },
+            ))?;
+        }
         let mut conn = WriteConn {
+            rows,
             db,
             capture,
             write_sets: LruCache::new(
@@ -427,7 +491,14 @@ impl WriteConn {
     /// `BEGIN IMMEDIATE`: `Err` with [`Status::Busy`] when another process holds the lock.
     pub(crate) fn begin(&mut self) -> Result<()> {
         self.db.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+        self.rows.lock().tables.clear();
         Ok(())
+    }
+
+    /// The rows the transaction just committed changed, per table (empty without the
+    /// pre-update hook: every change then counts for its whole table).
+    pub(crate) fn take_rows(&mut self) -> RowLog {
+        std::mem::take(&mut *self.rows.lock())
     }
 
     /// Record the group's changes in the change table and commit. On failure the transaction

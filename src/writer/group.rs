@@ -94,7 +94,7 @@ impl Runner for Engine {
 
     fn idle_tick(&self, leading: bool) {
         self.readers.sweep();
-        self.schedule_checkpoint();
+        self.wal.schedule(&self.lane);
         if !leading {
             return;
         }
@@ -209,7 +209,12 @@ impl Engine {
             ..
         }] = jobs
         {
-            return Some(vec![self.run_checkpoint(conn)]);
+            let cx = super::checkpoint::Context {
+                readers: &self.readers,
+                metrics: &self.metrics,
+                signals: &self.signals,
+            };
+            return Some(vec![self.wal.run(&cx, conn)]);
         }
         if jobs.iter().all(|j| matches!(j.work, Work::Barrier)) {
             return Some(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
@@ -217,6 +222,7 @@ impl Engine {
         let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
         let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
         let mut failed_hard = vec![false; jobs.len()];
+        let mut rows = super::conn::RowLog::default();
         let changes = loop {
             // BEGIN IMMEDIATE, waiting out another process's lock.
             let mut waited: Option<Instant> = None;
@@ -344,6 +350,7 @@ impl Engine {
             let commit_start = Instant::now();
             match conn.commit(&changes) {
                 Ok(()) => {
+                    rows = conn.take_rows();
                     self.metrics
                         .commit_time
                         .record(commit_start.elapsed().as_micros() as u64);
@@ -362,7 +369,7 @@ impl Engine {
         };
         drop(guard);
         self.readers.sweep();
-        self.schedule_checkpoint();
+        self.wal.schedule(&self.lane);
         self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
         self.metrics.group_size.record(jobs.len() as u64);
         let results: Vec<Result<WriteResult>> = results
@@ -370,8 +377,22 @@ impl Engine {
             .map(|r| r.unwrap_or_else(|| Err(Error::new(Status::Error, "write did not run"))))
             .collect();
         // Make the group visible to the cache before anyone is acknowledged.
-        if !changes.is_empty() {
-            self.cache.tables.bump(changes.tables.iter().map(|t| &**t));
+        if !changes.is_empty() || !rows.tables.is_empty() {
+            // Tables whose changed rows are known move those rows' counters only; the others
+            // (and tables a commit changed without the hook seeing it) move as a whole.
+            for (table, ids) in &rows.tables {
+                match ids {
+                    Some(ids) if !changes.schema => self.cache.tables.bump_rows(table, ids),
+                    _ => self.cache.tables.bump([&**table]),
+                }
+            }
+            self.cache.tables.bump(
+                changes
+                    .tables
+                    .iter()
+                    .map(|t| &**t)
+                    .filter(|t| !rows.tables.contains_key(*t)),
+            );
             if changes.schema {
                 self.cache.tables.bump([SCHEMA]);
             }
