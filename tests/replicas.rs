@@ -336,13 +336,13 @@ fn litefs_replica_refuses_writes_before_queueing_and_names_the_primary() {
         "nothing was queued"
     );
     let refusals = r
-        .poll_signals(Some("replica.write_refused"), 0)
+        .poll_signals(Some("replica.write_refused*"), 0)
         .unwrap()
         .signals;
     assert_eq!(refusals.len(), 4);
     assert!(refusals.iter().all(|s| &*s.key == primary.as_str()));
     let changed = r
-        .poll_signals(Some("replica.primary_changed"), 0)
+        .poll_signals(Some("replica.primary_changed*"), 0)
         .unwrap()
         .signals;
     assert_eq!(changed.len(), 1, "the replica's primary is announced once");
@@ -466,4 +466,33 @@ fn litefs_journal_modes_that_do_not_replicate_are_refused() {
         );
         w.close().unwrap();
     }
+}
+
+/// KNOWN BUG (for the lead; src/writer.rs is not this branch's to change): `raise` with
+/// `cache.invalidate:<glob>` persists the invalidation through the lane without
+/// `Writer::writable`, so on a LiteFS replica it is queued and fails at COMMIT with
+/// `SW_STATUS_IO: COMMIT failed; nothing of this group was kept: disk I/O error` instead of
+/// READONLY naming the primary. Fix: call `crate::replica::check_write` (or `writable`) in the
+/// persisted branch of `Writer::raise`. tests/replicas/run.sh does not run `known_bug_` tests;
+/// run it with `cargo test --release --test replicas -- --ignored known_bug_`.
+#[test]
+#[ignore = "KNOWN BUG: raise(cache.invalidate) on a LiteFS replica fails at COMMIT as IO"]
+fn known_bug_litefs_replica_refuses_a_persisted_invalidation_before_queueing() {
+    let fs = LiteFs::start();
+    let p = Writer::open(&format!(
+        "Data Source={}",
+        fs.primary.path("app.db").display()
+    ))
+    .unwrap();
+    p.execute(SCHEMA, &[]).unwrap();
+    let replica_db = fs.replica.path("app.db");
+    LiteFs::wait(Duration::from_secs(30), || {
+        replica_db.exists().then_some(())
+    })
+    .expect("replicated");
+    let r = Writer::open(&format!("Data Source={}", replica_db.display())).unwrap();
+    let e = r.raise("cache.invalidate:acks:*").unwrap_err();
+    assert_eq!(e.status(), Status::ReadOnly, "{e}");
+    assert!(e.to_string().contains(&fs.primary_name()), "{e}");
+    assert_eq!(r.stats().unwrap().transactions, 0, "nothing was queued");
 }

@@ -433,29 +433,42 @@ impl Drop for LiteFs {
 // The writer process (tests/replicas/writer.c)
 
 /// Compile tests/replicas/writer.c against the committed header and the library this test
-/// build made (target/<profile>/libsinglewriter.so); returns the program's path.
+/// build made (the `libsinglewriter.so` beside the test executable, in target/<profile>/deps:
+/// built by the same `cargo test` with the same features; the one cargo copies up to
+/// target/<profile> may be from an earlier `cargo build`). The library is copied into a
+/// directory of the program's own, under its file name and its SONAME; returns the program.
 pub fn writer_program() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/replicas-… → target/<profile>
-    let lib_dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_path_buf();
-    assert!(
-        lib_dir.join("libsinglewriter.so").exists(),
-        "{} has no libsinglewriter.so: run `cargo build --release` first",
-        lib_dir.display()
-    );
-    let out = lib_dir.join("sw-replicas-writer");
+    let deps = exe.parent().expect("deps dir").to_path_buf();
+    let profile = deps.parent().expect("profile dir").to_path_buf();
+    let lib = [
+        deps.join("libsinglewriter.so"),
+        profile.join("libsinglewriter.so"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .unwrap_or_else(|| {
+        panic!(
+            "no libsinglewriter.so in {}: run `cargo build --release` first",
+            deps.display()
+        )
+    });
+    let dir = profile.join("sw-replicas-writer.d");
+    std::fs::create_dir_all(&dir).expect("writer dir");
+    let soname = format!("libsinglewriter.so.{}", singlewriter::ABI_VERSION);
+    for name in ["libsinglewriter.so", soname.as_str()] {
+        let _ = std::fs::remove_file(dir.join(name));
+        std::fs::copy(&lib, dir.join(name)).expect("copy libsinglewriter.so");
+    }
+    let out = dir.join("writer");
     let status = Command::new("cc")
         .args(["-O2", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(root().join("include"))
         .arg(root().join("tests/replicas/writer.c"))
         .arg("-L")
-        .arg(&lib_dir)
+        .arg(&dir)
         .args(["-lsinglewriter", "-lpthread"])
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", dir.display()))
         .arg("-o")
         .arg(&out)
         .status()
