@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -64,10 +64,14 @@ pub struct ReplicaStatus {
 struct Watch {
     mount: PathBuf,
     database: PathBuf,
+    /// How long an answer is trusted ([`RECHECK`]).
+    recheck: Duration,
     /// When the answer was last read, in ns since [`epoch`]; 0 = never.
     checked_at: AtomicU64,
     /// The cached answer's gist, for the fast path.
     writable: AtomicBool,
+    /// A replica's lag (`.lag`) when the answer was read, µs; -1 when unknown or primary.
+    lag_us: AtomicI64,
     /// The cached answer.
     role: Mutex<Role>,
 }
@@ -121,8 +125,10 @@ fn watch_for(path: &Path, signals: &Signals) -> Option<Arc<Watch>> {
                     Arc::new(Watch {
                         mount,
                         database: path.to_path_buf(),
+                        recheck: RECHECK,
                         checked_at: AtomicU64::new(0),
                         writable: AtomicBool::new(true),
+                        lag_us: AtomicI64::new(-1),
                         role: Mutex::new(Role::Primary),
                     })
                 });
@@ -206,12 +212,12 @@ impl Watch {
         }
     }
 
-    /// The role, read again when the cached one is older than [`RECHECK`]. One thread re-reads
+    /// The role, read again when the cached one is older than `recheck`. One thread re-reads
     /// at a time; the others use the cached answer meanwhile.
     fn role(&self, signals: &Signals) -> Result<bool> {
         let checked = self.checked_at.load(Ordering::Acquire);
         let now = now_ns();
-        if checked != 0 && now.saturating_sub(checked) < RECHECK.as_nanos() as u64 {
+        if checked != 0 && now.saturating_sub(checked) < self.recheck.as_nanos() as u64 {
             return Ok(self.writable.load(Ordering::Acquire));
         }
         if checked != 0
@@ -249,6 +255,12 @@ impl Watch {
             *cached = role.clone();
         }
         drop(cached);
+        let lag = match role {
+            Role::Primary => None,
+            Role::Replica { .. } => read_lag(&self.mount),
+        };
+        self.lag_us
+            .store(lag.map_or(-1, |l| l.as_micros() as i64), Ordering::Relaxed);
         self.writable
             .store(role == Role::Primary, Ordering::Release);
         self.checked_at.store(now_ns(), Ordering::Release);
@@ -262,12 +274,12 @@ impl Watch {
             Role::Replica { primary } => primary,
             Role::Primary => None,
         };
-        let lag = read_lag(&self.mount);
+        // duration_us: the replica's lag when last read (-1 when unknown).
         signals.emit_full(
             "replica.write_refused",
             primary.clone().unwrap_or_default(),
             Status::ReadOnly,
-            lag.map_or(-1, |l| l.as_micros() as i64),
+            self.lag_us.load(Ordering::Relaxed),
             -1,
         );
         let message = match primary {
@@ -355,8 +367,10 @@ impl crate::Writer {
         let watch = Watch {
             mount: mount.clone(),
             database: path.clone(),
+            recheck: RECHECK,
             checked_at: AtomicU64::new(0),
             writable: AtomicBool::new(true),
+            lag_us: AtomicI64::new(-1),
             role: Mutex::new(Role::Primary),
         };
         let role = watch.read_role()?;
@@ -406,23 +420,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("app.db");
         std::fs::write(&db, b"").unwrap();
-        let watch = Watch {
+        let watch = |recheck| Watch {
             mount: dir.path().to_path_buf(),
             database: db.clone(),
+            recheck,
             checked_at: AtomicU64::new(0),
             writable: AtomicBool::new(true),
+            lag_us: AtomicI64::new(-1),
             role: Mutex::new(Role::Primary),
         };
+        // Trusted for an hour: the first answer sticks.
+        let cached = watch(Duration::from_secs(3600));
+        // Read again at every call.
+        let fresh = watch(Duration::ZERO);
         let signals = Signals::new(64, 1);
-        assert!(watch.role(&signals).unwrap());
+        assert!(cached.role(&signals).unwrap());
+        assert!(fresh.role(&signals).unwrap());
         assert!(signals.poll(Some("replica.*"), 0).signals.is_empty());
 
         std::fs::write(dir.path().join(PRIMARY_FILE), b"node-a\n").unwrap();
-        // Cached for RECHECK: still writable right away.
-        assert!(watch.role(&signals).unwrap());
-        std::thread::sleep(RECHECK + Duration::from_millis(2));
-        assert!(!watch.role(&signals).unwrap());
-        let e = watch.refusal(&signals);
+        assert!(
+            cached.role(&signals).unwrap(),
+            "a cached answer is not read again"
+        );
+        assert!(!fresh.role(&signals).unwrap());
+        let e = fresh.refusal(&signals);
         assert_eq!(e.status(), Status::ReadOnly);
         assert!(e.to_string().contains("node-a"), "{e}");
         let got: Vec<(String, String)> = signals
@@ -438,16 +460,27 @@ mod tests {
                 ("replica.write_refused".into(), "node-a".into()),
             ]
         );
+        // The same answer again: no new signal.
+        assert!(!fresh.role(&signals).unwrap());
+        assert_eq!(
+            signals
+                .poll(Some("replica.primary_changed*"), 0)
+                .signals
+                .len(),
+            1
+        );
 
         std::fs::remove_file(dir.path().join(PRIMARY_FILE)).unwrap();
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
-        std::thread::sleep(RECHECK + Duration::from_millis(2));
-        assert!(!watch.role(&signals).unwrap());
-        assert_eq!(*watch.role.lock(), Role::Replica { primary: None });
+        assert!(!fresh.role(&signals).unwrap());
+        assert_eq!(*fresh.role.lock(), Role::Replica { primary: None });
+        assert!(fresh
+            .refusal(&signals)
+            .to_string()
+            .contains("has not reached a primary"));
 
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::thread::sleep(RECHECK + Duration::from_millis(2));
-        assert!(watch.role(&signals).unwrap());
+        assert!(fresh.role(&signals).unwrap());
         let last = signals.poll(Some("replica.primary_changed"), 0).signals;
         assert_eq!(
             last.last().map(|s| (s.key.to_string(), s.rows)),
