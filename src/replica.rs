@@ -143,7 +143,7 @@ fn watch_for(path: &Path, signals: &Signals) -> Option<Arc<Watch>> {
 
 /// The LiteFS mount holding `path`: the longest mount point in `/proc/self/mountinfo` that is
 /// a prefix of it, if that mount is LiteFS's (FUSE, source `litefs`).
-fn litefs_mount_of(path: &Path) -> Option<PathBuf> {
+pub(crate) fn litefs_mount_of(path: &Path) -> Option<PathBuf> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     // Fields: id parent major:minor root mount-point options [optional...] - fstype source ...
     let (point, fstype, source) = info
