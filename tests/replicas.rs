@@ -100,25 +100,21 @@ fn create(db: &Path) {
 }
 
 /// 16 threads of a writer process write under `litestream replicate`; while they do, and at the
-/// end, `litestream sync -wait` marks what the replica must hold. Litestream is then SIGKILLed
-/// (no final sync on its way out), the replica restored into a new file: every write
-/// acknowledged before the last sync is there, nothing is torn, integrity_check is ok.
-#[test]
-#[ignore = "starts litestream: run by tests/replicas/run.sh"]
-fn litestream_restore_has_every_write_acknowledged_before_the_last_sync() {
-    let dir = scratch("litestream");
+/// end, `litestream sync -wait` marks what the replica must hold. The writer closes (its
+/// close-time checkpoint runs while Litestream still reads the WAL), Litestream is then
+/// SIGKILLed (no final sync on its way out), and the replica is restored into a new file: every
+/// write acknowledged before the last sync is there, nothing is torn, integrity_check is ok.
+fn restore_after_load(dir: &Path, opt: &str, setup: &[String]) {
     let db = dir.join("app.db");
     create(&db);
-    let (opt, setup, how) = external_checkpoints(&dir);
-    println!("checkpoints left to Litestream with: {how}");
-    let mut ls = Litestream::start(&dir, &db);
+    let mut ls = Litestream::start(dir, &db);
     let (threads, per_thread) = (16, 1500);
     let cs = format!("Data Source={}{opt}", db.display());
-    let mut w = WriterProc::spawn(&writer_program(), &cs, threads, per_thread, &setup);
+    let mut w = WriterProc::spawn(&writer_program(), &cs, threads, per_thread, setup);
     let mut syncs = 0;
     while w.child.try_wait().expect("writer").is_none() {
         std::thread::sleep(Duration::from_millis(300));
-        let before = w.acked_now().len();
+        let before = w.acked_count();
         ls.sync().expect("mid-load sync");
         syncs += 1;
         println!("sync {syncs}: {before} writes acknowledged before it");
@@ -136,8 +132,9 @@ fn litestream_restore_has_every_write_acknowledged_before_the_last_sync() {
     );
     let acked = w.acked_now();
     assert_eq!(acked.len(), (threads * per_thread) as usize);
+    let wal = std::fs::metadata(dir.join("app.db-wal")).map_or(0, |m| m.len());
     println!(
-        "writer: {} writes acknowledged, close took {:?} ms",
+        "writer: {} writes acknowledged, close took {:?} ms, -wal after close: {wal} bytes",
         acked.len(),
         w.closed_ms.lock().unwrap()
     );
@@ -148,6 +145,27 @@ fn litestream_restore_has_every_write_acknowledged_before_the_last_sync() {
     let rows = rows_of(&restored);
     check_rows("restored", &rows, &acked, threads as i64, per_thread as i64);
     assert_eq!(rows.len(), acked.len());
+}
+
+/// [`restore_after_load`] with checkpoints left to Litestream (`Checkpoints=External`, or
+/// `PRAGMA wal_autocheckpoint=0` until the build has that option).
+#[test]
+#[ignore = "starts litestream: run by tests/replicas/run.sh"]
+fn litestream_restore_has_every_write_acknowledged_before_the_last_sync() {
+    let dir = scratch("litestream");
+    let (opt, setup, how) = external_checkpoints(&dir);
+    println!("checkpoints left to Litestream with: {how}");
+    restore_after_load(&dir, &opt, &setup);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// [`restore_after_load`] with the writer's default checkpoints (SQLite's automatic ones on the
+/// write connection, and the one at close): they compete with Litestream's but lose nothing.
+#[test]
+#[ignore = "starts litestream: run by tests/replicas/run.sh"]
+fn litestream_restore_is_whole_with_the_writers_own_checkpoints_too() {
+    let dir = scratch("litestream-default");
+    restore_after_load(&dir, "", &[]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -347,6 +365,26 @@ fn litefs_replica_refuses_writes_before_queueing_and_names_the_primary() {
         .signals;
     assert_eq!(changed.len(), 1, "the replica's primary is announced once");
     assert_eq!(&*changed[0].key, primary.as_str());
+
+    // The same through the C ABI: a writer process on the replica gets READONLY (11) naming
+    // the primary for every write, and nothing is acknowledged.
+    let mut c = WriterProc::spawn(
+        &writer_program(),
+        &format!("Data Source={}", replica_db.display()),
+        4,
+        5,
+        &[],
+    );
+    c.finish();
+    let errors = c.errors.lock().unwrap().clone();
+    assert_eq!(c.acked_count(), 0);
+    assert_eq!(errors.len(), 20, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.starts_with("err ") && e.contains(" 11 ") && e.contains(&primary)),
+        "{errors:?}"
+    );
 
     let status = r.replica_status().unwrap();
     assert_eq!(
