@@ -534,3 +534,84 @@ fn known_bug_litefs_replica_refuses_a_persisted_invalidation_before_queueing() {
     assert!(e.to_string().contains(&fs.primary_name()), "{e}");
     assert_eq!(r.stats().unwrap().transactions, 0, "nothing was queued");
 }
+
+/// A replica whose primary goes away refuses writes saying it has no primary (and raises
+/// `replica.primary_changed` with an empty key, rows 0); when the primary is back, the refusal
+/// names it again (`replica.primary_changed:<primary>`). The replica's reads keep working
+/// throughout. (A static lease cannot move the primary to another node: that needs Consul.)
+#[test]
+#[ignore = "mounts LiteFS: run by tests/replicas/run.sh"]
+fn litefs_replica_follows_its_primary_going_away_and_coming_back() {
+    let mut fs = LiteFs::start();
+    let primary = fs.primary_name();
+    {
+        let p = Writer::open(&format!(
+            "Data Source={}",
+            fs.primary.path("app.db").display()
+        ))
+        .unwrap();
+        p.execute(SCHEMA, &[]).unwrap();
+        p.execute("INSERT INTO acks VALUES (0, 0, 'x')", &[])
+            .unwrap();
+        p.close().unwrap();
+    }
+    let replica_db = fs.replica.path("app.db");
+    LiteFs::wait(Duration::from_secs(30), || {
+        let c = rusqlite::Connection::open_with_flags(
+            &replica_db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        c.query_row("SELECT count(*) FROM acks", [], |r| r.get::<_, i64>(0))
+            .ok()
+            .filter(|n| *n == 1)
+    })
+    .expect("replicated");
+    let r = Writer::open(&format!("Data Source={}", replica_db.display())).unwrap();
+    let e = r
+        .execute("INSERT INTO acks VALUES (1, 1, 'y')", &[])
+        .unwrap_err();
+    assert!(e.to_string().contains(&primary), "{e}");
+
+    let mut while_down = String::new();
+    fs.restart_primary(|| {
+        // The replica notices its primary is gone (LiteFS removes `.primary`).
+        let gone = LiteFs::wait(Duration::from_secs(30), || {
+            let e = r
+                .execute("INSERT INTO acks VALUES (1, 2, 'y')", &[])
+                .unwrap_err();
+            assert_eq!(e.status(), Status::ReadOnly, "{e}");
+            (!e.to_string().contains(&primary)).then(|| e.to_string())
+        });
+        while_down = gone.expect("the replica never noticed its primary had gone");
+        assert_eq!(common::count(&r, "acks"), 1, "reads work without a primary");
+    });
+    assert!(
+        while_down.contains("has not reached a primary"),
+        "{while_down}"
+    );
+    let back = LiteFs::wait(Duration::from_secs(30), || {
+        let e = r
+            .execute("INSERT INTO acks VALUES (1, 3, 'y')", &[])
+            .unwrap_err();
+        e.to_string().contains(&primary).then_some(())
+    });
+    assert!(back.is_some(), "the replica never named its primary again");
+    let changes: Vec<(String, i64)> = r
+        .poll_signals(Some("replica.primary_changed*"), 0)
+        .unwrap()
+        .signals
+        .iter()
+        .map(|s| (s.key.to_string(), s.rows))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (primary.clone(), 0),
+            (String::new(), 0),
+            (primary.clone(), 0)
+        ]
+    );
+    assert_eq!(r.stats().unwrap().committed + r.stats().unwrap().failed, 0);
+    r.close().unwrap();
+}

@@ -395,6 +395,18 @@ impl LiteFs {
         }
     }
 
+    /// Stop the primary's litefs (SIGTERM: it unmounts) and start it again on the same data,
+    /// mount and port; `between` runs while it is down.
+    pub fn restart_primary(&mut self, between: impl FnOnce()) {
+        self.primary.proc.stop();
+        let port = self.primary.port;
+        between();
+        let node = Node::start(&self.dir, "primary", port, port, true);
+        // Keep the new node; the stopped one must not unmount the mount point they share.
+        let mut old = std::mem::replace(&mut self.primary, node);
+        old.mount = PathBuf::new();
+    }
+
     /// The hostname the replica names as its primary.
     pub fn primary_name(&self) -> String {
         format!("sw-primary-{}", self.primary.port)
