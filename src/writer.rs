@@ -139,6 +139,8 @@ impl Writer {
                 },
             ));
         }
+        // On a LiteFS replica: READONLY naming the primary, before anything is queued.
+        crate::replica::check_write(&shared.opts, &shared.signals)?;
         Ok(shared)
     }
 

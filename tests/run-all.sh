@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of singlewriter: the Rust suite (including the header check), the C ABI suite
-# (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, and the quick start.
+# (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, singlewriter under the real
+# Litestream and LiteFS (tests/replicas/run.sh), and the quick start.
 # Installs what a fresh machine lacks (Debian packages via apt-get). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,7 @@ run_part rust-package bash tests/rust-package.sh
 [ -f bindings/go/test-module.sh ] && run_part go-module bash bindings/go/test-module.sh
 [ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh
 [ -f bindings/dotnet/test-package.sh ] && run_part dotnet-package bash bindings/dotnet/test-package.sh
+[ -f tests/replicas/run.sh ] && run_part replicas bash tests/replicas/run.sh
 run_part quickstart cargo run --release --example quickstart
 
 echo
