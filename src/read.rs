@@ -309,8 +309,15 @@ impl Drop for HoldBack<'_> {
 
 impl Readers {
     pub(crate) fn new(opts: &Options, session: Arc<Session>) -> Result<Readers> {
-        // An immutable database is read without SQLite's shared memory (nothing to map).
-        let file = !opts.in_memory() && !opts.immutable;
+        // An immutable database is read without SQLite's shared memory (nothing to map). On a
+        // LiteFS mount connections do not keep snapshots between reads either: a replica
+        // applies a transaction only when it can take every WAL read lock, and held snapshots
+        // kept replication off for seconds (tests/replicas.rs).
+        let on_litefs = match &opts.location {
+            crate::options::Location::File(p) => crate::replica::litefs_mount_of(p).is_some(),
+            _ => false,
+        };
+        let file = !opts.in_memory() && !opts.immutable && !on_litefs;
         // One connection now, to fail early; the rest on demand.
         let first = ReadConn::open(opts, file)?;
         Ok(Readers {

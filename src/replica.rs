@@ -298,6 +298,11 @@ impl Watch {
     }
 }
 
+/// Whether `path` is on a LiteFS mount whose node is a replica (its mount has `.primary`).
+pub(crate) fn is_litefs_replica(path: &Path) -> bool {
+    litefs_mount_of(path).is_some_and(|m| m.join(PRIMARY_FILE).exists())
+}
+
 /// How far the node of the LiteFS mount `mount` trails its primary (`None` on the primary, and
 /// on a replica that has not caught up yet).
 fn read_lag(mount: &Path) -> Option<Duration> {

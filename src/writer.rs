@@ -426,6 +426,8 @@ impl Writer {
                 shared.cache.invalidate(key, "cache.invalidate");
                 return Ok(());
             }
+            // On a LiteFS replica: READONLY naming the primary, before anything is queued.
+            crate::replica::check_write(&shared.opts, &shared.signals)?;
             return shared
                 .submit_wait(
                     Work::Raise {

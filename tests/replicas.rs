@@ -18,35 +18,15 @@ use std::time::{Duration, Instant};
 const SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS acks(t INTEGER, s INTEGER, payload TEXT NOT NULL, PRIMARY KEY(t, s))";
 
-/// How this build hands checkpoints to Litestream: the `Checkpoints=External` option (issue 16)
-/// when the library knows it; until then `PRAGMA wal_autocheckpoint=0` run through the writer
-/// (which stops SQLite's automatic checkpoints on the write connection, the only one that
-/// writes). Returns (connection-string suffix, SQL to run first, what was used).
-fn external_checkpoints(dir: &Path) -> (String, Vec<String>, &'static str) {
-    let probe = dir.join("probe.db");
-    match Writer::open(&format!(
-        "Data Source={};Checkpoints=External",
-        probe.display()
-    )) {
-        Ok(w) => {
-            w.close().unwrap();
-            (
-                ";Checkpoints=External".into(),
-                vec![],
-                "Checkpoints=External",
-            )
-        }
-        Err(e)
-            if e.status() == Status::InvalidArgument && e.to_string().contains("Checkpoints") =>
-        {
-            (
-                String::new(),
-                vec!["PRAGMA wal_autocheckpoint=0".into()],
-                "PRAGMA wal_autocheckpoint=0 (this build has no Checkpoints option yet)",
-            )
-        }
-        Err(e) => panic!("probing Checkpoints=External: {e}"),
-    }
+/// How checkpoints are handed to Litestream: `Checkpoints=External` (the writer runs none of
+/// its own, neither by size nor at close, and SQLite's automatic ones are off). Returns
+/// (connection-string suffix, SQL to run first, what was used).
+fn external_checkpoints(_dir: &Path) -> (String, Vec<String>, &'static str) {
+    (
+        ";Checkpoints=External".into(),
+        vec![],
+        "Checkpoints=External",
+    )
 }
 
 /// The rows of a restored (or any) copy: integrity_check must be ok; returns (t, s) → payload.
@@ -148,7 +128,7 @@ fn restore_after_load(dir: &Path, opt: &str, setup: &[String]) {
 }
 
 /// [`restore_after_load`] with checkpoints left to Litestream (`Checkpoints=External`, or
-/// `PRAGMA wal_autocheckpoint=0` until the build has that option).
+/// as Litestream's documentation asks under heavy write load).
 #[test]
 #[ignore = "starts litestream: run by tests/replicas/run.sh"]
 fn litestream_restore_has_every_write_acknowledged_before_the_last_sync() {
@@ -506,16 +486,11 @@ fn litefs_journal_modes_that_do_not_replicate_are_refused() {
     }
 }
 
-/// KNOWN BUG (for the lead; src/writer.rs is not this branch's to change): `raise` with
-/// `cache.invalidate:<glob>` persists the invalidation through the lane without
-/// `Writer::writable`, so on a LiteFS replica it is queued and fails at COMMIT with
-/// `SW_STATUS_IO: COMMIT failed; nothing of this group was kept: disk I/O error` instead of
-/// READONLY naming the primary. Fix: call `crate::replica::check_write` (or `writable`) in the
-/// persisted branch of `Writer::raise`. tests/replicas/run.sh does not run `known_bug_` tests;
-/// run it with `cargo test --release --test replicas -- --ignored known_bug_`.
+/// A persisted `cache.invalidate:<glob>` raised on a LiteFS replica is refused before it is
+/// queued, with READONLY naming the primary (it once failed at COMMIT as a disk I/O error).
 #[test]
-#[ignore = "KNOWN BUG: raise(cache.invalidate) on a LiteFS replica fails at COMMIT as IO"]
-fn known_bug_litefs_replica_refuses_a_persisted_invalidation_before_queueing() {
+#[ignore = "mounts LiteFS: run by tests/replicas/run.sh"]
+fn litefs_replica_refuses_a_persisted_invalidation_before_queueing() {
     let fs = LiteFs::start();
     let p = Writer::open(&format!(
         "Data Source={}",

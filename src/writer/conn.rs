@@ -240,7 +240,13 @@ impl WriteConn {
             "pragma.busy_timeout",
             opts.busy_timeout.as_millis().to_string(),
         );
-        if opts.mode != OpenMode::ReadOnly {
+        // A LiteFS replica cannot change its database (not even the journal mode): it keeps
+        // the primary's.
+        let replica = match &opts.location {
+            crate::options::Location::File(p) => crate::replica::is_litefs_replica(p),
+            _ => false,
+        };
+        if opts.mode != OpenMode::ReadOnly && !replica {
             let wanted = opts.effective_journal_mode();
             let mode: String = super::busy::retry(opts.busy_timeout, || {
                 db.query_row(&format!("PRAGMA journal_mode={wanted}"), [], |r| r.get(0))

@@ -223,6 +223,7 @@ impl Engine {
         let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
         let mut failed_hard = vec![false; jobs.len()];
         let mut rows = super::conn::RowLog::default();
+        let mut commit_error = None;
         let changes = loop {
             // BEGIN IMMEDIATE, waiting out another process's lock.
             let mut waited: Option<Instant> = None;
@@ -358,6 +359,7 @@ impl Engine {
                 }
                 Err(e) => {
                     let e = e.context("COMMIT failed; nothing of this group was kept");
+                    commit_error = Some(e.status());
                     for (i, r) in results.iter_mut().enumerate() {
                         if !failed_hard[i] {
                             *r = Some(Err(e.clone()));
@@ -370,7 +372,9 @@ impl Engine {
         drop(guard);
         self.readers.sweep();
         self.wal.schedule(&self.lane);
-        self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+        if commit_error.is_none() {
+            self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+        }
         self.metrics.group_size.record(jobs.len() as u64);
         let results: Vec<Result<WriteResult>> = results
             .into_iter()
@@ -418,7 +422,7 @@ impl Engine {
         self.signals.emit_full(
             "group.commit",
             "",
-            Status::Ok,
+            commit_error.unwrap_or(Status::Ok),
             group_start.elapsed().as_micros() as i64,
             jobs.len() as i64,
         );
