@@ -36,8 +36,14 @@ mkdir -p "$pkg/lib/net472" "$pkg/runtimes/linux-x64/native" "$pkg/_rels" "$pkg/p
 SW_ROOT="$SW_ROOT" bash "$SW_ROOT/bindings/c/install.sh" "$stage/prefix" >&2
 install -m 755 "$(readlink -f "$stage/prefix/lib/libsinglewriter.so")" "$pkg/runtimes/linux-x64/native/libsinglewriter.so"
 
+# The ADO.NET provider (SingleWriterConnection, ...) needs System.Data.
+if [ ! -f /usr/lib/mono/4.5/System.Data.dll ] && ! ls /usr/lib/mono/gac/System.Data/*/System.Data.dll >/dev/null 2>&1; then
+    echo "pack.sh: installing libmono-system-data4.0-cil" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmono-system-data4.0-cil) >&2
+fi
+
 # The managed assembly (the same sources and options as test.sh, release settings).
-mcs -nologo -langversion:7.2 -unsafe -optimize+ -warnaserror -r:System.dll -r:System.Core.dll \
+mcs -nologo -langversion:7.2 -unsafe -optimize+ -warnaserror -r:System.dll -r:System.Core.dll -r:System.Data.dll \
     -target:library -doc:"$pkg/lib/net472/SingleWriter.xml" -out:"$pkg/lib/net472/SingleWriter.dll" "$here"/src/*.cs
 install -m 644 "$here/README.md" "$pkg/README.md"
 
@@ -59,6 +65,9 @@ cat >"$pkg/$id.nuspec" <<NUSPEC
     <dependencies>
       <group targetFramework=".NETFramework4.7.2" />
     </dependencies>
+    <frameworkAssemblies>
+      <frameworkAssembly assemblyName="System.Data" targetFramework=".NETFramework4.7.2" />
+    </frameworkAssemblies>
   </metadata>
 </package>
 NUSPEC

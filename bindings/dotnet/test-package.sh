@@ -74,7 +74,7 @@ mkdir -p "$app"
 cp "$here/package-test/Consumer.cs" "$app/"
 build() {
     cd "$app" &&
-        mcs -nologo -r:"$pkgdir/lib/net472/SingleWriter.dll" -r:System.Core.dll -out:Consumer.exe Consumer.cs &&
+        mcs -nologo -r:"$pkgdir/lib/net472/SingleWriter.dll" -r:System.Core.dll -r:System.Data.dll -out:Consumer.exe Consumer.cs &&
         cp "$pkgdir/lib/net472/SingleWriter.dll" "$native" .
 }
 check "Consumer.cs compiles against the package's assembly (outside the repository)" build
