@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::{Args, Clock, Flow, Op, OpGen, Outcome, Tally};
+use crate::{drain_deadline, Args, Clock, Flow, Op, OpGen, Outcome, Tally};
 
 /// One operation's future.
 pub type BoxFut = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -109,7 +109,12 @@ pub fn pipelined(
             })
         })
         .collect();
-    clock.run(args, on_start, on_end);
+    let backlog = AtomicU64::new(0);
+    clock.run(args, on_start, &mut || {
+        backlog.store(in_flight.load(Ordering::Acquire), Ordering::Relaxed);
+        on_end();
+    });
+    let ended = Instant::now();
     let mut total = Tally::default();
     for h in handles {
         match rt.block_on(h) {
@@ -124,6 +129,8 @@ pub fn pipelined(
         max_in_flight: max_in_flight.load(Ordering::Relaxed),
         cap_reached: false,
         drained: in_flight.load(Ordering::Acquire) == 0,
+        backlog_at_end: backlog.load(Ordering::Relaxed),
+        drain_secs: ended.elapsed().as_secs_f64(),
     };
     (total, flow)
 }
@@ -177,11 +184,16 @@ pub fn overload(
             })
         })
         .collect();
-    clock.run(args, on_start, on_end);
+    let backlog = AtomicU64::new(0);
+    clock.run(args, on_start, &mut || {
+        backlog.store(in_flight.load(Ordering::Acquire), Ordering::Relaxed);
+        on_end();
+    });
+    let ended = Instant::now();
     for h in handles {
         let _ = rt.block_on(h);
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = ended + drain_deadline(args);
     while in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -193,6 +205,8 @@ pub fn overload(
         max_in_flight: max_in_flight.load(Ordering::Relaxed),
         cap_reached: cap_reached.load(Ordering::Relaxed),
         drained: in_flight.load(Ordering::Acquire) == 0,
+        backlog_at_end: backlog.load(Ordering::Relaxed),
+        drain_secs: ended.elapsed().as_secs_f64(),
     };
     (total, flow)
 }

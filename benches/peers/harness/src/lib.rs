@@ -640,6 +640,20 @@ pub struct Flow {
     pub cap_reached: bool,
     /// Whether every write was acknowledged before the drain deadline.
     pub drained: bool,
+    /// Writes in flight when the window closed.
+    pub backlog_at_end: u64,
+    /// Seconds from the window's end until every write was acknowledged.
+    pub drain_secs: f64,
+}
+
+/// How long a driver waits after the window for the writes still in flight: W5's unbounded
+/// backlogs may need far longer than the run, and that is a result, not a harness failure.
+pub fn drain_deadline(args: &Args) -> Duration {
+    if args.workload == "w5" {
+        Duration::from_secs(20)
+    } else {
+        Duration::from_secs(120)
+    }
 }
 
 /// W2 (`window` = writes in flight per producer, slots reused) and W5 (`window` = None: submit
@@ -659,6 +673,7 @@ pub fn callbacks(
     let in_flight = Arc::new(AtomicU64::new(0));
     let max_in_flight = AtomicU64::new(0);
     let cap_reached = AtomicBool::new(false);
+    let backlog = AtomicU64::new(0);
     let prods: Vec<Arc<Producer>> = (0..producers)
         .map(|_| {
             let n = window.unwrap_or(0);
@@ -733,11 +748,17 @@ pub fn callbacks(
             });
         }
         barrier.wait();
-        clock.run(args, on_start, on_end);
+        clock.run(args, on_start, &mut || {
+            backlog.store(in_flight.load(Ordering::Acquire), Ordering::Relaxed);
+            on_end();
+        });
     });
-    drain();
+    let ended = Instant::now();
+    if args.workload != "w5" {
+        drain();
+    }
     // Every ticket must come back; give stragglers a bounded time.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = ended + drain_deadline(args);
     while in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -756,6 +777,8 @@ pub fn callbacks(
             max_in_flight: max_in_flight.load(Ordering::Relaxed),
             cap_reached: cap_reached.load(Ordering::Relaxed),
             drained,
+            backlog_at_end: backlog.load(Ordering::Relaxed),
+            drain_secs: ended.elapsed().as_secs_f64(),
         },
     )
 }
@@ -920,8 +943,11 @@ pub fn report(args: &Args, clock: &Clock, t: &Tally, x: &Extra) {
     let mut all = t.read_hist.clone();
     all.merge(&t.write_hist);
     let expected = x.rows_before + t.inserts_total as i64;
-    let rows_ok = x.rows_after == expected;
     let drained = x.flow.map(|f| f.drained).unwrap_or(true);
+    // A W5 backlog still draining after the deadline is a result: the row check needs every
+    // write acknowledged, so it is skipped then (and the process exits without a clean close).
+    let overload_undrained = !drained && args.workload == "w5";
+    let rows_ok = overload_undrained || x.rows_after == expected;
     let mut j = Json::new()
         .s("contender", &args.contender)
         .s("workload", &args.workload)
@@ -960,9 +986,18 @@ pub fn report(args: &Args, clock: &Clock, t: &Tally, x: &Extra) {
         .opt("lib_p99_us", x.lib_p99_us)
         .s("note", &x.note);
     if let Some(f) = x.flow {
-        j = j.n("max_in_flight", f.max_in_flight as f64).b("cap_reached", f.cap_reached);
+        j = j
+            .n("max_in_flight", f.max_in_flight as f64)
+            .b("cap_reached", f.cap_reached)
+            .n("backlog_at_end", f.backlog_at_end as f64)
+            .n("drain_secs", f.drain_secs);
     }
     println!("{}", j.finish());
+    if overload_undrained {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(0);
+    }
     if !rows_ok {
         eprintln!("row check failed: {} rows, expected {expected}", x.rows_after);
         std::process::exit(3);

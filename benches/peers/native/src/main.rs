@@ -309,7 +309,12 @@ fn singlewriter_rust(args: &Args) {
                 let (rss, q) = s.finish();
                 x.rss_kb = Some(rss);
                 x.max_queued = q;
-                x.queue_bound = Some(w.options().queue_capacity as u64);
+                // `queued` counts every write not yet acknowledged: the queue (≤ Queue Capacity)
+                // plus the group being committed (≤ Max Batch).
+                x.queue_bound = Some((w.options().queue_capacity + w.options().max_batch) as u64);
+            }
+            if !flow.drained {
+                report(args, &clock, &t, &x); // exits: the backlog outlived the drain deadline
             }
             t
         }
@@ -402,6 +407,9 @@ fn async_sqlite(args: &Args) {
             let (t, flow) = aio::overload(&rt, args, &clock, args.producers, op, &mut no_edge(), &mut no_edge());
             x.flow = Some(flow);
             x.rss_kb = Some(sampler.finish().0);
+            if !flow.drained {
+                report(args, &clock, &t, &x); // exits: the backlog outlived the drain deadline
+            }
             x.note.push_str("; the Client's command queue is unbounded by default");
             t
         }
