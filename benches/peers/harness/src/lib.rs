@@ -65,6 +65,8 @@ pub struct Args {
     /// W5: the harness's own cap on writes in flight (reached only by a contender without a
     /// bound of its own).
     pub cap: u64,
+    /// W5: how long to wait after the window for the backlog to drain, seconds.
+    pub drain: f64,
 }
 
 impl Args {
@@ -82,6 +84,7 @@ impl Args {
             keys: "zipf".into(),
             window: 256,
             cap: 1_000_000,
+            drain: 10.0,
         };
         let argv: Vec<String> = std::env::args().skip(1).collect();
         let mut it = argv.chunks(2);
@@ -99,6 +102,7 @@ impl Args {
                 "--keys" => a.keys = v.clone(),
                 "--window" => a.window = num(k, v),
                 "--cap" => a.cap = num(k, v),
+                "--drain" => a.drain = num(k, v),
                 _ => die(&format!("unknown argument {k}")),
             }
         }
@@ -650,7 +654,7 @@ pub struct Flow {
 /// backlogs may need far longer than the run, and that is a result, not a harness failure.
 pub fn drain_deadline(args: &Args) -> Duration {
     if args.workload == "w5" {
-        Duration::from_secs(20)
+        Duration::from_secs_f64(args.drain)
     } else {
         Duration::from_secs(120)
     }
