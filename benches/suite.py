@@ -56,8 +56,20 @@ COLORS = {
 }
 
 
+SHORT = {
+    "singlewriter-c": "singlewriter (C ABI)", "singlewriter-rust": "singlewriter (Rust API)", "raw": "raw autocommit",
+    "naive": "naive (conn per thread)", "mutex": "Mutex<Connection>", "tokio-rusqlite": "tokio-rusqlite",
+    "async-sqlite": "async-sqlite", "sqlx": "sqlx (split pools)", "bulk": "bulk transaction", "appcache": "RwLock<HashMap> (ref.)",
+    "dotnet-singlewriter": "singlewriter .NET", "dotnet-monosqlite": "Mono.Data.Sqlite design",
+}
+
+
 def name(c):
     return CONTENDERS[c][1] if c in CONTENDERS else c
+
+
+def short(c):
+    return SHORT.get(c, c)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -341,7 +353,7 @@ def bar_chart(path, title, subtitle, rows, groups, unit, log=True, fmt=fmt_rate)
     if not rows:
         return False
     bar, gap = 14, 12
-    left, right, top = 330, 120, 70
+    left, right, top = 260, 90, 70
     w = 900
     h = top + len(rows) * (len(groups) * bar + gap) + 50
     vals = [v for _, _, vs in rows for v in vs if v]
@@ -620,7 +632,7 @@ def draw(results, charts_dir):
             for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS:
                 ys = [(pick(rs, contender=c, producers=p) or {}).get("rate") for p in ps]
                 if any(ys):
-                    series.append((c, name(c), ys))
+                    series.append((c, short(c), ys))
             bulk = pick(results, workload="w1", sync=sync, contender="bulk")
             fn = f"{wl}-{sync.lower()}-throughput.svg"
             if line_chart(os.path.join(charts_dir, fn), f"{title}, synchronous={sync}", "writes acknowledged per second vs producers (higher is better)",
@@ -631,7 +643,7 @@ def draw(results, charts_dir):
         rows = []
         for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("appcache",):
             vs = [(pick(w3, contender=c, producers=t, mode=m) or {}).get("rate") for m in ("uncached", "hit") for t in (1, 2)]
-            rows.append((c, name(c), vs))
+            rows.append((c, short(c), vs))
         if bar_chart(os.path.join(charts_dir, "w3-reads.svg"), "W3 point reads by primary key", "reads per second (higher is better)", rows,
                      [("uncached, 1 thread", "#9ecae1"), ("uncached, 2 threads", "#3182bd"), ("cached hit, 1 thread", "#fdae6b"), ("cached hit, 2 threads", "#e6550d")], "reads/s"):
             charts["w3"] = "w3-reads.svg"
@@ -640,9 +652,9 @@ def draw(results, charts_dir):
         rows = []
         for c in SW:
             for m in ("cached", "uncached"):
-                rows.append((c, f"{name(c)}, {m} reads", [(pick(w4, contender=c, sync=s, mode=m) or {}).get("rate") for s in ("NORMAL", "FULL")]))
+                rows.append((c, f"{short(c)}, {m} reads", [(pick(w4, contender=c, sync=s, mode=m) or {}).get("rate") for s in ("NORMAL", "FULL")]))
         for c in ("naive", "mutex") + ASYNC_PEERS:
-            rows.append((c, name(c), [(pick(w4, contender=c, sync=s) or {}).get("rate") for s in ("NORMAL", "FULL")]))
+            rows.append((c, short(c), [(pick(w4, contender=c, sync=s) or {}).get("rate") for s in ("NORMAL", "FULL")]))
         if bar_chart(os.path.join(charts_dir, "w4-mix.svg"), "W4 application mix: 4 threads, 90 % reads (Zipf), 10 % writes", "operations per second (higher is better)",
                      rows, [("NORMAL", "#3182bd"), ("FULL", "#e6550d")], "ops/s"):
             charts["w4"] = "w4-mix.svg"
@@ -650,7 +662,7 @@ def draw(results, charts_dir):
         for r in sorted(w4, key=lambda r: r["contender"]):
             if r["sync"] != "NORMAL":
                 continue
-            lab = name(r["contender"]) + (f", {r['mode']} reads" if r["contender"] in SW else "")
+            lab = short(r["contender"]) + (f", {r['mode']} reads" if r["contender"] in SW else "")
             rows.append((r["contender"], lab, [r.get("read_p50_us"), r.get("read_p99_us"), r.get("write_p50_us"), r.get("write_p99_us")]))
         if bar_chart(os.path.join(charts_dir, "w4-latency.svg"), "W4 mix latency, synchronous=NORMAL, Zipf keys", "microseconds (lower is better)", rows,
                      [("read p50", "#9ecae1"), ("read p99", "#3182bd"), ("write p50", "#fdae6b"), ("write p99", "#e6550d")], "µs", fmt=fmt_us):
@@ -662,15 +674,15 @@ def draw(results, charts_dir):
             for s in ("NORMAL", "FULL"):
                 r = pick(w1, contender=c, sync=s)
                 if r:
-                    rows.append((c, f"{name(c)}, {s}", [r.get("p50_us"), r.get("p99_us")]))
+                    rows.append((c, f"{short(c)}, {s}", [r.get("p50_us"), r.get("p99_us")]))
         if bar_chart(os.path.join(charts_dir, "w1-latency-16.svg"), "W1 submit-to-acknowledgement latency, 16 blocking producers", "microseconds (lower is better)", rows,
                      [("p50", "#3182bd"), ("p99", "#e6550d")], "µs", fmt=fmt_us):
             charts["w1_latency"] = "w1-latency-16.svg"
     w5 = [r for r in results if r["workload"] == "w5" and "rate" in r and not r.get("problems")]
     if w5:
-        rows = [(r["contender"], name(r["contender"]), [r.get("rate")]) for r in w5]
+        rows = [(r["contender"], short(r["contender"]), [r.get("rate")]) for r in w5]
         bar_chart(os.path.join(charts_dir, "w5-throughput.svg"), "W5 overload (FULL): writes acknowledged per second", "higher is better", rows, [("writes/s", "#3182bd")], "writes/s")
-        rows = [(r["contender"], name(r["contender"]), [r.get("peak_rss_kb", 0) / 1024]) for r in w5]
+        rows = [(r["contender"], short(r["contender"]), [r.get("peak_rss_kb", 0) / 1024]) for r in w5]
         if bar_chart(os.path.join(charts_dir, "w5-memory.svg"), "W5 overload (FULL): peak resident memory", "MiB (lower is better)", rows, [("peak RSS", "#e6550d")], "MiB", fmt=lambda v: f"{v:.0f}"):
             charts["w5"] = "w5-memory.svg"
             charts["w5_throughput"] = "w5-throughput.svg"
@@ -755,7 +767,7 @@ def go_tables(rows):
         c = kv.pop("contender", "?")
         key = (parts[0].replace("Benchmark", ""),) + tuple(f"{k}={v}" for k, v in kv.items())
         groups.setdefault(key, {})[c] = units
-    contenders = ["singlewriter", "mattn-split", "mattn-multi", "modernc-split", "modernc-multi"]
+    contenders = ["singlewriter", "singlewriter-cached", "mattn-split", "mattn-multi", "modernc-split", "modernc-multi"]
     out = []
     for wl in ("W1", "W2", "W3", "W4"):
         keys = [k for k in groups if k[0] == wl]
@@ -777,12 +789,14 @@ def go_tables(rows):
                 rate = med(u[rate_unit]) if rate_unit else None
                 if c == "singlewriter":
                     base = rate
+                elif c == "singlewriter-cached":
+                    pass
                 p50, p99 = med(u.get("p50-µs", [])), med(u.get("p99-µs", []))
                 busy = med(u.get("busy", [])) or 0
                 cell = f"{fmt_rate(rate)} ({fmt_us(p50)} / {fmt_us(p99)})"
                 if busy:
                     cell += f", {busy:.0f} BUSY"
-                if c != "singlewriter" and base and rate:
+                if not c.startswith("singlewriter") and base and rate:
                     cell += f"; {base / rate:.2f}×"
                 cells.append(cell)
             tb.append(row + cells)
