@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of singlewriter: the Rust suite (including the header check), the C ABI suite
-# (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, and the quick start.
+# (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, the quick start, and the
+# peer benchmark suite in its quick mode as a smoke test (benches/run.sh --smoke).
 # Installs what a fresh machine lacks (Debian packages via apt-get). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,8 @@ run_part rust cargo test --release -- --test-threads=2
 [ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
 [ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh
 run_part quickstart cargo run --release --example quickstart
+# The peer benchmark suite's quick mode as a smoke test: every contender runs, no timing judged.
+[ -f benches/run.sh ] && run_part bench-smoke bash benches/run.sh --smoke
 
 echo
 if [ ${#failed_parts[@]} -gt 0 ]; then
