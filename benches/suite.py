@@ -716,18 +716,28 @@ def run_go(out_dir, quick, env):
         rc = p.wait()
     print(f"== Go done in {time.time() - t0:.0f} s (exit {rc})", flush=True)
     text = open(bench_txt).read()
-    md = ["## Go: the Go binding against mattn/go-sqlite3 and modernc.org/sqlite\n",
-          "`go test -bench . -count " + count + " -benchtime " + benchtime + "` in `benches/go` (raw output: `go-bench.txt`). Contenders: `singlewriter` (the Go binding, `Exec`/`Enqueue`/`Query`/`Read`), "
-          "`mattn-split` and `modernc-split` (a `database/sql` writer pool with `SetMaxOpenConns(1)` and `_txlock=immediate`, plus a read-only reader pool), "
-          "`mattn-multi` and `modernc-multi` (one `database/sql` pool, many connections, `_busy_timeout=5000`). Units: `writes/s`, `reads/s`, `ops/s`, latencies in µs, `busy` = SQLITE_BUSY errors seen.\n"]
+    md = [go_header(count, benchtime)]
     rows = parse_go(text)
     if rows:
         md.append(go_tables(rows))
     bs = benchstat(bench_txt, out_dir, env)
     if bs:
-        md.append("### benchstat\n\n`benchstat -col /contender` over the same file (" + ("one run per benchmark: no confidence intervals in --quick" if quick else "3 runs per benchmark") + "); the first column is the base of the comparisons:\n\n```\n" + bs + "\n```\n")
+        md.append(benchstat_md(bs, quick))
     ok = rc == 0 and bool(rows)
     return ok, "\n".join(md), rows
+
+
+def go_header(count, benchtime):
+    return ("## Go: the Go binding against mattn/go-sqlite3 and modernc.org/sqlite\n\n"
+            "`go test -bench . -count " + count + " -benchtime " + benchtime + "` in `benches/go` (raw output: `go-bench.txt`). Contenders: `singlewriter` (the Go binding, `Exec`/`Enqueue`/`Query`; `singlewriter-cached` reads with `Read`), "
+            "`mattn-split` and `modernc-split` (a `database/sql` writer pool with `SetMaxOpenConns(1)` and `_txlock=immediate`, plus a read-only reader pool of 4), "
+            "`mattn-multi` and `modernc-multi` (one `database/sql` pool, many connections, `_busy_timeout=5000`). W2 for `database/sql` (no pipelined API): 256 goroutines per producer, each blocking in `ExecContext`. "
+            "Units: `writes/s`, `reads/s`, `ops/s`, latencies in µs, `busy` = SQLITE_BUSY errors seen. mattn/go-sqlite3 v1.14.53, modernc.org/sqlite v1.62.0.\n")
+
+
+def benchstat_md(bs, quick):
+    return ("### benchstat\n\n`benchstat -col /contender go-bench.txt` (" + ("one run per benchmark: no confidence intervals in --quick" if quick else "3 runs per benchmark") +
+            "); the first column is the base of the comparisons:\n\n```\n" + bs + "\n```\n")
 
 
 GO_LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$")
@@ -821,6 +831,39 @@ def benchstat(bench_txt, out_dir, env):
 # ----------------------------------------------------------------------------------------------
 
 
+def render(out_dir):
+    """Rebuilds README.md and the charts from raw/measurements.jsonl, go-bench.txt and machine.json."""
+    results = [json.loads(line) for line in open(os.path.join(out_dir, "raw", "measurements.jsonl")) if line.strip()]
+    mj = os.path.join(out_dir, "machine.json")
+    if os.path.exists(mj):
+        machine = json.load(open(mj))
+    else:  # older folders: the Machine section of the README
+        machine, text = {}, open(os.path.join(out_dir, "README.md")).read()
+        m = re.search(r"Command: `([^`]*)`; ([^;]*); singlewriter at commit ([^.]*)\.", text)
+        if m:
+            machine.update(quick="--quick" in m.group(1), date=m.group(2), commit=m.group(3))
+        for k, v in re.findall(r"^- ([a-z ]+): (.*)$", text, re.M):
+            machine[k.replace(" ", "_")] = v
+        blocks = re.findall(r"```\n(%CPU COMMAND.*?)\n```", text, re.S)
+        if blocks:
+            machine["busy_before"] = blocks[0]
+        if len(blocks) > 1:
+            machine["busy_after"] = blocks[1]
+    quick = bool(machine.get("quick"))
+    go_md = ""
+    gb = os.path.join(out_dir, "go-bench.txt")
+    if os.path.exists(gb):
+        count = "1" if quick else "3"
+        rows = parse_go(open(gb).read())
+        go_md = go_header(count, "100x" if quick else "1s") + "\n" + go_tables(rows)
+        bs = os.path.join(out_dir, "go-benchstat.txt")
+        if os.path.exists(bs):
+            go_md += "\n" + benchstat_md(open(bs).read().strip(), quick)
+    charts = draw(results, os.path.join(out_dir, "charts"))
+    report(results, out_dir, quick, machine, go_md, charts)
+    print(f"rendered {out_dir}/README.md and {len(charts)} charts")
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
@@ -847,8 +890,12 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", default="rust,go,dotnet")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--render", default=None, help="redraw README.md and charts of an existing results folder")
     ap.add_argument("--dotnet-exe", default=os.path.join(ROOT, "benches", "dotnet", "bin", "SingleWriter.PeerBench.exe"))
     a = ap.parse_args()
+    if a.render:
+        render(a.render)
+        return
     quick = a.quick or a.smoke
     parts = set(a.only.split(","))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
@@ -884,6 +931,8 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     machine["load_after"] = sh("uptime")
     machine["busy_after"] = sh("ps -eo pcpu,comm --sort=-pcpu | head -8")
+    with open(os.path.join(out_dir, "machine.json"), "w") as f:
+        json.dump(dict(machine, quick=quick), f, indent=1)
     charts = draw(results, os.path.join(out_dir, "charts"))
     report(results, out_dir, quick, machine, go_md, charts)
     bad = [r for r in results if r.get("problems")]
