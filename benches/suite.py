@@ -619,6 +619,121 @@ def report(results, out_dir, quick, machine, go_md, charts):
         f.write("\n".join(L) + "\n")
 
 
+def summary(results, out_dir, quick, machine, go_rows, charts):
+    """summary.md: the README-ready section (headline tables, charts linked from the repository root)."""
+    rel = os.path.relpath(out_dir, ROOT)
+    L = [f"### singlewriter against the peers ({machine['date']})\n",
+         f"`bash benches/run.sh{' --quick' if quick else ''}` at commit {machine['commit']}; {machine.get('cores')} vCPUs ({machine.get('cpu')}), {machine.get('memory')} RAM, Linux {machine.get('kernel')}; "
+         f"a shared machine (load before: {machine.get('load_before', '').split('load average:')[-1].strip()}; after: {machine.get('load_after', '').split('load average:')[-1].strip()}). "
+         f"Full tables, latencies, SQLite versions and raw data: [`{rel}/README.md`]({rel}/README.md). Every number below comes from this one run.\n"]
+
+    def rate(**k):
+        r = pick(results, **k)
+        return r["rate"] if r else None
+
+    peers_w1 = ("naive", "mutex") + ASYNC_PEERS
+    for sync in ("NORMAL", "FULL"):
+        ps = sorted({r["producers"] for r in results if r["workload"] == "w1" and r["sync"] == sync and r["contender"] != "bulk"})
+        if not ps:
+            continue
+        rows = []
+        for c in ("singlewriter-c", "singlewriter-rust", "raw") + peers_w1:
+            vals = [rate(workload="w1", sync=sync, producers=p, contender=c) for p in ps]
+            if any(vals):
+                rows.append([name(c)] + [fmt_rate(v) if v else "—" for v in vals])
+        best = []
+        for p in ps:
+            sw = rate(workload="w1", sync=sync, producers=p, contender="singlewriter-c")
+            pr = [(rate(workload="w1", sync=sync, producers=p, contender=c) or 0, c) for c in peers_w1 + ("raw",)]
+            v, c = max(pr)
+            best.append(f"{sw / v:.2f}× ({short(c)})" if sw and v else "—")
+        rows.append(["**singlewriter (C ABI) ÷ best peer**"] + best)
+        L.append(f"**W1 blocking writes, synchronous={sync}** (writes/s; each producer waits for its acknowledgement)\n")
+        L.append(md_table(["contender"] + [f"{p} producer{'s' if p > 1 else ''}" for p in ps], rows))
+        L.append("")
+        key = f"w1_{sync}"
+        if charts.get(key):
+            L.append(f"![W1 {sync}]({rel}/charts/{charts[key]})\n")
+    ps2 = sorted({r["producers"] for r in results if r["workload"] == "w2" and r["sync"] == "NORMAL"})
+    if ps2:
+        bulk = rate(workload="w1", sync="NORMAL", contender="bulk")
+        rows = []
+        for c in SW + ASYNC_PEERS:
+            vals = [rate(workload="w2", sync="NORMAL", producers=p, contender=c) for p in ps2]
+            rows.append([name(c)] + [f"{fmt_rate(v)} ({v / bulk:.2f}× bulk)" if v and bulk else fmt_rate(v) for v in vals])
+        L.append(f"**W2 pipelined writes, NORMAL** (rows/s with 256 in flight per producer; one bulk transaction: {fmt_rate(bulk)} rows/s)\n")
+        L.append(md_table(["contender"] + [f"{p} producers" for p in ps2], rows))
+        L.append("")
+    if any(r["workload"] == "w3" for r in results):
+        rows = []
+        for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("appcache",):
+            vals = [rate(workload="w3", producers=t, mode=m, contender=c) for m in ("uncached", "hit") for t in (1, 2)]
+            if any(vals):
+                rows.append([name(c)] + [fmt_rate(v) if v else "—" for v in vals])
+        L.append("**W3 point reads by primary key** (reads/s, 10,000 rows)\n")
+        L.append(md_table(["contender", "uncached, 1 thread", "uncached, 2 threads", "cache hit, 1 thread", "cache hit, 2 threads"], rows))
+        L.append("")
+        if charts.get("w3"):
+            L.append(f"![W3]({rel}/charts/{charts['w3']})\n")
+    if any(r["workload"] == "w4" for r in results):
+        rows = []
+        for c, m in [(c, m) for c in SW for m in ("cached", "uncached")] + [(c, "uncached") for c in ("naive", "mutex") + ASYNC_PEERS]:
+            vals = []
+            for sync in ("NORMAL", "FULL"):
+                r = pick(results, workload="w4", sync=sync, keys="zipf", contender=c, mode=m)
+                vals.append(f"{fmt_rate(r['rate'])} (write p50 {fmt_us(r.get('write_p50_us'))})" if r else "—")
+            lab = name(c) + (f", {m} reads" if c in SW else "")
+            rows.append([lab] + vals)
+        L.append("**W4 the mix: 4 threads, 90 % point reads (Zipf), 10 % inserts/updates** (ops/s)\n")
+        L.append(md_table(["contender", "NORMAL", "FULL"], rows))
+        L.append("")
+        if charts.get("w4"):
+            L.append(f"![W4]({rel}/charts/{charts['w4']})\n")
+    w5 = [r for r in results if r["workload"] == "w5" and "rate" in r]
+    if w5:
+        rows = []
+        for r in w5:
+            bound = r.get("queue_bound")
+            held = (f"bounded: ≤ {int(bound):,} queued ({'held' if (r.get('max_queued') or 0) <= bound else 'BROKEN'})" if bound else
+                    ("none: harness cap of 1,000,000 reached" if r.get("cap_reached") else ("one write per thread" if r["contender"] in ("naive", "mutex") else f"none: {int(r.get('max_in_flight', 0)):,} in flight")))
+            rows.append([name(r["contender"]), fmt_rate(r["rate"]), fmt_us(r.get("p99_us")), f"{r.get('peak_rss_kb', 0) / 1024:.0f} MiB", held])
+        L.append("**W5 overload, FULL** (producers submit faster than the disk commits)\n")
+        L.append(md_table(["contender", "writes/s", "p99", "peak RSS", "queue bound"], rows))
+        L.append("")
+        if charts.get("w5"):
+            L.append(f"![W5]({rel}/charts/{charts['w5']})\n")
+    if go_rows:
+        L.append("**Go** (`benches/go`, medians of " + ("1" if quick else "3") + " runs; writes/s or ops/s)\n")
+        pts = [("W1/sync=NORMAL/producers=1", "W1, 1 producer"), ("W1/sync=NORMAL/producers=16", "W1, 16 producers"), ("W1/sync=FULL/producers=16", "W1, 16 producers, FULL"),
+               ("W2/sync=NORMAL/producers=16", "W2, 16 producers"), ("W3/mode=uncached/threads=2", "W3 uncached, 2 threads"), ("W4/sync=NORMAL", "W4 mix")]
+        cs = ["singlewriter", "mattn-split", "mattn-multi", "modernc-split", "modernc-multi"]
+        rows = []
+        for key, lab in pts:
+            row = [lab]
+            for c in cs:
+                u = go_rows.get(f"Benchmark{key}/contender={c}")
+                unit = next((x for x in ("writes/s", "reads/s", "ops/s") if u and x in u), None)
+                row.append(fmt_rate(med(u[unit])) if unit else "—")
+            if any(x != "—" for x in row[1:]):
+                rows.append(row)
+        L.append(md_table(["point"] + cs, rows))
+        L.append("")
+    dn = [r for r in results if r["contender"].startswith("dotnet") and "rate" in r]
+    if dn:
+        rows = []
+        for (wl, p, s_, m, lab) in [("w1", 1, "NORMAL", "uncached", "W1, 1 producer"), ("w1", 16, "NORMAL", "uncached", "W1, 16 producers"), ("w1", 16, "FULL", "uncached", "W1, 16 producers, FULL"),
+                                    ("w3", 2, "NORMAL", "uncached", "W3 uncached, 2 threads"), ("w4", 4, "NORMAL", "uncached", "W4 mix (uncached reads)"), ("w4", 4, "NORMAL", "cached", "W4 mix (cached reads)")]:
+            a_ = pick(dn, workload=wl, producers=p, sync=s_, mode=m, contender="dotnet-singlewriter")
+            b_ = pick(dn, workload=wl, producers=p, sync=s_, mode="uncached", contender="dotnet-monosqlite")
+            if a_ or b_:
+                rows.append([lab, fmt_rate(a_ and a_["rate"]), fmt_rate(b_ and b_["rate"]), ratio(a_, b_)])
+        L.append("**.NET under Mono** (singlewriter's binding vs the original package's design on Mono.Data.Sqlite)\n")
+        L.append(md_table(["point", "singlewriter .NET", "Mono.Data.Sqlite design", "ratio"], rows))
+        L.append("")
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
 def draw(results, charts_dir):
     charts = {}
     os.makedirs(charts_dir, exist_ok=True)
@@ -698,7 +813,7 @@ def run_go(out_dir, quick, env):
     godir = os.path.join(ROOT, "benches", "go")
     bench_txt = os.path.join(out_dir, "go-bench.txt")
     count = "1" if quick else "3"
-    benchtime = "100x" if quick else "1s"
+    benchtime = "100x" if quick else "0.5s"
     cmd = ["go", "test", "-run", "^$", "-bench", ".", "-count", count, "-benchtime", benchtime, "-timeout", "30m", "."]
     if quick:
         env = dict(env, SW_GO_QUICK="1")
@@ -855,12 +970,13 @@ def render(out_dir):
     if os.path.exists(gb):
         count = "1" if quick else "3"
         rows = parse_go(open(gb).read())
-        go_md = go_header(count, "100x" if quick else "1s") + "\n" + go_tables(rows)
+        go_md = go_header(count, machine.get("go_benchtime", "100x" if quick else "1s")) + "\n" + go_tables(rows)
         bs = os.path.join(out_dir, "go-benchstat.txt")
         if os.path.exists(bs):
             go_md += "\n" + benchstat_md(open(bs).read().strip(), quick)
     charts = draw(results, os.path.join(out_dir, "charts"))
     report(results, out_dir, quick, machine, go_md, charts)
+    summary(results, out_dir, quick, machine, parse_go(open(gb).read()) if os.path.exists(gb) else {}, charts)
     print(f"rendered {out_dir}/README.md and {len(charts)} charts")
 
 
@@ -922,7 +1038,7 @@ def main():
             ms = dotnet_plan(quick)
             print(f"== .NET (Mono): {len(ms)} measurements", flush=True)
             results += run_plan(ms, work, templates, quick, a.dotnet_exe, raw, env)
-        go_md, go_ok = "", True
+        go_md, go_ok, go_rows = "", True, {}
         if "go" in parts:
             go_ok, go_md, go_rows = run_go(out_dir, quick, env)
             if not go_ok:
@@ -931,10 +1047,12 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     machine["load_after"] = sh("uptime")
     machine["busy_after"] = sh("ps -eo pcpu,comm --sort=-pcpu | head -8")
+    machine["go_benchtime"] = "100x" if quick else "0.5s"
     with open(os.path.join(out_dir, "machine.json"), "w") as f:
         json.dump(dict(machine, quick=quick), f, indent=1)
     charts = draw(results, os.path.join(out_dir, "charts"))
     report(results, out_dir, quick, machine, go_md, charts)
+    summary(results, out_dir, quick, machine, go_rows, charts)
     bad = [r for r in results if r.get("problems")]
     for r in bad:
         failures.append(f"{label(r)}: {'; '.join(r['problems'])}")

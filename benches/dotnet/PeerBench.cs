@@ -1,7 +1,8 @@
 // The .NET part of the peer benchmark suite (benches/run.sh), run under Mono: the singlewriter
 // .NET binding against the original package's design re-created on Mono.Data.Sqlite — one write
 // connection behind a SemaphoreSlim, one transaction (one commit) per write, a new connection per
-// read (Mono.Data.Sqlite's pool, as Microsoft.Data.Sqlite pools by default). Workloads W1, W3
+// read (opened and closed per read: with Mono.Data.Sqlite's Pooling=True, two readers stalled for
+// the 30 s busy timeout with "database is locked" in about one run of three). Workloads W1, W3
 // and W4 with the suite's arguments and JSON line (see benches/peers/harness); one measurement
 // per process. The SQL uses named parameters (@a, @b, @id) for both contenders: the binding's
 // object parameters are named.
@@ -85,7 +86,7 @@ namespace SingleWriterPeerBench
             _write = new SqliteConnection("Data Source=" + path + ";Version=3");
             _write.Open();
             Exec(_write, "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + sync + "; PRAGMA busy_timeout=5000;");
-            _readCs = "Data Source=" + path + ";Version=3;Pooling=True";
+            _readCs = "Data Source=" + path + ";Version=3";
             using (var cmd = new SqliteCommand("SELECT sqlite_version()", _write)) SqliteVersion = (string)cmd.ExecuteScalar();
         }
 
@@ -96,7 +97,7 @@ namespace SingleWriterPeerBench
 
         public string Library { get { return "Mono.Data.Sqlite (Mono " + Environment.Version + ", system libsqlite3)"; } }
         public string SqliteVersion { get; private set; }
-        public string Note { get { return "one write connection behind a SemaphoreSlim, BEGIN/COMMIT per write; a new (pooled) connection per read"; } }
+        public string Note { get { return "one write connection behind a SemaphoreSlim, BEGIN/COMMIT per write; a new connection per read (Mono.Data.Sqlite, no pool)"; } }
 
         async Task Write(string sql, string p1, long v1, string p2, object v2)
         {

@@ -12,7 +12,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 /// `synchronous`, `busy_timeout` 5 s.
 pub fn open(path: &std::path::Path, sync: &str, read_only: bool) -> Result<Connection, String> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
     } else {
         OpenFlags::default()
     };
@@ -23,7 +25,8 @@ pub fn open(path: &std::path::Path, sync: &str, read_only: bool) -> Result<Conne
 
 /// The pragmas of [`open`], for connections a library opened itself.
 pub fn configure(c: &Connection, sync: &str, read_only: bool) -> Result<(), String> {
-    c.busy_timeout(Duration::from_secs(5)).map_err(|e| format!("busy_timeout: {e}"))?;
+    c.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| format!("busy_timeout: {e}"))?;
     if !read_only {
         let mode: String = c
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -32,14 +35,17 @@ pub fn configure(c: &Connection, sync: &str, read_only: bool) -> Result<(), Stri
             return Err(format!("journal_mode is {mode}, not wal"));
         }
     }
-    c.execute_batch(&format!("PRAGMA synchronous={sync}")).map_err(|e| format!("synchronous: {e}"))?;
+    c.execute_batch(&format!("PRAGMA synchronous={sync}"))
+        .map_err(|e| format!("synchronous: {e}"))?;
     Ok(())
 }
 
 /// SQLITE_BUSY (and SQLITE_LOCKED) as the caller saw it; anything else as an error.
 pub fn fail(e: rusqlite::Error) -> Fail {
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Fail::Busy(e.to_string()),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            Fail::Busy(e.to_string())
+        }
         _ => Fail::Other(e.to_string()),
     }
 }
@@ -47,11 +53,19 @@ pub fn fail(e: rusqlite::Error) -> Fail {
 /// Runs one operation in autocommit on `c`, through its statement cache.
 pub fn run(c: &Connection, op: Op) -> Outcome {
     let r = match op {
-        Op::Insert { a } => c.prepare_cached(INSERT).and_then(|mut s| s.execute(rusqlite::params![a, TEXT])).map(|_| ()),
-        Op::Update { id, a } => c.prepare_cached(UPDATE).and_then(|mut s| s.execute(rusqlite::params![id, a])).map(|_| ()),
+        Op::Insert { a } => c
+            .prepare_cached(INSERT)
+            .and_then(|mut s| s.execute(rusqlite::params![a, TEXT]))
+            .map(|_| ()),
+        Op::Update { id, a } => c
+            .prepare_cached(UPDATE)
+            .and_then(|mut s| s.execute(rusqlite::params![id, a]))
+            .map(|_| ()),
         Op::Read { id } => c
             .prepare_cached(POINT)
-            .and_then(|mut s| s.query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))))
+            .and_then(|mut s| {
+                s.query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            })
             .map(|v| {
                 std::hint::black_box(v);
             }),

@@ -4,7 +4,8 @@ fn main() {
         let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
         format!("{manifest}/../../../target/release")
     });
-    let dir = std::fs::canonicalize(&dir).unwrap_or_else(|_| panic!("{dir}: build the library first (cargo build --release)"));
+    let dir = std::fs::canonicalize(&dir)
+        .unwrap_or_else(|_| panic!("{dir}: build the library first (cargo build --release)"));
     println!("cargo:rustc-link-search=native={}", dir.display());
     println!("cargo:rustc-link-lib=dylib=singlewriter");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());

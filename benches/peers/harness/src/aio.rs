@@ -58,7 +58,9 @@ pub fn tasks(
             Ok(t) => total.merge(&t),
             Err(e) => {
                 total.other += 1;
-                total.first_error.get_or_insert_with(|| format!("task failed: {e}"));
+                total
+                    .first_error
+                    .get_or_insert_with(|| format!("task failed: {e}"));
             }
         }
     }
@@ -67,6 +69,7 @@ pub fn tasks(
 
 /// W2: each of `n` producer tasks keeps up to `window` operations in flight
 /// (`FuturesUnordered`, the idiom behind `buffer_unordered`).
+#[allow(clippy::too_many_arguments)] // every knob of a run, named at the call site
 pub fn pipelined(
     rt: &tokio::runtime::Runtime,
     args: &Args,
@@ -121,7 +124,9 @@ pub fn pipelined(
             Ok(t) => total.merge(&t),
             Err(e) => {
                 total.other += 1;
-                total.first_error.get_or_insert_with(|| format!("task failed: {e}"));
+                total
+                    .first_error
+                    .get_or_insert_with(|| format!("task failed: {e}"));
             }
         }
     }
@@ -149,11 +154,17 @@ pub fn overload(
     let in_flight = Arc::new(AtomicU64::new(0));
     let max_in_flight = Arc::new(AtomicU64::new(0));
     let cap_reached = Arc::new(AtomicBool::new(false));
-    let tallies: Vec<Arc<Mutex<Tally>>> = (0..n).map(|_| Arc::new(Mutex::new(Tally::default()))).collect();
+    let tallies: Vec<Arc<Mutex<Tally>>> = (0..n)
+        .map(|_| Arc::new(Mutex::new(Tally::default())))
+        .collect();
     let handles: Vec<_> = (0..n)
         .map(|w| {
             let (op, clock, args) = (op.clone(), clock.clone(), args.clone());
-            let (in_flight, max_in_flight, cap_reached) = (in_flight.clone(), max_in_flight.clone(), cap_reached.clone());
+            let (in_flight, max_in_flight, cap_reached) = (
+                in_flight.clone(),
+                max_in_flight.clone(),
+                cap_reached.clone(),
+            );
             let tally = tallies[w].clone();
             rt.spawn(async move {
                 let mut gen = OpGen::new(&args, w);
@@ -168,16 +179,20 @@ pub fn overload(
                     let f = op(w, o);
                     let now = in_flight.fetch_add(1, Ordering::AcqRel) + 1;
                     max_in_flight.fetch_max(now, Ordering::Relaxed);
-                    let (tally, in_flight, clock) = (tally.clone(), in_flight.clone(), clock.clone());
+                    let (tally, in_flight, clock) =
+                        (tally.clone(), in_flight.clone(), clock.clone());
                     let t0 = Instant::now();
                     tokio::spawn(async move {
                         let r = f.await;
                         let done = Instant::now();
-                        tally.lock().unwrap().record(clock.in_window(), o, t0, done, &r);
+                        tally
+                            .lock()
+                            .unwrap()
+                            .record(clock.in_window(), o, t0, done, &r);
                         in_flight.fetch_sub(1, Ordering::AcqRel);
                     });
                     k += 1;
-                    if k % 64 == 0 {
+                    if k.is_multiple_of(64) {
                         tokio::task::yield_now().await;
                     }
                 }

@@ -89,7 +89,9 @@ impl Args {
         let argv: Vec<String> = std::env::args().skip(1).collect();
         let mut it = argv.chunks(2);
         for pair in &mut it {
-            let [k, v] = pair else { die(&format!("argument {} has no value", pair[0])) };
+            let [k, v] = pair else {
+                die(&format!("argument {} has no value", pair[0]))
+            };
             match k.as_str() {
                 "--contender" => a.contender = v.clone(),
                 "--workload" => a.workload = v.to_ascii_lowercase(),
@@ -122,7 +124,8 @@ impl Args {
 }
 
 fn num<T: std::str::FromStr>(k: &str, v: &str) -> T {
-    v.parse().unwrap_or_else(|_| die(&format!("{k}: not a number: {v}")))
+    v.parse()
+        .unwrap_or_else(|_| die(&format!("{k}: not a number: {v}")))
 }
 
 /// Prints an error line the orchestrator understands and exits with status 2.
@@ -190,7 +193,7 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -199,11 +202,11 @@ impl Rng {
 
     /// Uniform in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next() >> 11) as u128 * n as u128 >> 53) as u64
+        (((self.next_u64() >> 11) as u128 * n as u128) >> 53) as u64
     }
 
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -248,7 +251,10 @@ impl OpGen {
     fn key(&mut self) -> i64 {
         if self.zipf {
             let u = self.rng.unit();
-            zipf_cdf().partition_point(|&c| c < u).min(ROWS as usize - 1) as i64 + 1
+            zipf_cdf()
+                .partition_point(|&c| c < u)
+                .min(ROWS as usize - 1) as i64
+                + 1
         } else {
             self.rng.below(ROWS as u64) as i64 + 1
         }
@@ -257,11 +263,18 @@ impl OpGen {
     pub fn next_op(&mut self) -> Op {
         self.seq += 1;
         match self.workload.as_str() {
-            "w3" if self.mode == "hit" => Op::Read { id: self.rng.below(HOT_KEYS as u64) as i64 + 1 },
-            "w3" => Op::Read { id: self.rng.below(ROWS as u64) as i64 + 1 },
+            "w3" if self.mode == "hit" => Op::Read {
+                id: self.rng.below(HOT_KEYS as u64) as i64 + 1,
+            },
+            "w3" => Op::Read {
+                id: self.rng.below(ROWS as u64) as i64 + 1,
+            },
             "w4" => match self.rng.below(20) {
                 0 => Op::Insert { a: self.seq },
-                1 => Op::Update { id: self.key(), a: self.seq },
+                1 => Op::Update {
+                    id: self.key(),
+                    a: self.seq,
+                },
                 _ => Op::Read { id: self.key() },
             },
             _ => Op::Insert { a: self.seq },
@@ -283,7 +296,10 @@ pub struct Hist {
 
 impl Default for Hist {
     fn default() -> Self {
-        Hist { buckets: vec![0; 64 * SUB as usize], count: 0 }
+        Hist {
+            buckets: vec![0; 64 * SUB as usize],
+            count: 0,
+        }
     }
 }
 
@@ -358,7 +374,14 @@ pub struct Tally {
 impl Tally {
     /// Records one completed operation. Throughput and latency count only completions inside
     /// the window; errors and inserts count always.
-    pub fn record(&mut self, in_window: bool, op: Op, started: Instant, done: Instant, r: &Outcome) {
+    pub fn record(
+        &mut self,
+        in_window: bool,
+        op: Op,
+        started: Instant,
+        done: Instant,
+        r: &Outcome,
+    ) {
         match r {
             Ok(()) => {
                 if matches!(op, Op::Insert { .. }) {
@@ -433,7 +456,11 @@ pub struct Clock {
 
 impl Default for Clock {
     fn default() -> Self {
-        Clock { phase: AtomicU8::new(WARM), origin: Instant::now(), window: Mutex::new((None, None)) }
+        Clock {
+            phase: AtomicU8::new(WARM),
+            origin: Instant::now(),
+            window: Mutex::new((None, None)),
+        }
     }
 }
 
@@ -595,7 +622,11 @@ impl Ticket {
         let producer = unsafe { &*pending.producer };
         let started = producer.clock.at(pending.t0_ns.load(Ordering::Relaxed));
         let op = op_of(pending.kind.load(Ordering::Relaxed));
-        producer.tally.lock().unwrap().record(producer.clock.in_window(), op, started, done, &r);
+        producer
+            .tally
+            .lock()
+            .unwrap()
+            .record(producer.clock.in_window(), op, started, done, &r);
         // The counter outlives the producers (the driver holds it); it is decremented last, so
         // nothing here touches a producer the driver may free once it reads zero.
         let in_flight: *const AtomicU64 = &*producer.in_flight;
@@ -617,6 +648,41 @@ impl Ticket {
     /// The library refused the submission (it will never call back): record the failure.
     pub fn refused(self, f: Fail) {
         self.complete(Err(f));
+    }
+}
+
+/// A ticket moved into a completion closure: if the library drops the closure without calling
+/// it (it refused the submission), the ticket is parked for this thread's
+/// [`Held::take_refused`] instead of being lost.
+pub struct Held(Option<Ticket>);
+
+thread_local! {
+    static REFUSED: std::cell::Cell<Option<Ticket>> = const { std::cell::Cell::new(None) };
+}
+
+impl Held {
+    pub fn new(t: Ticket) -> Held {
+        Held(Some(t))
+    }
+
+    /// Completes the held ticket (in the closure, when the library calls it).
+    pub fn complete(mut self, r: Outcome) {
+        if let Some(t) = self.0.take() {
+            t.complete(r);
+        }
+    }
+
+    /// After the library refused a submission on this thread: the ticket its closure held.
+    pub fn take_refused() -> Option<Ticket> {
+        REFUSED.with(|c| c.take())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            REFUSED.with(|c| c.set(Some(t)));
+        }
     }
 }
 
@@ -664,6 +730,7 @@ pub fn drain_deadline(args: &Args) -> Duration {
 /// without waiting, up to the harness cap across all producers, a boxed ticket per write).
 /// `submit` hands the ticket to the library; `drain` waits until the library acknowledged
 /// everything (e.g. a flush), after which the driver checks that every ticket came back.
+#[allow(clippy::too_many_arguments)] // every knob of a run, named at the call site
 pub fn callbacks(
     args: &Args,
     clock: &Arc<Clock>,
@@ -706,7 +773,8 @@ pub fn callbacks(
     let barrier = Barrier::new(producers + 1);
     std::thread::scope(|s| {
         for (worker, p) in prods.iter().enumerate() {
-            let (barrier, in_flight, max_in_flight, cap_reached) = (&barrier, &in_flight, &max_in_flight, &cap_reached);
+            let (barrier, in_flight, max_in_flight, cap_reached) =
+                (&barrier, &in_flight, &max_in_flight, &cap_reached);
             s.spawn(move || {
                 let _ = p.thread.set(std::thread::current());
                 let mut gen = OpGen::new(args, worker);
@@ -730,7 +798,8 @@ pub fn callbacks(
                             slot
                         }
                         None => {
-                            while in_flight.load(Ordering::Acquire) >= args.cap && !clock.stopped() {
+                            while in_flight.load(Ordering::Acquire) >= args.cap && !clock.stopped()
+                            {
                                 cap_reached.store(true, Ordering::Relaxed);
                                 std::thread::sleep(Duration::from_micros(200));
                             }
@@ -746,7 +815,11 @@ pub fn callbacks(
                     let now = in_flight.fetch_add(1, Ordering::AcqRel) + 1;
                     max_in_flight.fetch_max(now, Ordering::Relaxed);
                     // SAFETY: `pending` is valid until its completion.
-                    unsafe { (*pending).t0_ns.store(clock.ns(Instant::now()), Ordering::Relaxed) };
+                    unsafe {
+                        (*pending)
+                            .t0_ns
+                            .store(clock.ns(Instant::now()), Ordering::Relaxed)
+                    };
                     submit(op, Ticket(pending));
                 }
             });
@@ -811,13 +884,19 @@ impl Sampler {
             }
             (rss, queued)
         });
-        Sampler { stop, handle: Some(handle) }
+        Sampler {
+            stop,
+            handle: Some(handle),
+        }
     }
 
     /// (peak RSS in KiB, deepest queue seen).
     pub fn finish(mut self) -> (u64, Option<u64>) {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().map(|h| h.join().unwrap_or((0, None))).unwrap_or((0, None))
+        self.handle
+            .take()
+            .map(|h| h.join().unwrap_or((0, None)))
+            .unwrap_or((0, None))
     }
 }
 
@@ -1003,7 +1082,10 @@ pub fn report(args: &Args, clock: &Clock, t: &Tally, x: &Extra) {
         std::process::exit(0);
     }
     if !rows_ok {
-        eprintln!("row check failed: {} rows, expected {expected}", x.rows_after);
+        eprintln!(
+            "row check failed: {} rows, expected {expected}",
+            x.rows_after
+        );
         std::process::exit(3);
     }
     if !drained {

@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use harness::aio::{self, AsyncOp, BoxFut};
-use harness::{die, report, unsupported, Args, Clock, Extra, Fail, Op, Outcome, Sampler, Tally, Ticket, COUNT, INSERT, POINT, TEXT, UPDATE};
+use harness::{
+    die, report, unsupported, Args, Clock, Extra, Fail, Held, Op, Outcome, Sampler, Tally, Ticket,
+    COUNT, INSERT, POINT, TEXT, UPDATE,
+};
 use singlewriter::{params, Status, Writer};
 
 #[path = "../../common/rusqlite_ops.rs"]
@@ -40,7 +43,11 @@ fn rusqlite_extra(args: &Args, note: &str) -> Extra {
     Extra {
         sqlite_version: ops::sqlite_version(),
         library: "rusqlite 0.41.1".into(),
-        txn_note: if args.workload == "w3" { String::new() } else { "1 (autocommit)".into() },
+        txn_note: if args.workload == "w3" {
+            String::new()
+        } else {
+            "1 (autocommit)".into()
+        },
         note: note.into(),
         ..Extra::default()
     }
@@ -56,7 +63,10 @@ fn no_edge() -> impl FnMut() {
 /// One connection, one thread, autocommit: the single-threaded baseline.
 fn raw(args: &Args) {
     if args.producers != 1 || !matches!(args.workload.as_str(), "w1" | "w3") {
-        unsupported(args, "one connection on one thread: W1 and W3 with 1 producer");
+        unsupported(
+            args,
+            "one connection on one thread: W1 and W3 with 1 producer",
+        );
     }
     let mut x = rusqlite_extra(args, "one connection, one thread, prepared statement cache");
     x.rows_before = rows_now(args);
@@ -78,9 +88,15 @@ fn raw(args: &Args) {
 /// N connections (one per thread), each with busy_timeout 5 s: the naive approach.
 fn naive(args: &Args) {
     if args.workload == "w2" {
-        unsupported(args, "blocking API: no writes in flight without a thread each");
+        unsupported(
+            args,
+            "blocking API: no writes in flight without a thread each",
+        );
     }
-    let mut x = rusqlite_extra(args, "a connection per thread, busy_timeout 5 s, autocommit");
+    let mut x = rusqlite_extra(
+        args,
+        "a connection per thread, busy_timeout 5 s, autocommit",
+    );
     x.rows_before = rows_now(args);
     let clock = Clock::default();
     let sync = args.sync.clone();
@@ -96,7 +112,10 @@ fn naive(args: &Args) {
     );
     if let Some(s) = sampler {
         x.rss_kb = Some(s.finish().0);
-        x.note.push_str(&format!("; blocking: at most {} writes in flight (one per thread)", args.producers));
+        x.note.push_str(&format!(
+            "; blocking: at most {} writes in flight (one per thread)",
+            args.producers
+        ));
     }
     x.rows_after = rows_now(args);
     report(args, &clock, &t, &x);
@@ -105,7 +124,10 @@ fn naive(args: &Args) {
 /// One connection shared by every thread behind a `std::sync::Mutex`.
 fn mutex(args: &Args) {
     if args.workload == "w2" {
-        unsupported(args, "blocking API: no writes in flight without a thread each");
+        unsupported(
+            args,
+            "blocking API: no writes in flight without a thread each",
+        );
     }
     let mut x = rusqlite_extra(args, "one connection behind a Mutex, autocommit");
     x.rows_before = rows_now(args);
@@ -126,7 +148,10 @@ fn mutex(args: &Args) {
     );
     if let Some(s) = sampler {
         x.rss_kb = Some(s.finish().0);
-        x.note.push_str(&format!("; blocking: at most {} writes in flight (one per thread)", args.producers));
+        x.note.push_str(&format!(
+            "; blocking: at most {} writes in flight (one per thread)",
+            args.producers
+        ));
     }
     drop(conn);
     x.rows_after = rows_now(args);
@@ -139,7 +164,10 @@ fn bulk(args: &Args) {
     if !matches!(args.workload.as_str(), "w1" | "w2") {
         unsupported(args, "the bulk line is for W1/W2");
     }
-    let mut x = rusqlite_extra(args, "one thread, BEGIN; INSERT × n; COMMIT (timed including COMMIT)");
+    let mut x = rusqlite_extra(
+        args,
+        "one thread, BEGIN; INSERT × n; COMMIT (timed including COMMIT)",
+    );
     x.rows_before = rows_now(args);
     let mut c = ops::open(&args.db, &args.sync, false).unwrap_or_else(|e| die(&e));
     let clock = Clock::default();
@@ -165,7 +193,11 @@ fn bulk(args: &Args) {
     }
     clock.set_window(start, end);
     drop(c);
-    let t = Tally { writes: n, inserts_total: n, ..Tally::default() };
+    let t = Tally {
+        writes: n,
+        inserts_total: n,
+        ..Tally::default()
+    };
     x.writes_per_txn = Some(n as f64);
     x.txn_note.clear();
     x.rows_after = rows_now(args);
@@ -177,15 +209,25 @@ fn appcache(args: &Args) {
     if args.workload != "w3" || args.mode != "hit" {
         unsupported(args, "reference for W3 cache hits only");
     }
-    let mut x = rusqlite_extra(args, "RwLock<HashMap<i64, (i64, String)>> filled from the table; get + clone");
+    let mut x = rusqlite_extra(
+        args,
+        "RwLock<HashMap<i64, (i64, String)>> filled from the table; get + clone",
+    );
     x.library = "std RwLock<HashMap> (reference, no SQLite)".into();
     x.rows_before = rows_now(args);
     let c = ops::open(&args.db, "NORMAL", false).unwrap_or_else(|e| die(&e));
     let mut map = HashMap::new();
     {
-        let mut s = c.prepare("SELECT id, a, b FROM t").unwrap_or_else(|e| die(&e.to_string()));
+        let mut s = c
+            .prepare("SELECT id, a, b FROM t")
+            .unwrap_or_else(|e| die(&e.to_string()));
         let rows = s
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get::<_, i64>(1)?, r.get::<_, String>(2)?))))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    (r.get::<_, i64>(1)?, r.get::<_, String>(2)?),
+                ))
+            })
             .unwrap_or_else(|e| die(&e.to_string()));
         for row in rows.flatten() {
             map.insert(row.0, row.1);
@@ -230,12 +272,19 @@ fn sw_fail(e: singlewriter::Error) -> Fail {
 }
 
 fn sw_count(w: &Writer) -> i64 {
-    w.query(COUNT, &[]).ok().and_then(|r| r.get(0, 0).map(|v| v.as_i64())).unwrap_or(-1)
+    w.query(COUNT, &[])
+        .ok()
+        .and_then(|r| r.get(0, 0).map(|v| v.as_i64()))
+        .unwrap_or(-1)
 }
 
 /// singlewriter through its Rust API, default options except `Synchronous`.
 fn singlewriter_rust(args: &Args) {
-    let cs = format!("Data Source={};Synchronous={}", args.db.display(), args.sync);
+    let cs = format!(
+        "Data Source={};Synchronous={}",
+        args.db.display(),
+        args.sync
+    );
     let w = Writer::open(&cs).unwrap_or_else(|e| die(&format!("Writer::open: {e}")));
     let version = w
         .query("SELECT sqlite_version()", &[])
@@ -243,7 +292,10 @@ fn singlewriter_rust(args: &Args) {
         .and_then(|r| r.get(0, 0).map(|v| format!("{v:?}")))
         .unwrap_or_default();
     let mut x = Extra {
-        sqlite_version: version.trim_start_matches("Text(\"").trim_end_matches("\")").to_string(),
+        sqlite_version: version
+            .trim_start_matches("Text(\"")
+            .trim_end_matches("\")")
+            .to_string(),
         library: format!("singlewriter {} (Rust API)", singlewriter::VERSION),
         rows_before: sw_count(&w),
         note: "default options; Synchronous from the run".into(),
@@ -255,7 +307,8 @@ fn singlewriter_rust(args: &Args) {
     let mut on_start = || *before.lock().unwrap() = w.stats().ok();
     let mut on_end = || *after.lock().unwrap() = w.stats().ok();
     let keys: Vec<String> = (0..=harness::ROWS).map(|id| format!("t:{id}")).collect();
-    let cached = (args.workload == "w3" && args.mode == "hit") || (args.workload == "w4" && args.mode == "cached");
+    let cached = (args.workload == "w3" && args.mode == "hit")
+        || (args.workload == "w4" && args.mode == "cached");
     let blocking_op = |op: Op| -> Outcome {
         let r = match op {
             Op::Insert { a } => w.execute(INSERT, &params![a, TEXT]).map(|_| ()),
@@ -274,36 +327,51 @@ fn singlewriter_rust(args: &Args) {
             ticket.refused(Fail::Other("inserts only".into()));
             return;
         };
-        // The ticket moves into the completion; if enqueue fails the closure is dropped
-        // without running, so the refusal is reported through a second handle.
-        let slot = Arc::new(Mutex::new(Some(ticket)));
-        let in_cb = slot.clone();
+        // The ticket moves into the completion; when enqueue refuses, the library drops the
+        // closure unrun and `Held` hands the ticket back on this thread.
+        let held = Held::new(ticket);
         let r = w.enqueue(
             INSERT,
             params![a, TEXT],
             Some(Box::new(move |r| {
-                if let Some(t) = in_cb.lock().unwrap().take() {
-                    t.complete(r.map(|_| ()).map_err(sw_fail));
-                }
+                held.complete(r.map(|_| ()).map_err(sw_fail))
             })),
         );
         if let Err(e) = r {
-            if let Some(t) = slot.lock().unwrap().take() {
-                t.refused(sw_fail(e));
+            match Held::take_refused() {
+                Some(t) => t.refused(sw_fail(e)),
+                None => eprintln!("enqueue refused a write whose ticket was not handed back: {e}"),
             }
         }
     };
     let t = match args.workload.as_str() {
-        "w1" | "w3" | "w4" => harness::threads(args, &clock, args.producers, &|_| (), &|_, op| blocking_op(op), &mut on_start, &mut on_end),
+        "w1" | "w3" | "w4" => harness::threads(
+            args,
+            &clock,
+            args.producers,
+            &|_| (),
+            &|_, op| blocking_op(op),
+            &mut on_start,
+            &mut on_end,
+        ),
         "w2" | "w5" => {
             let sampler = (args.workload == "w5").then(|| {
                 let w2 = Writer::open(&cs).unwrap_or_else(|e| die(&format!("Writer::open: {e}")));
                 Sampler::start(Some(Box::new(move || w2.stats().ok().map(|s| s.queued))))
             });
             let window = (args.workload == "w2").then_some(args.window);
-            let (t, flow) = harness::callbacks(args, &clock, args.producers, window, &submit, &mut on_start, &mut on_end, &mut || {
-                let _ = w.flush(Some(Duration::from_secs(120)));
-            });
+            let (t, flow) = harness::callbacks(
+                args,
+                &clock,
+                args.producers,
+                window,
+                &submit,
+                &mut on_start,
+                &mut on_end,
+                &mut || {
+                    let _ = w.flush(Some(Duration::from_secs(120)));
+                },
+            );
             x.flow = Some(flow);
             if let Some(s) = sampler {
                 let (rss, q) = s.finish();
@@ -341,7 +409,9 @@ fn singlewriter_rust(args: &Args) {
 fn async_fail(e: async_sqlite::Error) -> Fail {
     match &e {
         async_sqlite::Error::Rusqlite(inner) => match inner.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => Fail::Busy(e.to_string()),
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+                Fail::Busy(e.to_string())
+            }
             _ => Fail::Other(e.to_string()),
         },
         _ => Fail::Other(e.to_string()),
@@ -352,7 +422,10 @@ fn async_fail(e: async_sqlite::Error) -> Fail {
 /// thread) for writes, a read-only `Pool` (one connection per core) for reads.
 fn async_sqlite(args: &Args) {
     let rt = aio::runtime();
-    let mut x = rusqlite_extra(args, "writer Client (1 connection) + read-only Pool (1 connection per core)");
+    let mut x = rusqlite_extra(
+        args,
+        "writer Client (1 connection) + read-only Pool (1 connection per core)",
+    );
     x.library = "async-sqlite 0.7.0 (rusqlite 0.41.1)".into();
     x.rows_before = rows_now(args);
     let sync = args.sync.clone();
@@ -371,13 +444,20 @@ fn async_sqlite(args: &Args) {
             .unwrap_or_else(|e| die(&e));
         let pool = async_sqlite::PoolBuilder::new()
             .path(&args.db)
-            .flags(rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .flags(
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
             .open()
             .await
             .unwrap_or_else(|e| die(&format!("async-sqlite pool: {e}")));
         let s = sync.clone();
-        for r in pool.conn_for_each(move |c| Ok(ops::configure(c, &s, true))).await {
-            r.unwrap_or_else(|e| die(&e.to_string())).unwrap_or_else(|e| die(&e));
+        for r in pool
+            .conn_for_each(move |c| Ok(ops::configure(c, &s, true)))
+            .await
+        {
+            r.unwrap_or_else(|e| die(&e.to_string()))
+                .unwrap_or_else(|e| die(&e));
         }
         (client, pool)
     });
@@ -396,21 +476,47 @@ fn async_sqlite(args: &Args) {
     };
     let clock = Arc::new(Clock::default());
     let t = match args.workload.as_str() {
-        "w1" | "w3" | "w4" => aio::tasks(&rt, args, &clock, args.producers, op, &mut no_edge(), &mut no_edge()),
+        "w1" | "w3" | "w4" => aio::tasks(
+            &rt,
+            args,
+            &clock,
+            args.producers,
+            op,
+            &mut no_edge(),
+            &mut no_edge(),
+        ),
         "w2" => {
-            let (t, flow) = aio::pipelined(&rt, args, &clock, args.producers, args.window, op, &mut no_edge(), &mut no_edge());
+            let (t, flow) = aio::pipelined(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                args.window,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
             x.flow = Some(flow);
             t
         }
         "w5" => {
             let sampler = Sampler::start(None);
-            let (t, flow) = aio::overload(&rt, args, &clock, args.producers, op, &mut no_edge(), &mut no_edge());
+            let (t, flow) = aio::overload(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
             x.flow = Some(flow);
             x.rss_kb = Some(sampler.finish().0);
             if !flow.drained {
                 report(args, &clock, &t, &x); // exits: the backlog outlived the drain deadline
             }
-            x.note.push_str("; the Client's command queue is unbounded by default");
+            x.note
+                .push_str("; the Client's command queue is unbounded by default");
             t
         }
         _ => die("unknown workload"),

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::aio::{self, AsyncOp, BoxFut};
-use harness::{die, report, Args, Clock, Extra, Fail, Op, Sampler, COUNT, INSERT, POINT, TEXT, UPDATE};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use harness::{
+    die, report, Args, Clock, Extra, Fail, Op, Sampler, COUNT, INSERT, POINT, TEXT, UPDATE,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Row;
 
 /// Reader connections (the W4 thread count).
@@ -28,7 +32,10 @@ fn no_edge() -> impl FnMut() {
 
 fn fail(e: sqlx::Error) -> Fail {
     let busy = match &e {
-        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("5") | Some("6") | Some("517") | Some("261") | Some("262")),
+        sqlx::Error::Database(d) => matches!(
+            d.code().as_deref(),
+            Some("5") | Some("6") | Some("517") | Some("261") | Some("262")
+        ),
         _ => false,
     };
     if busy {
@@ -41,12 +48,20 @@ fn fail(e: sqlx::Error) -> Fail {
 }
 
 async fn count(pool: &SqlitePool) -> i64 {
-    sqlx::query(COUNT).fetch_one(pool).await.map(|r| r.get::<i64, _>(0)).unwrap_or(-1)
+    sqlx::query(COUNT)
+        .fetch_one(pool)
+        .await
+        .map(|r| r.get::<i64, _>(0))
+        .unwrap_or(-1)
 }
 
 fn run(args: &Args) {
     let rt = aio::runtime();
-    let sync = if args.sync == "FULL" { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
+    let sync = if args.sync == "FULL" {
+        SqliteSynchronous::Full
+    } else {
+        SqliteSynchronous::Normal
+    };
     let (writer, reader, version) = rt.block_on(async {
         let base = SqliteConnectOptions::from_str(&format!("sqlite://{}", args.db.display()))
             .unwrap_or_else(|e| die(&format!("options: {e}")))
@@ -83,34 +98,76 @@ fn run(args: &Args) {
         Arc::new(move |_w, op: Op| -> BoxFut {
             let (writer, reader) = (writer.clone(), reader.clone());
             Box::pin(async move {
-                let r = match op {
-                    Op::Insert { a } => sqlx::query(INSERT).bind(a).bind(TEXT).execute(&writer).await.map(|_| ()),
-                    Op::Update { id, a } => sqlx::query(UPDATE).bind(id).bind(a).execute(&writer).await.map(|_| ()),
-                    Op::Read { id } => sqlx::query(POINT).bind(id).fetch_one(&reader).await.map(|r| {
-                        std::hint::black_box((r.get::<i64, _>(0), r.get::<String, _>(1)));
-                    }),
-                };
+                let r =
+                    match op {
+                        Op::Insert { a } => sqlx::query(INSERT)
+                            .bind(a)
+                            .bind(TEXT)
+                            .execute(&writer)
+                            .await
+                            .map(|_| ()),
+                        Op::Update { id, a } => sqlx::query(UPDATE)
+                            .bind(id)
+                            .bind(a)
+                            .execute(&writer)
+                            .await
+                            .map(|_| ()),
+                        Op::Read { id } => sqlx::query(POINT)
+                            .bind(id)
+                            .fetch_one(&reader)
+                            .await
+                            .map(|r| {
+                                std::hint::black_box((r.get::<i64, _>(0), r.get::<String, _>(1)));
+                            }),
+                    };
                 r.map_err(fail)
             })
         })
     };
     let clock = Arc::new(Clock::default());
     let t = match args.workload.as_str() {
-        "w1" | "w3" | "w4" => aio::tasks(&rt, args, &clock, args.producers, op, &mut no_edge(), &mut no_edge()),
+        "w1" | "w3" | "w4" => aio::tasks(
+            &rt,
+            args,
+            &clock,
+            args.producers,
+            op,
+            &mut no_edge(),
+            &mut no_edge(),
+        ),
         "w2" => {
-            let (t, flow) = aio::pipelined(&rt, args, &clock, args.producers, args.window, op, &mut no_edge(), &mut no_edge());
+            let (t, flow) = aio::pipelined(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                args.window,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
             x.flow = Some(flow);
             t
         }
         "w5" => {
             let sampler = Sampler::start(None);
-            let (t, flow) = aio::overload(&rt, args, &clock, args.producers, op, &mut no_edge(), &mut no_edge());
+            let (t, flow) = aio::overload(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
             x.flow = Some(flow);
             x.rss_kb = Some(sampler.finish().0);
             if !flow.drained {
                 report(args, &clock, &t, &x); // exits: the backlog outlived the drain deadline
             }
-            x.note.push_str("; writes wait in the pool's acquire queue (unbounded; acquire_timeout 30 s)");
+            x.note.push_str(
+                "; writes wait in the pool's acquire queue (unbounded; acquire_timeout 30 s)",
+            );
             t
         }
         _ => die("unknown workload"),

@@ -8,7 +8,10 @@ use std::ptr;
 use std::sync::{Arc, Mutex};
 
 use harness::aio::{self, AsyncOp, BoxFut};
-use harness::{die, report, Args, Clock, Extra, Fail, Op, Outcome, Sampler, Ticket, COUNT, INSERT, POINT, TEXT, UPDATE};
+use harness::{
+    die, report, Args, Clock, Extra, Fail, Op, Outcome, Sampler, Ticket, COUNT, INSERT, POINT,
+    TEXT, UPDATE,
+};
 
 #[path = "../../common/rusqlite_ops.rs"]
 mod ops;
@@ -87,14 +90,21 @@ mod sw {
         pub latency_p50_us: u64,
         pub latency_p99_us: u64,
     }
-    pub type sw_write_callback = extern "C" fn(*mut c_void, u32, *const sw_write_result, *const c_char);
+    pub type sw_write_callback =
+        extern "C" fn(*mut c_void, u32, *const sw_write_result, *const c_char);
 
     extern "C" {
         pub fn sw_version() -> *const c_char;
         pub fn sw_last_error_message() -> *const c_char;
         pub fn sw_writer_open(cs: *const c_char, out: *mut *const sw_writer) -> u32;
         pub fn sw_writer_close(w: *const sw_writer) -> u32;
-        pub fn sw_writer_execute(w: *const sw_writer, sql: *const c_char, p: *const sw_param, n: usize, out: *mut sw_write_result) -> u32;
+        pub fn sw_writer_execute(
+            w: *const sw_writer,
+            sql: *const c_char,
+            p: *const sw_param,
+            n: usize,
+            out: *mut sw_write_result,
+        ) -> u32;
         pub fn sw_writer_enqueue(
             w: *const sw_writer,
             sql: *const c_char,
@@ -104,7 +114,13 @@ mod sw {
             userdata: *mut c_void,
         ) -> u32;
         pub fn sw_writer_flush(w: *const sw_writer, timeout_ms: u32) -> u32;
-        pub fn sw_writer_query(w: *const sw_writer, sql: *const c_char, p: *const sw_param, n: usize, out: *mut *const sw_rows) -> u32;
+        pub fn sw_writer_query(
+            w: *const sw_writer,
+            sql: *const c_char,
+            p: *const sw_param,
+            n: usize,
+            out: *mut *const sw_rows,
+        ) -> u32;
         pub fn sw_writer_read(
             w: *const sw_writer,
             key: *const c_char,
@@ -116,7 +132,12 @@ mod sw {
         pub fn sw_writer_stats(w: *const sw_writer, out: *mut sw_stats) -> u32;
         pub fn sw_rows_row_count(rows: *const sw_rows) -> usize;
         pub fn sw_rows_int64(rows: *const sw_rows, row: usize, col: usize) -> i64;
-        pub fn sw_rows_text(rows: *const sw_rows, row: usize, col: usize, out_len: *mut usize) -> *const c_char;
+        pub fn sw_rows_text(
+            rows: *const sw_rows,
+            row: usize,
+            col: usize,
+            out_len: *mut usize,
+        ) -> *const c_char;
         pub fn sw_rows_free(rows: *const sw_rows);
     }
 }
@@ -130,7 +151,11 @@ unsafe impl Sync for W {}
 
 fn last_error() -> String {
     // SAFETY: the library returns a valid NUL-terminated string for this thread.
-    unsafe { CStr::from_ptr(sw::sw_last_error_message()).to_string_lossy().into_owned() }
+    unsafe {
+        CStr::from_ptr(sw::sw_last_error_message())
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 fn status_fail(st: u32) -> Fail {
@@ -146,25 +171,52 @@ fn status_fail(st: u32) -> Fail {
 fn int(v: i64) -> sw::sw_param {
     sw::sw_param {
         name: ptr::null(),
-        value: sw::sw_value { r#type: sw::TYPE_INTEGER, integer: v, real: 0.0, data: ptr::null(), len: 0 },
+        value: sw::sw_value {
+            r#type: sw::TYPE_INTEGER,
+            integer: v,
+            real: 0.0,
+            data: ptr::null(),
+            len: 0,
+        },
     }
 }
 
 fn text(s: &'static str) -> sw::sw_param {
     sw::sw_param {
         name: ptr::null(),
-        value: sw::sw_value { r#type: sw::TYPE_TEXT, integer: 0, real: 0.0, data: s.as_ptr(), len: s.len() },
+        value: sw::sw_value {
+            r#type: sw::TYPE_TEXT,
+            integer: 0,
+            real: 0.0,
+            data: s.as_ptr(),
+            len: s.len(),
+        },
     }
 }
 
 /// Runs a query and hands its rows to `f` (freed afterwards).
-fn query<T>(w: W, key: Option<&CStr>, sql: &CStr, params: &[sw::sw_param], f: impl FnOnce(*const sw::sw_rows) -> T) -> Result<T, Fail> {
+fn query<T>(
+    w: W,
+    key: Option<&CStr>,
+    sql: &CStr,
+    params: &[sw::sw_param],
+    f: impl FnOnce(*const sw::sw_rows) -> T,
+) -> Result<T, Fail> {
     let mut rows: *const sw::sw_rows = ptr::null();
     // SAFETY: valid handle, strings, parameter array and out-pointer; rows freed once.
     unsafe {
         let st = match key {
-            Some(k) => sw::sw_writer_read(w.0, k.as_ptr(), sql.as_ptr(), params.as_ptr(), params.len(), &mut rows),
-            None => sw::sw_writer_query(w.0, sql.as_ptr(), params.as_ptr(), params.len(), &mut rows),
+            Some(k) => sw::sw_writer_read(
+                w.0,
+                k.as_ptr(),
+                sql.as_ptr(),
+                params.as_ptr(),
+                params.len(),
+                &mut rows,
+            ),
+            None => {
+                sw::sw_writer_query(w.0, sql.as_ptr(), params.as_ptr(), params.len(), &mut rows)
+            }
         };
         if st != sw::OK {
             return Err(status_fail(st));
@@ -182,7 +234,12 @@ fn stats(w: W) -> Option<sw::sw_stats> {
 }
 
 /// The completion callback: hands the outcome to the ticket (on the writer's library thread).
-extern "C" fn on_done(userdata: *mut c_void, status: u32, _r: *const sw::sw_write_result, msg: *const c_char) {
+extern "C" fn on_done(
+    userdata: *mut c_void,
+    status: u32,
+    _r: *const sw::sw_write_result,
+    msg: *const c_char,
+) {
     // SAFETY: userdata is a Ticket made by `Ticket::into_raw` for this write, completed once.
     let ticket = unsafe { Ticket::from_raw(userdata) };
     if status == sw::OK {
@@ -207,7 +264,11 @@ extern "C" fn on_done(userdata: *mut c_void, status: u32, _r: *const sw::sw_writ
 /// singlewriter through the C ABI, default options except `Synchronous` (and, for W5, the
 /// default `Queue Capacity` spelled out).
 fn singlewriter_c(args: &Args) {
-    let mut cs = format!("Data Source={};Synchronous={}", args.db.display(), args.sync);
+    let mut cs = format!(
+        "Data Source={};Synchronous={}",
+        args.db.display(),
+        args.sync
+    );
     if args.workload == "w5" {
         cs.push_str(";Queue Capacity=65536;Max Batch=1024"); // the defaults, spelled out
     }
@@ -223,13 +284,26 @@ fn singlewriter_c(args: &Args) {
     let version = query(w, None, &c("SELECT sqlite_version()"), &[], |r| {
         let mut n = 0usize;
         // SAFETY: a one-row result; the pointer is valid until rows are freed (copied here).
-        unsafe { CStr::from_ptr(sw::sw_rows_text(r, 0, 0, &mut n)).to_string_lossy().into_owned() }
+        unsafe {
+            CStr::from_ptr(sw::sw_rows_text(r, 0, 0, &mut n))
+                .to_string_lossy()
+                .into_owned()
+        }
     })
     .unwrap_or_default();
     // SAFETY: `r` is a live result.
-    let count_rows = || query(w, None, &count, &[], |r| unsafe { sw::sw_rows_int64(r, 0, 0) }).unwrap_or(-1);
+    let count_rows = || {
+        query(w, None, &count, &[], |r| unsafe {
+            sw::sw_rows_int64(r, 0, 0)
+        })
+        .unwrap_or(-1)
+    };
     // SAFETY: static string.
-    let lib_version = unsafe { CStr::from_ptr(sw::sw_version()).to_string_lossy().into_owned() };
+    let lib_version = unsafe {
+        CStr::from_ptr(sw::sw_version())
+            .to_string_lossy()
+            .into_owned()
+    };
     let mut x = Extra {
         sqlite_version: version,
         library: format!("singlewriter {lib_version} (C ABI, libsinglewriter.so)"),
@@ -237,16 +311,27 @@ fn singlewriter_c(args: &Args) {
         note: "default options; Synchronous from the run".into(),
         ..Extra::default()
     };
-    let keys: Vec<CString> = (0..=harness::ROWS).map(|id| c(&format!("t:{id}"))).collect();
-    let cached = (args.workload == "w3" && args.mode == "hit") || (args.workload == "w4" && args.mode == "cached");
+    let keys: Vec<CString> = (0..=harness::ROWS)
+        .map(|id| c(&format!("t:{id}")))
+        .collect();
+    let cached = (args.workload == "w3" && args.mode == "hit")
+        || (args.workload == "w4" && args.mode == "cached");
     let blocking_op = |op: Op| -> Outcome {
         match op {
             Op::Insert { a } => exec(w, &insert, &[int(a), text(TEXT)]),
             Op::Update { id, a } => exec(w, &update, &[int(id), int(a)]),
-            Op::Read { id } => query(w, cached.then(|| keys[id as usize].as_c_str()), &point, &[int(id)], |r| {
-                // SAFETY: `r` is a live result.
-                std::hint::black_box(unsafe { (sw::sw_rows_row_count(r), sw::sw_rows_int64(r, 0, 0)) });
-            }),
+            Op::Read { id } => query(
+                w,
+                cached.then(|| keys[id as usize].as_c_str()),
+                &point,
+                &[int(id)],
+                |r| {
+                    // SAFETY: `r` is a live result.
+                    std::hint::black_box(unsafe {
+                        (sw::sw_rows_row_count(r), sw::sw_rows_int64(r, 0, 0))
+                    });
+                },
+            ),
         }
     };
     let submit = |op: Op, ticket: Ticket| {
@@ -259,7 +344,16 @@ fn singlewriter_c(args: &Args) {
         let ud = ticket.into_raw();
         // SAFETY: valid handle, SQL and parameters (copied before return); `ud` is completed by
         // `on_done` exactly once, or here when enqueue refuses (then no callback comes).
-        let st = unsafe { sw::sw_writer_enqueue(w.0, insert.as_ptr(), params.as_ptr(), params.len(), Some(on_done), ud) };
+        let st = unsafe {
+            sw::sw_writer_enqueue(
+                w.0,
+                insert.as_ptr(),
+                params.as_ptr(),
+                params.len(),
+                Some(on_done),
+                ud,
+            )
+        };
         if st != sw::OK {
             // SAFETY: the library did not take `ud`.
             unsafe { Ticket::from_raw(ud) }.refused(status_fail(st));
@@ -271,14 +365,32 @@ fn singlewriter_c(args: &Args) {
     let mut on_start = || *before.lock().unwrap() = stats(w);
     let mut on_end = || *after.lock().unwrap() = stats(w);
     let t = match args.workload.as_str() {
-        "w1" | "w3" | "w4" => harness::threads(args, &clock, args.producers, &|_| (), &|_, op| blocking_op(op), &mut on_start, &mut on_end),
+        "w1" | "w3" | "w4" => harness::threads(
+            args,
+            &clock,
+            args.producers,
+            &|_| (),
+            &|_, op| blocking_op(op),
+            &mut on_start,
+            &mut on_end,
+        ),
         "w2" | "w5" => {
-            let sampler = (args.workload == "w5").then(|| Sampler::start(Some(Box::new(move || stats(w).map(|s| s.queued)))));
+            let sampler = (args.workload == "w5")
+                .then(|| Sampler::start(Some(Box::new(move || stats(w).map(|s| s.queued)))));
             let window = (args.workload == "w2").then_some(args.window);
-            let (t, flow) = harness::callbacks(args, &clock, args.producers, window, &submit, &mut on_start, &mut on_end, &mut || {
-                // SAFETY: valid handle.
-                unsafe { sw::sw_writer_flush(w.0, 120_000) };
-            });
+            let (t, flow) = harness::callbacks(
+                args,
+                &clock,
+                args.producers,
+                window,
+                &submit,
+                &mut on_start,
+                &mut on_end,
+                &mut || {
+                    // SAFETY: valid handle.
+                    unsafe { sw::sw_writer_flush(w.0, 120_000) };
+                },
+            );
             x.flow = Some(flow);
             if let Some(s) = sampler {
                 let (rss, q) = s.finish();
@@ -314,7 +426,8 @@ fn singlewriter_c(args: &Args) {
 fn exec(w: W, sql: &CStr, params: &[sw::sw_param]) -> Outcome {
     let mut r = sw::sw_write_result::default();
     // SAFETY: valid handle, SQL, parameters and out-pointer.
-    let st = unsafe { sw::sw_writer_execute(w.0, sql.as_ptr(), params.as_ptr(), params.len(), &mut r) };
+    let st =
+        unsafe { sw::sw_writer_execute(w.0, sql.as_ptr(), params.as_ptr(), params.len(), &mut r) };
     if st == sw::OK {
         Ok(())
     } else {
@@ -332,14 +445,20 @@ fn tokio_rusqlite(args: &Args) {
     let mut x = Extra {
         sqlite_version: ops::sqlite_version(),
         library: "tokio-rusqlite 0.8.0 (rusqlite 0.40.2)".into(),
-        txn_note: if args.workload == "w3" { String::new() } else { "1 (autocommit)".into() },
+        txn_note: if args.workload == "w3" {
+            String::new()
+        } else {
+            "1 (autocommit)".into()
+        },
         rows_before: rows_now(args),
         note: "one Connection (one background thread) for reads and writes".into(),
         ..Extra::default()
     };
     let sync = args.sync.clone();
     let conn = rt.block_on(async {
-        let conn = tokio_rusqlite::Connection::open(&args.db).await.unwrap_or_else(|e| die(&format!("open: {e}")));
+        let conn = tokio_rusqlite::Connection::open(&args.db)
+            .await
+            .unwrap_or_else(|e| die(&format!("open: {e}")));
         conn.call(move |c| Ok::<_, rusqlite::Error>(ops::configure(c, &sync, false)))
             .await
             .unwrap_or_else(|e| die(&e.to_string()))
@@ -351,7 +470,10 @@ fn tokio_rusqlite(args: &Args) {
         Arc::new(move |_w, op: Op| -> BoxFut {
             let conn = conn.clone();
             Box::pin(async move {
-                match conn.call(move |c| Ok::<_, rusqlite::Error>(ops::run(c, op))).await {
+                match conn
+                    .call(move |c| Ok::<_, rusqlite::Error>(ops::run(c, op)))
+                    .await
+                {
                     Ok(o) => o,
                     Err(tokio_rusqlite::Error::Error(e)) => Err(ops::fail(e)),
                     Err(e) => Err(Fail::Other(e.to_string())),
@@ -361,21 +483,47 @@ fn tokio_rusqlite(args: &Args) {
     };
     let clock = Arc::new(Clock::default());
     let t = match args.workload.as_str() {
-        "w1" | "w3" | "w4" => aio::tasks(&rt, args, &clock, args.producers, op, &mut no_edge(), &mut no_edge()),
+        "w1" | "w3" | "w4" => aio::tasks(
+            &rt,
+            args,
+            &clock,
+            args.producers,
+            op,
+            &mut no_edge(),
+            &mut no_edge(),
+        ),
         "w2" => {
-            let (t, flow) = aio::pipelined(&rt, args, &clock, args.producers, args.window, op, &mut no_edge(), &mut no_edge());
+            let (t, flow) = aio::pipelined(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                args.window,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
             x.flow = Some(flow);
             t
         }
         "w5" => {
             let sampler = Sampler::start(None);
-            let (t, flow) = aio::overload(&rt, args, &clock, args.producers, op, &mut no_edge(), &mut no_edge());
+            let (t, flow) = aio::overload(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
             x.flow = Some(flow);
             x.rss_kb = Some(sampler.finish().0);
             if !flow.drained {
                 report(args, &clock, &t, &x); // exits: the backlog outlived the drain deadline
             }
-            x.note.push_str("; its channel to the connection thread is unbounded");
+            x.note
+                .push_str("; its channel to the connection thread is unbounded");
             t
         }
         _ => die("unknown workload"),
