@@ -4,7 +4,7 @@
 // reader pool ("split"), and as one plain pool of many connections with a busy timeout
 // ("multi"). Workloads W1–W4 of the suite (benches/run.sh); the same schema and SQL for all.
 //
-//	go test -run '^$' -bench . -count 3 -benchtime 0.5s .   # full (run.sh does this)
+//	go test -run '^$' -bench . -count 3 -benchtime 0.3s .   # full (run.sh does this)
 //	SW_GO_QUICK=1 go test -run '^$' -bench . -benchtime 100x .
 //
 // Every benchmark reports writes/s, reads/s or ops/s, p50-µs and p99-µs (submit to
