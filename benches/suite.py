@@ -611,9 +611,9 @@ def report(results, out_dir, quick, machine, go_md, charts):
             drained = (f"{r['drain_secs']:.1f} s" if r.get("drained") else f"not within {r['drain_secs']:.0f} s") if r.get("drain_secs") is not None else "—"
             rows.append([name(r["contender"]), r["producers"], fmt_rate(r["rate"]), fmt_us(r.get("p99_us")),
                          f"{r.get('peak_rss_kb', 0) / 1024:.0f} MiB", f"{int(inflight):,}" if inflight is not None else f"≤ {r['producers']}",
-                         holds, f"{int(r.get('backlog_at_end', 0)):,}" if r.get("backlog_at_end") is not None else "—", drained,
+                         holds, wpt(r), f"{int(r.get('backlog_at_end', 0)):,}" if r.get("backlog_at_end") is not None else "—", drained,
                          f"{int(r.get('queue_full', 0))} / {int(r.get('timeouts', 0))} / {int(r.get('busy', 0))}"])
-        L.append(md_table(["contender", "producers", "writes/s", "p99", "peak RSS", "max in flight", "queue bound (max seen ≤ bound)", "backlog at end", "drained in", "QUEUE_FULL / TIMEOUT / BUSY"], rows))
+        L.append(md_table(["contender", "producers", "writes/s", "p99", "peak RSS", "max in flight", "queue bound (max seen ≤ bound)", "writes per txn", "backlog at end", "drained in", "QUEUE_FULL / TIMEOUT / BUSY"], rows))
         L.append("")
         if charts.get("w5"):
             L.append(f"![W5](charts/{charts['w5']})\n")
