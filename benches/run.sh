@@ -50,9 +50,9 @@ done
 unset CARGO_TARGET_DIR
 
 step "preparing Go (benches/go) and benchstat"
+# CGO_CFLAGS is left alone: setting it replaces Go's default "-O2 -g", and mattn/go-sqlite3 would
+# compile its SQLite without optimization. The binding's #cgo lines find the header and library.
 export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false" CGO_ENABLED=1
-export CGO_CFLAGS="-I$ROOT/include ${CGO_CFLAGS:-}"
-export CGO_LDFLAGS="-L$ROOT/target/release -Wl,-rpath,$ROOT/target/release ${CGO_LDFLAGS:-}"
 (cd benches/go && nice -n 10 go test -c -o /dev/null .) || fail "compiling benches/go failed"
 gobin="$(go env GOPATH)/bin"
 if [ ! -x "$gobin/benchstat" ] && ! command -v benchstat >/dev/null 2>&1; then
