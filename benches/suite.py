@@ -28,7 +28,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEERS = os.path.join(ROOT, "target", "peers", "release")
+PEERS = os.environ.get("SW_PEERS_DIR") or os.path.join(ROOT, "target", "peers", "release")
 SCHEMA = "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)"
 ROWS = 10_000
 
