@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of singlewriter: the Rust suite (including the header check), the C ABI suite
 # (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, singlewriter under the real
-# Litestream and LiteFS (tests/replicas/run.sh), and the quick start.
+# Litestream and LiteFS (tests/replicas/run.sh), the quick start, and the peer benchmark suite in
+# its quick mode as a smoke test (benches/run.sh --smoke).
 # Installs what a fresh machine lacks (Debian packages via apt-get). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,8 @@ run_part rust-package bash tests/rust-package.sh
 [ -f bindings/dotnet/test-package.sh ] && run_part dotnet-package bash bindings/dotnet/test-package.sh
 [ -f tests/replicas/run.sh ] && run_part replicas bash tests/replicas/run.sh
 run_part quickstart cargo run --release --example quickstart
+# The peer benchmark suite's quick mode as a smoke test: every contender runs, no timing judged.
+[ -f benches/run.sh ] && run_part bench-smoke bash benches/run.sh --smoke
 
 echo
 if [ ${#failed_parts[@]} -gt 0 ]; then

@@ -1,0 +1,530 @@
+//! Contenders that link singlewriter's own rusqlite (0.41, bundled SQLite): singlewriter through
+//! its Rust API, raw rusqlite used four ways (autocommit on one connection, one connection per
+//! thread with busy_timeout, one connection behind a mutex, one bulk transaction), a
+//! `RwLock<HashMap>` application cache (reference for cache hits), and async-sqlite (a writer
+//! `Client` plus a read-only `Pool`). One measurement per process; see `harness`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use harness::aio::{self, AsyncOp, BoxFut};
+use harness::{
+    die, report, unsupported, Args, Clock, Extra, Fail, Held, Op, Outcome, Sampler, Tally, Ticket,
+    COUNT, INSERT, POINT, TEXT, UPDATE,
+};
+use singlewriter::{params, Status, Writer};
+
+#[path = "../../common/rusqlite_ops.rs"]
+mod ops;
+
+fn main() {
+    let args = Args::parse();
+    match args.contender.as_str() {
+        "singlewriter-rust" => singlewriter_rust(&args),
+        "raw" => raw(&args),
+        "naive" => naive(&args),
+        "mutex" => mutex(&args),
+        "bulk" => bulk(&args),
+        "appcache" => appcache(&args),
+        "async-sqlite" => async_sqlite(&args),
+        other => die(&format!("unknown contender {other}")),
+    }
+}
+
+fn rows_now(args: &Args) -> i64 {
+    match ops::open(&args.db, "NORMAL", false) {
+        Ok(c) => ops::count(&c),
+        Err(e) => die(&e),
+    }
+}
+
+fn rusqlite_extra(args: &Args, note: &str) -> Extra {
+    Extra {
+        sqlite_version: ops::sqlite_version(),
+        library: "rusqlite 0.41.1".into(),
+        txn_note: if args.workload == "w3" {
+            String::new()
+        } else {
+            "1 (autocommit)".into()
+        },
+        note: note.into(),
+        ..Extra::default()
+    }
+}
+
+fn no_edge() -> impl FnMut() {
+    || {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw rusqlite
+
+/// One connection, one thread, autocommit: the single-threaded baseline.
+fn raw(args: &Args) {
+    if args.producers != 1 || !matches!(args.workload.as_str(), "w1" | "w3") {
+        unsupported(
+            args,
+            "one connection on one thread: W1 and W3 with 1 producer",
+        );
+    }
+    let mut x = rusqlite_extra(args, "one connection, one thread, prepared statement cache");
+    x.rows_before = rows_now(args);
+    let clock = Clock::default();
+    let sync = args.sync.clone();
+    let t = harness::threads(
+        args,
+        &clock,
+        1,
+        &|_| ops::open(&args.db, &sync, false).unwrap_or_else(|e| die(&e)),
+        &|c, op| ops::run(c, op),
+        &mut no_edge(),
+        &mut no_edge(),
+    );
+    x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
+
+/// N connections (one per thread), each with busy_timeout 5 s: the naive approach.
+fn naive(args: &Args) {
+    if args.workload == "w2" {
+        unsupported(
+            args,
+            "blocking API: no writes in flight without a thread each",
+        );
+    }
+    let mut x = rusqlite_extra(
+        args,
+        "a connection per thread, busy_timeout 5 s, autocommit",
+    );
+    x.rows_before = rows_now(args);
+    let clock = Clock::default();
+    let sync = args.sync.clone();
+    let sampler = (args.workload == "w5").then(|| Sampler::start(None));
+    let t = harness::threads(
+        args,
+        &clock,
+        args.producers,
+        &|_| ops::open(&args.db, &sync, false).unwrap_or_else(|e| die(&e)),
+        &|c, op| ops::run(c, op),
+        &mut no_edge(),
+        &mut no_edge(),
+    );
+    if let Some(s) = sampler {
+        x.rss_kb = Some(s.finish().0);
+        x.note.push_str(&format!(
+            "; blocking: at most {} writes in flight (one per thread)",
+            args.producers
+        ));
+    }
+    x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
+
+/// One connection shared by every thread behind a `std::sync::Mutex`.
+fn mutex(args: &Args) {
+    if args.workload == "w2" {
+        unsupported(
+            args,
+            "blocking API: no writes in flight without a thread each",
+        );
+    }
+    let mut x = rusqlite_extra(args, "one connection behind a Mutex, autocommit");
+    x.rows_before = rows_now(args);
+    let conn = Mutex::new(ops::open(&args.db, &args.sync, false).unwrap_or_else(|e| die(&e)));
+    let clock = Clock::default();
+    let sampler = (args.workload == "w5").then(|| Sampler::start(None));
+    let t = harness::threads(
+        args,
+        &clock,
+        args.producers,
+        &|_| (),
+        &|_, op| match conn.lock() {
+            Ok(c) => ops::run(&c, op),
+            Err(_) => Err(Fail::Other("mutex poisoned".into())),
+        },
+        &mut no_edge(),
+        &mut no_edge(),
+    );
+    if let Some(s) = sampler {
+        x.rss_kb = Some(s.finish().0);
+        x.note.push_str(&format!(
+            "; blocking: at most {} writes in flight (one per thread)",
+            args.producers
+        ));
+    }
+    drop(conn);
+    x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
+
+/// One transaction, one prepared statement, timed from BEGIN to the end of COMMIT: the
+/// physical limit for inserts on this disk.
+fn bulk(args: &Args) {
+    if !matches!(args.workload.as_str(), "w1" | "w2") {
+        unsupported(args, "the bulk line is for W1/W2");
+    }
+    let mut x = rusqlite_extra(
+        args,
+        "one thread, BEGIN; INSERT × n; COMMIT (timed including COMMIT)",
+    );
+    x.rows_before = rows_now(args);
+    let mut c = ops::open(&args.db, &args.sync, false).unwrap_or_else(|e| die(&e));
+    let clock = Clock::default();
+    let dur = Duration::from_secs_f64(args.secs);
+    let start = Instant::now();
+    let mut n = 0u64;
+    let r: rusqlite::Result<()> = (|| {
+        let tx = c.transaction()?;
+        {
+            let mut s = tx.prepare_cached(INSERT)?;
+            while start.elapsed() < dur {
+                for _ in 0..256 {
+                    s.execute(rusqlite::params![n as i64, TEXT])?;
+                    n += 1;
+                }
+            }
+        }
+        tx.commit()
+    })();
+    let end = Instant::now();
+    if let Err(e) = r {
+        die(&format!("bulk insert: {e}"));
+    }
+    clock.set_window(start, end);
+    drop(c);
+    let t = Tally {
+        writes: n,
+        inserts_total: n,
+        ..Tally::default()
+    };
+    x.writes_per_txn = Some(n as f64);
+    x.txn_note.clear();
+    x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
+
+/// W3 reference: an application-level `RwLock<HashMap>` (get + clone), no SQLite at all.
+fn appcache(args: &Args) {
+    if args.workload != "w3" || args.mode != "hit" {
+        unsupported(args, "reference for W3 cache hits only");
+    }
+    let mut x = rusqlite_extra(
+        args,
+        "RwLock<HashMap<i64, (i64, String)>> filled from the table; get + clone",
+    );
+    x.library = "std RwLock<HashMap> (reference, no SQLite)".into();
+    x.rows_before = rows_now(args);
+    let c = ops::open(&args.db, "NORMAL", false).unwrap_or_else(|e| die(&e));
+    let mut map = HashMap::new();
+    {
+        let mut s = c
+            .prepare("SELECT id, a, b FROM t")
+            .unwrap_or_else(|e| die(&e.to_string()));
+        let rows = s
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    (r.get::<_, i64>(1)?, r.get::<_, String>(2)?),
+                ))
+            })
+            .unwrap_or_else(|e| die(&e.to_string()));
+        for row in rows.flatten() {
+            map.insert(row.0, row.1);
+        }
+    }
+    drop(c);
+    let cache = RwLock::new(map);
+    let clock = Clock::default();
+    let t = harness::threads(
+        args,
+        &clock,
+        args.producers,
+        &|_| (),
+        &|_, op| match op {
+            Op::Read { id } => match cache.read().ok().and_then(|m| m.get(&id).cloned()) {
+                Some(v) => {
+                    std::hint::black_box(v);
+                    Ok(())
+                }
+                None => Err(Fail::Other(format!("key {id} missing"))),
+            },
+            _ => Err(Fail::Other("reads only".into())),
+        },
+        &mut no_edge(),
+        &mut no_edge(),
+    );
+    x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
+
+// ---------------------------------------------------------------------------------------------
+// singlewriter, Rust API
+
+fn sw_fail(e: singlewriter::Error) -> Fail {
+    let m = e.to_string();
+    match e.status() {
+        Status::Busy => Fail::Busy(m),
+        Status::QueueFull => Fail::QueueFull(m),
+        Status::Timeout => Fail::Timeout(m),
+        _ => Fail::Other(m),
+    }
+}
+
+fn sw_count(w: &Writer) -> i64 {
+    w.query(COUNT, &[])
+        .ok()
+        .and_then(|r| r.get(0, 0).map(|v| v.as_i64()))
+        .unwrap_or(-1)
+}
+
+/// singlewriter through its Rust API, default options except `Synchronous`.
+fn singlewriter_rust(args: &Args) {
+    let cs = format!(
+        "Data Source={};Synchronous={}",
+        args.db.display(),
+        args.sync
+    );
+    let w = Writer::open(&cs).unwrap_or_else(|e| die(&format!("Writer::open: {e}")));
+    let version = w
+        .query("SELECT sqlite_version()", &[])
+        .ok()
+        .and_then(|r| r.get(0, 0).map(|v| format!("{v:?}")))
+        .unwrap_or_default();
+    let mut x = Extra {
+        sqlite_version: version
+            .trim_start_matches("Text(\"")
+            .trim_end_matches("\")")
+            .to_string(),
+        library: format!("singlewriter {} (Rust API)", singlewriter::VERSION),
+        rows_before: sw_count(&w),
+        note: "default options; Synchronous from the run".into(),
+        ..Extra::default()
+    };
+    let clock = Arc::new(Clock::default());
+    let before = Mutex::new(None);
+    let after = Mutex::new(None);
+    let mut on_start = || *before.lock().unwrap() = w.stats().ok();
+    let mut on_end = || *after.lock().unwrap() = w.stats().ok();
+    let keys: Vec<String> = (0..=harness::ROWS).map(|id| format!("t:{id}")).collect();
+    let cached = (args.workload == "w3" && args.mode == "hit")
+        || (args.workload == "w4" && args.mode == "cached");
+    let blocking_op = |op: Op| -> Outcome {
+        let r = match op {
+            Op::Insert { a } => w.execute(INSERT, &params![a, TEXT]).map(|_| ()),
+            Op::Update { id, a } => w.execute(UPDATE, &params![id, a]).map(|_| ()),
+            Op::Read { id } if cached => w.read(&keys[id as usize], POINT, &params![id]).map(|r| {
+                std::hint::black_box(r.get(0, 1).is_some());
+            }),
+            Op::Read { id } => w.query(POINT, &params![id]).map(|r| {
+                std::hint::black_box(r.get(0, 1).is_some());
+            }),
+        };
+        r.map_err(sw_fail)
+    };
+    let submit = |op: Op, ticket: Ticket| {
+        let Op::Insert { a } = op else {
+            ticket.refused(Fail::Other("inserts only".into()));
+            return;
+        };
+        // The ticket moves into the completion; when enqueue refuses, the library drops the
+        // closure unrun and `Held` hands the ticket back on this thread.
+        let held = Held::new(ticket);
+        let r = w.enqueue(
+            INSERT,
+            params![a, TEXT],
+            Some(Box::new(move |r| {
+                held.complete(r.map(|_| ()).map_err(sw_fail))
+            })),
+        );
+        if let Err(e) = r {
+            match Held::take_refused() {
+                Some(t) => t.refused(sw_fail(e)),
+                None => eprintln!("enqueue refused a write whose ticket was not handed back: {e}"),
+            }
+        }
+    };
+    let t = match args.workload.as_str() {
+        "w1" | "w3" | "w4" => harness::threads(
+            args,
+            &clock,
+            args.producers,
+            &|_| (),
+            &|_, op| blocking_op(op),
+            &mut on_start,
+            &mut on_end,
+        ),
+        "w2" | "w5" => {
+            let sampler = (args.workload == "w5").then(|| {
+                let w2 = Writer::open(&cs).unwrap_or_else(|e| die(&format!("Writer::open: {e}")));
+                Sampler::start(Some(Box::new(move || w2.stats().ok().map(|s| s.queued))))
+            });
+            let window = (args.workload == "w2").then_some(args.window);
+            let (t, flow) = harness::callbacks(
+                args,
+                &clock,
+                args.producers,
+                window,
+                &submit,
+                &mut on_start,
+                &mut on_end,
+                &mut || {
+                    let _ = w.flush(Some(Duration::from_secs(120)));
+                },
+            );
+            x.flow = Some(flow);
+            if let Some(s) = sampler {
+                let (rss, q) = s.finish();
+                x.rss_kb = Some(rss);
+                x.max_queued = q;
+                // `queued` counts every write not yet acknowledged: the queue (≤ Queue Capacity)
+                // plus the group being committed (≤ Max Batch).
+                x.queue_bound = Some((w.options().queue_capacity + w.options().max_batch) as u64);
+            }
+            if !flow.drained {
+                report(args, &clock, &t, &x); // exits: the backlog outlived the drain deadline
+            }
+            t
+        }
+        _ => die("unknown workload"),
+    };
+    if let (Some(b), Some(a)) = (*before.lock().unwrap(), *after.lock().unwrap()) {
+        let txns = a.transactions.saturating_sub(b.transactions);
+        if txns > 0 && args.workload != "w3" {
+            x.writes_per_txn = Some(a.committed.saturating_sub(b.committed) as f64 / txns as f64);
+        }
+        x.lib_p50_us = Some(a.latency_p50_us as f64);
+        x.lib_p99_us = Some(a.latency_p99_us as f64);
+    }
+    x.rows_after = sw_count(&w);
+    if let Err(e) = w.close() {
+        die(&format!("close: {e}"));
+    }
+    report(args, &clock, &t, &x);
+}
+
+// ---------------------------------------------------------------------------------------------
+// async-sqlite
+
+fn async_fail(e: async_sqlite::Error) -> Fail {
+    match &e {
+        async_sqlite::Error::Rusqlite(inner) => match inner.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+                Fail::Busy(e.to_string())
+            }
+            _ => Fail::Other(e.to_string()),
+        },
+        _ => Fail::Other(e.to_string()),
+    }
+}
+
+/// async-sqlite as its documentation suggests for WAL: one `Client` (one connection on its own
+/// thread) for writes, a read-only `Pool` (one connection per core) for reads.
+fn async_sqlite(args: &Args) {
+    let rt = aio::runtime();
+    let mut x = rusqlite_extra(
+        args,
+        "writer Client (1 connection) + read-only Pool (1 connection per core)",
+    );
+    x.library = "async-sqlite 0.7.0 (rusqlite 0.41.1)".into();
+    x.rows_before = rows_now(args);
+    let sync = args.sync.clone();
+    let (client, pool) = rt.block_on(async {
+        let client = async_sqlite::ClientBuilder::new()
+            .path(&args.db)
+            .journal_mode(async_sqlite::JournalMode::Wal)
+            .open()
+            .await
+            .unwrap_or_else(|e| die(&format!("async-sqlite open: {e}")));
+        let s = sync.clone();
+        client
+            .conn(move |c| Ok(ops::configure(c, &s, false)))
+            .await
+            .unwrap_or_else(|e| die(&e.to_string()))
+            .unwrap_or_else(|e| die(&e));
+        let pool = async_sqlite::PoolBuilder::new()
+            .path(&args.db)
+            .flags(
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .open()
+            .await
+            .unwrap_or_else(|e| die(&format!("async-sqlite pool: {e}")));
+        let s = sync.clone();
+        for r in pool
+            .conn_for_each(move |c| Ok(ops::configure(c, &s, true)))
+            .await
+        {
+            r.unwrap_or_else(|e| die(&e.to_string()))
+                .unwrap_or_else(|e| die(&e));
+        }
+        (client, pool)
+    });
+    let op: AsyncOp = {
+        let (client, pool) = (client.clone(), pool.clone());
+        Arc::new(move |_w, op: Op| -> BoxFut {
+            let (client, pool) = (client.clone(), pool.clone());
+            Box::pin(async move {
+                let r = match op {
+                    Op::Read { .. } => pool.conn(move |c| Ok(ops::run(c, op))).await,
+                    _ => client.conn(move |c| Ok(ops::run(c, op))).await,
+                };
+                r.map_err(async_fail).and_then(|o| o)
+            })
+        })
+    };
+    let clock = Arc::new(Clock::default());
+    let t = match args.workload.as_str() {
+        "w1" | "w3" | "w4" => aio::tasks(
+            &rt,
+            args,
+            &clock,
+            args.producers,
+            op,
+            &mut no_edge(),
+            &mut no_edge(),
+        ),
+        "w2" => {
+            let (t, flow) = aio::pipelined(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                args.window,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
+            x.flow = Some(flow);
+            t
+        }
+        "w5" => {
+            let sampler = Sampler::start(None);
+            let (t, flow) = aio::overload(
+                &rt,
+                args,
+                &clock,
+                args.producers,
+                op,
+                &mut no_edge(),
+                &mut no_edge(),
+            );
+            x.flow = Some(flow);
+            x.rss_kb = Some(sampler.finish().0);
+            if !flow.drained {
+                report(args, &clock, &t, &x); // exits: the backlog outlived the drain deadline
+            }
+            x.note
+                .push_str("; the Client's command queue is unbounded by default");
+            t
+        }
+        _ => die("unknown workload"),
+    };
+    rt.block_on(async {
+        let _ = client.close().await;
+        let _ = pool.close().await;
+    });
+    x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
