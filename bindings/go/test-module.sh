@@ -66,7 +66,7 @@ check "app-static (-tags singlewriter_static) needs no libsinglewriter.so, no ch
 
 # 2. The module copy builds and vets alone; go.mod's version is the oldest that passes.
 mod="$app/third_party/singlewriter-go"
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig" CGO_LDFLAGS="-Wl,-rpath,$prefix/lib"
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig" CGO_LDFLAGS="-O2 -g -Wl,-rpath,$prefix/lib"
 check "go vet ./... in the copied module (pkg-config, no checkout)" sh -c "cd '$mod' && go vet ./..."
 declared="$(sed -n 's/^go \(1\.[0-9]*\).*/\1/p' "$mod/go.mod")"
 older="1.$(( ${declared#1.} - 1 ))"

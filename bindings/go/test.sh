@@ -51,8 +51,9 @@ fi
 # ../../target/release and ../../include; these flags come first on the command line, so
 # SW_LIB_DIR / SW_INCLUDE_DIR win. test-module.sh builds a copy against an installed prefix.
 export CGO_ENABLED=1
-export CGO_CFLAGS="-I$SW_INCLUDE_DIR ${CGO_CFLAGS:-}"
-export CGO_LDFLAGS="-L$SW_LIB_DIR -Wl,-rpath,$SW_LIB_DIR ${CGO_LDFLAGS:-}"
+# Go uses -O2 -g only when CGO_CFLAGS is unset: keep them when adding the include path.
+export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -I$SW_INCLUDE_DIR"
+export CGO_LDFLAGS="${CGO_LDFLAGS:--O2 -g} -L$SW_LIB_DIR -Wl,-rpath,$SW_LIB_DIR"
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false -tags=singlewriter_dev"
 export GOTOOLCHAIN=local
 cd "$here"
