@@ -11,11 +11,20 @@ fn check_ranges(s: &str, o: &Options) {
     assert!(o.sample_rate >= 1, "{s:?}: Sample Rate {}", o.sample_rate);
     assert!(o.readers >= 1, "{s:?}: Readers {}", o.readers);
     assert!(o.max_batch >= 1, "{s:?}: Max Batch {}", o.max_batch);
-    assert!(o.queue_capacity >= 1, "{s:?}: Queue Capacity {}", o.queue_capacity);
-    assert!(o.signal_capacity >= 1, "{s:?}: Signal Capacity {}", o.signal_capacity);
+    assert!(
+        o.queue_capacity >= 1,
+        "{s:?}: Queue Capacity {}",
+        o.queue_capacity
+    );
+    assert!(
+        o.signal_capacity >= 1,
+        "{s:?}: Signal Capacity {}",
+        o.signal_capacity
+    );
     assert!(o.hot_access_threshold >= 1, "{s:?}: Hot Access Threshold");
     assert!(
-        ["WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"].contains(&o.journal_mode.as_str()),
+        ["WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"]
+            .contains(&o.journal_mode.as_str()),
         "{s:?}: Journal Mode {}",
         o.journal_mode
     );
@@ -75,7 +84,10 @@ fuzz_target!(|data: &[u8]| {
         (Err(a), Err(b)) => {
             assert_eq!(a.status(), b.status(), "{s:?}");
             assert!(
-                matches!(a.status(), Status::InvalidArgument | Status::InvalidUtf8 | Status::Io),
+                matches!(
+                    a.status(),
+                    Status::InvalidArgument | Status::InvalidUtf8 | Status::Io
+                ),
                 "{s:?}: unexpected status {:?}: {}",
                 a.status(),
                 a.message()

@@ -18,8 +18,14 @@ use singlewriter::{Param, Status, Value, ValueRef, Writer};
 
 #[derive(Arbitrary, Debug)]
 enum Name {
-    Positional { numbered: bool },
-    Ident { param_prefix: u8, sql_prefix: u8, style: u8 },
+    Positional {
+        numbered: bool,
+    },
+    Ident {
+        param_prefix: u8,
+        sql_prefix: u8,
+        style: u8,
+    },
     Odd(String),
 }
 
@@ -48,8 +54,9 @@ impl Val {
 enum Input {
     Echo {
         params: Vec<(Name, Val)>,
-        extra_named: u16,
-        extra_positional: u16,
+        extra_named: u8,
+        extra_positional: u8,
+        many: u16,
         shuffle: u64,
     },
     Raw {
@@ -114,14 +121,25 @@ fn check_status(what: &str, sql: &str, e: &singlewriter::Error) {
     if e.status() == Status::Misuse {
         // Issue 9, defect 5: statement-less SQL is MISUSE on some entry points.
         let known = sw_fuzz::skip_known() && sw_fuzz::is_statementless(sql);
-        assert!(known, "{what} {sql:?}: MISUSE outside any callback: {}", e.message());
+        assert!(
+            known,
+            "{what} {sql:?}: MISUSE outside any callback: {}",
+            e.message()
+        );
     }
 }
 
-fn echo(params: Vec<(Name, Val)>, extra_named: u16, extra_positional: u16, shuffle: u64) {
+/// Generated parameters beyond the listed ones: a few, or (for 0xff) up to 2,999.
+fn extra(n: u8, many: u16) -> usize {
+    if n == 0xff {
+        (many % 3000) as usize
+    } else {
+        (n % 4) as usize
+    }
+}
+
+fn echo(params: Vec<(Name, Val)>, extra_named: usize, extra_positional: usize, shuffle: u64) {
     let w = writer();
-    let extra_named = (extra_named % 3000) as usize;
-    let extra_positional = (extra_positional % 3000) as usize;
     // SQL expressions: positional first, then named.
     let mut positional_sql = Vec::new();
     let mut positional_vals = Vec::new();
@@ -134,15 +152,26 @@ fn echo(params: Vec<(Name, Val)>, extra_named: u16, extra_positional: u16, shuff
         match name {
             Name::Positional { numbered } => {
                 let k = positional_sql.len() + 1;
-                positional_sql.push(if *numbered { format!("?{k}") } else { "?".into() });
+                positional_sql.push(if *numbered {
+                    format!("?{k}")
+                } else {
+                    "?".into()
+                });
                 positional_vals.push(expected(val));
                 list.push(Param::positional(val.value()));
             }
-            Name::Ident { param_prefix, sql_prefix, style } => {
+            Name::Ident {
+                param_prefix,
+                sql_prefix,
+                style,
+            } => {
                 let id = ident(i, *style);
                 named_sql.push(format!("{}{id}", prefix(*sql_prefix, false)));
                 named_vals.push(expected(val));
-                list.push(Param::named(format!("{}{id}", prefix(*param_prefix, true)), val.value()));
+                list.push(Param::named(
+                    format!("{}{id}", prefix(*param_prefix, true)),
+                    val.value(),
+                ));
                 idents.push(id);
             }
             Name::Odd(s) => {
@@ -178,14 +207,20 @@ fn echo(params: Vec<(Name, Val)>, extra_named: u16, extra_positional: u16, shuff
     if shuffle != 0 && list.len() > 1 {
         let mut s = shuffle;
         for i in (1..list.len()).rev() {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let j = (s >> 33) as usize % (i + 1);
             if list[i].name.is_some() && list[j].name.is_some() {
                 list.swap(i, j);
             }
         }
     }
-    let exprs: Vec<String> = positional_sql.iter().chain(&named_sql).map(|e| format!("({e})")).collect();
+    let exprs: Vec<String> = positional_sql
+        .iter()
+        .chain(&named_sql)
+        .map(|e| format!("({e})"))
+        .collect();
     let sql = format!("VALUES {}", exprs.join(","));
     let want: Vec<&Value> = positional_vals.iter().chain(&named_vals).collect();
     let must_fail = !odd_names.is_empty();
@@ -203,28 +238,57 @@ fn echo(params: Vec<(Name, Val)>, extra_named: u16, extra_positional: u16, shuff
     for (what, r) in &results {
         match r {
             Ok(rows) => {
-                assert!(!must_fail, "{what}: odd names {odd_names:?} bound: {sql:?} {list:?}");
+                assert!(
+                    !must_fail,
+                    "{what}: odd names {odd_names:?} bound: {sql:?} {list:?}"
+                );
                 assert_eq!(rows.row_count(), want.len(), "{what} {sql:?}");
                 assert_eq!(rows.column_count(), 1, "{what} {sql:?}");
                 for (i, v) in want.iter().enumerate() {
                     let got = rows.get(i, 0).expect("cell in range");
-                    assert!(same(got, v), "{what} row {i}: got {got:?}, want {v:?}; {sql:?} {list:?}");
+                    assert!(
+                        same(got, v),
+                        "{what} row {i}: got {got:?}, want {v:?}; {sql:?} {list:?}"
+                    );
                 }
             }
             Err(e) => {
                 check_status(what, &sql, e);
-                assert!(must_fail, "{what} failed: {:?} {}; {sql:?} {list:?}", e.status(), e.message());
-                assert_eq!(e.status(), Status::InvalidArgument, "{what}: {}", e.message());
+                assert!(
+                    must_fail,
+                    "{what} failed: {:?} {}; {sql:?} {list:?}",
+                    e.status(),
+                    e.message()
+                );
+                assert_eq!(
+                    e.status(),
+                    Status::InvalidArgument,
+                    "{what}: {}",
+                    e.message()
+                );
             }
         }
     }
     let executed = w.execute(&sql, &list);
     match &executed {
-        Ok(_) => assert!(!must_fail, "execute: odd names {odd_names:?} bound: {sql:?}"),
+        Ok(_) => assert!(
+            !must_fail,
+            "execute: odd names {odd_names:?} bound: {sql:?}"
+        ),
         Err(e) => {
             check_status("execute", &sql, e);
-            assert!(must_fail, "execute failed: {:?} {}; {sql:?} {list:?}", e.status(), e.message());
-            assert_eq!(e.status(), Status::InvalidArgument, "execute: {}", e.message());
+            assert!(
+                must_fail,
+                "execute failed: {:?} {}; {sql:?} {list:?}",
+                e.status(),
+                e.message()
+            );
+            assert_eq!(
+                e.status(),
+                Status::InvalidArgument,
+                "execute: {}",
+                e.message()
+            );
         }
     }
 }
@@ -235,7 +299,10 @@ fn raw(sql: String, params: Vec<(Option<String>, Val)>, path: u8) {
     }
     let list: Vec<Param> = params
         .iter()
-        .map(|(n, v)| Param { name: n.clone(), value: v.value() })
+        .map(|(n, v)| Param {
+            name: n.clone(),
+            value: v.value(),
+        })
         .collect();
     let w = writer();
     let r = match path % 3 {
@@ -250,9 +317,18 @@ fn raw(sql: String, params: Vec<(Option<String>, Val)>, path: u8) {
 
 fuzz_target!(|input: Input| {
     match input {
-        Input::Echo { params, extra_named, extra_positional, shuffle } => {
-            echo(params, extra_named, extra_positional, shuffle)
-        }
+        Input::Echo {
+            params,
+            extra_named,
+            extra_positional,
+            many,
+            shuffle,
+        } => echo(
+            params,
+            extra(extra_named, many),
+            extra(extra_positional, many),
+            shuffle,
+        ),
         Input::Raw { sql, params, path } => raw(sql, params, path),
     }
 });

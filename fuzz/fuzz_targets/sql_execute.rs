@@ -18,8 +18,14 @@ use singlewriter::{Error, Statement, Status, Writer};
 enum Op {
     Execute(String),
     Enqueue(String),
-    Batch { sqls: Vec<String>, transactional: bool },
-    Transaction { sqls: Vec<(bool, String)>, commit: bool },
+    Batch {
+        sqls: Vec<String>,
+        transactional: bool,
+    },
+    Transaction {
+        sqls: Vec<(bool, String)>,
+        commit: bool,
+    },
 }
 
 struct State {
@@ -27,7 +33,10 @@ struct State {
     inputs: u64,
 }
 
-static STATE: Mutex<State> = Mutex::new(State { writer: None, inputs: 0 });
+static STATE: Mutex<State> = Mutex::new(State {
+    writer: None,
+    inputs: 0,
+});
 
 const SETUP: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS t(a INTEGER PRIMARY KEY, b TEXT, c BLOB)",
@@ -59,7 +68,11 @@ fn check(what: &str, sql: &str, e: &Error) {
     assert_ne!(e.status(), Status::Panic, "{what} {sql:?}: {}", e.message());
     if e.status() == Status::Misuse {
         let known = sw_fuzz::skip_known() && sw_fuzz::is_statementless(sql);
-        assert!(known, "{what} {sql:?}: MISUSE from a plain write call: {}", e.message());
+        assert!(
+            known,
+            "{what} {sql:?}: MISUSE from a plain write call: {}",
+            e.message()
+        );
     }
 }
 
@@ -67,8 +80,12 @@ fuzz_target!(|ops: Vec<Op>| {
     let ops: Vec<Op> = ops.into_iter().take(8).collect();
     let all_bounded = ops.iter().all(|op| match op {
         Op::Execute(s) | Op::Enqueue(s) => sw_fuzz::sql_is_bounded(s),
-        Op::Batch { sqls, .. } => sqls.len() <= 8 && sqls.iter().all(|s| sw_fuzz::sql_is_bounded(s)),
-        Op::Transaction { sqls, .. } => sqls.len() <= 8 && sqls.iter().all(|(_, s)| sw_fuzz::sql_is_bounded(s)),
+        Op::Batch { sqls, .. } => {
+            sqls.len() <= 8 && sqls.iter().all(|s| sw_fuzz::sql_is_bounded(s))
+        }
+        Op::Transaction { sqls, .. } => {
+            sqls.len() <= 8 && sqls.iter().all(|(_, s)| sw_fuzz::sql_is_bounded(s))
+        }
     });
     if !all_bounded {
         return;
@@ -99,7 +116,12 @@ fuzz_target!(|ops: Vec<Op>| {
                     Vec::new(),
                     Some(Box::new(move |r: singlewriter::Result<_>| {
                         if let Err(e) = &r {
-                            assert_ne!(e.status(), Status::Panic, "enqueue {sql_copy:?}: {}", e.message());
+                            assert_ne!(
+                                e.status(),
+                                Status::Panic,
+                                "enqueue {sql_copy:?}: {}",
+                                e.message()
+                            );
                         }
                         fired.fetch_add(1, Ordering::SeqCst);
                     })),
@@ -111,14 +133,26 @@ fuzz_target!(|ops: Vec<Op>| {
                     Err(e) => check("enqueue", sql, &e),
                 }
             }
-            Op::Batch { sqls, transactional } => {
-                let stmts: Vec<Statement> = sqls.iter().map(|s| Statement::new(s.clone(), Vec::new())).collect();
+            Op::Batch {
+                sqls,
+                transactional,
+            } => {
+                let stmts: Vec<Statement> = sqls
+                    .iter()
+                    .map(|s| Statement::new(s.clone(), Vec::new()))
+                    .collect();
                 if let Err(e) = w.batch(stmts, *transactional) {
                     let all = sqls.join(" | ");
                     assert_ne!(e.status(), Status::Panic, "batch {all:?}: {}", e.message());
                     if e.status() == Status::Misuse {
-                        let known = sw_fuzz::skip_known() && (sqls.is_empty() || sqls.iter().any(|s| sw_fuzz::is_statementless(s)));
-                        assert!(known, "batch {all:?}: MISUSE from a plain write call: {}", e.message());
+                        let known = sw_fuzz::skip_known()
+                            && (sqls.is_empty()
+                                || sqls.iter().any(|s| sw_fuzz::is_statementless(s)));
+                        assert!(
+                            known,
+                            "batch {all:?}: MISUSE from a plain write call: {}",
+                            e.message()
+                        );
                     }
                 }
             }
@@ -128,15 +162,28 @@ fuzz_target!(|ops: Vec<Op>| {
                         // Inside a transaction, statements that cannot run there (VACUUM,
                         // PRAGMA, transaction control) are MISUSE by design; any status will do,
                         // but never a panic.
-                        let r = if *query { tx.query(sql, &[]).map(|_| ()) } else { tx.execute(sql, &[]).map(|_| ()) };
+                        let r = if *query {
+                            tx.query(sql, &[]).map(|_| ())
+                        } else {
+                            tx.execute(sql, &[]).map(|_| ())
+                        };
                         if let Err(e) = r {
                             assert_ne!(e.status(), Status::Panic, "txn {sql:?}: {}", e.message());
                         }
                     }
-                    if *commit { Ok(()) } else { Err(Error::new(Status::Rollback, "fuzz rollback")) }
+                    if *commit {
+                        Ok(())
+                    } else {
+                        Err(Error::new(Status::Rollback, "fuzz rollback"))
+                    }
                 });
                 if let Err(e) = r {
-                    assert_ne!(e.status(), Status::Panic, "transaction {sqls:?}: {}", e.message());
+                    assert_ne!(
+                        e.status(),
+                        Status::Panic,
+                        "transaction {sqls:?}: {}",
+                        e.message()
+                    );
                 }
             }
         }
@@ -145,11 +192,18 @@ fuzz_target!(|ops: Vec<Op>| {
         Ok(()) => {}
         Err(e) => {
             assert_ne!(e.status(), Status::Timeout, "flush timed out after {ops:?}");
-            assert_ne!(e.status(), Status::Panic, "flush after {ops:?}: {}", e.message());
+            assert_ne!(
+                e.status(),
+                Status::Panic,
+                "flush after {ops:?}: {}",
+                e.message()
+            );
         }
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while fired.load(Ordering::SeqCst) < enqueued.load(Ordering::SeqCst) && Instant::now() < deadline {
+    while fired.load(Ordering::SeqCst) < enqueued.load(Ordering::SeqCst)
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(1));
     }
     std::thread::sleep(Duration::from_micros(50));

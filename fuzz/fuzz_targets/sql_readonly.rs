@@ -1,7 +1,8 @@
 //! The read-only guarantee: any SQL through `query` or `read` leaves the database exactly as it
 //! was. The database (WAL, a file in the scratch directory) has tables, an index, a view, a
 //! trigger and an AUTOINCREMENT table; its content hash (schema, every row, header pragmas) is
-//! taken once through a connection of the harness's own and compared after every input. Any
+//! taken once through a connection of the harness's own (after checking that it moves when the
+//! writer inserts, deletes and sets a pragma) and compared after every input. Any
 //! SQL gets a status, never a panic, and never MISUSE (issue 9's defect 5, statement-less SQL,
 //! is skipped by name when `SW_FUZZ_SKIP_KNOWN=1`).
 #![no_main]
@@ -40,10 +41,22 @@ fn fixture() -> &'static Fixture {
         let writer = Writer::open(&format!("Data Source={};Busy Timeout=2000", path.display()))
             .expect("open the read-only fixture");
         for stmt in SCHEMA {
-            writer.execute(stmt, &[]).unwrap_or_else(|e| panic!("{stmt}: {e:?}"));
+            writer
+                .execute(stmt, &[])
+                .unwrap_or_else(|e| panic!("{stmt}: {e:?}"));
         }
         writer.flush(None).expect("flush");
         let hash = ContentHash::open(&path);
+        // The oracle must see a write: one through the writer (a row, then the header) moves
+        // the hash; the hash compared against is taken after them.
+        let before = hash.hash();
+        writer.execute("INSERT INTO u VALUES ('self-check', 3)", &[]).expect("self-check insert");
+        let after_insert = hash.hash();
+        assert_ne!(before.0, after_insert.0, "the content hash missed an INSERT");
+        writer.execute("DELETE FROM u WHERE x = 'self-check'", &[]).expect("self-check delete");
+        writer.execute("PRAGMA user_version = 8", &[]).expect("self-check pragma");
+        let after_pragma = hash.hash();
+        assert_ne!(after_insert.0, after_pragma.0, "the content hash missed a DELETE and a PRAGMA");
         let want = hash.hash();
         Fixture { writer, hash, want }
     })
@@ -60,14 +73,25 @@ fuzz_target!(|data: &[u8]| {
     }
     let r = match path % 3 {
         0 => f.writer.query(&sql, &[]).map(|_| ()),
-        1 => f.writer.read(&format!("k{}", path / 3), &sql, &[]).map(|_| ()),
-        _ => f.writer.query(&sql, &[]).and_then(|_| f.writer.read("same", &sql, &[])).map(|_| ()),
+        1 => f
+            .writer
+            .read(&format!("k{}", path / 3), &sql, &[])
+            .map(|_| ()),
+        _ => f
+            .writer
+            .query(&sql, &[])
+            .and_then(|_| f.writer.read("same", &sql, &[]))
+            .map(|_| ()),
     };
     if let Err(e) = &r {
         assert_ne!(e.status(), Status::Panic, "{sql:?}: {}", e.message());
         if e.status() == Status::Misuse {
             let known = sw_fuzz::skip_known() && sw_fuzz::is_statementless(&sql);
-            assert!(known, "{sql:?}: MISUSE outside any callback: {}", e.message());
+            assert!(
+                known,
+                "{sql:?}: MISUSE outside any callback: {}",
+                e.message()
+            );
         }
     }
     let now = f.hash.hash();

@@ -34,12 +34,14 @@ pub fn skip_known() -> bool {
 
 /// Issue 9, defect 5: empty and comment-only SQL (`""`, `";"`, `"-- c"`) is MISUSE on some entry
 /// points (INVALID_ARGUMENT on others). True when `sql` holds no statement: only whitespace,
-/// semicolons and comments.
+/// semicolons and comments before its end or its first NUL (where SQLite stops reading).
 pub fn is_statementless(sql: &str) -> bool {
+    let sql = sql.split('\0').next().unwrap_or("");
     let b = sql.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i].is_ascii_whitespace() || b[i] == b';' {
+        // SQLite's whitespace includes the vertical tab (Rust's ASCII whitespace does not).
+        if b[i].is_ascii_whitespace() || b[i] == b'\x0b' || b[i] == b';' {
             i += 1;
         } else if b[i..].starts_with(b"--") {
             while i < b.len() && b[i] != b'\n' {
@@ -98,7 +100,10 @@ pub fn sql_is_bounded(sql: &str) -> bool {
                 return false;
             }
             if let Some(&next) = b.get(i + 1) {
-                if next == b'e' && b.get(i + 2).is_some_and(|c| c.is_ascii_digit() || *c == b'+') {
+                if next == b'e'
+                    && b.get(i + 2)
+                        .is_some_and(|c| c.is_ascii_digit() || *c == b'+')
+                {
                     return false;
                 }
             }
@@ -115,7 +120,7 @@ pub fn sql_is_bounded(sql: &str) -> bool {
 /// pragma can set (`user_version`, `application_id`, `journal_mode`, `page_size`,
 /// `auto_vacuum`, `freelist_count`, `page_count`).
 pub struct ContentHash {
-    db: Connection,
+    db: std::sync::Mutex<Connection>,
 }
 
 impl ContentHash {
@@ -129,14 +134,17 @@ impl ContentHash {
         .expect("open the hashing connection");
         db.busy_timeout(std::time::Duration::from_secs(30))
             .expect("busy timeout");
-        ContentHash { db }
+        ContentHash {
+            db: std::sync::Mutex::new(db),
+        }
     }
 
     /// The hash, and a short description for a failure report.
     pub fn hash(&self) -> (u64, String) {
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
         let mut h = std::collections::hash_map::DefaultHasher::new();
         let mut summary = String::new();
-        self.db.execute_batch("BEGIN").expect("begin");
+        db.execute_batch("BEGIN").expect("begin");
         for pragma in [
             "user_version",
             "application_id",
@@ -146,8 +154,7 @@ impl ContentHash {
             "freelist_count",
             "page_count",
         ] {
-            let v: rusqlite::types::Value = self
-                .db
+            let v: rusqlite::types::Value = db
                 .query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
                 .expect("pragma");
             format!("{v:?}").hash(&mut h);
@@ -155,8 +162,7 @@ impl ContentHash {
         }
         let mut tables: Vec<String> = Vec::new();
         {
-            let mut stmt = self
-                .db
+            let mut stmt = db
                 .prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name")
                 .expect("schema");
             let mut rows = stmt.query([]).expect("schema rows");
@@ -173,7 +179,7 @@ impl ContentHash {
         summary.push_str(&format!("tables={tables:?} "));
         for t in &tables {
             let q = format!("SELECT * FROM \"{}\"", t.replace('"', "\"\""));
-            let mut stmt = match self.db.prepare(&q) {
+            let mut stmt = match db.prepare(&q) {
                 Ok(s) => s,
                 Err(e) => {
                     // A virtual table whose module is missing, say: its text is hashed above.
@@ -198,7 +204,87 @@ impl ContentHash {
             }
             summary.push_str(&format!("{t}:{count} "));
         }
-        self.db.execute_batch("COMMIT").expect("commit");
+        db.execute_batch("COMMIT").expect("commit");
         (h.finish(), summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_db(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sw-fuzz-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("h.db")
+    }
+
+    /// The read-only target's oracle sees every kind of change a write could make.
+    #[test]
+    fn content_hash_sees_every_kind_of_write() {
+        let path = scratch_db("hash");
+        let w = Connection::open(&path).unwrap();
+        w.execute_batch(
+            "PRAGMA journal_mode=WAL; CREATE TABLE t(a INTEGER PRIMARY KEY, b);
+             INSERT INTO t VALUES (1, 'x');",
+        )
+        .unwrap();
+        let h = ContentHash::open(&path);
+        let mut last = h.hash().0;
+        assert_eq!(last, h.hash().0, "the hash is stable");
+        for change in [
+            "UPDATE t SET b = 'y'",
+            "UPDATE t SET b = x'79'",
+            "INSERT INTO t VALUES (2, NULL)",
+            "DELETE FROM t WHERE a = 2",
+            "CREATE INDEX t_b ON t(b)",
+            "CREATE VIEW v AS SELECT 1",
+            "PRAGMA user_version = 5",
+            "PRAGMA application_id = 9",
+            "CREATE TABLE e(x)",
+            "DROP TABLE e",
+        ] {
+            w.execute_batch(change).unwrap();
+            let now = h.hash().0;
+            assert_ne!(now, last, "the hash missed: {change}");
+            last = now;
+        }
+    }
+
+    #[test]
+    fn statementless_sql() {
+        for s in [
+            "",
+            ";",
+            " ;; ",
+            "-- c",
+            "/* c */",
+            "/* open",
+            "\x0b",
+            "\0SELECT 1",
+            " -- a\n ; /* b */",
+        ] {
+            assert!(is_statementless(s), "{s:?}");
+        }
+        for s in ["SELECT 1", "-- c\nSELECT 1", "/* c */ x", "; VACUUM"] {
+            assert!(!is_statementless(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn bounded_sql() {
+        assert!(sql_is_bounded("SELECT * FROM t, u WHERE a = 123456"));
+        for s in [
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT * FROM c",
+            "SELECT randomblob(1000000000)",
+            "SELECT zeroblob(9e8)",
+            "SELECT 1 << 40",
+            "SELECT * FROM t,t,t,t,t,t,t,t",
+            "ATTACH '/etc/x' AS y",
+            "VACUUM INTO 'x'",
+        ] {
+            assert!(!sql_is_bounded(s), "{s:?}");
+        }
     }
 }
