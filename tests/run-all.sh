@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of singlewriter: the Rust suite (including the header check), the C ABI suite
-# (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, and the quick start.
+# (plain, ASan+UBSan, valgrind), crash rounds, a short fuzzing run, the C, C++, Go and .NET
+# bindings, and the quick start.
 # Installs what a fresh machine lacks (Debian packages via apt-get). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,11 @@ command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/
 run_part build cargo build --release --all-targets
 run_part rust cargo test --release -- --test-threads=2
 [ -f tests/c/run.sh ] && run_part c bash tests/c/run.sh
+# 20 SIGKILL rounds under Synchronous=NORMAL and 20 under FULL, every job kind mixed (~20 s).
+[ -f tests/crash/run.sh ] && run_part crash-rounds bash tests/crash/run.sh 20
+# Every fuzz target for 90 s in all, from the committed corpora (builds cargo-fuzz targets and
+# the C-ABI libFuzzer harness first; installs clang and cargo-fuzz when missing).
+[ -f fuzz/run.sh ] && run_part fuzz bash fuzz/run.sh 90
 [ -f bindings/c/test.sh ] && run_part c-binding bash bindings/c/test.sh
 [ -f bindings/cpp/test.sh ] && run_part cpp bash bindings/cpp/test.sh
 [ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
