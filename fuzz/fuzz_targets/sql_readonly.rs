@@ -50,13 +50,25 @@ fn fixture() -> &'static Fixture {
         // The oracle must see a write: one through the writer (a row, then the header) moves
         // the hash; the hash compared against is taken after them.
         let before = hash.hash();
-        writer.execute("INSERT INTO u VALUES ('self-check', 3)", &[]).expect("self-check insert");
+        writer
+            .execute("INSERT INTO u VALUES ('self-check', 3)", &[])
+            .expect("self-check insert");
         let after_insert = hash.hash();
-        assert_ne!(before.0, after_insert.0, "the content hash missed an INSERT");
-        writer.execute("DELETE FROM u WHERE x = 'self-check'", &[]).expect("self-check delete");
-        writer.execute("PRAGMA user_version = 8", &[]).expect("self-check pragma");
+        assert_ne!(
+            before.0, after_insert.0,
+            "the content hash missed an INSERT"
+        );
+        writer
+            .execute("DELETE FROM u WHERE x = 'self-check'", &[])
+            .expect("self-check delete");
+        writer
+            .execute("PRAGMA user_version = 8", &[])
+            .expect("self-check pragma");
         let after_pragma = hash.hash();
-        assert_ne!(after_insert.0, after_pragma.0, "the content hash missed a DELETE and a PRAGMA");
+        assert_ne!(
+            after_insert.0, after_pragma.0,
+            "the content hash missed a DELETE and a PRAGMA"
+        );
         let want = hash.hash();
         Fixture { writer, hash, want }
     })
