@@ -92,7 +92,7 @@ fuzz_target!(|ops: Vec<Op>| {
     }
     let mut state = STATE.lock().unwrap_or_else(|p| p.into_inner());
     state.inputs += 1;
-    if state.writer.is_none() || state.inputs % 5000 == 0 || too_big() {
+    if state.writer.is_none() || state.inputs.is_multiple_of(5000) || too_big() {
         if let Some(old) = state.writer.take() {
             let _ = old.close();
         }
