@@ -64,12 +64,30 @@ static int trace; /* SW_FUZZ_TRACE=1: print every call (to replay a reproducer) 
         if (trace) fprintf(stderr, __VA_ARGS__); \
     } while (0)
 
+static void remove_scratch(void) {
+    if (chdir("/") == 0) {
+        DIR *d = opendir(scratch);
+        if (d) {
+            struct dirent *e;
+            char path[1024];
+            while ((e = readdir(d)) != NULL) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
+                unlink(path);
+            }
+            closedir(d);
+        }
+        rmdir(scratch);
+    }
+}
+
 static void setup_once(void) {
     if (scratch[0]) return;
     const char *base = getenv("SW_FUZZ_TMP");
     snprintf(scratch, sizeof scratch, "%s/sw-capi-fuzz-XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(scratch)) fail("mkdtemp %s", scratch);
     if (chdir(scratch) != 0) fail("chdir %s", scratch);
+    atexit(remove_scratch);
     const char *k = getenv("SW_FUZZ_SKIP_KNOWN");
     skip_known = k && strcmp(k, "1") == 0;
     const char *t = getenv("SW_FUZZ_TRACE");
