@@ -237,7 +237,8 @@ typedef struct sw_cache_stats {
  */
 typedef struct sw_stats {
   /**
-   * Writes waiting now.
+   * Writes submitted and not yet acknowledged: those waiting in the queue plus the group
+   * being committed (so it can exceed `Queue Capacity` by up to `Max Batch`).
    */
   uint64_t queued;
   /**

@@ -54,13 +54,23 @@ struct Held {
     since: Instant,
 }
 
+/// What the authorizer saw while a statement was prepared: the tables it reads, and why it was
+/// refused, if it was.
+#[derive(Default)]
+struct Capture {
+    tables: Vec<Box<str>>,
+    refused: Option<&'static str>,
+    /// Set while the library applies the session's own pragmas, which the authorizer allows.
+    applying_settings: bool,
+}
+
 struct ReadConn {
     /// Identity, for giving a thread back the connection it used last.
     id: usize,
     /// SQLite's mapping of this connection's WAL-index header, when it was opened in WAL mode.
     wal: Option<WalIndex>,
     db: Connection,
-    capture: Arc<Mutex<Vec<Box<str>>>>,
+    capture: Arc<Mutex<Capture>>,
     read_sets: LruCache<Box<str>, Arc<ReadSet>>,
     held: Option<Held>,
     /// The generation of the session's connection settings applied here.
@@ -121,16 +131,40 @@ impl ReadConn {
         db.busy_timeout(opts.busy_timeout)?;
         db.execute_batch("PRAGMA query_only=1")?;
         db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let capture: Arc<Mutex<Vec<Box<str>>>> = Arc::default();
+        let capture: Arc<Mutex<Capture>> = Arc::default();
         let sink = capture.clone();
-        db.authorizer(Some(move |ctx: AuthContext<'_>| {
-            if let AuthAction::Read { table_name, .. } = ctx.action {
-                let mut tables = sink.lock();
-                if !tables.iter().any(|t| t.eq_ignore_ascii_case(table_name)) {
-                    tables.push(table_name.into());
+        // Reads may not change what later reads on this pooled connection see: ATTACH, DETACH
+        // and pragmas that assign or act are refused as SQLite parsed them (however spelled),
+        // before they take effect.
+        db.authorizer(Some(move |ctx: AuthContext<'_>| match ctx.action {
+            AuthAction::Read { table_name, .. } => {
+                let mut c = sink.lock();
+                if !c.tables.iter().any(|t| t.eq_ignore_ascii_case(table_name)) {
+                    c.tables.push(table_name.into());
                 }
+                Authorization::Allow
             }
-            Authorization::Allow
+            AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
+                sink.lock().refused = Some(
+                    "ATTACH and DETACH are refused on reads (they would change the pooled \
+                     read connection for every later read); attach on the writer with \
+                     sw_writer_execute",
+                );
+                Authorization::Deny
+            }
+            AuthAction::Pragma {
+                pragma_name,
+                pragma_value,
+            } if !crate::sql::pragma_reads(pragma_name, pragma_value.is_some())
+                && !sink.lock().applying_settings =>
+            {
+                sink.lock().refused = Some(
+                    "reads run read-only statements only, and this PRAGMA assigns or acts; \
+                     submit it with sw_writer_execute",
+                );
+                Authorization::Deny
+            }
+            _ => Authorization::Allow,
         }))?;
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let wal = if want_wal { WalIndex::of(&db) } else { None };
@@ -152,11 +186,14 @@ impl ReadConn {
     /// Apply the session's connection settings if they changed since this connection last did.
     fn apply_settings(&mut self, session: &Session) -> Result<()> {
         if let Some((generation, list)) = session.pragmas_since(self.settings) {
-            for (name, value) in list {
+            self.capture.lock().applying_settings = true;
+            let applied = list.iter().try_for_each(|(name, value)| {
                 self.db
                     .execute_batch(&format!("PRAGMA {name}={value}"))
-                    .map_err(|e| Error::from(e).context(&format!("applying PRAGMA {name}")))?;
-            }
+                    .map_err(|e| Error::from(e).context(&format!("applying PRAGMA {name}")))
+            });
+            self.capture.lock().applying_settings = false;
+            applied?;
             self.settings = Some(generation);
         }
         Ok(())
@@ -196,13 +233,10 @@ impl ReadConn {
                     crate::sql::first_keyword(sql)
                 )));
             }
-            // SQLite applies a flag pragma (`query_only = 0`) while preparing it: refuse
-            // those before they are prepared.
+            // SQLite applies a flag pragma (`query_only = 0`) while preparing it: the
+            // authorizer refuses those (and pragmas that act) before they take effect.
             pragma = crate::sql::first_keyword(sql) == "PRAGMA";
-            if pragma && !crate::sql::pragma_only_reads(sql) {
-                return Err(read_only());
-            }
-            self.capture.lock().clear();
+            *self.capture.lock() = Capture::default();
         }
         // Prepared against the current schema, not a held snapshot's.
         fresh_snapshot(&self.db, &mut self.held, wal)?;
@@ -211,7 +245,12 @@ impl ReadConn {
             Err(rusqlite::Error::MultipleStatement) => {
                 return Err(Error::invalid("a read takes exactly one SQL statement"))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                return Err(match self.capture.lock().refused.take() {
+                    Some(why) => Error::new(Status::ReadOnly, why),
+                    None => e.into(),
+                })
+            }
         };
         let read_set = match known {
             Some(set) => set,
@@ -223,7 +262,7 @@ impl ReadConn {
                     return Err(read_only());
                 }
                 let captured: Box<[Box<str>]> =
-                    std::mem::take(&mut *self.capture.lock()).into_boxed_slice();
+                    std::mem::take(&mut self.capture.lock().tables).into_boxed_slice();
                 let lookup = if tables.is_some() && !pragma {
                     lookup::classify(&self.db, sql, &captured)
                 } else {

@@ -18,23 +18,22 @@ pub(crate) enum Kind {
 
 /// Where the first statement of `sql` starts: past whitespace, comments and semicolons
 /// (`sql.len()` when there is none).
+///
+/// Whitespace is Unicode's (`char::is_whitespace`), not only SQLite's five ASCII characters:
+/// rusqlite's statement cache trims Unicode whitespace before preparing, so SQL made of, say,
+/// vertical tabs would otherwise reach SQLite as nothing and come back as a statement that
+/// cannot run (MISUSE) instead of a clear error.
 fn statement_start(sql: &str) -> usize {
-    let b = sql.as_bytes();
     let mut i = 0;
     loop {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b';') {
-            i += 1;
-        }
-        if b[i..].starts_with(b"--") {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
-        } else if b[i..].starts_with(b"/*") {
-            i += 2;
-            while i < b.len() && !b[i..].starts_with(b"*/") {
-                i += 1;
-            }
-            i = (i + 2).min(b.len());
+        i += sql[i..]
+            .find(|c: char| !c.is_whitespace() && c != ';')
+            .unwrap_or(sql.len() - i);
+        let rest = &sql[i..];
+        if rest.starts_with("--") {
+            i += rest.find('\n').unwrap_or(rest.len());
+        } else if rest.starts_with("/*") {
+            i += rest[2..].find("*/").map_or(rest.len(), |end| end + 4);
         } else {
             return i;
         }
@@ -42,8 +41,15 @@ fn statement_start(sql: &str) -> usize {
 }
 
 /// `Ok` when `sql` holds a statement; INVALID_ARGUMENT, with the same message on every entry
-/// point, when it is empty or holds only whitespace, comments and semicolons.
+/// point, when it is empty or holds only whitespace, comments and semicolons, or when it holds a
+/// NUL byte (possible from Rust only: C strings end at one).
 pub(crate) fn require_statement(sql: &str) -> crate::Result<()> {
+    // SQLite stops reading SQL text at a NUL: what follows would be silently dropped.
+    if let Some(at) = sql.find('\0') {
+        return Err(crate::Error::invalid(format!(
+            "the SQL contains a NUL byte (at byte {at}); SQLite would ignore everything after it"
+        )));
+    }
     if statement_start(sql) < sql.len() {
         Ok(())
     } else {
@@ -75,25 +81,10 @@ pub(crate) fn classify(sql: &str) -> Kind {
     }
 }
 
-/// Whether a PRAGMA only reads: no assignment, not one of the pragmas that act when queried,
-/// and arguments in parentheses only for the introspection pragmas.
-pub(crate) fn pragma_only_reads(sql: &str) -> bool {
-    let after = sql
-        .to_ascii_uppercase()
-        .find("PRAGMA")
-        .map_or(0, |p| p + "PRAGMA".len());
-    let body = sql.get(after..).unwrap_or("").trim_start();
-    if body.contains('=') {
-        return false;
-    }
-    let name: String = body
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
-        .collect::<String>()
-        .rsplit('.')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+/// Whether the pragma `name`, given an argument or not, only reads: not one of the pragmas that
+/// act when queried, and an argument (`= v` or `(v)`) only for the introspection pragmas. Applied
+/// by the read connections' authorizer to the pragma as SQLite parsed it.
+pub(crate) fn pragma_reads(name: &str, has_argument: bool) -> bool {
     const ACTS: &[&str] = &[
         "wal_checkpoint",
         "optimize",
@@ -112,10 +103,11 @@ pub(crate) fn pragma_only_reads(sql: &str) -> bool {
         "integrity_check",
         "quick_check",
     ];
+    let name = name.to_ascii_lowercase();
     if ACTS.contains(&name.as_str()) {
         return false;
     }
-    !body.contains('(') || INTROSPECTION.contains(&name.as_str())
+    !has_argument || INTROSPECTION.contains(&name.as_str())
 }
 
 #[cfg(test)]
@@ -134,6 +126,10 @@ mod tests {
             "/* c */",
             "/* c */ ; -- d\n",
             "/* unterminated",
+            "\u{b}",
+            " \u{b};\u{b}",
+            "\u{b}-- c",
+            "\u{a0}/* c */\u{2028}",
         ] {
             assert!(require_statement(blank).is_err(), "{blank:?}");
         }
@@ -143,6 +139,8 @@ mod tests {
             "/* c */ (SELECT 1)",
             "-- c\nVALUES (1)",
             "x",
+            "\u{b}SELECT 1",
+            "/* é */ SELECT 'é'",
         ] {
             assert!(require_statement(sql).is_ok(), "{sql:?}");
         }
@@ -150,12 +148,12 @@ mod tests {
 
     #[test]
     fn pragmas_that_only_read() {
-        assert!(pragma_only_reads("PRAGMA journal_mode"));
-        assert!(pragma_only_reads("pragma main.table_info(t)"));
-        assert!(!pragma_only_reads("PRAGMA foreign_keys=OFF"));
-        assert!(!pragma_only_reads("PRAGMA journal_mode(DELETE)"));
-        assert!(!pragma_only_reads("PRAGMA wal_checkpoint"));
-        assert!(!pragma_only_reads("PRAGMA query_only = 0"));
+        assert!(pragma_reads("journal_mode", false));
+        assert!(pragma_reads("TABLE_INFO", true));
+        assert!(!pragma_reads("foreign_keys", true));
+        assert!(!pragma_reads("journal_mode", true));
+        assert!(!pragma_reads("wal_checkpoint", false));
+        assert!(!pragma_reads("query_only", true));
     }
 
     #[test]

@@ -34,7 +34,8 @@ use crate::value::Param;
 /// Writer statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Writes waiting now.
+    /// Writes submitted and not yet acknowledged: those waiting in the queue plus the group
+    /// being committed (so it can exceed `Queue Capacity` by up to `Max Batch`).
     pub queued: u64,
     /// Writes acknowledged OK.
     pub committed: u64,

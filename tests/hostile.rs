@@ -170,7 +170,20 @@ fn sql_without_a_statement_is_the_same_invalid_argument_everywhere() {
     let db = Db::new("blank.db");
     let w = db.open("");
     w.execute("CREATE TABLE t(x)", &[]).unwrap();
-    for blank in ["", "   ", ";", ";;;", "-- only a comment", "/* c */ ;"] {
+    // Whitespace is Unicode's: a vertical tab, a no-break space (rusqlite's statement cache
+    // trims those before SQLite sees the SQL).
+    for blank in [
+        "",
+        "   ",
+        ";",
+        ";;;",
+        "-- only a comment",
+        "/* c */ ;",
+        "\u{b}",
+        " \u{b};\u{b}",
+        "\u{b}-- c",
+        "\u{a0}",
+    ] {
         let errors = [
             w.execute(blank, &[]).unwrap_err(),
             w.enqueue(blank, vec![], None).unwrap_err(),
@@ -229,4 +242,77 @@ fn flush_reports_its_own_outcome_not_that_of_the_group_it_joined() {
     holder.execute_batch("ROLLBACK").unwrap();
     w.execute("INSERT INTO t VALUES (2)", &[]).unwrap();
     assert_eq!(common::count(&w, "t"), 1);
+}
+
+
+#[test]
+fn reads_refuse_pragmas_that_act_and_attach_however_spelled() {
+    let db = Db::new("spelled.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    let other = db.path.with_file_name("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE o(y)")
+        .unwrap();
+    let attach = format!("ATTACH '{}' AS o", other.display());
+    for sql in [
+        "PRAGMA main . wal_checkpoint",
+        "PRAGMA /* c */ wal_checkpoint(TRUNCATE)",
+        "PRAGMA \"optimize\"",
+        "PRAGMA main.\"cache_size\" = 5",
+        "PRAGMA [query_only] = 0",
+        attach.as_str(),
+        "DETACH main",
+    ] {
+        for e in [
+            w.query(sql, &[]).unwrap_err(),
+            w.read("k", sql, &[]).unwrap_err(),
+        ] {
+            assert_eq!(e.status(), Status::ReadOnly, "{sql:?}: {e}");
+            assert!(e.message().contains("sw_writer_execute"), "{sql:?}: {e}");
+        }
+    }
+    // Nothing took effect on the pooled read connections.
+    for _ in 0..4 {
+        let dbs = w.query("PRAGMA database_list", &[]).unwrap();
+        assert_eq!(dbs.row_count(), 1, "only main is attached");
+        w.query("SELECT count(*) FROM t", &[]).unwrap();
+    }
+    // Pragmas that only read still run, however spelled.
+    for sql in [
+        "PRAGMA main . table_info(t)",
+        "PRAGMA \"journal_mode\"",
+        "PRAGMA main.cache_size",
+    ] {
+        w.query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql:?}: {e}"));
+    }
+}
+
+#[test]
+fn sql_with_a_nul_byte_is_refused_everywhere() {
+    // SQLite stops reading at a NUL: "SELECT 1\0DROP TABLE t" would quietly run half the text.
+    let db = Db::new("nul.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    for sql in ["\0", "\0SELECT 1", "INSERT INTO t VALUES (1)\0", " \0 x"] {
+        let errors = [
+            w.execute(sql, &[]).unwrap_err(),
+            w.enqueue(sql, vec![], None).unwrap_err(),
+            w.query(sql, &[]).unwrap_err(),
+            w.read("k", sql, &[]).unwrap_err(),
+            w.batch(vec![singlewriter::Statement::new(sql, vec![])], true)
+                .unwrap_err(),
+            w.transaction(|t| t.execute(sql, &[]).map(|_| ()))
+                .unwrap_err(),
+            w.transaction(|t| t.query(sql, &[]).map(|_| ()))
+                .unwrap_err(),
+        ];
+        for (i, e) in errors.iter().enumerate() {
+            assert_eq!(e.status(), Status::InvalidArgument, "entry {i}, {sql:?}: {e}");
+            assert!(e.message().contains("NUL byte"), "entry {i}, {sql:?}: {e}");
+        }
+    }
+    assert_eq!(common::count(&w, "t"), 0);
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of singlewriter: the Rust suite (including the header check), the C ABI suite
-# (plain, ASan+UBSan, valgrind), the C, C++, Go and .NET bindings, singlewriter under the real
-# Litestream and LiteFS (tests/replicas/run.sh), the quick start, and the peer benchmark suite in
-# its quick mode as a smoke test (benches/run.sh --smoke).
+# (plain, ASan+UBSan, valgrind), crash rounds (SIGKILL mid-write), a short fuzzing run, the C, C++,
+# Go and .NET bindings, singlewriter under the real Litestream and LiteFS (tests/replicas/run.sh),
+# the quick start, and the peer benchmark suite in its quick mode as a smoke test
+# (benches/run.sh --smoke).
 # Installs what a fresh machine lacks (Debian packages via apt-get). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -58,18 +59,23 @@ run_part clippy bash -c 'cargo clippy --release --all-targets -- -D warnings && 
 run_part build cargo build --release --all-targets
 run_part rust cargo test --release -- --test-threads=2
 run_part rust-package bash tests/rust-package.sh
-[ -f tests/c/run.sh ] && run_part c bash tests/c/run.sh
-[ -f bindings/c/test.sh ] && run_part c-binding bash bindings/c/test.sh
-[ -f bindings/c/test-host-sqlite.sh ] && run_part host-sqlite bash bindings/c/test-host-sqlite.sh
-[ -f bindings/cpp/test.sh ] && run_part cpp bash bindings/cpp/test.sh
-[ -f bindings/go/test.sh ] && run_part go bash bindings/go/test.sh
-[ -f bindings/go/test-module.sh ] && run_part go-module bash bindings/go/test-module.sh
-[ -f bindings/dotnet/test.sh ] && run_part dotnet bash bindings/dotnet/test.sh
-[ -f bindings/dotnet/test-package.sh ] && run_part dotnet-package bash bindings/dotnet/test-package.sh
-[ -f tests/replicas/run.sh ] && run_part replicas bash tests/replicas/run.sh
+run_part c bash tests/c/run.sh
+# 20 SIGKILL rounds under Synchronous=NORMAL and 20 under FULL, every job kind mixed (~20 s).
+run_part crash-rounds bash tests/crash/run.sh 20
+# Every fuzz target for 90 s in all, from the committed corpora (builds cargo-fuzz targets and
+# the C-ABI libFuzzer harness first; installs clang and cargo-fuzz when missing).
+run_part fuzz bash fuzz/run.sh 90
+run_part c-binding bash bindings/c/test.sh
+run_part host-sqlite bash bindings/c/test-host-sqlite.sh
+run_part cpp bash bindings/cpp/test.sh
+run_part go bash bindings/go/test.sh
+run_part go-module bash bindings/go/test-module.sh
+run_part dotnet bash bindings/dotnet/test.sh
+run_part dotnet-package bash bindings/dotnet/test-package.sh
+run_part replicas bash tests/replicas/run.sh
 run_part quickstart cargo run --release --example quickstart
 # The peer benchmark suite's quick mode as a smoke test: every contender runs, no timing judged.
-[ -f benches/run.sh ] && run_part bench-smoke bash benches/run.sh --smoke
+run_part bench-smoke bash benches/run.sh --smoke
 
 echo
 if [ ${#failed_parts[@]} -gt 0 ]; then

@@ -490,7 +490,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 
 // Stats are the writer's counters since it opened.
 type Stats struct {
-	Queued       uint64 // writes waiting now
+	Queued       uint64 // submitted, not yet acknowledged (the queue plus the group committing)
 	Committed    uint64 // writes acknowledged OK
 	Failed       uint64 // writes acknowledged with an error
 	Transactions uint64 // commits; Committed/Transactions is the mean group size

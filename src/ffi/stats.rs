@@ -35,7 +35,8 @@ pub struct sw_cache_stats {
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct sw_stats {
-    /// Writes waiting now.
+    /// Writes submitted and not yet acknowledged: those waiting in the queue plus the group
+    /// being committed (so it can exceed `Queue Capacity` by up to `Max Batch`).
     pub queued: u64,
     /// Writes acknowledged OK.
     pub committed: u64,

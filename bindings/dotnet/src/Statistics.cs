@@ -94,7 +94,7 @@ namespace SingleWriter
             LatencyP99Us = (long)s.LatencyP99Us;
         }
 
-        /// <summary>Writes waiting now.</summary>
+        /// <summary>Writes submitted and not yet acknowledged: the queue plus the group being committed.</summary>
         public long Queued { get; private set; }
         /// <summary>Writes acknowledged OK.</summary>
         public long Committed { get; private set; }

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds and runs every fuzz target of singlewriter for a short time each, starting from the
+# committed corpora (fuzz/corpus/<target>/, which are only read: new inputs go to a temporary
+# directory). Ends with "fuzz: N passed, N failed".
+#
+#   bash fuzz/run.sh [SECONDS]     total fuzzing time over all targets (default 90)
+#
+# Targets (fuzz/fuzz_targets/*.rs, cargo-fuzz/libFuzzer, AddressSanitizer, debug assertions and
+# overflow checks on):
+#   options_parse  connection strings             glob_match    signal globs vs a reference
+#   params         parameter binding, 3 paths     sql_readonly  reads never change the database
+#   sql_execute    any SQL through every write path
+# and capi (fuzz/c/capi_fuzz.c: clang -fsanitize=fuzzer,address,undefined, linked against
+# target/release/libsinglewriter.a), which decodes bytes into calls over the whole C ABI.
+# sql_readonly first checks that its oracle (a content hash) moves when the writer changes the
+# database. The harness's own unit tests: `cd fuzz && cargo test --lib` (not run here: they
+# would build the dependencies a third time).
+#
+# Installs what is missing: clang and libclang-rt-14-dev (apt-get), cargo-fuzz (cargo install).
+# cargo-fuzz asks for nightly-only flags (-Zsanitizer); the stable toolchain accepts them with
+# RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed.
+#
+# Leak detection is off for the targets that keep a writer open across inputs (its caches
+# and pools are alive, not leaked; LeakSanitizer's per-input scan also slows them tenfold).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUDGET=${1:-90}
+export RUSTC_BOOTSTRAP=1
+# As `cargo fuzz run` sets it: the bundled sqlite3.c has file-static arrays of the same name,
+# which AddressSanitizer's one-definition-rule check reports when SQLite is instrumented too.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0}
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; }
+finish() {
+    echo "fuzz: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+
+# ---- tools ----
+need=()
+command -v clang >/dev/null 2>&1 || need+=(clang)
+clang_rt_fuzzer() {
+    local f
+    f=$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)
+    [ -f "$f" ] || ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
+}
+command -v clang >/dev/null 2>&1 && ! clang_rt_fuzzer && need+=(libclang-rt-14-dev)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "# installing ${need[*]}"
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    $SUDO apt-get update -qq >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang >/dev/null 2>&1
+    clang_rt_fuzzer || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+        "libclang-rt-$(clang --version | sed -nE 's/.*version ([0-9]+).*/\1/p' | head -1)-dev" >/dev/null 2>&1
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "# installing cargo-fuzz"
+    cargo install --locked cargo-fuzz 2>&1 | tail -2
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    bad "cargo-fuzz could not be installed"
+    finish
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sw-fuzz-XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export SW_FUZZ_TMP=$WORK/scratch
+mkdir -p "$SW_FUZZ_TMP"
+
+# ---- build ----
+RUST_TARGETS=(options_parse glob_match params sql_readonly sql_execute)
+if (cd fuzz && cargo fuzz build 2>&1) >"$WORK/build.log"; then
+    ok "build the cargo-fuzz targets"
+    rust_built=1
+else
+    bad "build the cargo-fuzz targets"
+    tail -30 "$WORK/build.log"
+    rust_built=0
+fi
+BIN=$ROOT/fuzz/target/x86_64-unknown-linux-gnu/release
+
+if [ ! -f target/release/libsinglewriter.a ]; then
+    cargo build --release 2>&1 | tail -2
+fi
+if command -v clang >/dev/null 2>&1 &&
+    clang -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+        fuzz/c/capi_fuzz.c target/release/libsinglewriter.a -lm -ldl -lpthread \
+        -o "$WORK/capi" >"$WORK/capi-build.log" 2>&1; then
+    ok "build capi (clang libFuzzer against libsinglewriter.a)"
+    capi_built=1
+else
+    bad "build capi (clang libFuzzer against libsinglewriter.a)"
+    tail -30 "$WORK/capi-build.log"
+    capi_built=0
+fi
+
+# ---- run ----
+# Seconds per target: a share of the budget by weight (the SQL targets get more).
+declare -A WEIGHT=([options_parse]=1 [glob_match]=1 [params]=2 [sql_readonly]=2 [sql_execute]=2 [capi]=2)
+total_weight=10
+share() { local s=$((BUDGET * ${WEIGHT[$1]} / total_weight)); [ "$s" -lt 1 ] && s=1; echo "$s"; }
+
+# fuzz NAME BINARY [libFuzzer flags...]
+fuzz() {
+    local name=$1 bin=$2
+    shift 2
+    local secs
+    secs=$(share "$name")
+    local corpus=$WORK/corpus/$name artifacts=$WORK/artifacts/$name/
+    mkdir -p "$corpus" "$artifacts" "fuzz/corpus/$name"
+    local log=$WORK/$name.log
+    # The writable corpus first (new inputs), the committed one second (read only).
+    (cd "$SW_FUZZ_TMP" && timeout $((secs + 120)) "$bin" "$corpus" "$ROOT/fuzz/corpus/$name" \
+        -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -artifact_prefix="$artifacts" \
+        -print_final_stats=1 "$@") >"$log" 2>&1
+    local rc=$?
+    local runs
+    runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
+    local crash
+    crash=$(ls "$artifacts" 2>/dev/null | head -1)
+    if [ "$rc" -eq 0 ] && [ -z "$crash" ]; then
+        ok "$name: $runs inputs in ${secs}s, no failure"
+    else
+        bad "$name: exit $rc after $runs inputs"
+        grep -E 'panicked|capi_fuzz:|ERROR: |SUMMARY' -A3 "$log" | head -30
+        if [ -n "$crash" ]; then
+            echo "    reproducer ($name, base64): $(base64 -w0 "$artifacts/$crash")"
+            echo "    replay: echo <base64> | base64 -d > crash && $bin crash"
+        fi
+    fi
+}
+
+if [ "$rust_built" = 1 ]; then
+    fuzz options_parse "$BIN/options_parse"
+    fuzz glob_match "$BIN/glob_match"
+    fuzz params "$BIN/params" -detect_leaks=0
+    fuzz sql_readonly "$BIN/sql_readonly" -detect_leaks=0 -dict="$ROOT/fuzz/sql.dict"
+    fuzz sql_execute "$BIN/sql_execute" -detect_leaks=0 -dict="$ROOT/fuzz/sql.dict"
+fi
+if [ "$capi_built" = 1 ]; then
+    fuzz capi "$WORK/capi" -detect_leaks=0
+fi
+finish
