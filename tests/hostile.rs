@@ -244,7 +244,6 @@ fn flush_reports_its_own_outcome_not_that_of_the_group_it_joined() {
     assert_eq!(common::count(&w, "t"), 1);
 }
 
-
 #[test]
 fn reads_refuse_pragmas_that_act_and_attach_however_spelled() {
     let db = Db::new("spelled.db");
@@ -285,8 +284,7 @@ fn reads_refuse_pragmas_that_act_and_attach_however_spelled() {
         "PRAGMA \"journal_mode\"",
         "PRAGMA main.cache_size",
     ] {
-        w.query(sql, &[])
-            .unwrap_or_else(|e| panic!("{sql:?}: {e}"));
+        w.query(sql, &[]).unwrap_or_else(|e| panic!("{sql:?}: {e}"));
     }
 }
 
@@ -310,7 +308,11 @@ fn sql_with_a_nul_byte_is_refused_everywhere() {
                 .unwrap_err(),
         ];
         for (i, e) in errors.iter().enumerate() {
-            assert_eq!(e.status(), Status::InvalidArgument, "entry {i}, {sql:?}: {e}");
+            assert_eq!(
+                e.status(),
+                Status::InvalidArgument,
+                "entry {i}, {sql:?}: {e}"
+            );
             assert!(e.message().contains("NUL byte"), "entry {i}, {sql:?}: {e}");
         }
     }
