@@ -60,8 +60,10 @@ unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_DEB
 
 step "preparing Go (benches/go) and benchstat"
 # CGO_CFLAGS is left alone for measurements: setting it replaces Go's default "-O2 -g" (mattn's
-# SQLite would compile unoptimized). The binding's #cgo lines find the header and library.
-export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false" CGO_ENABLED=1
+# SQLite would compile unoptimized). The tag singlewriter_dev points the binding's #cgo lines at
+# this checkout's include/ and target/release (by default it asks pkg-config for an installed
+# library, which a checkout does not have).
+export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false -tags=singlewriter_dev" CGO_ENABLED=1
 (cd benches/go && nice -n 10 go test -c -o /dev/null .) || fail "compiling benches/go failed"
 gobin="$(go env GOPATH)/bin"
 if [ ! -x "$gobin/benchstat" ] && ! command -v benchstat >/dev/null 2>&1; then

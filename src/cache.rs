@@ -15,7 +15,7 @@ use lru::LruCache;
 
 mod tables;
 
-pub(crate) use tables::{Deps, Tables, SCHEMA};
+pub(crate) use tables::{ChangeSet, Deps, Tables, SCHEMA};
 
 use crate::error::Result;
 use crate::glob::glob_match;
@@ -56,7 +56,8 @@ struct Flight {
     result: Mutex<Option<Result<Arc<Rows>>>>,
     done: Condvar,
     /// `Tables::moves` and the invalidation epoch when the fill started: a read that starts
-    /// after either moved must not take this fill's (possibly older) result.
+    /// after either moved, or while a commit was in progress (odd `moves`), must not take this
+    /// fill's (possibly older) result.
     moves: u64,
     epoch: u64,
 }
@@ -139,7 +140,7 @@ impl Cache {
             let joinable = inner
                 .flights
                 .get(key)
-                .filter(|f| f.moves == moves && f.epoch == inner.epoch);
+                .filter(|f| f.moves == moves && moves.is_multiple_of(2) && f.epoch == inner.epoch);
             if let Some(f) = joinable {
                 let f = f.clone();
                 drop(inner);

@@ -32,8 +32,8 @@ fn statement_start(sql: &str) -> usize {
         let rest = &sql[i..];
         if rest.starts_with("--") {
             i += rest.find('\n').unwrap_or(rest.len());
-        } else if rest.starts_with("/*") {
-            i += rest[2..].find("*/").map_or(rest.len(), |end| end + 4);
+        } else if let Some(body) = rest.strip_prefix("/*") {
+            i += body.find("*/").map_or(rest.len(), |end| end + 4);
         } else {
             return i;
         }

@@ -11,6 +11,7 @@ pub(crate) mod engine;
 mod group;
 mod lane;
 mod ops;
+mod rowlog;
 use crate::sql;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -174,7 +174,8 @@ fn a_schema_change_reclassifies_the_lookup() {
 }
 
 /// Readers doing cached point lookups while writers change rows: a read never returns a value
-/// older than one acknowledged before the read began.
+/// older than one acknowledged, or returned by any other read, before it began (a commit is
+/// visible to uncached reads the moment its COMMIT returns, before it is acknowledged).
 #[test]
 fn cached_lookups_never_go_back_in_time_under_concurrent_writes() {
     let db = Db::new("race.db");

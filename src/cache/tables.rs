@@ -7,10 +7,17 @@
 //!
 //! A read that may depend on any row of a table notes `any`; a point lookup by rowid (known from
 //! its bytecode, `read.rs`) notes `bulk` and its row's counter, so changes to other rows of the
-//! table leave it valid. A commit moves the counters of what it changed before anyone is
-//! acknowledged; an entry whose snapshot no longer matches is stale. Two rows sharing a counter
-//! only cost an extra invalidation. Must never let a counter move backwards or be replaced
-//! while an entry holds it.
+//! table leave it valid. An entry whose snapshot no longer matches is stale. Two rows sharing a
+//! counter only cost an extra invalidation. Must never let a counter move backwards or be
+//! replaced while an entry holds it.
+//!
+//! A commit moves the counters of what it changes twice: once before its COMMIT ([`Tables::begin`],
+//! which makes them odd) and once after it, before anyone is acknowledged ([`Change`]'s drop,
+//! which makes them even again). An odd counter means "a commit that changes this may be visible
+//! already or not yet": a read that notes one is not cached, and no entry is served while one it
+//! depends on is odd. Moving them only after the COMMIT left a window in which an entry filled
+//! before the commit was still served as fresh although the commit was already visible to
+//! every other read (an uncached read saw the new row, a later cached read the old one).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,10 +45,51 @@ pub(crate) struct TableGen {
 pub(crate) struct Tables {
     map: RwLock<HashMap<Box<str>, Arc<TableGen>>>,
     rows: std::sync::OnceLock<Box<[AtomicU64]>>,
-    /// Moves when everything is invalid (a commit by a program outside this library).
+    /// Moves (by two) when everything is invalid (a commit by a program outside this library).
     all: AtomicU64,
-    /// Moves with every bump: a fill that started before it may hold older data.
+    /// Moves with every change, by one before its commit and one after: a fill that started
+    /// before it, or while it was odd, may hold older data.
     pub(crate) moves: AtomicU64,
+}
+
+/// The counters one commit moves, moved once by [`Tables::begin`] and once more when this is
+/// dropped (after the COMMIT, whether it succeeded or not).
+pub(crate) struct Change<'a> {
+    tables: &'a Tables,
+    /// `any` and `bulk` of tables changed as a whole; `any` of tables changed row by row; row
+    /// counters. Each counter at most once, so that each moves by exactly one each time.
+    whole: Vec<Arc<TableGen>>,
+    by_row: Vec<Arc<TableGen>>,
+    rows: Vec<usize>,
+}
+
+impl Change<'_> {
+    fn apply(&self) {
+        for g in &self.whole {
+            g.bulk.fetch_add(1, Ordering::AcqRel);
+            g.any.fetch_add(1, Ordering::AcqRel);
+        }
+        for g in &self.by_row {
+            g.any.fetch_add(1, Ordering::AcqRel);
+        }
+        for &i in &self.rows {
+            self.tables.row_counter(i).fetch_add(1, Ordering::AcqRel);
+        }
+        self.tables.moves.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Change<'_> {
+    fn drop(&mut self) {
+        self.apply();
+    }
+}
+
+/// What a commit changes: tables as a whole, and rows of tables by rowid.
+#[derive(Default)]
+pub(crate) struct ChangeSet<'a> {
+    pub(crate) whole: Vec<&'a str>,
+    pub(crate) rows: Vec<(&'a str, &'a [i64])>,
 }
 
 /// One noted generation.
@@ -61,12 +109,17 @@ pub(crate) struct Deps {
 }
 
 impl Deps {
+    /// Nothing it depends on has changed since it was noted, and no commit that changes it was
+    /// in progress then (an odd counter).
     pub(crate) fn fresh(&self, tables: &Tables) -> bool {
         tables.all.load(Ordering::Acquire) == self.all
-            && self.noted.iter().all(|n| match n {
-                Noted::Table(g, true, v) => g.any.load(Ordering::Acquire) == *v,
-                Noted::Table(g, false, v) => g.bulk.load(Ordering::Acquire) == *v,
-                Noted::Row(i, v) => tables.row_counter(*i).load(Ordering::Acquire) == *v,
+            && self.noted.iter().all(|n| {
+                let (now, then) = match n {
+                    Noted::Table(g, true, v) => (g.any.load(Ordering::Acquire), *v),
+                    Noted::Table(g, false, v) => (g.bulk.load(Ordering::Acquire), *v),
+                    Noted::Row(i, v) => (tables.row_counter(*i).load(Ordering::Acquire), *v),
+                };
+                now == then && then.is_multiple_of(2)
             })
     }
 }
@@ -150,32 +203,54 @@ impl Tables {
         Deps { all, noted }
     }
 
-    /// Move the generations of `names` as a whole: every entry that read one of them is stale.
-    pub(crate) fn bump<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
-        for name in names {
+    /// Begin a commit that changes `set`: its counters move (to odd) now, and again (to even)
+    /// when the returned [`Change`] is dropped, after the COMMIT and before anyone is
+    /// acknowledged. Entries that depend on them are stale from now on.
+    pub(crate) fn begin(&self, set: &ChangeSet<'_>) -> Change<'_> {
+        let mut change = Change {
+            tables: self,
+            whole: vec![],
+            by_row: vec![],
+            rows: vec![],
+        };
+        for name in &set.whole {
             let g = self.table(name);
-            g.bulk.fetch_add(1, Ordering::AcqRel);
-            g.any.fetch_add(1, Ordering::AcqRel);
+            if !change.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
+                change.whole.push(g);
+            }
         }
-        self.moves.fetch_add(1, Ordering::AcqRel);
+        for (name, rowids) in &set.rows {
+            let g = self.table(name);
+            if change.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
+                continue;
+            }
+            for &rowid in *rowids {
+                change.rows.push(Self::row_index(&g, rowid));
+            }
+            if !change.by_row.iter().any(|w| Arc::ptr_eq(w, &g)) {
+                change.by_row.push(g);
+            }
+        }
+        change.rows.sort_unstable();
+        change.rows.dedup();
+        change.apply();
+        change
     }
 
-    /// Move the generations of `rowids` of `table` (and the table's `any`): entries that read
-    /// the whole table, or one of these rows, are stale; point lookups of other rows are not.
-    pub(crate) fn bump_rows(&self, table: &str, rowids: &[i64]) {
-        let g = self.table(table);
-        for &rowid in rowids {
-            self.row_counter(Self::row_index(&g, rowid))
-                .fetch_add(1, Ordering::AcqRel);
-        }
-        g.any.fetch_add(1, Ordering::AcqRel);
-        self.moves.fetch_add(1, Ordering::AcqRel);
+    /// Move the generations of `names` as a whole, for a change already visible (another
+    /// process's commit): every entry that read one of them is stale.
+    pub(crate) fn bump<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let set = ChangeSet {
+            whole: names.into_iter().collect(),
+            rows: vec![],
+        };
+        drop(self.begin(&set));
     }
 
-    /// Make every entry stale.
+    /// Make every entry stale (a commit by a program outside this library, already visible).
     pub(crate) fn bump_all(&self) {
-        self.all.fetch_add(1, Ordering::AcqRel);
-        self.moves.fetch_add(1, Ordering::AcqRel);
+        self.all.fetch_add(2, Ordering::AcqRel);
+        self.moves.fetch_add(2, Ordering::AcqRel);
     }
 }
 
@@ -189,7 +264,17 @@ mod tests {
         let row5 = t.snapshot_row("T", 5);
         let row6 = t.snapshot_row("t", 6);
         let whole = t.snapshot(["t"]);
-        t.bump_rows("t", &[6]);
+        let change = t.begin(&ChangeSet {
+            whole: vec![],
+            rows: vec![("t", &[6, 6])],
+        });
+        assert!(row5.fresh(&t), "another row is changing");
+        assert!(!row6.fresh(&t), "its row is changing");
+        let during = t.snapshot_row("t", 6);
+        drop(change);
+        assert!(!during.fresh(&t), "noted while a commit changed it");
+        let during = t.snapshot_row("t", 5);
+        assert!(during.fresh(&t), "noted while a commit changed another row");
         assert!(row5.fresh(&t), "another row changed");
         assert!(!row6.fresh(&t), "its row changed");
         assert!(

@@ -24,6 +24,9 @@ use crate::signal::Signals;
 use crate::sql::{classify, first_keyword, Kind};
 use crate::value::{bind, BindReport, Param};
 
+use super::rowlog;
+pub(crate) use super::rowlog::RowLog;
+
 /// The table through which writers of this library in different processes tell each other what
 /// they changed. Created by a writer's first committed change to a file database (never by
 /// merely opening or reading). Rows (`tbl`, `gen`):
@@ -78,6 +81,8 @@ impl Statement {
 #[derive(Default)]
 pub(crate) struct Changes {
     pub(crate) tables: HashSet<Box<str>>,
+    /// Tables whose changed rows the update hook may not all have reported: moved as a whole.
+    pub(crate) whole: HashSet<Box<str>>,
     pub(crate) schema: bool,
     pub(crate) raised: Vec<Box<str>>,
     last_shared: Option<Arc<Captured>>,
@@ -106,38 +111,12 @@ impl Changes {
                 self.tables.insert(t.clone());
             }
         }
-        self.schema |= captured.schema;
-    }
-}
-
-/// Rows changed per table in the current transaction, as SQLite's pre-update hook reports them
-/// (every insert, update and delete of a real table — REPLACE deletions too — with the hook
-/// registered, SQLite also turns off the truncate optimization, which would skip it).
-#[derive(Default, Debug)]
-pub(crate) struct RowLog {
-    /// Lower-cased table name → rowids changed (`None`: too many to list: the whole table).
-    pub(crate) tables: HashMap<Box<str>, Option<Vec<i64>>>,
-}
-
-/// Rowids listed per table and transaction before the table counts as changed as a whole.
-const ROWS_PER_TABLE: usize = 1024;
-
-impl RowLog {
-    fn note(&mut self, table: &str, rowids: &[i64]) {
-        if table.starts_with("sqlite_") || table.eq_ignore_ascii_case(CHANGE_TABLE) {
-            return;
-        }
-        let lower = table.to_ascii_lowercase();
-        let entry = self
-            .tables
-            .entry(lower.into_boxed_str())
-            .or_insert_with(|| Some(Vec::new()));
-        if let Some(list) = entry {
-            list.extend_from_slice(rowids);
-            if list.len() > ROWS_PER_TABLE {
-                *entry = None;
+        for t in &captured.blind {
+            if !self.whole.contains(t) {
+                self.whole.insert(t.clone());
             }
         }
+        self.schema |= captured.schema;
     }
 }
 
@@ -146,6 +125,11 @@ impl RowLog {
 struct Captured {
     tables: Vec<Box<str>>,
     schema: bool,
+    /// (table, column) of every column updated, lower-cased.
+    updated: Vec<(Box<str>, Box<str>)>,
+    updates_or_deletes: bool,
+    /// Tables whose changed rows the update hook may not all report ([`rowlog::blind_spots`]).
+    blind: Vec<Box<str>>,
 }
 
 /// What the check for other processes' commits found.
@@ -186,7 +170,7 @@ pub(crate) struct WriteConn {
     pub(crate) wal_frames: Option<Arc<AtomicU64>>,
     /// The database's page size (a WAL frame is a page and a 24-byte header).
     pub(crate) page_size: u64,
-    /// Rows the open transaction changed (filled by the pre-update hook).
+    /// Rows the open transaction changed (filled by the update hook).
     rows: Arc<Mutex<RowLog>>,
 }
 
@@ -203,6 +187,21 @@ pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
         "the file system holding it is read-only: open it with Mode=ReadOnly, or Immutable=True (URI: immutable=1) when nothing changes it"
     };
     e.with_hint(hint)
+}
+
+/// What the authorizer captured while `sql` was prepared (`None`: prepared again by SQLite after
+/// a schema change), with the tables whose rows the update hook may miss.
+fn take_capture(db: &Connection, capture: &Mutex<Captured>, sql: Option<&str>) -> Captured {
+    let mut c = std::mem::take(&mut *capture.lock());
+    if !c.tables.is_empty() {
+        let written = rowlog::Written {
+            tables: &c.tables,
+            updated: &c.updated,
+            updates_or_deletes: c.updates_or_deletes,
+        };
+        c.blind = rowlog::blind_spots(db, sql, written);
+    }
+    c
 }
 
 fn record(c: &mut Captured, table: &str) {
@@ -303,7 +302,20 @@ impl WriteConn {
             db.execute_batch(&format!("PRAGMA {name}={value}"))?;
         }
         let temp = session.clone();
+        // The table the previous action dropped, if it was a DROP.
+        let mut dropped: Option<Box<str>> = None;
         db.authorizer(Some(move |ctx: AuthContext<'_>| {
+            let dropping = match ctx.action {
+                AuthAction::DropTable { table_name: n }
+                | AuthAction::DropTempTable { table_name: n }
+                | AuthAction::DropView { view_name: n }
+                | AuthAction::DropTempView { view_name: n }
+                | AuthAction::DropVtable { table_name: n, .. } => Some(n),
+                _ => None,
+            };
+            if !matches!(ctx.action, AuthAction::Delete { .. }) {
+                dropped = dropping.map(Into::into);
+            }
             match ctx.action {
                 AuthAction::CreateTempTable { table_name: n }
                 | AuthAction::CreateTempView { view_name: n } => temp.note_temp(n, true),
@@ -313,9 +325,33 @@ impl WriteConn {
             }
             let mut c = sink.lock();
             match ctx.action {
-                AuthAction::Insert { table_name }
-                | AuthAction::Delete { table_name }
-                | AuthAction::Update { table_name, .. } => record(&mut c, table_name),
+                AuthAction::Insert { table_name } => record(&mut c, table_name),
+                AuthAction::Delete { table_name } => {
+                    record(&mut c, table_name);
+                    c.updates_or_deletes = true;
+                    // For a DELETE statement, SQLITE_IGNORE only turns off the truncate
+                    // optimization, which would clear the table without telling the update hook
+                    // (rowlog.rs). DROP asks for SQLITE_DELETE too (of the schema table, and of
+                    // the table right after SQLITE_DROP_TABLE), where it would skip the DROP.
+                    let dropping = dropped.take();
+                    if !table_name.starts_with("sqlite_")
+                        && dropping.is_none_or(|d| !d.eq_ignore_ascii_case(table_name))
+                    {
+                        return Authorization::Ignore;
+                    }
+                    return Authorization::Allow;
+                }
+                AuthAction::Update {
+                    table_name,
+                    column_name,
+                } => {
+                    record(&mut c, table_name);
+                    c.updates_or_deletes = true;
+                    c.updated.push((
+                        table_name.to_ascii_lowercase().into(),
+                        column_name.to_ascii_lowercase().into(),
+                    ));
+                }
                 AuthAction::DropTable { table_name }
                 | AuthAction::AlterTable { table_name, .. }
                 | AuthAction::DropTempTable { table_name } => {
@@ -335,36 +371,7 @@ impl WriteConn {
             }
             Authorization::Allow
         }))?;
-        let rows: Arc<Mutex<RowLog>> = Arc::default();
-        #[cfg(feature = "bundled")]
-        {
-            use rusqlite::hooks::{Action, PreUpdateCase};
-            let log = rows.clone();
-            db.preupdate_hook(Some(
-                move |_: Action, db_name: &str, table: &str, case: &PreUpdateCase| {
-                    if db_name != "main" {
-                        return;
-                    }
-                    let mut log = log.lock();
-                    match case {
-                        PreUpdateCase::Insert(new) => log.note(table, &[new.get_new_row_id()]),
-                        PreUpdateCase::Delete(old) => log.note(table, &[old.get_old_row_id()]),
-                        PreUpdateCase::Update {
-                            old_value_accessor: old,
-                            new_value_accessor: new,
-                        } => log.note(table, &[old.get_old_row_id(), new.get_new_row_id()]),
-                        // Not produced by this SQLite; if it ever is, the whole table changed.
-                        PreUpdateCase::Unknown => {
-                            log.note(table, &[]);
-                            if let Some(e) = log.tables.get_mut(table.to_ascii_lowercase().as_str())
-                            {
-                                *e = None;
-                            }
-                        }
-                    }
-                },
-            ))?;
-        }
+        let rows = rowlog::install(&mut db, CHANGE_TABLE)?;
         let mut conn = WriteConn {
             rows,
             db,
@@ -630,7 +637,7 @@ impl WriteConn {
                 let captured = match known {
                     Some(c) => c,
                     None => {
-                        let c = Arc::new(std::mem::take(&mut *self.capture.lock()));
+                        let c = Arc::new(take_capture(&self.db, &self.capture, Some(sql)));
                         self.write_sets.put(sql.into(), c.clone());
                         c
                     }
@@ -644,11 +651,10 @@ impl WriteConn {
                 drop(stmt);
                 changes.absorb_shared(captured);
                 // A statement re-prepared after a schema change reports its tables again.
-                let mut capture = self.capture.lock();
+                let capture = self.capture.lock();
                 if !capture.tables.is_empty() || capture.schema {
-                    let late = std::mem::take(&mut *capture);
                     drop(capture);
-                    changes.absorb(&late);
+                    changes.absorb(&take_capture(&self.db, &self.capture, None));
                 }
                 let rows = if self.db.total_changes() != total_before {
                     self.db.changes() as i64
@@ -698,7 +704,7 @@ impl WriteConn {
         let captured = match known {
             Some(c) => c,
             None => {
-                let c = Arc::new(std::mem::take(&mut *self.capture.lock()));
+                let c = Arc::new(take_capture(&self.db, &self.capture, Some(sql)));
                 self.write_sets.put(sql.into(), c.clone());
                 c
             }
@@ -798,8 +804,7 @@ impl WriteConn {
             }
         }
         report.check_all_used(params)?;
-        let captured = std::mem::take(&mut *self.capture.lock());
-        changes.absorb(&captured);
+        changes.absorb(&take_capture(&self.db, &self.capture, Some(sql)));
         Ok(WriteResult {
             rows_affected: total,
             last_insert_rowid: self.inserted_rowid(rowid_before, sql, total),
@@ -891,8 +896,7 @@ impl WriteConn {
         bind(&mut stmt, Some(sql), params, None)?;
         let rows = Rows::from_statement(&mut stmt)?;
         drop(stmt);
-        let captured = std::mem::take(&mut *self.capture.lock());
-        changes.absorb(&captured);
+        changes.absorb(&take_capture(&self.db, &self.capture, Some(sql)));
         Ok(rows)
     }
 

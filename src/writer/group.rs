@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use super::busy;
 use super::conn::Txn;
-use super::conn::{Changes, External, Statement, WriteConn, WriteResult};
+use super::conn::{Changes, External, RowLog, Statement, WriteConn, WriteResult};
 use super::engine::Engine;
 use super::lane::{Job, Runner, TxnFn, Work};
-use crate::cache::SCHEMA;
+use crate::cache::{ChangeSet, SCHEMA};
 use crate::error::{Error, Result, Status};
 use crate::reentry::in_callback;
 use crate::signal::Sampled;
@@ -192,6 +192,12 @@ impl Engine {
             // idle read connections close first, and readers keep snapshots again only if the
             // database is still in WAL mode afterwards.
             self.readers.before_alone();
+            // It commits by itself, in autocommit: every entry is stale from before it runs
+            // until after it has committed (cache/tables.rs).
+            let change = self.cache.tables.begin(&ChangeSet {
+                whole: vec![SCHEMA],
+                rows: vec![],
+            });
             let result = catch_unwind(AssertUnwindSafe(|| {
                 self.with_busy_retry(|| conn.execute_alone(sql, params))
             }))
@@ -200,7 +206,7 @@ impl Engine {
             if result.is_ok() {
                 self.session.note_write(sql);
             }
-            self.cache.tables.bump([SCHEMA]);
+            drop(change);
             self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
             return Some(vec![result]);
         }
@@ -222,7 +228,7 @@ impl Engine {
         let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
         let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
         let mut failed_hard = vec![false; jobs.len()];
-        let mut rows = super::conn::RowLog::default();
+        let mut change = None;
         let mut commit_error = None;
         let changes = loop {
             // BEGIN IMMEDIATE, waiting out another process's lock.
@@ -348,10 +354,15 @@ impl Engine {
                 }
                 continue;
             }
+            // What the group changed moves in the cache before the COMMIT makes it visible,
+            // and again after it (when `change` drops, before anyone is acknowledged).
+            let rows = conn.take_rows();
+            if !changes.is_empty() || !rows.tables.is_empty() {
+                change = Some(self.cache.tables.begin(&change_set(&changes, &rows)));
+            }
             let commit_start = Instant::now();
             match conn.commit(&changes) {
                 Ok(()) => {
-                    rows = conn.take_rows();
                     self.metrics
                         .commit_time
                         .record(commit_start.elapsed().as_micros() as u64);
@@ -381,25 +392,8 @@ impl Engine {
             .map(|r| r.unwrap_or_else(|| Err(Error::new(Status::Error, "write did not run"))))
             .collect();
         // Make the group visible to the cache before anyone is acknowledged.
-        if !changes.is_empty() || !rows.tables.is_empty() {
-            // Tables whose changed rows are known move those rows' counters only; the others
-            // (and tables a commit changed without the hook seeing it) move as a whole.
-            for (table, ids) in &rows.tables {
-                match ids {
-                    Some(ids) if !changes.schema => self.cache.tables.bump_rows(table, ids),
-                    _ => self.cache.tables.bump([&**table]),
-                }
-            }
-            self.cache.tables.bump(
-                changes
-                    .tables
-                    .iter()
-                    .map(|t| &**t)
-                    .filter(|t| !rows.tables.contains_key(*t)),
-            );
-            if changes.schema {
-                self.cache.tables.bump([SCHEMA]);
-            }
+        drop(change);
+        if !changes.raised.is_empty() {
             for pattern in &changes.raised {
                 self.cache.invalidate(pattern, "cache.invalidate");
             }
@@ -619,4 +613,30 @@ fn panicked() -> Error {
         Status::Panic,
         "the write panicked; it was rolled back and the writer lives on",
     )
+}
+
+/// The counters a group's commit moves: tables whose changed rows the update hook reported (and
+/// saw all of) by row, the others, and the schema after DDL, as a whole.
+fn change_set<'a>(changes: &'a Changes, rows: &'a RowLog) -> ChangeSet<'a> {
+    let mut set = ChangeSet::default();
+    for (table, ids) in &rows.tables {
+        match ids {
+            Some(ids) if !changes.schema && !changes.whole.contains(table) => {
+                set.rows.push((table, ids))
+            }
+            _ => set.whole.push(table),
+        }
+    }
+    set.whole.extend(
+        changes
+            .tables
+            .iter()
+            .chain(&changes.whole)
+            .map(|t| &**t)
+            .filter(|t| !rows.tables.contains_key(*t)),
+    );
+    if changes.schema {
+        set.whole.push(SCHEMA);
+    }
+    set
 }

@@ -1,0 +1,280 @@
+//! Which rows a transaction changed: SQLite's update hook, and the places it is blind.
+//!
+//! Owns the log of rowids per table that lets the cache invalidate the point lookups of the rows
+//! a commit changed instead of every read of their tables (`cache/tables.rs`), and the rules that
+//! say when a table's changes are not known row by row. Must never let a changed row go
+//! unreported: where in doubt, the table counts as changed as a whole.
+//!
+//! The log is filled by `sqlite3_update_hook`, which every build of SQLite has: it reports each
+//! row an INSERT, UPDATE or DELETE changes in a rowid table of `main`, by rowid — rows changed
+//! by triggers and by foreign-key actions too. (An earlier version used the pre-update hook,
+//! which needs SQLite compiled with SQLITE_ENABLE_PREUPDATE_HOOK; rusqlite ties that option to
+//! generating its bindings at build time, which needs libclang, so a fresh machine could not
+//! build the crate. The update hook needs nothing, and works with the host's SQLite too.)
+//! SQLite documents where the update hook is silent; each case is made safe here:
+//! - `DELETE` without `WHERE` (the truncate optimization): the write connection's authorizer
+//!   answers SQLITE_IGNORE to every SQLITE_DELETE, which "disables the truncate optimization
+//!   and all rows are deleted individually" (sqlite3_set_authorizer), so each is reported;
+//! - rows deleted by REPLACE conflict resolution: a statement whose text mentions REPLACE, a
+//!   table whose schema does, or any statement while a trigger's schema does, changes every
+//!   table it writes as a whole;
+//! - an UPDATE that gives a row a new rowid reports the new one only: an UPDATE of a column
+//!   that may hold the rowid (`rowid`, `oid`, `_rowid_`, a primary-key column) changes its
+//!   table as a whole, and so does any UPDATE or DELETE for tables whose foreign keys have
+//!   actions that change them (`ON UPDATE …`, `SET NULL`, `SET DEFAULT`);
+//! - WITHOUT ROWID and virtual tables: never reported, so never in the log; the authorizer's
+//!   list of written tables moves them as a whole.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::hooks::Action;
+use rusqlite::Connection;
+
+use crate::error::Result;
+use crate::sync::Mutex;
+
+/// Rows changed per table in the current transaction, as the update hook reports them.
+#[derive(Default, Debug)]
+pub(crate) struct RowLog {
+    /// Lower-cased table name → rowids changed (`None`: too many to list: the whole table).
+    pub(crate) tables: HashMap<Box<str>, Option<Vec<i64>>>,
+}
+
+/// Rowids listed per table and transaction before the table counts as changed as a whole.
+const ROWS_PER_TABLE: usize = 1024;
+
+impl RowLog {
+    fn note(&mut self, table: &str, rowid: i64) {
+        let entry = match self.tables.get_mut(table) {
+            Some(e) => e,
+            None => self
+                .tables
+                .entry(table.to_ascii_lowercase().into_boxed_str())
+                .or_insert_with(|| Some(Vec::new())),
+        };
+        if let Some(list) = entry {
+            list.push(rowid);
+            if list.len() > ROWS_PER_TABLE {
+                *entry = None;
+            }
+        }
+    }
+}
+
+/// Register the update hook on the write connection; the log it fills. Changes to SQLite's own
+/// tables and to `internal` (the library's change table) are not logged.
+pub(crate) fn install(db: &mut Connection, internal: &'static str) -> Result<Arc<Mutex<RowLog>>> {
+    let rows: Arc<Mutex<RowLog>> = Arc::default();
+    let log = rows.clone();
+    db.update_hook(Some(
+        move |_: Action, db_name: &str, table: &str, rowid: i64| {
+            if db_name == "main"
+                && !table.starts_with("sqlite_")
+                && !table.eq_ignore_ascii_case(internal)
+            {
+                log.lock().note(table, rowid);
+            }
+        },
+    ))?;
+    Ok(rows)
+}
+
+/// What the authorizer saw a statement write, for [`blind_spots`].
+#[derive(Clone, Copy)]
+pub(crate) struct Written<'a> {
+    /// Tables it inserts into, updates or deletes from (lower-cased).
+    pub(crate) tables: &'a [Box<str>],
+    /// (table, column) of every column it updates (lower-cased).
+    pub(crate) updated: &'a [(Box<str>, Box<str>)],
+    /// Whether it updates or deletes anything.
+    pub(crate) updates_or_deletes: bool,
+}
+
+/// The tables whose changed rows the update hook may not all report when `sql` runs (`None`:
+/// the SQL text is not known, as when SQLite prepared a statement again after a schema change:
+/// every table it writes). Asked once per SQL text, when it is first prepared.
+pub(crate) fn blind_spots(db: &Connection, sql: Option<&str>, w: Written<'_>) -> Vec<Box<str>> {
+    let mut blind: Vec<Box<str>> = vec![];
+    let mut add = |t: &str| {
+        if !blind.iter().any(|b| b.eq_ignore_ascii_case(t)) {
+            blind.push(t.to_ascii_lowercase().into_boxed_str());
+        }
+    };
+    let all_written = match sql {
+        None => true,
+        Some(sql) => contains_ignoring_case(sql, "replace"),
+    };
+    if all_written {
+        w.tables.iter().for_each(|t| add(t));
+        return blind;
+    }
+    if w.tables.is_empty() {
+        return blind;
+    }
+    // The schema as SQLite keeps it; if it cannot be read, assume the worst.
+    let schema: Vec<(String, String, String)> = match db
+        .prepare_cached(
+            "SELECT type, lower(tbl_name), lower(sql) FROM main.sqlite_schema \
+             WHERE type IN ('table', 'trigger') AND sql IS NOT NULL",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        }) {
+        Ok(s) => s,
+        Err(_) => {
+            w.tables.iter().for_each(|t| add(t));
+            return blind;
+        }
+    };
+    if schema
+        .iter()
+        .any(|(kind, _, sql)| kind == "trigger" && sql.contains("replace"))
+    {
+        w.tables.iter().for_each(|t| add(t));
+        return blind;
+    }
+    for (kind, table, sql) in &schema {
+        if kind != "table" {
+            continue;
+        }
+        if sql.contains("replace") && w.tables.iter().any(|t| **t == **table) {
+            add(table);
+        }
+        if w.updates_or_deletes
+            && sql.contains("references")
+            && (sql.contains("on update")
+                || sql.contains("set null")
+                || sql.contains("set default"))
+        {
+            add(table);
+        }
+    }
+    for (table, column) in w.updated {
+        if may_hold_rowid(db, table, column) {
+            add(table);
+        }
+    }
+    blind
+}
+
+/// Whether `column` of `table` may be its rowid: one of the rowid's own names, or a
+/// primary-key column (an INTEGER PRIMARY KEY is the rowid; any other is counted too, as
+/// doubt costs only an extra invalidation).
+fn may_hold_rowid(db: &Connection, table: &str, column: &str) -> bool {
+    if ["rowid", "oid", "_rowid_"]
+        .iter()
+        .any(|n| column.eq_ignore_ascii_case(n))
+    {
+        return true;
+    }
+    db.prepare_cached("SELECT pk FROM pragma_table_info(?1, 'main') WHERE name = ?2 COLLATE NOCASE")
+        .and_then(|mut s| s.query_row([table, column], |r| r.get::<_, i64>(0)))
+        .map_or(true, |pk| pk > 0)
+}
+
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blind(
+        schema: &str,
+        sql: Option<&str>,
+        tables: &[&str],
+        updated: &[(&str, &str)],
+    ) -> Vec<Box<str>> {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(schema).unwrap();
+        let tables: Vec<Box<str>> = tables.iter().map(|t| (*t).into()).collect();
+        let updated: Vec<(Box<str>, Box<str>)> = updated
+            .iter()
+            .map(|(t, c)| ((*t).into(), (*c).into()))
+            .collect();
+        let w = Written {
+            tables: &tables,
+            updated: &updated,
+            updates_or_deletes: !updated.is_empty() || sql.is_some_and(|s| s.contains("DELETE")),
+        };
+        blind_spots(&db, sql, w)
+    }
+
+    #[test]
+    fn rows_the_update_hook_may_not_report_make_their_table_whole() {
+        let plain = "CREATE TABLE t(id INTEGER PRIMARY KEY, v, u UNIQUE)";
+        assert!(blind(
+            plain,
+            Some("UPDATE t SET v = 1 WHERE id = ?"),
+            &["t"],
+            &[("t", "v")]
+        )
+        .is_empty());
+        assert!(blind(plain, Some("INSERT INTO t(v) VALUES (1)"), &["t"], &[]).is_empty());
+        assert_eq!(
+            blind(
+                plain,
+                Some("INSERT OR REPLACE INTO t VALUES (1, 2, 3)"),
+                &["t"],
+                &[]
+            ),
+            ["t".into()]
+        );
+        assert_eq!(
+            blind(plain, Some("replace into t values (1, 2, 3)"), &["t"], &[]),
+            ["t".into()]
+        );
+        assert_eq!(
+            blind(
+                plain,
+                Some("UPDATE t SET id = 5 WHERE id = 4"),
+                &["t"],
+                &[("t", "id")]
+            ),
+            ["t".into()]
+        );
+        assert_eq!(
+            blind(
+                plain,
+                Some("UPDATE t SET rowid = 5"),
+                &["t"],
+                &[("t", "rowid")]
+            ),
+            ["t".into()]
+        );
+        assert_eq!(
+            blind(plain, None, &["t"], &[]),
+            ["t".into()],
+            "an unknown text"
+        );
+        let declared = "CREATE TABLE t(id INTEGER PRIMARY KEY, v, u UNIQUE ON CONFLICT REPLACE)";
+        assert_eq!(
+            blind(declared, Some("INSERT INTO t(u) VALUES (1)"), &["t"], &[]),
+            ["t".into()]
+        );
+        let trigger = "CREATE TABLE t(id INTEGER PRIMARY KEY, v); CREATE TABLE l(x UNIQUE);
+                       CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT OR REPLACE INTO l VALUES (NEW.v); END;";
+        assert_eq!(
+            blind(
+                trigger,
+                Some("INSERT INTO t(v) VALUES (1)"),
+                &["t", "l"],
+                &[]
+            ),
+            ["t".into(), "l".into()]
+        );
+        let cascade = "CREATE TABLE p(id INTEGER PRIMARY KEY);
+                       CREATE TABLE c(id INTEGER PRIMARY KEY REFERENCES p(id) ON UPDATE CASCADE)";
+        assert_eq!(
+            blind(cascade, Some("UPDATE p SET id = 2"), &["p"], &[("p", "id")]),
+            ["c".into(), "p".into()]
+        );
+        assert!(blind(cascade, Some("INSERT INTO p VALUES (1)"), &["p"], &[]).is_empty());
+    }
+}
