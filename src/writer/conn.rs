@@ -508,8 +508,8 @@ impl WriteConn {
         Ok(())
     }
 
-    /// The rows the transaction just committed changed, per table (empty without the
-    /// pre-update hook: every change then counts for its whole table).
+    /// The rows the open transaction changed, per table, as the update hook reported them
+    /// (taken before its COMMIT).
     pub(crate) fn take_rows(&mut self) -> RowLog {
         std::mem::take(&mut *self.rows.lock())
     }
