@@ -4,6 +4,12 @@
 //! per-table generations that make an entry stale when a table it read changes, and the
 //! single-flight fills. Must never serve an expired or stale entry, and never let a fill that
 //! started before a commit or an invalidation put its older result into the cache.
+//!
+//! Entries live in shards chosen by a hash of the key (8 when `Cache Size` is at least 256, one
+//! otherwise), each with its own lock, LRU order and share of the bound, so that hits on
+//! different keys from different threads do not wait for one lock: the order is LRU within a
+//! shard. Invalidations are numbered across all shards (an epoch, and a log of the recent ones
+//! that fills which started before them check).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,27 +68,45 @@ struct Flight {
     epoch: u64,
 }
 
-struct Inner {
+/// One shard: the entries whose keys hash to it, and the fills in progress for them.
+struct Shard {
     lru: Option<LruCache<Arc<str>, Entry>>,
     flights: HashMap<Arc<str>, Arc<Flight>>,
-    /// Invalidations so far, and the most recent ones (epoch, key or glob).
-    epoch: u64,
-    log: VecDeque<(u64, Box<str>)>,
+    /// This shard's share of `Cache Size`.
+    max: usize,
+    hits: u64,
+    misses: u64,
+}
+
+/// A shard on a cache line (two, for the adjacent-line prefetcher) of its own.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+/// The most recent invalidations (epoch, key or glob), for fills that started before them.
+struct Log {
+    recent: VecDeque<(u64, Box<str>)>,
 }
 
 const LOG_KEEP: usize = 1024;
 
+/// Shards of a cache of at least [`SHARDED_FROM`] entries.
+const SHARDS: usize = 8;
+/// Smaller caches keep one shard: exact LRU order over all their entries.
+const SHARDED_FROM: usize = 256;
+
 /// The cache of one writer.
 pub(crate) struct Cache {
-    inner: Mutex<Inner>,
+    shards: Box<[Padded]>,
+    /// Invalidations so far; moved (under `log`) after the invalidation is logged and before
+    /// any entry is removed.
+    epoch: AtomicU64,
+    log: Mutex<Log>,
     pub(crate) tables: Arc<Tables>,
     signals: Arc<Signals>,
     ttl: Duration,
     hot_ttl: Duration,
     threshold: u32,
     max: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
     evictions: AtomicU64,
     invalidations: AtomicU64,
 }
@@ -95,14 +119,25 @@ impl Cache {
         threshold: u32,
         signals: Arc<Signals>,
     ) -> Cache {
+        let n = if max >= SHARDED_FROM { SHARDS } else { 1 };
+        let shards = (0..n)
+            .map(|i| {
+                Padded(Mutex::new(Shard {
+                    // Unbounded to the lru crate (which would allocate `max` slots up front);
+                    // the bound is kept by `insert`, so memory grows with the entries.
+                    lru: (max > 0).then(LruCache::unbounded),
+                    flights: HashMap::new(),
+                    max: max / n + usize::from(i < max % n),
+                    hits: 0,
+                    misses: 0,
+                }))
+            })
+            .collect();
         Cache {
-            inner: Mutex::new(Inner {
-                // Unbounded to the lru crate (which would allocate `max` slots up front); the
-                // bound is kept by `insert`, so memory grows with the entries.
-                lru: (max > 0).then(LruCache::unbounded),
-                flights: HashMap::new(),
-                epoch: 0,
-                log: VecDeque::new(),
+            shards,
+            epoch: AtomicU64::new(0),
+            log: Mutex::new(Log {
+                recent: VecDeque::new(),
             }),
             tables: Arc::new(Tables::default()),
             signals,
@@ -110,8 +145,6 @@ impl Cache {
             hot_ttl: hot_ttl.max(ttl),
             threshold: threshold.max(1),
             max,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
         }
@@ -119,28 +152,45 @@ impl Cache {
 
     /// Serve `key` from the cache, or run `fill` (once, even for concurrent misses) and cache
     /// its result unless a commit or an invalidation raced with it.
+    fn shard_index(&self, key: &str) -> usize {
+        if self.shards.len() == 1 {
+            return 0;
+        }
+        // FNV-1a: short keys, and only spread over a few shards.
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        (h ^ (h >> 32)) as usize % self.shards.len()
+    }
+
+    fn shard(&self, key: &str) -> &Mutex<Shard> {
+        &self.shards[self.shard_index(key)].0
+    }
+
     pub(crate) fn read(
         &self,
         key: &str,
         fill: impl FnOnce() -> Result<(Rows, Deps)>,
     ) -> Result<Arc<Rows>> {
+        let shard = self.shard(key);
         let flight;
         let start_epoch;
         let key_arc: Arc<str>;
         {
-            let mut inner = self.inner.lock();
+            let mut inner = shard.lock();
             if let Some(rows) = self.lookup(&mut inner, key) {
                 return Ok(rows);
             }
-            self.misses.fetch_add(1, Ordering::Relaxed);
+            inner.misses += 1;
             if self.signals.sampled(Sampled::Cache) {
                 self.signals.emit("cache.miss", key);
             }
             let moves = self.tables.moves.load(Ordering::Acquire);
+            let epoch = self.epoch.load(Ordering::Acquire);
             let joinable = inner
                 .flights
                 .get(key)
-                .filter(|f| f.moves == moves && moves.is_multiple_of(2) && f.epoch == inner.epoch);
+                .filter(|f| f.moves == moves && moves.is_multiple_of(2) && f.epoch == epoch);
             if let Some(f) = joinable {
                 let f = f.clone();
                 drop(inner);
@@ -157,21 +207,21 @@ impl Cache {
                 result: Mutex::new(None),
                 done: Condvar::new(),
                 moves,
-                epoch: inner.epoch,
+                epoch,
             });
             inner.flights.insert(key_arc.clone(), flight.clone());
-            start_epoch = inner.epoch;
+            start_epoch = epoch;
         }
         // Whatever happens in `fill` (even a panic), the flight must end.
         struct EndFlight<'a> {
-            cache: &'a Cache,
+            shard: &'a Mutex<Shard>,
             key: &'a Arc<str>,
             flight: &'a Arc<Flight>,
             result: Option<Result<Arc<Rows>>>,
         }
         impl Drop for EndFlight<'_> {
             fn drop(&mut self) {
-                let mut inner = self.cache.inner.lock();
+                let mut inner = self.shard.lock();
                 if inner
                     .flights
                     .get(self.key)
@@ -191,7 +241,7 @@ impl Cache {
             }
         }
         let mut end = EndFlight {
-            cache: self,
+            shard,
             key: &key_arc,
             flight: &flight,
             result: None,
@@ -200,7 +250,7 @@ impl Cache {
         let result = match outcome {
             Ok((rows, deps)) => {
                 let rows = Arc::new(rows);
-                self.insert(&key_arc, rows.clone(), deps, start_epoch);
+                self.insert(shard, &key_arc, rows.clone(), deps, start_epoch);
                 Ok(rows)
             }
             Err(e) => Err(e),
@@ -210,7 +260,7 @@ impl Cache {
         result
     }
 
-    fn lookup(&self, inner: &mut Inner, key: &str) -> Option<Arc<Rows>> {
+    fn lookup(&self, inner: &mut Shard, key: &str) -> Option<Arc<Rows>> {
         let lru = inner.lru.as_mut()?;
         let now = Instant::now();
         let entry = lru.get_mut(key)?;
@@ -229,26 +279,35 @@ impl Cache {
         entry.expires = now + if hot { self.hot_ttl } else { self.ttl };
         let rows = entry.rows.clone();
         let became_hot = entry.accesses == self.threshold;
-        let k = entry.key.clone();
-        self.hits.fetch_add(1, Ordering::Relaxed);
         if became_hot {
-            self.signals.emit("cache.hot", k);
+            self.signals.emit("cache.hot", entry.key.clone());
         } else if self.signals.sampled(Sampled::Cache) {
-            self.signals.emit("cache.hit", k);
+            self.signals.emit("cache.hit", entry.key.clone());
         }
+        inner.hits += 1;
         Some(rows)
     }
 
-    fn insert(&self, key: &Arc<str>, rows: Arc<Rows>, deps: Deps, start_epoch: u64) {
-        let mut inner = self.inner.lock();
+    fn insert(
+        &self,
+        shard: &Mutex<Shard>,
+        key: &Arc<str>,
+        rows: Arc<Rows>,
+        deps: Deps,
+        start_epoch: u64,
+    ) {
+        let mut inner = shard.lock();
         if inner.lru.is_none() {
             return;
         }
-        if inner.epoch != start_epoch {
-            let truncated = inner.log.front().is_none_or(|(e, _)| *e > start_epoch + 1);
+        // Under the shard's lock: an invalidation that moved the epoch after this load removes
+        // its entries from this shard after this insert has released it.
+        if self.epoch.load(Ordering::Acquire) != start_epoch {
+            let log = self.log.lock();
+            let truncated = log.recent.front().is_none_or(|(e, _)| *e > start_epoch + 1);
             let raced = truncated
-                || inner
-                    .log
+                || log
+                    .recent
                     .iter()
                     .any(|(e, pattern)| *e > start_epoch && glob_match(pattern, key));
             if raced {
@@ -265,11 +324,12 @@ impl Cache {
             accesses: 1,
             key: key.clone(),
         };
+        let max = inner.max;
         let Some(lru) = inner.lru.as_mut() else {
             return;
         };
         let replaced = lru.push(key.clone(), entry);
-        let evicted = if lru.len() > self.max {
+        let evicted = if lru.len() > max {
             lru.pop_lru()
         } else {
             replaced.filter(|(old, _)| old != key)
@@ -294,16 +354,28 @@ impl Cache {
     /// Drop `key_or_glob` (a glob when it holds `*` or `?`); fills already running for matching
     /// keys will not be cached. Returns how many entries were removed.
     pub(crate) fn invalidate(&self, key_or_glob: &str, signal: &'static str) -> usize {
-        let mut inner = self.inner.lock();
-        inner.epoch += 1;
-        let epoch = inner.epoch;
-        inner.log.push_back((epoch, key_or_glob.into()));
-        if inner.log.len() > LOG_KEEP {
-            inner.log.pop_front();
+        {
+            let mut log = self.log.lock();
+            let epoch = self.epoch.load(Ordering::Relaxed) + 1;
+            log.recent.push_back((epoch, key_or_glob.into()));
+            if log.recent.len() > LOG_KEEP {
+                log.recent.pop_front();
+            }
+            self.epoch.store(epoch, Ordering::Release);
         }
         let mut removed = 0;
-        if let Some(lru) = inner.lru.as_mut() {
-            if key_or_glob.contains(['*', '?']) {
+        let glob = key_or_glob.contains(['*', '?']);
+        let shards: &[Padded] = if glob {
+            &self.shards
+        } else {
+            std::slice::from_ref(&self.shards[self.shard_index(key_or_glob)])
+        };
+        for shard in shards {
+            let mut inner = shard.0.lock();
+            let Some(lru) = inner.lru.as_mut() else {
+                continue;
+            };
+            if glob {
                 let keys: Vec<Arc<str>> = lru
                     .iter()
                     .filter(|(k, _)| glob_match(key_or_glob, k))
@@ -314,10 +386,9 @@ impl Cache {
                     removed += 1;
                 }
             } else if lru.pop(key_or_glob).is_some() {
-                removed = 1;
+                removed += 1;
             }
         }
-        drop(inner);
         self.invalidations
             .fetch_add(removed as u64, Ordering::Relaxed);
         self.signals
@@ -326,10 +397,15 @@ impl Cache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        let inner = self.inner.lock();
         let now = Instant::now();
-        let (mut entries, mut hot, mut expired) = (0, 0, 0);
-        if let Some(lru) = inner.lru.as_ref() {
+        let (mut entries, mut hot, mut expired, mut hits, mut misses) = (0, 0, 0, 0, 0);
+        for shard in self.shards.iter() {
+            let inner = shard.0.lock();
+            hits += inner.hits;
+            misses += inner.misses;
+            let Some(lru) = inner.lru.as_ref() else {
+                continue;
+            };
             for (_, e) in lru.iter() {
                 entries += 1;
                 if e.accesses >= self.threshold {
@@ -345,8 +421,8 @@ impl Cache {
             hot_entries: hot,
             expired_entries: expired,
             max_entries: self.max as u64,
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits,
+            misses,
             evictions: self.evictions.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
         }

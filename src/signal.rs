@@ -232,15 +232,18 @@ impl Signals {
             rows,
         };
         let publish = self.has_subscribers.load(Ordering::Acquire);
-        let published = {
+        let (published, _overwritten) = {
             let mut ring = self.ring.lock();
             slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            if ring.len() == self.capacity {
-                ring.pop_front();
-            }
+            // Dropped after the lock: its key may be shared with other threads' signals.
+            let overwritten = if ring.len() == self.capacity {
+                ring.pop_front()
+            } else {
+                None
+            };
             let published = publish.then(|| slot.signal());
             ring.push_back(slot);
-            published
+            (published, overwritten)
         };
         if let Some(signal) = published {
             self.publish(signal);

@@ -44,8 +44,14 @@ fn statement_start(sql: &str) -> usize {
 /// point, when it is empty or holds only whitespace, comments and semicolons, or when it holds a
 /// NUL byte (possible from Rust only: C strings end at one).
 pub(crate) fn require_statement(sql: &str) -> crate::Result<()> {
+    let bytes = sql.as_bytes();
+    // The common case, checked on every read (a cache hit too): a memchr for NUL, and a first
+    // byte that begins a keyword.
+    if bytes.first().is_some_and(u8::is_ascii_alphabetic) && !bytes.contains(&0) {
+        return Ok(());
+    }
     // SQLite stops reading SQL text at a NUL: what follows would be silently dropped.
-    if let Some(at) = sql.find('\0') {
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
         return Err(crate::Error::invalid(format!(
             "the SQL contains a NUL byte (at byte {at}); SQLite would ignore everything after it"
         )));

@@ -231,6 +231,47 @@ fn the_size_bound_holds_on_every_insert() {
     );
 }
 
+/// A cache of 256 entries or more is split into shards (one lock each): the bound still holds
+/// over all of them, recently used entries stay, and invalidations reach every shard.
+#[test]
+fn a_sharded_cache_keeps_its_bound_and_invalidates_across_shards() {
+    let db = Db::new("shards.db");
+    let w = db.open("Cache Size=300");
+    for i in 0..900 {
+        w.read(&format!("k:{i}"), "SELECT ?1", &params![i]).unwrap();
+        assert!(w.cache_stats().unwrap().entries <= 300);
+    }
+    let s = w.cache_stats().unwrap();
+    assert_eq!((s.entries, s.evictions, s.misses), (300, 600, 900));
+    // The most recent entries of every shard are the ones kept.
+    let misses = s.misses;
+    for i in 880..900 {
+        w.read(&format!("k:{i}"), "SELECT ?1", &params![i]).unwrap();
+    }
+    let s = w.cache_stats().unwrap();
+    assert_eq!((s.misses, s.hits), (misses, 20), "the 20 newest were kept");
+    let kept_8xx = (800..900)
+        .filter(|i| {
+            let before = w.cache_stats().unwrap().hits;
+            w.read(&format!("k:{i}"), "SELECT ?1", &params![*i])
+                .unwrap();
+            w.cache_stats().unwrap().hits > before
+        })
+        .count();
+    let removed = w.invalidate("k:8*").unwrap();
+    assert!(
+        removed >= kept_8xx,
+        "{removed} removed, {kept_8xx} were cached"
+    );
+    for i in 800..900 {
+        let before = w.cache_stats().unwrap().misses;
+        w.read(&format!("k:{i}"), "SELECT ?1", &params![i]).unwrap();
+        assert_eq!(w.cache_stats().unwrap().misses, before + 1, "k:{i}");
+    }
+    assert_eq!(w.invalidate("k:899").unwrap(), 1);
+    assert_eq!(w.invalidate("k:899").unwrap(), 0);
+}
+
 // EphemeralLruCacheTests.SlidingRefresh_PrevailsBeforeHot, ported.
 #[test]
 fn sliding_refresh_prevails_before_hot() {
