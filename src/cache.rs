@@ -10,6 +10,14 @@
 //! different keys from different threads do not wait for one lock: the order is LRU within a
 //! shard. Invalidations are numbered across all shards (an epoch, and a log of the recent ones
 //! that fills which started before them check).
+//!
+//! Admission: a full shard admits every new result (LRU) until it sees churn — over a window of
+//! candidates, most entries it evicted had never been hit. It then admits a result only when its
+//! key has been asked for more often, recently, than the entry it would evict (a small frequency
+//! sketch per shard, halved now and then so it follows the workload), as TinyLFU does; it goes
+//! back to plain LRU once most candidates pass that test. A workload whose entries would die
+//! before their first hit then costs little more than the cache switched off, and one with a
+//! hot set keeps it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +76,15 @@ struct Flight {
     epoch: u64,
 }
 
+/// What a lookup found.
+enum Lookup {
+    /// A fresh entry, and the signal to emit for it.
+    Hit(Arc<Rows>, Option<(&'static str, Arc<str>)>),
+    /// An entry made stale by a commit, now removed (its key, for `cache.invalidate`).
+    Stale(Arc<str>),
+    Miss,
+}
+
 /// One shard: the entries whose keys hash to it, and the fills in progress for them.
 struct Shard {
     lru: Option<LruCache<Arc<str>, Entry>>,
@@ -76,6 +93,79 @@ struct Shard {
     max: usize,
     hits: u64,
     misses: u64,
+    admission: Admission,
+}
+
+/// A shard's admission policy (see the module documentation).
+struct Admission {
+    /// Recent accesses per key hash (saturating at 15), halved every `SKETCH_SLOTS` accesses.
+    sketch: Box<[u8]>,
+    accesses: u32,
+    /// This window: results offered to a full shard, evictions of entries never hit, results
+    /// refused.
+    candidates: u32,
+    unhit_evictions: u32,
+    refused: u32,
+    /// Whether results must beat the entry they would evict.
+    selective: bool,
+}
+
+const SKETCH_SLOTS: usize = 4096;
+
+impl Admission {
+    fn new() -> Admission {
+        Admission {
+            sketch: vec![0; SKETCH_SLOTS].into_boxed_slice(),
+            accesses: 0,
+            candidates: 0,
+            unhit_evictions: 0,
+            refused: 0,
+            selective: false,
+        }
+    }
+
+    fn slot(hash: u64) -> usize {
+        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SKETCH_SLOTS
+    }
+
+    /// Count an access to the key with `hash`.
+    fn touch(&mut self, hash: u64) {
+        let c = &mut self.sketch[Self::slot(hash)];
+        *c = (*c + 1).min(15);
+        self.accesses += 1;
+        if self.accesses as usize >= SKETCH_SLOTS {
+            self.accesses = 0;
+            self.sketch.iter_mut().for_each(|c| *c >>= 1);
+        }
+    }
+
+    fn frequency(&self, key: &str) -> u8 {
+        self.sketch[Self::slot(key_hash(key))]
+    }
+
+    /// Close a window of candidates: decide whether the next one is selective.
+    fn end_window(&mut self, max: usize) {
+        if (self.candidates as usize) < (4 * max).max(1024) {
+            return;
+        }
+        self.selective = if self.selective {
+            // Still churning: the sketch keeps refusing most results.
+            self.refused * 2 >= self.candidates
+        } else {
+            // Most admitted results were evicted before anyone read them again.
+            self.unhit_evictions * 4 >= self.candidates * 3
+        };
+        self.candidates = 0;
+        self.unhit_evictions = 0;
+        self.refused = 0;
+    }
+}
+
+/// FNV-1a of a key: short keys; spreads them over shards and sketch slots.
+fn key_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A shard on a cache line (two, for the adjacent-line prefetcher) of its own.
@@ -130,6 +220,7 @@ impl Cache {
                     max: max / n + usize::from(i < max % n),
                     hits: 0,
                     misses: 0,
+                    admission: Admission::new(),
                 }))
             })
             .collect();
@@ -152,39 +243,46 @@ impl Cache {
 
     /// Serve `key` from the cache, or run `fill` (once, even for concurrent misses) and cache
     /// its result unless a commit or an invalidation raced with it.
-    fn shard_index(&self, key: &str) -> usize {
-        if self.shards.len() == 1 {
-            return 0;
-        }
-        // FNV-1a: short keys, and only spread over a few shards.
-        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        (h ^ (h >> 32)) as usize % self.shards.len()
+    fn shard_index(&self, hash: u64) -> usize {
+        (hash ^ (hash >> 32)) as usize % self.shards.len()
     }
 
-    fn shard(&self, key: &str) -> &Mutex<Shard> {
-        &self.shards[self.shard_index(key)].0
-    }
-
+    /// Serve `key` from the cache, or run `fill` (once, even for concurrent misses; it is given
+    /// the key, allocated once for the signals of the miss) and cache its result unless a
+    /// commit or an invalidation raced with it. Signals are emitted outside the shard's lock.
     pub(crate) fn read(
         &self,
         key: &str,
-        fill: impl FnOnce() -> Result<(Rows, Deps)>,
+        fill: impl FnOnce(&Arc<str>) -> Result<(Rows, Deps)>,
     ) -> Result<Arc<Rows>> {
-        let shard = self.shard(key);
+        let hash = key_hash(key);
+        let shard = &self.shards[self.shard_index(hash)].0;
         let flight;
         let start_epoch;
         let key_arc: Arc<str>;
         {
             let mut inner = shard.lock();
-            if let Some(rows) = self.lookup(&mut inner, key) {
-                return Ok(rows);
+            if inner.lru.is_some() {
+                inner.admission.touch(hash);
+            }
+            match self.lookup(&mut inner, key) {
+                Lookup::Hit(rows, signal) => {
+                    drop(inner);
+                    if let Some((name, key)) = signal {
+                        self.signals.emit(name, key);
+                    }
+                    return Ok(rows);
+                }
+                Lookup::Stale(key) => {
+                    drop(inner);
+                    self.signals.emit("cache.invalidate", key);
+                    inner = shard.lock();
+                }
+                Lookup::Miss => {}
             }
             inner.misses += 1;
-            if self.signals.sampled(Sampled::Cache) {
-                self.signals.emit("cache.miss", key);
-            }
+            key_arc = Arc::from(key);
+            let signal_miss = self.signals.sampled(Sampled::Cache);
             let moves = self.tables.moves.load(Ordering::Acquire);
             let epoch = self.epoch.load(Ordering::Acquire);
             let joinable = inner
@@ -194,6 +292,9 @@ impl Cache {
             if let Some(f) = joinable {
                 let f = f.clone();
                 drop(inner);
+                if signal_miss {
+                    self.signals.emit("cache.miss", key_arc);
+                }
                 let mut result = f.result.lock();
                 while result.is_none() {
                     f.done.wait(&mut result);
@@ -202,7 +303,6 @@ impl Cache {
                     Err(crate::Error::new(crate::Status::Error, "fill vanished"))
                 });
             }
-            key_arc = Arc::from(key);
             flight = Arc::new(Flight {
                 result: Mutex::new(None),
                 done: Condvar::new(),
@@ -211,6 +311,10 @@ impl Cache {
             });
             inner.flights.insert(key_arc.clone(), flight.clone());
             start_epoch = epoch;
+            drop(inner);
+            if signal_miss {
+                self.signals.emit("cache.miss", &key_arc);
+            }
         }
         // Whatever happens in `fill` (even a panic), the flight must end.
         struct EndFlight<'a> {
@@ -246,7 +350,7 @@ impl Cache {
             flight: &flight,
             result: None,
         };
-        let outcome = fill();
+        let outcome = fill(&key_arc);
         let result = match outcome {
             Ok((rows, deps)) => {
                 let rows = Arc::new(rows);
@@ -260,32 +364,38 @@ impl Cache {
         result
     }
 
-    fn lookup(&self, inner: &mut Shard, key: &str) -> Option<Arc<Rows>> {
-        let lru = inner.lru.as_mut()?;
+    /// Look `key` up under its shard's lock; the signal to emit once the lock is released.
+    fn lookup(&self, inner: &mut Shard, key: &str) -> Lookup {
+        let Some(lru) = inner.lru.as_mut() else {
+            return Lookup::Miss;
+        };
         let now = Instant::now();
-        let entry = lru.get_mut(key)?;
+        let Some(entry) = lru.get_mut(key) else {
+            return Lookup::Miss;
+        };
         if entry.expires <= now {
             lru.pop(key);
-            return None;
+            return Lookup::Miss;
         }
         if !entry.deps.fresh(&self.tables) {
-            lru.pop(key);
+            let key = entry.key.clone();
+            lru.pop(&*key);
             self.invalidations.fetch_add(1, Ordering::Relaxed);
-            self.signals.emit("cache.invalidate", key);
-            return None;
+            return Lookup::Stale(key);
         }
         entry.accesses = entry.accesses.saturating_add(1);
         let hot = entry.accesses >= self.threshold;
         entry.expires = now + if hot { self.hot_ttl } else { self.ttl };
         let rows = entry.rows.clone();
-        let became_hot = entry.accesses == self.threshold;
-        if became_hot {
-            self.signals.emit("cache.hot", entry.key.clone());
+        let signal = if entry.accesses == self.threshold {
+            Some(("cache.hot", entry.key.clone()))
         } else if self.signals.sampled(Sampled::Cache) {
-            self.signals.emit("cache.hit", entry.key.clone());
-        }
+            Some(("cache.hit", entry.key.clone()))
+        } else {
+            None
+        };
         inner.hits += 1;
-        Some(rows)
+        Lookup::Hit(rows, signal)
     }
 
     fn insert(
@@ -325,12 +435,31 @@ impl Cache {
             key: key.clone(),
         };
         let max = inner.max;
-        let Some(lru) = inner.lru.as_mut() else {
+        let Shard { lru, admission, .. } = &mut *inner;
+        let Some(lru) = lru.as_mut() else {
             return;
         };
+        if lru.len() >= max && !lru.contains(&**key) {
+            admission.candidates += 1;
+            let refuse = admission.selective
+                && lru.peek_lru().is_some_and(|(victim, _)| {
+                    admission.frequency(key) <= admission.frequency(victim)
+                });
+            if refuse {
+                admission.refused += 1;
+            }
+            admission.end_window(max);
+            if refuse {
+                return;
+            }
+        }
         let replaced = lru.push(key.clone(), entry);
         let evicted = if lru.len() > max {
-            lru.pop_lru()
+            let evicted = lru.pop_lru();
+            if evicted.as_ref().is_some_and(|(_, e)| e.accesses <= 1) {
+                admission.unhit_evictions += 1;
+            }
+            evicted
         } else {
             replaced.filter(|(old, _)| old != key)
         };
@@ -368,7 +497,7 @@ impl Cache {
         let shards: &[Padded] = if glob {
             &self.shards
         } else {
-            std::slice::from_ref(&self.shards[self.shard_index(key_or_glob)])
+            std::slice::from_ref(&self.shards[self.shard_index(key_hash(key_or_glob))])
         };
         for shard in shards {
             let mut inner = shard.0.lock();

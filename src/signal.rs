@@ -174,6 +174,11 @@ impl IntoKey for Arc<str> {
         (!self.is_empty()).then_some(self)
     }
 }
+impl IntoKey for &Arc<str> {
+    fn into_key(self) -> Option<Arc<str>> {
+        (!self.is_empty()).then(|| self.clone())
+    }
+}
 
 pub(crate) fn now_us() -> i64 {
     SystemTime::now()

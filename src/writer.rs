@@ -393,7 +393,7 @@ impl Writer {
     ) -> Result<Arc<Rows>> {
         let shared = self.live()?;
         sql::require_statement(sql)?;
-        shared.cache.read(key, || {
+        shared.cache.read(key, |key| {
             let params = params()?;
             let (rows, deps) = shared.run_read("read.start", key, sql, &params, true)?;
             let deps =

@@ -272,6 +272,48 @@ fn a_sharded_cache_keeps_its_bound_and_invalidates_across_shards() {
     assert_eq!(w.invalidate("k:899").unwrap(), 0);
 }
 
+/// Admission: once most entries of a full cache die before anyone reads them again (keys drawn
+/// uniformly from a set much larger than the cache), new results are cached only when their key
+/// is asked for more often than the entry they would evict: the churn stops, and a key read
+/// often stays cached among the one-off keys.
+#[test]
+fn a_churning_cache_admits_only_keys_read_more_often_than_its_victims() {
+    let db = Db::new("admission.db");
+    let w = db.open("Cache Size=256");
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let (mut hot_reads, mut hot_hits) = (0, 0);
+    for i in 0..40_000 {
+        let hot = i % 10 == 0;
+        let id = if hot {
+            0
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            1 + (x % 20_000) as i64
+        };
+        let before = w.cache_stats().unwrap().hits;
+        w.read(&format!("k:{id}"), "SELECT ?1", &params![id])
+            .unwrap();
+        if hot && i >= 20_000 {
+            hot_reads += 1;
+            hot_hits += (w.cache_stats().unwrap().hits > before) as u64;
+        }
+    }
+    let s = w.cache_stats().unwrap();
+    assert!(
+        s.evictions < s.misses / 4,
+        "{} evictions for {} misses: the cache kept churning",
+        s.evictions,
+        s.misses
+    );
+    assert!(s.entries <= 256);
+    assert_eq!(
+        hot_hits, hot_reads,
+        "the key read every 10th time was always a hit"
+    );
+}
+
 // EphemeralLruCacheTests.SlidingRefresh_PrevailsBeforeHot, ported.
 #[test]
 fn sliding_refresh_prevails_before_hot() {

@@ -44,6 +44,8 @@ pub(crate) struct TableGen {
 #[derive(Default)]
 pub(crate) struct Tables {
     map: RwLock<HashMap<Box<str>, Arc<TableGen>>>,
+    /// The schema's entry of `map`.
+    schema: std::sync::OnceLock<Arc<TableGen>>,
     rows: std::sync::OnceLock<Box<[AtomicU64]>>,
     /// Moves (by two) when everything is invalid (a commit by a program outside this library).
     all: AtomicU64,
@@ -133,6 +135,13 @@ fn salt_of(name: &str) -> u64 {
 
 impl Tables {
     fn table(&self, name: &str) -> Arc<TableGen> {
+        // Names are usually lower-case already (the authorizer's are lowered where recorded):
+        // look those up without allocating.
+        if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+            if let Some(g) = self.map.read().get(name) {
+                return g.clone();
+            }
+        }
         let lower = name.to_ascii_lowercase();
         if let Some(g) = self.map.read().get(lower.as_str()) {
             return g.clone();
@@ -169,21 +178,27 @@ impl Tables {
     pub(crate) fn schema_version(&self) -> (u64, u64) {
         (
             self.all.load(Ordering::Acquire),
-            self.table(SCHEMA).any.load(Ordering::Acquire),
+            self.schema().any.load(Ordering::Acquire),
         )
+    }
+
+    /// The schema's counters (asked for by every read: kept apart from the map).
+    fn schema(&self) -> &Arc<TableGen> {
+        self.schema.get_or_init(|| self.table(SCHEMA))
     }
 
     /// Note the current generations of `names` (plus the schema) for a read about to run that
     /// may depend on any of their rows.
     pub(crate) fn snapshot<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Deps {
         let all = self.all.load(Ordering::Acquire);
-        let noted = std::iter::once(SCHEMA)
-            .chain(names)
-            .map(|name| {
+        let schema = self.schema().clone();
+        let v = schema.any.load(Ordering::Acquire);
+        let noted = std::iter::once(Noted::Table(schema, true, v))
+            .chain(names.into_iter().map(|name| {
                 let g = self.table(name);
                 let v = g.any.load(Ordering::Acquire);
                 Noted::Table(g, true, v)
-            })
+            }))
             .collect();
         Deps { all, noted }
     }
@@ -192,7 +207,7 @@ impl Tables {
     /// table's changes not known row by row, and that row.
     pub(crate) fn snapshot_row(&self, table: &str, rowid: i64) -> Deps {
         let all = self.all.load(Ordering::Acquire);
-        let schema = self.table(SCHEMA);
+        let schema = self.schema();
         let g = self.table(table);
         let i = Self::row_index(&g, rowid);
         let noted = vec![

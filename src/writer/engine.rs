@@ -176,7 +176,7 @@ impl Engine {
     pub(crate) fn run_read(
         &self,
         start: &'static str,
-        key: &str,
+        key: impl crate::signal::IntoKey + Copy,
         sql: &str,
         params: &[Param],
         track: bool,
