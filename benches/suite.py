@@ -6,7 +6,7 @@ benches/results/<UTC date-time>/: README.md (Markdown tables, ratios from this r
 and what else ran on it), charts/*.svg (drawn here, no plotting library), raw/*.jsonl (every
 measurement's JSON line) and the Go benchmark output with its benchstat tables.
 
-    python3 benches/suite.py [--quick] [--smoke] [--only rust,go,dotnet] [--out DIR]
+    python3 benches/suite.py [--quick] [--smoke] [--only rust,go,dotnet] [--workloads w3,w4] [--out DIR]
 
 --smoke: the quick plan as a test: no timing is judged, but a contender that errors, a row
 count that does not match the acknowledged writes, or a missing result fails it. Prints
@@ -1039,6 +1039,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", default="rust,go,dotnet")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--workloads", default="w1,w2,w3,w4,w5", help="workloads of the Rust and .NET plans to run, e.g. w3,w4")
     ap.add_argument("--rounds", type=int, default=0, help="rounds of the Rust plan (default 2, quick 1); the best round is reported")
     ap.add_argument("--render", default=None, help="redraw README.md and charts of an existing results folder")
     ap.add_argument("--dotnet-exe", default=os.path.join(ROOT, "benches", "dotnet", "bin", "SingleWriter.PeerBench.exe"))
@@ -1065,11 +1066,12 @@ def main():
     t0 = time.time()
     try:
         if "rust" in parts:
-            ms = rounds_of(plan(quick), a.rounds or (1 if quick else 2))
+            wls = set(a.workloads.split(","))
+            ms = rounds_of([m for m in plan(quick) if m["workload"] in wls], a.rounds or (1 if quick else 2))
             print(f"== Rust contenders: {len(ms)} measurements", flush=True)
             results += run_plan(ms, work, templates, quick, a.dotnet_exe, raw, env)
         if "dotnet" in parts:
-            ms = dotnet_plan(quick)
+            ms = [m for m in dotnet_plan(quick) if m["workload"] in set(a.workloads.split(","))]
             print(f"== .NET (Mono): {len(ms)} measurements", flush=True)
             results += run_plan(ms, work, templates, quick, a.dotnet_exe, raw, env)
         go_md, go_ok, go_rows = "", True, {}
