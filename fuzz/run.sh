@@ -31,40 +31,28 @@ export RUSTC_BOOTSTRAP=1
 # which AddressSanitizer's one-definition-rule check reports when SQLite is instrumented too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0}
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-finish() {
-    echo "fuzz: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
+# shellcheck source=../tests/lib.sh
+source tests/lib.sh
 
 # ---- tools ----
-need=()
-command -v clang >/dev/null 2>&1 || need+=(clang)
+sw_need clang clang
+sw_install_needed
 clang_rt_fuzzer() {
     local f
     f=$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)
     [ -f "$f" ] || ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
 }
-command -v clang >/dev/null 2>&1 && ! clang_rt_fuzzer && need+=(libclang-rt-14-dev)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "# installing ${need[*]}"
-    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-    $SUDO apt-get update -qq >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang >/dev/null 2>&1
-    clang_rt_fuzzer || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-        "libclang-rt-$(clang --version | sed -nE 's/.*version ([0-9]+).*/\1/p' | head -1)-dev" >/dev/null 2>&1
+# libFuzzer's runtime comes in a package named after clang's major version.
+if command -v clang >/dev/null 2>&1 && ! clang_rt_fuzzer; then
+    sw_apt_install "libclang-rt-$(clang --version | sed -nE 's/.*version ([0-9]+).*/\1/p' | head -1)-dev"
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "# installing cargo-fuzz"
     cargo install --locked cargo-fuzz 2>&1 | tail -2
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    bad "cargo-fuzz could not be installed"
-    finish
+    sw_fail "cargo-fuzz could not be installed"
+    sw_finish fuzz
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sw-fuzz-XXXXXX")
@@ -75,10 +63,10 @@ mkdir -p "$SW_FUZZ_TMP"
 # ---- build ----
 RUST_TARGETS=(options_parse glob_match params sql_readonly sql_execute)
 if (cd fuzz && cargo fuzz build 2>&1) >"$WORK/build.log"; then
-    ok "build the cargo-fuzz targets"
+    sw_pass "build the cargo-fuzz targets"
     rust_built=1
 else
-    bad "build the cargo-fuzz targets"
+    sw_fail "build the cargo-fuzz targets"
     tail -30 "$WORK/build.log"
     rust_built=0
 fi
@@ -91,10 +79,10 @@ if command -v clang >/dev/null 2>&1 &&
     clang -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
         fuzz/c/capi_fuzz.c target/release/libsinglewriter.a -lm -ldl -lpthread \
         -o "$WORK/capi" >"$WORK/capi-build.log" 2>&1; then
-    ok "build capi (clang libFuzzer against libsinglewriter.a)"
+    sw_pass "build capi (clang libFuzzer against libsinglewriter.a)"
     capi_built=1
 else
-    bad "build capi (clang libFuzzer against libsinglewriter.a)"
+    sw_fail "build capi (clang libFuzzer against libsinglewriter.a)"
     tail -30 "$WORK/capi-build.log"
     capi_built=0
 fi
@@ -124,9 +112,9 @@ fuzz() {
     local crash
     crash=$(ls "$artifacts" 2>/dev/null | head -1)
     if [ "$rc" -eq 0 ] && [ -z "$crash" ]; then
-        ok "$name: $runs inputs in ${secs}s, no failure"
+        sw_pass "$name: $runs inputs in ${secs}s, no failure"
     else
-        bad "$name: exit $rc after $runs inputs"
+        sw_fail "$name: exit $rc after $runs inputs"
         grep -E 'panicked|capi_fuzz:|ERROR: |SUMMARY' -A3 "$log" | head -30
         if [ -n "$crash" ]; then
             echo "    reproducer ($name, base64): $(base64 -w0 "$artifacts/$crash")"
@@ -145,4 +133,4 @@ fi
 if [ "$capi_built" = 1 ]; then
     fuzz capi "$WORK/capi" -detect_leaks=0
 fi
-finish
+sw_finish fuzz

@@ -8,24 +8,18 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { # name, command... (output shown on failure)
-    local name="$1" out
-    shift
-    if out="$("$@" 2>&1)"; then ok "$name"; else bad "$name"; printf '%s\n' "$out" | tail -30; fi
-}
+# shellcheck source=lib.sh
+source tests/lib.sh
+
 work="$(mktemp -d "${TMPDIR:-/tmp}/sw-crate.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-check "cargo doc --no-deps with RUSTDOCFLAGS=-D warnings" env RUSTDOCFLAGS="-D warnings" nice -n 10 cargo doc --no-deps --lib
+sw_check "cargo doc --no-deps with RUSTDOCFLAGS=-D warnings" env RUSTDOCFLAGS="-D warnings" nice -n 10 cargo doc --no-deps --lib
 no_ffi_docs() {
     [ -f target/doc/singlewriter/struct.Writer.html ] && [ ! -e target/doc/singlewriter/ffi ] &&
         ! grep -q 'sw_writer_open' target/doc/singlewriter/index.html
 }
-check "the API docs have Writer and no ffi module (sw_* functions hidden)" no_ffi_docs
+sw_check "the API docs have Writer and no ffi module (sw_* functions hidden)" no_ffi_docs
 metadata_ok() {
     cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
@@ -36,8 +30,8 @@ assert not missing, missing
 assert p["features"].get("default") == ["bundled"], p["features"]
 print(p["name"], p["version"], p["license"], p["repository"])'
 }
-check "Cargo.toml: description, license, repository, documentation, readme, rust-version, keywords, categories; default = [bundled]" metadata_ok
-check "cargo package --no-verify" nice -n 10 cargo package --no-verify --allow-dirty --target-dir "$work/package"
+sw_check "Cargo.toml: description, license, repository, documentation, readme, rust-version, keywords, categories; default = [bundled]" metadata_ok
+sw_check "cargo package --no-verify" nice -n 10 cargo package --no-verify --allow-dirty --target-dir "$work/package"
 crate="$(ls "$work"/package/package/singlewriter-*.crate 2>/dev/null | head -n1)"
 contents_ok() {
     local list
@@ -48,12 +42,11 @@ contents_ok() {
     done
     echo "$(wc -l <<<"$list") files"
 }
-check "the .crate holds the sources, build.rs, the header, examples and tests" contents_ok
+sw_check "the .crate holds the sources, build.rs, the header, examples and tests" contents_ok
 unpacked_check() {
     tar -xzf "$crate" -C "$work" && cd "$work"/singlewriter-* &&
         CARGO_TARGET_DIR="$root/target" nice -n 10 cargo check --lib --locked
 }
-check "the unpacked crate builds on its own (cargo check --lib --locked)" unpacked_check
+sw_check "the unpacked crate builds on its own (cargo check --lib --locked)" unpacked_check
 
-echo "rust-package: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+sw_finish rust-package

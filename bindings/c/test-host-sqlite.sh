@@ -16,29 +16,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
 target="$SW_ROOT/target/host-sqlite"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { # name, command... (output shown on failure)
-    local name="$1" out
-    shift
-    if out="$("$@" 2>&1)"; then ok "$name"; else bad "$name"; printf '%s\n' "$out" | tail -30; fi
-}
-finish() {
-    echo "host-sqlite: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+# shellcheck source=../../tests/lib.sh
+source "$here/../../tests/lib.sh"
 
-missing=()
-[ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "host-sqlite: installing ${missing[*]}" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 || true
-fi
+sw_need /usr/include/sqlite3.h libsqlite3-dev
+sw_need pkg-config pkg-config
+sw_need python3 python3
+sw_install_needed
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/sw-host-sqlite.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -55,10 +39,10 @@ refused() {
 }
 case "$debian_version" in
 3.4[0-3].*|3.[0-3][0-9].*)
-    check "host-SQLite build refused against Debian's SQLite $debian_version, naming both versions" refused ;;
+    sw_check "host-SQLite build refused against Debian's SQLite $debian_version, naming both versions" refused ;;
 *)
     echo "host-sqlite: the system SQLite is $debian_version (new enough): building against it" >&2
-    check "host-SQLite build against the system SQLite $debian_version" \
+    sw_check "host-SQLite build against the system SQLite $debian_version" \
         env PKG_CONFIG_PATH= CARGO_TARGET_DIR="$target/debian" nice -n 10 cargo build --release --no-default-features --lib ;;
 esac
 
@@ -82,19 +66,19 @@ build_host_sqlite() {
     printf 'prefix=%s\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n\nName: SQLite\nDescription: SQL database engine\nVersion: %s\nLibs: -L${libdir} -lsqlite3\nLibs.private: -lm -ldl -lpthread\nCflags: -I${includedir}\n' \
         "$host" "$v" >"$host/lib/pkgconfig/sqlite3.pc"
 }
-check "a host libsqlite3.so.0 (SQLite amalgamation from libsqlite3-sys) with sqlite3.pc" build_host_sqlite
+sw_check "a host libsqlite3.so.0 (SQLite amalgamation from libsqlite3-sys) with sqlite3.pc" build_host_sqlite
 export PKG_CONFIG_PATH="$host/lib/pkgconfig"
 export LD_LIBRARY_PATH="$host/lib" # where the host's loader would find its libsqlite3
 host_version="$(pkg-config --modversion sqlite3)"
 
-check "cargo build --release --no-default-features (host SQLite $host_version)" \
+sw_check "cargo build --release --no-default-features (host SQLite $host_version)" \
     env CARGO_TARGET_DIR="$target" nice -n 10 cargo build --release --no-default-features
 lib="$target/release"
 needs_host() { readelf -d "$lib/libsinglewriter.so" | grep -F '[libsqlite3.so.0]'; }
-check "libsinglewriter.so needs libsqlite3.so.0" needs_host
+sw_check "libsinglewriter.so needs libsqlite3.so.0" needs_host
 
 prefix="$work/prefix"
-check "install.sh PREFIX (host-SQLite build)" env SW_LIB_DIR="$lib" SW_INSTALL_REBUILD=0 bash "$here/install.sh" "$prefix"
+sw_check "install.sh PREFIX (host-SQLite build)" env SW_LIB_DIR="$lib" SW_INSTALL_REBUILD=0 bash "$here/install.sh" "$prefix"
 no_sqlite_defs() {
     local so a
     so="$(nm -D --defined-only "$prefix/lib/libsinglewriter.so" | awk '{print $3}' | grep -c '^sqlite3_')"
@@ -102,7 +86,7 @@ no_sqlite_defs() {
     echo "sqlite3_* defined: .so $so, .a $a"
     [ "$so" -eq 0 ] && [ "$a" -eq 0 ]
 }
-check "neither installed library defines a sqlite3_* symbol" no_sqlite_defs
+sw_check "neither installed library defines a sqlite3_* symbol" no_sqlite_defs
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$host/lib/pkgconfig"
 pc_deps() {
     grep -qx 'Requires.private: sqlite3' "$prefix/lib/pkgconfig/singlewriter.pc" &&
@@ -110,22 +94,22 @@ pc_deps() {
         pkg-config --static --libs singlewriter | grep -q -- '-lsqlite3' &&
         grep -q 'set(singlewriter_SYSTEM_SQLITE ON)' "$prefix/lib/cmake/singlewriter/singlewriterConfig.cmake"
 }
-check "pkg-config and CMake name the sqlite3 dependency" pc_deps
+sw_check "pkg-config and CMake name the sqlite3 dependency" pc_deps
 
 CFLAGS=(-std=c11 -O1 -Wall -Wextra -Werror)
 # shellcheck disable=SC2046
-check "example.c, shared" cc "${CFLAGS[@]}" "$here/example.c" $(pkg-config --cflags --libs singlewriter) \
+sw_check "example.c, shared" cc "${CFLAGS[@]}" "$here/example.c" $(pkg-config --cflags --libs singlewriter) \
     -Wl,-rpath,"$prefix/lib" -o "$work/example"
-check "example runs on the host SQLite" sh -c "'$work/example' '$work/example.db' | grep -q closed"
+sw_check "example runs on the host SQLite" sh -c "'$work/example' '$work/example.db' | grep -q closed"
 # shellcheck disable=SC2046
-check "example.c, static libsinglewriter.a + host libsqlite3" \
+sw_check "example.c, static libsinglewriter.a + host libsqlite3" \
     cc "${CFLAGS[@]}" "$here/example.c" $(pkg-config --cflags --libs singlewriter-static) -o "$work/example-static"
-check "static example runs" sh -c "'$work/example-static' '$work/example-static.db' | grep -q closed"
+sw_check "static example runs" sh -c "'$work/example-static' '$work/example-static.db' | grep -q closed"
 # shellcheck disable=SC2046
-check "two_sqlites.c (the program's own SQLite + singlewriter, shared)" \
+sw_check "two_sqlites.c (the program's own SQLite + singlewriter, shared)" \
     cc "${CFLAGS[@]}" "$here/tests/two_sqlites.c" $(pkg-config --cflags --libs singlewriter sqlite3) \
     -Wl,-rpath,"$prefix/lib" -o "$work/two_sqlites"
-check "one SQLite in the process: the program's read lock is kept when singlewriter closes the file" \
+sw_check "one SQLite in the process: the program's read lock is kept when singlewriter closes the file" \
     "$work/two_sqlites" "$work/two.db" kept
 
-finish
+sw_finish host-sqlite

@@ -18,44 +18,21 @@ SW_LIB_DIR="${SW_LIB_DIR:-$SW_ROOT/target/release}"
 SW_INCLUDE_DIR="${SW_INCLUDE_DIR:-$SW_ROOT/include}"
 export SW_ROOT SW_LIB_DIR SW_INCLUDE_DIR
 
-passed=0
-failed=0
-finish() {
-    echo "c: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { # name, command... (output shown on failure)
-    local name="$1"
-    shift
-    local out
-    if out="$("$@" 2>&1)"; then
-        ok "$name"
-    else
-        bad "$name"
-        printf '%s\n' "$out" | tail -40
-    fi
-}
+# shellcheck source=../../tests/lib.sh
+source "$here/../../tests/lib.sh"
+SW_CHECK_TAIL=40 # a failed check shows the last 40 lines of its output
 
 # --- prerequisites ---
-missing=()
-command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-command -v cmake >/dev/null 2>&1 || missing+=(cmake make)
-command -v gdb >/dev/null 2>&1 || missing+=(gdb)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v readelf >/dev/null 2>&1 || missing+=(binutils)
-[ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "c: installing ${missing[*]}" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2 || true
-fi
+sw_need cc gcc libc6-dev
+sw_need pkg-config pkg-config
+sw_need cmake cmake make
+sw_need gdb gdb
+sw_need python3 python3
+sw_need readelf binutils
+sw_need /usr/include/sqlite3.h libsqlite3-dev
+sw_install_needed
 if ! command -v cc >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1; then
-    echo "c: cc or pkg-config unavailable" >&2
-    failed=1
-    finish
+    sw_abort c "cc or pkg-config unavailable"
 fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/sw-c.XXXXXX")"
@@ -64,10 +41,10 @@ prefix="$work/prefix"
 version="$(sed -n 's/^version[[:space:]]*=[[:space:]]*"\(.*\)".*/\1/p' "$SW_ROOT/Cargo.toml" | head -n1)"
 
 # 1. install (builds only if the libraries are missing; tests/run-all.sh has just built them)
-check "install.sh PREFIX" env SW_INSTALL_REBUILD=0 bash "$here/install.sh" "$prefix"
+sw_check "install.sh PREFIX" env SW_INSTALL_REBUILD=0 bash "$here/install.sh" "$prefix"
 abi="$(sed -n 's/^#define SW_ABI_VERSION \([0-9][0-9]*\).*/\1/p' "$SW_INCLUDE_DIR/singlewriter.h")"
 real="libsinglewriter.so.$abi.$version"
-check "installed files" test -f "$prefix/include/singlewriter.h" -a -f "$prefix/include/singlewriter.hpp" \
+sw_check "installed files" test -f "$prefix/include/singlewriter.h" -a -f "$prefix/include/singlewriter.hpp" \
     -a -f "$prefix/lib/$real" -a -f "$prefix/lib/libsinglewriter.a" -a -f "$prefix/lib/.debug/$real.debug" \
     -a -f "$prefix/lib/pkgconfig/singlewriter.pc" -a -f "$prefix/lib/pkgconfig/singlewriter-static.pc" \
     -a -f "$prefix/lib/cmake/singlewriter/singlewriterConfig.cmake" \
@@ -77,14 +54,14 @@ chain_ok() {
         [ "$(readlink "$prefix/lib/libsinglewriter.so.$abi")" = "$real" ] &&
         readelf -d "$prefix/lib/$real" | grep -F "Library soname: [libsinglewriter.so.$abi]"
 }
-check "SONAME libsinglewriter.so.$abi; chain .so -> .so.$abi -> $real" chain_ok
+sw_check "SONAME libsinglewriter.so.$abi; chain .so -> .so.$abi -> $real" chain_ok
 stripped_ok() {
     ! readelf -S "$prefix/lib/$real" | grep -qE '\.debug_(info|line)|\.symtab' &&
         readelf -S "$prefix/lib/$real" | grep -q '\.gnu_debuglink' &&
         readelf -S "$prefix/lib/.debug/$real.debug" | grep -q '\.debug_info' &&
         ! readelf -S "$prefix/lib/libsinglewriter.a" | grep -qE '\.debug_info|\.llvmbc'
 }
-check "installed libraries stripped; the .so's debug info in lib/.debug, linked by .gnu_debuglink" stripped_ok
+sw_check "installed libraries stripped; the .so's debug info in lib/.debug, linked by .gnu_debuglink" stripped_ok
 # The C API's functions, from the header.
 grep -oE '\bsw_[a-z0-9_]+\(' "$SW_INCLUDE_DIR/singlewriter.h" | tr -d '(' | sort -u >"$work/api.txt"
 # Global symbols the toolchain puts in the archive besides the API: none today. A symbol that
@@ -98,12 +75,12 @@ static_exports_ok() {
     echo "archive exports $(wc -l <"$work/a-exports.txt") symbols; the header declares $(wc -l <"$work/api.txt") functions"
     diff "$work/a-allowed.txt" "$work/a-exports.txt"
 }
-check "libsinglewriter.a: global symbols are exactly the header's sw_* functions" static_exports_ok
+sw_check "libsinglewriter.a: global symbols are exactly the header's sw_* functions" static_exports_ok
 shared_exports_ok() {
     nm -D --defined-only "$prefix/lib/$real" | awk '{ print $3 }' | sort -u | diff "$work/api.txt" -
 }
-check "libsinglewriter.so: exported symbols are exactly the header's sw_* functions" shared_exports_ok
-check "installed header is the committed one" cmp "$SW_INCLUDE_DIR/singlewriter.h" "$prefix/include/singlewriter.h"
+sw_check "libsinglewriter.so: exported symbols are exactly the header's sw_* functions" shared_exports_ok
+sw_check "installed header is the committed one" cmp "$SW_INCLUDE_DIR/singlewriter.h" "$prefix/include/singlewriter.h"
 
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 pc_ok() {
@@ -116,7 +93,7 @@ pc_ok() {
         [ "$(pkg-config --libs singlewriter-static | xargs)" = "$prefix/lib/libsinglewriter.a -lm -ldl -lpthread" ] &&
         pkg-config --validate singlewriter && pkg-config --validate singlewriter-static
 }
-check "pkg-config: version $version, prefix, cflags, libs, Libs.private, singlewriter-static" pc_ok
+sw_check "pkg-config: version $version, prefix, cflags, libs, Libs.private, singlewriter-static" pc_ok
 
 CFLAGS=(-std=c99 -O2 -Wall -Wextra -Werror -Wpedantic)
 
@@ -135,11 +112,11 @@ example_ok() { # db path, command... (the db path is appended to the command)
 
 # 2. dynamic: cc example.c $(pkg-config --cflags --libs singlewriter)
 # shellcheck disable=SC2046
-check "cc example.c \$(pkg-config --cflags --libs singlewriter)" \
+sw_check "cc example.c \$(pkg-config --cflags --libs singlewriter)" \
     cc "${CFLAGS[@]}" "$here/example.c" $(pkg-config --cflags --libs singlewriter) -o "$work/example"
 dyn_resolves() { LD_LIBRARY_PATH="$prefix/lib" ldd "$work/example" | grep -F "libsinglewriter.so.$abi => $prefix/lib/libsinglewriter.so.$abi"; }
-check "dynamic example loads the installed libsinglewriter.so" dyn_resolves
-check "dynamic example runs (LD_LIBRARY_PATH=PREFIX/lib)" example_ok "$work/dyn.db" env LD_LIBRARY_PATH="$prefix/lib" "$work/example"
+sw_check "dynamic example loads the installed libsinglewriter.so" dyn_resolves
+sw_check "dynamic example runs (LD_LIBRARY_PATH=PREFIX/lib)" example_ok "$work/dyn.db" env LD_LIBRARY_PATH="$prefix/lib" "$work/example"
 
 # 3. static: the installed .a plus Libs.private, no libsinglewriter.so needed at run time
 static_build() {
@@ -149,21 +126,21 @@ static_build() {
     cc "${CFLAGS[@]}" "$here/example.c" $(pkg-config --cflags singlewriter) \
         "$(pkg-config --variable=staticlib singlewriter)" $private -o "$work/example-static"
 }
-check "cc example.c \$(pkg-config --variable=staticlib singlewriter) + Libs.private" static_build
+sw_check "cc example.c \$(pkg-config --variable=staticlib singlewriter) + Libs.private" static_build
 no_needed() { ! readelf -d "$work/example-static" | grep -q 'libsinglewriter'; }
-check "static example does not need libsinglewriter.so" no_needed
-check "static example runs (no LD_LIBRARY_PATH)" example_ok "$work/static.db" env -u LD_LIBRARY_PATH "$work/example-static"
+sw_check "static example does not need libsinglewriter.so" no_needed
+sw_check "static example runs (no LD_LIBRARY_PATH)" example_ok "$work/static.db" env -u LD_LIBRARY_PATH "$work/example-static"
 
 # 4. the dynamic example under ASan+UBSan (leak checking on) and valgrind memcheck
 # shellcheck disable=SC2046
-check "example builds with -fsanitize=address,undefined" \
+sw_check "example builds with -fsanitize=address,undefined" \
     cc "${CFLAGS[@]}" -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
     "$here/example.c" $(pkg-config --cflags --libs singlewriter) -o "$work/example-asan"
-check "example runs clean under ASan/UBSan" example_ok "$work/asan.db" \
+sw_check "example runs clean under ASan/UBSan" example_ok "$work/asan.db" \
     env LD_LIBRARY_PATH="$prefix/lib" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$work/example-asan"
 if command -v valgrind >/dev/null 2>&1; then
-    check "static example runs clean under valgrind" example_ok "$work/vg.db" \
+    sw_check "static example runs clean under valgrind" example_ok "$work/vg.db" \
         valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$work/example-static"
 else
     echo "c: valgrind not available; skipped" >&2
@@ -171,18 +148,18 @@ fi
 
 # 5. libsinglewriter.a and the system libsqlite3 in one program
 # shellcheck disable=SC2046
-check "two_sqlites.c links libsinglewriter.a and the system libsqlite3" \
+sw_check "two_sqlites.c links libsinglewriter.a and the system libsqlite3" \
     cc -std=c11 -O1 -Wall -Wextra -Werror "$here/tests/two_sqlites.c" $(pkg-config --cflags --libs singlewriter-static) \
     -lsqlite3 -o "$work/two_sqlites"
-check "sqlite3_libversion() is the system's, singlewriter writes; two SQLite copies: the program's lock is lost (the README's hazard)" \
+sw_check "sqlite3_libversion() is the system's, singlewriter writes; two SQLite copies: the program's lock is lost (the README's hazard)" \
     "$work/two_sqlites" "$work/two.db" lost
 
 # 6. writes queued at exit: children enqueue and end without sw_writer_close
 # shellcheck disable=SC2046
-check "exit_child.c, shared (rpath)" cc -std=c11 -O1 -Wall -Wextra -Werror -pthread "$here/tests/exit_child.c" \
+sw_check "exit_child.c, shared (rpath)" cc -std=c11 -O1 -Wall -Wextra -Werror -pthread "$here/tests/exit_child.c" \
     $(pkg-config --cflags --libs singlewriter) -Wl,-rpath,"$prefix/lib" -o "$work/exit_child"
 # shellcheck disable=SC2046
-check "exit_child.c, static" cc -std=c11 -O1 -Wall -Wextra -Werror -pthread "$here/tests/exit_child.c" \
+sw_check "exit_child.c, static" cc -std=c11 -O1 -Wall -Wextra -Werror -pthread "$here/tests/exit_child.c" \
     $(pkg-config --cflags --libs singlewriter-static) -o "$work/exit_child_static"
 rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM t").fetchone()[0])' "$1"; }
 drained() { # binary mode n [runner...]
@@ -195,16 +172,16 @@ drained() { # binary mode n [runner...]
     echo "$mode: $got of $n rows"
     [ "$got" = "$n" ]
 }
-check "shared: enqueue 20000, return from main: all committed at exit" drained "$work/exit_child" return 20000
-check "shared: enqueue 20000, exit() from another thread: all committed" drained "$work/exit_child" exit 20000
-check "static: enqueue 20000, return from main: all committed at exit" drained "$work/exit_child_static" return 20000
-check "static: enqueue 20000, exit() from another thread: all committed" drained "$work/exit_child_static" exit 20000
+sw_check "shared: enqueue 20000, return from main: all committed at exit" drained "$work/exit_child" return 20000
+sw_check "shared: enqueue 20000, exit() from another thread: all committed" drained "$work/exit_child" exit 20000
+sw_check "static: enqueue 20000, return from main: all committed at exit" drained "$work/exit_child_static" return 20000
+sw_check "static: enqueue 20000, exit() from another thread: all committed" drained "$work/exit_child_static" exit 20000
 # sw_ calls from atexit handlers and C++ static destructors run after the C runtime destroyed the
 # thread's Rust thread-locals: the library reaches its thread-locals with try_with.
-check "shared: sw_writer_close from the program's atexit handler" \
+sw_check "shared: sw_writer_close from the program's atexit handler" \
     drained "$work/exit_child" atexit 1000
 if command -v valgrind >/dev/null 2>&1; then
-    check "static: enqueue 300 and return, under valgrind: all committed, no errors" \
+    sw_check "static: enqueue 300 and return, under valgrind: all committed, no errors" \
         drained "$work/exit_child_static" return 300 valgrind -q --error-exitcode=99
 fi
 bounded() {
@@ -224,21 +201,21 @@ open(sys.argv[2], "w").close(); time.sleep(60)' "$db" "$ready" &
     echo "exit status $rc (124: still waiting after 30 s), $got rows"
     [ "$rc" = 0 ] && [ "$got" = 0 ]
 }
-check "exit drain is bounded: 300 ms while another process holds the lock (Busy Timeout 60 s)" bounded
+sw_check "exit drain is bounded: 300 ms while another process holds the lock (Busy Timeout 60 s)" bounded
 
 # 7. every command of bindings/c/README.md, out of tree
 mkdir -p "$work/app"
 cp "$here/example.c" "$work/app/app.c"
-check "bindings/c/README.md: every command (tests/run-readme.sh)" \
+sw_check "bindings/c/README.md: every command (tests/run-readme.sh)" \
     env PREFIX="$work/readme-prefix" SW_CHECKOUT="$SW_ROOT" bash "$here/tests/run-readme.sh" "$here/README.md" "$work/app"
 mkdir -p "$work/app-main"
-check "README.md (the repository's): its C snippet compiles with -Werror and runs, checking every status" \
+sw_check "README.md (the repository's): its C snippet compiles with -Werror and runs, checking every status" \
     env PREFIX="$prefix" SW_CHECKOUT="$SW_ROOT" SW_README_SNIPPETS_ONLY=1 bash "$here/tests/run-readme.sh" "$SW_ROOT/README.md" "$work/app-main"
 mkdir -p "$work/app-cpp"
 cp "$SW_ROOT/bindings/cpp/example.cpp" "$work/app-cpp/app.cpp"
-check "bindings/cpp/README.md: every command and snippet" \
+sw_check "bindings/cpp/README.md: every command and snippet" \
     env PREFIX="$work/readme-prefix-cpp" SW_CHECKOUT="$SW_ROOT" bash "$here/tests/run-readme.sh" "$SW_ROOT/bindings/cpp/README.md" "$work/app-cpp"
 cpp_exit_ok() { local n; n="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM log").fetchone()[0])' "$work/app-cpp/exit-demo.db")"; echo "$n rows"; [ "$n" = 1000 ]; }
-check "the C++ README's exit snippet committed its 1000 queued inserts" cpp_exit_ok
+sw_check "the C++ README's exit snippet committed its 1000 queued inserts" cpp_exit_ok
 
-finish
+sw_finish c

@@ -18,34 +18,21 @@ SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
 SW_LIB_DIR="${SW_LIB_DIR:-$SW_ROOT/target/release}"
 SW_INCLUDE_DIR="${SW_INCLUDE_DIR:-$SW_ROOT/include}"
 
-passed=0
-failed=0
-finish() {
-    echo "cpp: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
+# shellcheck source=../../tests/lib.sh
+source "$here/../../tests/lib.sh"
 
 # --- prerequisites ---
+sw_need g++ g++
+sw_install_needed
 if ! command -v g++ >/dev/null 2>&1; then
-    echo "cpp: installing g++" >&2
-    (apt-get update -qq && apt-get install -y -qq g++) >&2 || true
-fi
-if ! command -v g++ >/dev/null 2>&1; then
-    echo "cpp: no C++ compiler available" >&2
-    failed=1
-    finish
+    sw_abort cpp "no C++ compiler available"
 fi
 if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ]; then
     echo "cpp: $SW_LIB_DIR/libsinglewriter.so missing; building it" >&2
     (cd "$SW_ROOT" && cargo build --release) >&2 || true
 fi
 if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ] || [ ! -f "$SW_INCLUDE_DIR/singlewriter.h" ]; then
-    echo "cpp: libsinglewriter.so or singlewriter.h not found (SW_LIB_DIR=$SW_LIB_DIR, SW_INCLUDE_DIR=$SW_INCLUDE_DIR)" >&2
-    failed=1
-    finish
+    sw_abort cpp "libsinglewriter.so or singlewriter.h not found (SW_LIB_DIR=$SW_LIB_DIR, SW_INCLUDE_DIR=$SW_INCLUDE_DIR)"
 fi
 
 build="$here/build"
@@ -63,10 +50,10 @@ compile() { # label, output, g++ args...
     local label="$1" out="$2"
     shift 2
     if g++ "$@" -o "$out" "${LDFLAGS[@]}" >"$work/$label.build.log" 2>&1; then
-        ok "build $label"
+        sw_pass "build $label"
         return 0
     fi
-    bad "build $label"
+    sw_fail "build $label"
     head -40 "$work/$label.build.log"
     return 1
 }
@@ -83,21 +70,20 @@ run_counted() { # label, command...
     local line
     line="$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
     if [ -z "$line" ]; then
-        bad "$label (exit $rc, no summary)"
+        sw_fail "$label (exit $rc, no summary)"
         tail -30 "$log"
         return
     fi
     local p f
     p="$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')"
     f="$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')"
-    passed=$((passed + p))
-    failed=$((failed + f))
+    sw_add_counts "$p" "$f"
     echo "     $label: $p passed, $f failed (exit $rc)"
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        bad "$label exited $rc"
+        sw_fail "$label exited $rc"
         grep -E 'ERROR|runtime error|Sanitizer' "$log" | head -20
     elif grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
-        bad "$label sanitizer report"
+        sw_fail "$label sanitizer report"
         grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" | head -60
     fi
 }
@@ -123,17 +109,17 @@ fi
 # 4. the example
 if compile example "$build/example" -O2 "${CXXFLAGS[@]}" "$here/example.cpp"; then
     if timeout 60 "$build/example" "$work/example.db" >"$work/example.log" 2>&1 && grep -q '^closed$' "$work/example.log"; then
-        ok "example runs"
+        sw_pass "example runs"
     else
-        bad "example runs"
+        sw_fail "example runs"
         cat "$work/example.log"
     fi
 fi
 if compile example-asan "$build/example-asan" "${SAN[@]}" "${CXXFLAGS[@]}" "$here/example.cpp"; then
     if timeout 60 "$build/example-asan" "$work/example-asan.db" >"$work/example-asan.log" 2>&1 && grep -q '^closed$' "$work/example-asan.log"; then
-        ok "example under ASan/UBSan"
+        sw_pass "example under ASan/UBSan"
     else
-        bad "example under ASan/UBSan"
+        sw_fail "example under ASan/UBSan"
         cat "$work/example-asan.log"
     fi
 fi
@@ -143,17 +129,16 @@ compile bench_overhead "$build/bench_overhead" -O2 "${CXXFLAGS[@]}" "$here/bench
 
 # 5. valgrind memcheck: no invalid accesses, no definite leaks (test results are counted above).
 if [ "${SW_CPP_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$build/tests" ]; then
-    if ! command -v valgrind >/dev/null 2>&1; then
-        (apt-get install -y -qq valgrind) >/dev/null 2>&1 || true
-    fi
+    sw_need valgrind valgrind
+    sw_install_needed
     if command -v valgrind >/dev/null 2>&1; then
         SW_TEST_WRITES=40 SW_TEST_TIMEOUT=120 timeout -k 10 300 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
             "$build/tests" >"$work/valgrind.log" 2>&1
         rc=$?
         if [ "$rc" -ne 99 ] && grep -q 'cpp-tests:' "$work/valgrind.log"; then
-            ok "valgrind memcheck clean ($(grep 'cpp-tests:' "$work/valgrind.log"))"
+            sw_pass "valgrind memcheck clean ($(grep 'cpp-tests:' "$work/valgrind.log"))"
         else
-            bad "valgrind memcheck (exit $rc)"
+            sw_fail "valgrind memcheck (exit $rc)"
             grep -E '^==[0-9]+==' "$work/valgrind.log" | head -60
         fi
     else
@@ -161,4 +146,4 @@ if [ "${SW_CPP_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$build/tests" ]; then
     fi
 fi
 
-finish
+sw_finish cpp

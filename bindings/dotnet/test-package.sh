@@ -11,38 +11,22 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { # name, command... (output shown on failure)
-    local name="$1" out
-    shift
-    if out="$("$@" 2>&1)"; then ok "$name"; else bad "$name"; printf '%s\n' "$out" | tail -30; fi
-}
-finish() {
-    echo "dotnet-package: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+# shellcheck source=../../tests/lib.sh
+source "$here/../../tests/lib.sh"
 
-missing=()
-command -v mcs >/dev/null 2>&1 || missing+=(mono-mcs)
-command -v mono >/dev/null 2>&1 || missing+=(mono-runtime)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "dotnet-package: installing ${missing[*]}" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 || true
-fi
+sw_need mcs mono-mcs
+sw_need mono mono-runtime
+sw_need python3 python3
+sw_install_needed
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/sw-nupkg.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 unset LD_LIBRARY_PATH
 
-check "pack.sh builds the .nupkg" env SW_INSTALL_REBUILD=0 bash "$here/pack.sh" "$work/out"
+sw_check "pack.sh builds the .nupkg" env SW_INSTALL_REBUILD=0 bash "$here/pack.sh" "$work/out"
 nupkg="$(ls "$work"/out/*.nupkg 2>/dev/null | head -n1)"
 pkgdir="$work/packages/singlewriter.sqlite"
-check "the .nupkg is a zip" sh -c "mkdir -p '$pkgdir' && python3 -m zipfile -e '$nupkg' '$pkgdir'"
+sw_check "the .nupkg is a zip" sh -c "mkdir -p '$pkgdir' && python3 -m zipfile -e '$nupkg' '$pkgdir'"
 nuspec_ok() {
     local n="$pkgdir/SingleWriter.Sqlite.nuspec"
     python3 - "$n" <<'PY'
@@ -59,7 +43,7 @@ assert "SQLite" in get("description")
 print("id", get("id"), "version", get("version"))
 PY
 }
-check "nuspec: id SingleWriter.Sqlite, version, MIT, readme, repository" nuspec_ok
+sw_check "nuspec: id SingleWriter.Sqlite, version, MIT, readme, repository" nuspec_ok
 native="$pkgdir/runtimes/linux-x64/native/libsinglewriter.so"
 native_ok() {
     [ -f "$native" ] && [ -f "$pkgdir/lib/net472/SingleWriter.dll" ] && [ -f "$pkgdir/README.md" ] &&
@@ -67,7 +51,7 @@ native_ok() {
         ! readelf -S "$native" | grep -qE '\.debug_info|\.symtab' &&
         readelf -d "$native" | grep -q 'Library soname: \[libsinglewriter.so.'
 }
-check "runtimes/linux-x64/native/libsinglewriter.so (stripped, SONAME), lib/net472/SingleWriter.dll, README, OPC parts" native_ok
+sw_check "runtimes/linux-x64/native/libsinglewriter.so (stripped, SONAME), lib/net472/SingleWriter.dll, README, OPC parts" native_ok
 
 app="$work/app"
 mkdir -p "$app"
@@ -77,9 +61,9 @@ build() {
         mcs -nologo -r:"$pkgdir/lib/net472/SingleWriter.dll" -r:System.Core.dll -r:System.Data.dll -out:Consumer.exe Consumer.cs &&
         cp "$pkgdir/lib/net472/SingleWriter.dll" "$native" .
 }
-check "Consumer.cs compiles against the package's assembly (outside the repository)" build
+sw_check "Consumer.cs compiles against the package's assembly (outside the repository)" build
 ran() { local out; out="$(cd "$app" && mono Consumer.exe "$app/basic.db" basic)" || return 1; echo "$out"; grep -q "users: 3" <<<"$out"; }
-check "Consumer.exe runs with the package's native library beside it (no LD_LIBRARY_PATH)" ran
+sw_check "Consumer.exe runs with the package's native library beside it (no LD_LIBRARY_PATH)" ran
 exit_ok() {
     local got
     (cd "$app" && timeout -k 5 120 mono Consumer.exe "$app/exit.db" exit 5000) || return 1
@@ -87,6 +71,6 @@ exit_ok() {
     echo "$got of 5000 rows"
     [ "$got" = 5000 ]
 }
-check "a child starts 5000 writes and returns from Main: all committed at exit" exit_ok
+sw_check "a child starts 5000 writes and returns from Main: all committed at exit" exit_ok
 
-finish
+sw_finish dotnet-package

@@ -10,20 +10,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
 SW_LIB_DIR="${SW_LIB_DIR:-$SW_ROOT/target/release}"
 
-if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
-    echo "dotnet: installing mono-mcs and mono-runtime" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    SUDO=""
-    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
-    $SUDO apt-get update -qq >&2
-    $SUDO apt-get install -y -qq mono-mcs mono-runtime >&2
-fi
+# shellcheck source=../../tests/lib.sh
+source "$here/../../tests/lib.sh"
+
+sw_need mcs mono-mcs
+sw_need mono mono-runtime
+sw_install_needed
 
 # The ADO.NET provider (SingleWriterConnection, ...) needs System.Data.
 if [ ! -f /usr/lib/mono/4.5/System.Data.dll ] && ! ls /usr/lib/mono/gac/System.Data/*/System.Data.dll >/dev/null 2>&1; then
-    echo "dotnet: installing libmono-system-data4.0-cil" >&2
-    ${SUDO:-} apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq libmono-system-data4.0-cil >&2
+    sw_apt_install libmono-system-data4.0-cil
 fi
 
 if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ]; then

@@ -12,31 +12,15 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { # name, command... (output shown on failure)
-    local name="$1" out
-    shift
-    if out="$("$@" 2>&1)"; then ok "$name"; else bad "$name"; printf '%s\n' "$out" | tail -30; fi
-}
-finish() {
-    echo "go-module: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+# shellcheck source=../../tests/lib.sh
+source "$here/../../tests/lib.sh"
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
-missing=()
-command -v go >/dev/null 2>&1 || missing+=(golang-go)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "go-module: installing ${missing[*]}" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 || true
-fi
-command -v go >/dev/null 2>&1 || { bad "a Go toolchain"; finish; }
+sw_need go golang-go
+sw_need pkg-config pkg-config
+sw_need python3 python3
+sw_install_needed
+command -v go >/dev/null 2>&1 || { sw_fail "a Go toolchain"; sw_finish go-module; }
 
 export GOTOOLCHAIN=local CGO_ENABLED=1
 unset GOFLAGS CGO_CFLAGS CGO_LDFLAGS
@@ -44,13 +28,13 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/sw-go-module.XXXXXX")"
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 prefix="$work/prefix"
 
-check "install.sh PREFIX" env SW_INSTALL_REBUILD=0 bash "$SW_ROOT/bindings/c/install.sh" "$prefix"
+sw_check "install.sh PREFIX" env SW_INSTALL_REBUILD=0 bash "$SW_ROOT/bindings/c/install.sh" "$prefix"
 
 # 1. The README's commands, in an application directory outside the checkout.
 app="$work/app"
 mkdir -p "$app"
 cp "$here/example/main.go" "$app/main.go"
-check "bindings/go/README.md: every command (bindings/c/tests/run-readme.sh)" \
+sw_check "bindings/go/README.md: every command (bindings/c/tests/run-readme.sh)" \
     env PREFIX="$prefix" SW_CHECKOUT="$SW_ROOT" bash "$SW_ROOT/bindings/c/tests/run-readme.sh" "$here/README.md" "$app"
 abi="$(sed -n 's/^#define SW_ABI_VERSION \([0-9][0-9]*\).*/\1/p' "$prefix/include/singlewriter.h")"
 binary_ok() {
@@ -58,16 +42,16 @@ binary_ok() {
         [ "$(readelf -d "$app/app" | sed -n 's/.*Library runpath: \[\(.*\)\]/\1/p')" = "$prefix/lib" ] &&
         ! grep -qaF "$SW_ROOT" "$app/app"
 }
-check "app needs libsinglewriter.so.$abi, its runpath is PREFIX/lib, no checkout path in it" binary_ok
+sw_check "app needs libsinglewriter.so.$abi, its runpath is PREFIX/lib, no checkout path in it" binary_ok
 example_ran() { "$app/app" "$app/again.db" | grep -F "flushed 3 enqueued writes"; }
-check "app runs without LD_LIBRARY_PATH (-race build)" example_ran
+sw_check "app runs without LD_LIBRARY_PATH (-race build)" example_ran
 static_ok() { ! readelf -d "$app/app-static" | grep -q libsinglewriter && ! grep -qaF "$SW_ROOT" "$app/app-static"; }
-check "app-static (-tags singlewriter_static) needs no libsinglewriter.so, no checkout path in it" static_ok
+sw_check "app-static (-tags singlewriter_static) needs no libsinglewriter.so, no checkout path in it" static_ok
 
 # 2. The module copy builds and vets alone; go.mod's version is the oldest that passes.
 mod="$app/third_party/singlewriter-go"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig" CGO_LDFLAGS="-O2 -g -Wl,-rpath,$prefix/lib"
-check "go vet ./... in the copied module (pkg-config, no checkout)" sh -c "cd '$mod' && go vet ./..."
+sw_check "go vet ./... in the copied module (pkg-config, no checkout)" sh -c "cd '$mod' && go vet ./..."
 declared="$(sed -n 's/^go \(1\.[0-9]*\).*/\1/p' "$mod/go.mod")"
 older="1.$(( ${declared#1.} - 1 ))"
 too_old() {
@@ -76,10 +60,10 @@ too_old() {
     if (cd "$copy" && go vet ./... 2>&1); then echo "go vet passed with go $older"; return 1; fi
     return 0
 }
-check "go.mod says go $declared: with go $older, go vet's version checks fail" too_old
+sw_check "go.mod says go $declared: with go $older, go vet's version checks fail" too_old
 
 # 3. Exit behaviour: children that enqueue and end.
-check "build internal/exitchild (-race) in the copied module" sh -c "cd '$mod' && go build -race -o '$work/exitchild' ./internal/exitchild"
+sw_check "build internal/exitchild (-race) in the copied module" sh -c "cd '$mod' && go build -race -o '$work/exitchild' ./internal/exitchild"
 rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM t").fetchone()[0])' "$1"; }
 committed() { # mode n
     local db="$work/exit-$1.db" got
@@ -88,9 +72,9 @@ committed() { # mode n
     echo "$1: $got of $2 rows"
     [ "$got" = "$2" ]
 }
-check "enqueue 20000, defer w.Close(), return: all committed" committed close 20000
-check "enqueue 20000, FlushAll, os.Exit(0): all committed" committed flushall 20000
-check "enqueue 2000, return with the writer open: exits cleanly (Go skips C exit handlers)" \
+sw_check "enqueue 20000, defer w.Close(), return: all committed" committed close 20000
+sw_check "enqueue 20000, FlushAll, os.Exit(0): all committed" committed flushall 20000
+sw_check "enqueue 2000, return with the writer open: exits cleanly (Go skips C exit handlers)" \
     timeout -k 5 60 "$work/exitchild" "$work/exit-return.db" 2000 return
 
-finish
+sw_finish go-module

@@ -11,40 +11,23 @@ SW_ROOT="${SW_ROOT:-$(cd "$here/../.." && pwd)}"
 SW_LIB_DIR="${SW_LIB_DIR:-$SW_ROOT/target/release}"
 SW_INCLUDE_DIR="${SW_INCLUDE_DIR:-$SW_ROOT/include}"
 
-passed=0
-failed=0
-finish() {
-    echo "go: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+# shellcheck source=../../tests/lib.sh
+source "$here/../../tests/lib.sh"
 
 # --- prerequisites: a Go toolchain and a C compiler for cgo ---
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
+sw_need go golang-go
+sw_need cc gcc libc6-dev
+sw_install_needed
 if ! command -v go >/dev/null 2>&1; then
-    if [ -x /usr/local/go/bin/go ]; then
-        export PATH="$PATH:/usr/local/go/bin"
-    else
-        echo "go: installing golang-go" >&2
-        (apt-get update -qq && apt-get install -y -qq golang-go) >&2 || true
-    fi
-fi
-if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
-    echo "go: installing gcc" >&2
-    (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >&2 || true
-fi
-if ! command -v go >/dev/null 2>&1; then
-    echo "go: no Go toolchain available" >&2
-    failed=1
-    finish
+    sw_abort go "no Go toolchain available"
 fi
 if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ]; then
     echo "go: $SW_LIB_DIR/libsinglewriter.so missing; building it" >&2
     (cd "$SW_ROOT" && cargo build --release) >&2 || true
 fi
 if [ ! -f "$SW_LIB_DIR/libsinglewriter.so" ] || [ ! -f "$SW_INCLUDE_DIR/singlewriter.h" ]; then
-    echo "go: libsinglewriter.so or singlewriter.h not found (SW_LIB_DIR=$SW_LIB_DIR, SW_INCLUDE_DIR=$SW_INCLUDE_DIR)" >&2
-    failed=1
-    finish
+    sw_abort go "libsinglewriter.so or singlewriter.h not found (SW_LIB_DIR=$SW_LIB_DIR, SW_INCLUDE_DIR=$SW_INCLUDE_DIR)"
 fi
 
 # In the checkout: -tags singlewriter_dev (link_dev.go) points the #cgo directives at
@@ -58,16 +41,7 @@ export GOFLAGS="${GOFLAGS:-} -buildvcs=false -tags=singlewriter_dev"
 export GOTOOLCHAIN=local
 cd "$here"
 
-check() { # name, command...
-    local name="$1"; shift
-    if "$@"; then
-        echo "ok   $name"; passed=$((passed + 1))
-    else
-        echo "FAIL $name"; failed=$((failed + 1))
-    fi
-}
-
-check "go vet ./..." go vet ./...
+sw_check_live "go vet ./..." go vet ./...
 
 # go test -race, counted per test from the JSON stream.
 json="$(mktemp)"
@@ -79,22 +53,20 @@ grep '"Action":"output"' "$json" | sed -e 's/.*"Output":"//' -e 's/"}$//' -e 's/
     grep -Ev '^=== (RUN|PAUSE|CONT)' || true
 tp=$(grep -E '"Action":"pass"' "$json" | grep -c '"Test":')
 tf=$(grep -E '"Action":"fail"' "$json" | grep -c '"Test":')
-passed=$((passed + tp))
-failed=$((failed + tf))
+sw_add_counts "$tp" "$tf"
 if [ "$rc" -ne 0 ] && [ "$tf" -eq 0 ]; then
     # build failure, panic outside a test, or timeout
     grep -v '"Action"' "$json" >&2 || true
-    echo "FAIL go test -race (exit $rc)"
-    failed=$((failed + 1))
+    sw_fail "go test -race (exit $rc)"
 fi
 
 # The database/sql driver through sqlx, as an application uses it (a module of its own, so the
 # binding needs nothing beyond the standard library).
-check "sqlx over the database/sql driver (internal/sqlxtest, -race)" sh -c "cd internal/sqlxtest && go vet . && go test -race -count=1 -timeout 120s ."
+sw_check_live "sqlx over the database/sql driver (internal/sqlxtest, -race)" sh -c "cd internal/sqlxtest && go vet . && go test -race -count=1 -timeout 120s ."
 
 tmpdb="$(mktemp -d)"
-check "example (go run ./example)" sh -c "go build -o '$tmpdb/example' ./example && timeout 60 '$tmpdb/example' '$tmpdb/example.db' >'$tmpdb/out' 2>&1 && grep -q 'flushed 3 enqueued writes' '$tmpdb/out' || { cat '$tmpdb/out'; false; }"
+sw_check_live "example (go run ./example)" sh -c "go build -o '$tmpdb/example' ./example && timeout 60 '$tmpdb/example' '$tmpdb/example.db' >'$tmpdb/out' 2>&1 && grep -q 'flushed 3 enqueued writes' '$tmpdb/out' || { cat '$tmpdb/out'; false; }"
 rm -rf "$tmpdb"
-check "benchmarks (1 iteration each)" sh -c "go test -count=1 -timeout 60s -run '^\$' -bench . -benchtime=1x . >'$json.bench' 2>&1 || { tail -50 '$json.bench'; false; }"
+sw_check_live "benchmarks (1 iteration each)" sh -c "go test -count=1 -timeout 60s -run '^\$' -bench . -benchtime=1x . >'$json.bench' 2>&1 || { tail -50 '$json.bench'; false; }"
 
-finish
+sw_finish go

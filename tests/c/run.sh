@@ -21,27 +21,16 @@ LIB=${SW_LIB_DIR:-$ROOT/target/release}
 INC=${SW_INCLUDE_DIR:-$ROOT/include}
 HERE=$ROOT/tests/c
 
-passed=0
-failed=0
-note_pass() { passed=$((passed + 1)); echo "ok $1"; }
-note_fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 # ---- tools (install only what is missing) ----
-need=()
-command -v gcc >/dev/null 2>&1 || need+=(gcc)
-command -v g++ >/dev/null 2>&1 || need+=(g++)
-command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "# installing ${need[*]}"
-    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-    $SUDO apt-get update -qq >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
-        echo "# could not install ${need[*]}"
-fi
+sw_need gcc gcc
+sw_need g++ g++
+sw_need valgrind valgrind
+sw_install_needed
 if ! command -v gcc >/dev/null 2>&1; then
-    echo "gcc is not available"
-    echo "c: 0 passed, 1 failed"
-    exit 1
+    sw_abort c "gcc is not available"
 fi
 
 if [ ! -f "$LIB/libsinglewriter.so" ] || [ ! -f "$LIB/libsinglewriter.a" ]; then
@@ -62,10 +51,10 @@ step() {
     local name=$1
     shift
     if "$@" >"$BUILD/step.log" 2>&1; then
-        note_pass "$name"
+        sw_pass "$name"
         return 0
     fi
-    note_fail "$name"
+    sw_fail "$name"
     sed 's/^/    /' "$BUILD/step.log" | head -40
     return 1
 }
@@ -98,22 +87,21 @@ run() {
     local summary
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     if [ -z "$summary" ]; then
-        note_fail "$label: the test program died (exit $rc) before its summary"
+        sw_fail "$label: the test program died (exit $rc) before its summary"
         return
     fi
     local p f
     p=${summary%% passed*}
     f=${summary#*passed, }
     f=${f%% failed}
-    passed=$((passed + p))
-    failed=$((failed + f))
+    sw_add_counts "$p" "$f"
     # A sanitizer or valgrind report (lines "==PID==...", "runtime error:") or a non-zero exit
     # that no test accounts for is one more failure.
     if [ "$f" -eq 0 ]; then
         if [ "$rc" -ne 0 ]; then
-            note_fail "$label: exit status $rc with no failed test (see the report above)"
+            sw_fail "$label: exit status $rc with no failed test (see the report above)"
         elif grep -qE '^==[0-9]+==|runtime error:' "$log"; then
-            note_fail "$label: sanitizer/valgrind report with no failed test (see above)"
+            sw_fail "$label: sanitizer/valgrind report with no failed test (see above)"
         fi
     fi
 }
@@ -138,5 +126,4 @@ else
     echo "# valgrind not available: skipped"
 fi
 
-echo "c: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+sw_finish c

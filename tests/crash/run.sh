@@ -15,10 +15,11 @@ INC=${SW_INCLUDE_DIR:-$ROOT/include}
 HERE=$ROOT/tests/crash
 ROUNDS=${1:-20}
 
-command -v gcc >/dev/null 2>&1 || {
-    apt-get update -qq >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null 2>&1
-}
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+sw_need gcc gcc
+sw_install_needed
 if [ ! -f "$LIB/libsinglewriter.a" ]; then
     (cd "$ROOT" && cargo build --release 2>&1 | tail -2)
 fi
@@ -30,16 +31,15 @@ LINK=("$LIB/libsinglewriter.a" -lm -ldl -lpthread)
 for prog in crash_rounds crash_rounds_child; do
     if ! gcc "${CFLAGS[@]}" "$HERE/$prog.c" -o "$WORK/$prog" "${LINK[@]}" >"$WORK/build.log" 2>&1; then
         cat "$WORK/build.log"
-        echo "FAIL build $prog"
-        echo "crash-rounds: 0 passed, 1 failed"
-        exit 1
+        sw_fail "build $prog"
+        sw_finish crash-rounds
     fi
 done
 mkdir -p "$WORK/db"
 timeout 600 "$WORK/crash_rounds" "$WORK/crash_rounds_child" "$WORK/db" "$ROUNDS"
 rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
-    echo "FAIL crash_rounds died (exit $rc)"
-    echo "crash-rounds: 0 passed, 1 failed"
+    sw_fail "crash_rounds died (exit $rc)"
+    sw_summary crash-rounds
 fi
 exit $rc

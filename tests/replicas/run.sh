@@ -8,6 +8,8 @@
 # its pid and any mount left under it is unmounted, so a failed or killed test leaves nothing.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib.sh
+source tests/lib.sh
 started=$(date +%s)
 
 work=$(mktemp -d /tmp/sw-replicas-run.XXXXXX)
@@ -37,9 +39,7 @@ trap cleanup EXIT
 
 t=$(date +%s)
 if ! bash tests/replicas/install.sh; then
-  echo "replicas: installing litestream/litefs failed"
-  echo "replicas: 0 passed, 1 failed"
-  exit 1
+  sw_abort replicas "installing litestream/litefs failed"
 fi
 echo "replicas: tools ready in $(( $(date +%s) - t )) s"
 bin="$(go env GOPATH | cut -d: -f1)/bin"
