@@ -5,6 +5,7 @@
 //! that writes anywhere but on the lane, and never block a caller inside a callback.
 
 mod busy;
+mod changefeed;
 mod checkpoint;
 mod conn;
 pub(crate) mod engine;

@@ -1,14 +1,15 @@
 //! The write connection and what runs on it: group transactions, jobs inside savepoints or
-//! statement-atomic, change tracking, the per-table change counters shared with other processes.
+//! statement-atomic, and what each statement writes (the authorizer's capture, the update
+//! hook's rows in `rowlog.rs`); the change table shared with other processes is `changefeed.rs`.
 //!
 //! Owned by whichever thread leads the lane; never touched by anyone else. Must never leave a
 //! transaction open between groups, and never let a job's SQL end the group's transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::sync::Mutex;
 use fallible_iterator::FallibleIterator;
@@ -24,20 +25,11 @@ use crate::signal::Signals;
 use crate::sql::{classify, first_keyword, Kind};
 use crate::value::{bind, BindReport, Param};
 
+use super::changefeed::ChangeFeed;
+pub(crate) use super::changefeed::External;
+pub use super::changefeed::CHANGE_TABLE;
 use super::rowlog;
 pub(crate) use super::rowlog::RowLog;
-
-/// The table through which writers of this library in different processes tell each other what
-/// they changed. Created by a writer's first committed change to a file database (never by
-/// merely opening or reading). Rows (`tbl`, `gen`):
-/// - `!proc:<pid>:<nonce>` — a registered writer process (removed when it closes);
-/// - a lower-cased table name — moved by one per commit that changed the table, written only
-///   while another registered process is alive to read it;
-/// - `!invalidate:<key or glob>` — a persisted `cache.invalidate` signal.
-///
-/// A commit seen through `PRAGMA data_version` that moved no table or invalidation row came
-/// from a program outside this library: every cache entry is then stale.
-pub const CHANGE_TABLE: &str = "_singlewriter_changes";
 
 /// Rows affected and last insert rowid of a write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -132,38 +124,12 @@ struct Captured {
     blind: Vec<Box<str>>,
 }
 
-/// What the check for other processes' commits found.
-#[derive(Default, Debug)]
-pub(crate) struct External {
-    /// Tables another singlewriter process changed.
-    pub(crate) tables: Vec<Box<str>>,
-    /// Invalidation patterns another process raised.
-    pub(crate) raised: Vec<Box<str>>,
-    /// A commit by a program outside this library: everything is stale.
-    pub(crate) everything: bool,
-}
-
 pub(crate) struct WriteConn {
     db: Connection,
     capture: Arc<Mutex<Captured>>,
     write_sets: LruCache<Box<str>, Arc<Captured>>,
-    /// A file database opened for writing: cross-process tracking applies.
-    track_changes: bool,
-    change_table_ready: bool,
-    /// This process's registration row, once written.
-    proc_key: Box<str>,
-    registered: bool,
-    /// Other live registered processes, as of the last look at the change table.
-    peers: usize,
-    /// Until then, foreign commits are not trusted to list their tables (peers may not have
-    /// noticed this registration yet).
-    precise_after: Instant,
-    /// How long after registering foreign commits are not trusted to list their tables.
-    grace: Duration,
-    /// Generations of the change table's rows as this writer last saw (or wrote) them.
-    seen: HashMap<Box<str>, i64>,
-    data_version: i64,
-    pub(crate) last_external_check: Instant,
+    /// What this process and the others tell each other through the change table.
+    pub(crate) feed: ChangeFeed,
     busy_timeout: Duration,
     /// Frames in the WAL after this connection's last commit (SQLite's WAL hook), when the
     /// writer owns checkpoints by size (`WAL Limit` > 0, `Checkpoints=Writer`).
@@ -379,126 +345,34 @@ impl WriteConn {
             write_sets: LruCache::new(
                 NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN),
             ),
-            track_changes: !opts.in_memory() && opts.mode != OpenMode::ReadOnly,
-            change_table_ready: false,
-            proc_key: format!("!proc:{}:{:x}", std::process::id(), nonce()).into_boxed_str(),
-            registered: false,
-            peers: 0,
-            precise_after: Instant::now(),
-            grace: (opts.invalidation_poll * 10)
-                .clamp(Duration::from_millis(50), Duration::from_secs(1)),
-            seen: HashMap::new(),
-            data_version: 0,
-            last_external_check: Instant::now(),
+            feed: ChangeFeed::new(opts),
             busy_timeout: opts.busy_timeout,
             wal_frames,
             page_size: page_size.max(512) as u64,
         };
         if !opts.in_memory() {
-            conn.data_version = conn.query_data_version()?;
-            conn.seen = conn.read_change_table()?;
-            conn.change_table_ready = !conn.seen.is_empty() || conn.change_table_exists()?;
-            conn.peers = conn.count_peers();
+            conn.feed.load(&conn.db)?;
         }
         conn.db.busy_timeout(Duration::ZERO)?;
         Ok(conn)
     }
 
-    fn query_data_version(&self) -> Result<i64> {
-        Ok(self
-            .db
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?)
-    }
-
-    fn change_table_exists(&self) -> Result<bool> {
-        Ok(self
-            .db
-            .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?1")?
-            .exists([CHANGE_TABLE])?)
-    }
-
-    fn read_change_table(&self) -> Result<HashMap<Box<str>, i64>> {
-        if !self.change_table_exists()? {
-            return Ok(HashMap::new());
-        }
-        let mut stmt = self
-            .db
-            .prepare_cached(&format!("SELECT tbl, gen FROM {CHANGE_TABLE}"))?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?.into_boxed_str(), r.get::<_, i64>(1)?))
-        })?;
-        let mut map = HashMap::new();
-        for row in rows {
-            let (k, v) = row?;
-            map.insert(k, v);
-        }
-        Ok(map)
-    }
-
     /// Whether another connection or process committed since the last check, and what.
-    /// `PRAGMA data_version` on this connection moves only for other connections' commits.
     pub(crate) fn check_external(&mut self) -> Result<External> {
-        self.last_external_check = Instant::now();
-        let mut found = External::default();
-        let version = self.query_data_version()?;
-        if version == self.data_version {
-            return Ok(found);
+        let found = self.feed.check(&self.db)?;
+        if self.feed.wants_registration() {
+            self.register_on_foreign_commit();
         }
-        self.data_version = version;
-        let now = self.read_change_table()?;
-        let mut registered = false;
-        for (k, gen) in &now {
-            if self.seen.get(k) != Some(gen) {
-                if k.starts_with("!proc:") {
-                    registered = true;
-                    continue;
-                }
-                match k.strip_prefix("!invalidate:") {
-                    Some(pattern) => found.raised.push(pattern.into()),
-                    None => found.tables.push(k.clone()),
-                }
-            }
-        }
-        if !now.is_empty() {
-            self.change_table_ready = true;
-        }
-        // A commit that only removed a registration (a peer closing) changed no data.
-        let only_unregistered = !registered && now.len() < self.seen.len();
-        found.everything =
-            (found.tables.is_empty() && found.raised.is_empty() && !only_unregistered)
-                || Instant::now() < self.precise_after;
-        self.seen = now;
-        self.peers = self.count_peers();
-        self.register_on_foreign_commit();
         Ok(found)
-    }
-
-    /// Other registered processes that are still alive (a crashed one's row is ignored).
-    fn count_peers(&self) -> usize {
-        self.seen
-            .keys()
-            .filter(|k| k.starts_with("!proc:") && k.as_ref() != self.proc_key.as_ref())
-            .filter(|k| {
-                let pid = k.split(':').nth(1).and_then(|p| p.parse::<i32>().ok());
-                pid.is_some_and(process_alive)
-            })
-            .count()
     }
 
     /// Remove this process's registration (close), best effort.
     pub(crate) fn unregister(&mut self) {
-        if self.registered {
-            let sql = format!("DELETE FROM {CHANGE_TABLE} WHERE tbl = ?1");
-            let _ = super::busy::retry(Duration::from_millis(500), || {
-                self.db.execute(&sql, [&*self.proc_key])
-            });
-            self.registered = false;
-        }
+        self.feed.unregister(&self.db);
     }
 
     pub(crate) fn external_checks_enabled(&self) -> bool {
-        self.track_changes
+        self.feed.tracks_changes()
     }
 
     /// `BEGIN IMMEDIATE`: `Err` with [`Status::Busy`] when another process holds the lock.
@@ -517,15 +391,16 @@ impl WriteConn {
     /// Record the group's changes in the change table and commit. On failure the transaction
     /// is rolled back and nothing of the group is kept.
     pub(crate) fn commit(&mut self, changes: &Changes) -> Result<()> {
-        let result = self.write_change_rows(changes).and_then(|written| {
-            super::busy::retry(self.busy_timeout, || {
-                self.db.prepare_cached("COMMIT")?.raw_execute()
-            })?;
-            for (k, gen) in written {
-                self.seen.insert(k, gen);
-            }
-            Ok(())
-        });
+        let result = self
+            .feed
+            .write_rows(&self.db, &changes.tables, &changes.raised, changes.schema)
+            .and_then(|written| {
+                super::busy::retry(self.busy_timeout, || {
+                    self.db.prepare_cached("COMMIT")?.raw_execute()
+                })?;
+                self.feed.committed(written);
+                Ok(())
+            });
         if result.is_err() {
             self.rollback();
         }
@@ -539,83 +414,25 @@ impl WriteConn {
         }
     }
 
-    /// Register this process in the change table (inside the open transaction).
-    fn register(&mut self) -> Result<(Box<str>, i64)> {
-        if !self.change_table_ready {
-            self.db.execute_batch(&format!(
-                "CREATE TABLE IF NOT EXISTS {CHANGE_TABLE}(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID"
-            ))?;
-            self.change_table_ready = true;
-        }
-        self.db.execute(
-            &format!("INSERT OR REPLACE INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 0)"),
-            [&*self.proc_key],
-        )?;
-        self.registered = true;
-        self.precise_after = Instant::now() + self.grace;
-        Ok((self.proc_key.clone(), 0))
-    }
-
     /// Register when another process is seen writing (the table is needed from then on):
     /// inside the group transaction when there is one, otherwise in a short one of its own.
     fn register_on_foreign_commit(&mut self) {
-        if self.registered || !self.track_changes {
-            return;
-        }
         if self.in_transaction() {
-            if let Ok((k, g)) = self.register() {
-                self.seen.insert(k, g);
-            }
+            let _ = self.feed.register(&self.db);
             return;
         }
         if self.begin().is_ok() {
-            match self.register() {
-                Ok((k, g)) if self.db.execute_batch("COMMIT").is_ok() => {
-                    self.seen.insert(k, g);
+            match self.feed.register(&self.db) {
+                Ok(()) if self.db.execute_batch("COMMIT").is_ok() => {
                     // Our own commit is not foreign: don't let it look like one.
-                    if let Ok(v) = self.query_data_version() {
-                        self.data_version = v;
-                    }
+                    self.feed.own_commit(&self.db);
                 }
                 _ => {
                     self.rollback();
-                    self.registered = false;
+                    self.feed.registration_lost();
                 }
             }
         }
-    }
-
-    fn write_change_rows(&mut self, changes: &Changes) -> Result<Vec<(Box<str>, i64)>> {
-        if !self.track_changes || changes.is_empty() {
-            return Ok(vec![]);
-        }
-        let mut written = Vec::new();
-        if !self.registered {
-            written.push(self.register()?);
-        }
-        if self.peers == 0 {
-            // Nobody else reads the rows: a process that registers later starts with an empty
-            // cache, and until it is seen here it treats these commits as foreign (safe).
-            return Ok(written);
-        }
-        // No RETURNING: it costs SQLite two large allocations per statement.
-        let bump_sql = format!(
-            "INSERT INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 1) ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1"
-        );
-        let read_sql = format!("SELECT gen FROM {CHANGE_TABLE} WHERE tbl = ?1");
-        let raised = changes
-            .raised
-            .iter()
-            .map(|p| format!("!invalidate:{p}").into_boxed_str());
-        for key in changes.tables.iter().cloned().chain(raised) {
-            self.db.prepare_cached(&bump_sql)?.execute([&*key])?;
-            let gen: i64 = self
-                .db
-                .prepare_cached(&read_sql)?
-                .query_row([&*key], |r| r.get(0))?;
-            written.push((key, gen));
-        }
-        Ok(written)
     }
 
     /// Run one SQL text (one or more statements) inside the group transaction.
@@ -924,30 +741,6 @@ impl WriteConn {
     }
 }
 
-fn nonce() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
-}
-
-/// Whether a registered process still runs. Where that cannot be told, it counts as alive
-/// (the safe side: its peers keep writing change rows).
-fn process_alive(pid: i32) -> bool {
-    if cfg!(target_os = "linux") {
-        pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
-}
-
-/// Whether `sql` has text after its first `;` outside quotes and comments (a cheap test used
-/// only after a failed prepare; SQLite itself splits the statements).
 fn has_more_than_one_statement(sql: &str) -> bool {
     let b = sql.as_bytes();
     let mut i = 0;

@@ -276,7 +276,7 @@ impl Engine {
             }
             if conn.external_checks_enabled()
                 && !self.opts.invalidation_poll.is_zero()
-                && conn.last_external_check.elapsed() >= self.opts.invalidation_poll
+                && conn.feed.last_check.elapsed() >= self.opts.invalidation_poll
             {
                 if let Ok(ext) = conn.check_external() {
                     self.apply_external(ext);
