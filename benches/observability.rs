@@ -258,6 +258,39 @@ fn main() {
             None,
         );
         w.close().unwrap();
+
+        // The ceiling for one shared key on this machine: an application's own
+        // `RwLock<HashMap>` get + clone of one `Arc`, from 1 and 2 threads (the same atomic
+        // reference count and lock word bounce between the cores).
+        let map: std::sync::RwLock<std::collections::HashMap<String, Arc<Vec<u8>>>> =
+            std::sync::RwLock::new([("hot".to_string(), Arc::new(vec![0u8; 64]))].into());
+        let get = || std::hint::black_box(map.read().unwrap().get("hot").cloned());
+        let start = Instant::now();
+        for _ in 0..n {
+            get();
+        }
+        let ref_one = n as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..n / 2 {
+                        get();
+                    }
+                });
+            }
+        });
+        let ref_two = n as f64 / start.elapsed().as_secs_f64();
+        row(
+            "reference: `RwLock<HashMap>` get+clone of one key, 1 → 2 threads",
+            format!(
+                "{ref_one:.0} → {ref_two:.0} ({:.2}×; singlewriter {:.2}×)",
+                ref_two / ref_one,
+                two / one
+            ),
+            "",
+            None,
+        );
     }
 
     println!("| scenario | measured | target | verdict |");
