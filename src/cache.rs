@@ -29,6 +29,7 @@ use lru::LruCache;
 
 mod tables;
 
+use tables::fnv1a as key_hash;
 pub(crate) use tables::{ChangeSet, Deps, Tables, SCHEMA};
 
 use crate::error::Result;
@@ -159,13 +160,6 @@ impl Admission {
         self.unhit_evictions = 0;
         self.refused = 0;
     }
-}
-
-/// FNV-1a of a key: short keys; spreads them over shards and sketch slots.
-fn key_hash(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// A shard on a cache line (two, for the adjacent-line prefetcher) of its own.
@@ -445,9 +439,7 @@ impl Cache {
                 && lru.peek_lru().is_some_and(|(victim, _)| {
                     admission.frequency(key) <= admission.frequency(victim)
                 });
-            if refuse {
-                admission.refused += 1;
-            }
+            admission.refused += u32::from(refuse);
             admission.end_window(max);
             if refuse {
                 return;

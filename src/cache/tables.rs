@@ -126,9 +126,10 @@ impl Deps {
     }
 }
 
-fn salt_of(name: &str) -> u64 {
-    // FNV-1a: stable and cheap; only spreads tables over the row counters.
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+/// FNV-1a: stable and cheap; spreads table names over the row counters, and cache keys over
+/// shards and sketch slots (`cache.rs`).
+pub(super) fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
@@ -153,7 +154,7 @@ impl Tables {
                 Arc::new(TableGen {
                     any: AtomicU64::new(0),
                     bulk: AtomicU64::new(0),
-                    salt: salt_of(&lower),
+                    salt: fnv1a(&lower),
                 })
             })
             .clone()
