@@ -206,3 +206,23 @@ fn a_wal_limit_of_zero_leaves_checkpoints_to_sqlite() {
     // SQLite's automatic checkpoint (1000 pages) keeps restarting the log: no readers here.
     assert!(wal_size(&db) < 8 << 20, "WAL {}", wal_size(&db));
 }
+
+#[test]
+fn without_readers_the_log_restarts_long_before_the_wal_limit() {
+    // The writer's WAL hook replaces SQLite's automatic checkpoint, and does its work too: a
+    // PASSIVE checkpoint every 1000 frames lets the next commit write the log from its start
+    // again, so with nothing reading it stays a few MiB under the default 64 MiB limit, and
+    // the writer's own checkpoint (reads held back, the log truncated) never has to run.
+    let db = Db::new("restarts.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(pad TEXT)", &[]).unwrap();
+    let mut largest = 0;
+    for _ in 0..6000 {
+        w.execute("INSERT INTO t VALUES (printf('%0100d', random()))", &[])
+            .unwrap();
+        largest = largest.max(wal_size(&db));
+    }
+    assert_eq!(metric(&w, "singlewriter_checkpoints_total"), 0);
+    assert!(largest < 8 << 20, "the WAL reached {largest} bytes");
+    assert_eq!(common::count(&w, "t"), 6000);
+}

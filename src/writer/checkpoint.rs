@@ -1,6 +1,11 @@
 //! The writer owns checkpoints: the WAL restarts from its beginning whenever it passes
 //! `WAL Limit`, also while reads never stop.
 //!
+//! Two kinds: the write connection's WAL hook runs a PASSIVE checkpoint every 1,000 new frames
+//! (SQLite's automatic checkpoint, which the hook replaces; `conn.rs`), after which the next
+//! commit restarts the log if no reader still uses it — the common case, at a few MiB. This
+//! module is the other: when readers kept the log from restarting until it passed the limit.
+//!
 //! Owns when a checkpoint is due (the WAL hook's frame count after each commit, and the
 //! drainer's idle tick), the checkpoint itself — new reads of this process held back, the ones
 //! in flight finished, idle snapshots released, then `wal_checkpoint(TRUNCATE)` — and the

@@ -142,6 +142,10 @@ pub(crate) struct WriteConn {
 
 const STATEMENT_CACHE: usize = 256;
 
+/// Frames in the WAL after which a commit runs a PASSIVE checkpoint (SQLite's own default for
+/// its automatic checkpoint, which the writer's WAL hook replaces).
+const PASSIVE_FRAMES: std::ffi::c_int = 1000;
+
 /// An I/O error opening a database on a read-only file system, with what to do about it.
 pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
     if e.status() != Status::Io || opts.immutable || !opts.on_read_only_media() {
@@ -235,9 +239,28 @@ impl WriteConn {
         } else if wal && opts.wal_limit > 0 {
             let frames = Arc::new(AtomicU64::new(0));
             let sink = frames.clone();
+            // This hook replaces SQLite's automatic checkpoint, so it does that one's work as
+            // well: a PASSIVE checkpoint once the log holds PASSIVE_FRAMES, after which the next
+            // commit writes the log again from its start, over pages the kernel still caches.
+            // The writer's own checkpoint (checkpoint.rs: reads held back, the log truncated)
+            // is for a log that passed `WAL Limit` because readers kept it from restarting;
+            // leaving every restart to it (a 64 MiB log by default, truncated to nothing each
+            // time) made every commit's pwrite allocate fresh page-cache pages: a lone write
+            // took 11.5 µs against raw SQLite's 7.5 µs.
+            // One attempt per PASSIVE_FRAMES new frames: while a reader keeps the log from
+            // restarting, a checkpoint after every commit would cost each commit its fsyncs.
+            let mut next_attempt = PASSIVE_FRAMES;
             db.wal_hook(Some(
-                move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                move |wal: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
                     sink.store(pages.max(0) as u64, Ordering::Release);
+                    if pages < next_attempt - PASSIVE_FRAMES {
+                        // The log restarted since the last attempt.
+                        next_attempt = PASSIVE_FRAMES;
+                    }
+                    if pages >= next_attempt {
+                        next_attempt = pages.saturating_add(PASSIVE_FRAMES);
+                        let _ = wal.checkpoint(); // PASSIVE
+                    }
                     Ok(())
                 },
             ))?;

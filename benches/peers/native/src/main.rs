@@ -281,9 +281,11 @@ fn sw_count(w: &Writer) -> i64 {
 /// singlewriter through its Rust API, default options except `Synchronous`.
 fn singlewriter_rust(args: &Args) {
     let cs = format!(
-        "Data Source={};Synchronous={}",
+        "Data Source={};Synchronous={}{}",
         args.db.display(),
-        args.sync
+        args.sync,
+        // Extra options for ablations, e.g. SW_EXTRA=";Sample Rate=1000" (empty in the suite).
+        std::env::var("SW_EXTRA").unwrap_or_default()
     );
     let w = Writer::open(&cs).unwrap_or_else(|e| die(&format!("Writer::open: {e}")));
     let version = w
