@@ -43,6 +43,7 @@ CONTENDERS = {
     "async-sqlite": ("sw-peers-native", "async-sqlite (Client writer + Pool readers)"),
     "sqlx": ("sw-peers-sqlx", "sqlx (1-connection writer pool + reader pool)"),
     "bulk": ("sw-peers-native", "bulk: one transaction (physical limit)"),
+    "groupref": ("sw-peers-native", "group-commit reference: leader/follower on raw rusqlite, no library (ceiling)"),
     "appcache": ("sw-peers-native", "RwLock<HashMap> in the app (reference, no SQLite)"),
     "dotnet-singlewriter": ("dotnet", "singlewriter .NET binding (Mono)"),
     "dotnet-monosqlite": ("dotnet", "original design on Mono.Data.Sqlite (Mono)"),
@@ -52,14 +53,14 @@ ASYNC_PEERS = ("tokio-rusqlite", "async-sqlite", "sqlx")
 COLORS = {
     "singlewriter-c": "#d62728", "singlewriter-rust": "#ff7f0e", "raw": "#7f7f7f", "naive": "#1f77b4",
     "mutex": "#17becf", "tokio-rusqlite": "#2ca02c", "async-sqlite": "#9467bd", "sqlx": "#8c564b",
-    "bulk": "#000000", "appcache": "#bcbd22", "dotnet-singlewriter": "#d62728", "dotnet-monosqlite": "#1f77b4",
+    "bulk": "#000000", "groupref": "#e377c2", "appcache": "#bcbd22", "dotnet-singlewriter": "#d62728", "dotnet-monosqlite": "#1f77b4",
 }
 
 
 SHORT = {
     "singlewriter-c": "singlewriter (C ABI)", "singlewriter-rust": "singlewriter (Rust API)", "raw": "raw autocommit",
     "naive": "naive (conn per thread)", "mutex": "Mutex<Connection>", "tokio-rusqlite": "tokio-rusqlite",
-    "async-sqlite": "async-sqlite", "sqlx": "sqlx (split pools)", "bulk": "bulk transaction", "appcache": "RwLock<HashMap> (ref.)",
+    "async-sqlite": "async-sqlite", "sqlx": "sqlx (split pools)", "bulk": "bulk transaction", "groupref": "group-commit ref.", "appcache": "RwLock<HashMap> (ref.)",
     "dotnet-singlewriter": "singlewriter .NET", "dotnet-monosqlite": "Mono.Data.Sqlite design",
 }
 
@@ -92,6 +93,8 @@ def plan(quick):
             add("w1", c, p, s)
         if p == 1:
             add("w1", "raw", 1, s)
+        else:
+            add("w1", "groupref", p, s)
     for s in ("NORMAL", "FULL") if not quick else ("NORMAL",):
         add("w1", "bulk", 1, s)
     w2 = [(4, "NORMAL")] if quick else [(p, s) for s in ("NORMAL", "FULL") for p in (1, 4, 16)]
@@ -500,7 +503,7 @@ def report(results, out_dir, quick, machine, go_md, charts):
         bulk = pick(rs, contender="bulk")
         L.append(f"## W1 blocking writes, synchronous={sync}\n")
         L.append(f"Each producer inserts one row (`INSERT INTO t(a, b) VALUES (?1, ?2)`) and waits for its acknowledgement. Writes/s{'; the bulk transaction, the physical limit, reached ' + fmt_rate(bulk['rate']) + ' rows/s' if bulk else ''}.\n")
-        order = [c for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS if any(r["contender"] == c for r in rs)]
+        order = [c for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("groupref",) if any(r["contender"] == c for r in rs)]
         rows = []
         for c in order:
             row = [name(c)]
@@ -681,6 +684,12 @@ def summary(results, out_dir, quick, machine, go_rows, charts):
             v, c = max(pr)
             best.append(f"{sw / v:.2f}× ({short(c)})" if sw and v else "—")
         rows.append(["**singlewriter (C ABI) ÷ best peer**"] + best)
+        refs = [rate(workload="w1", sync=sync, producers=p, contender="groupref") for p in ps]
+        if any(refs):
+            rows.append([name("groupref")] + [fmt_rate(v) if v else "—" for v in refs])
+            rows.append(["singlewriter (C ABI) ÷ that ceiling"] + [
+                f"{sw / v:.2f}×" if (sw := rate(workload="w1", sync=sync, producers=p, contender="singlewriter-c")) and v else "—"
+                for p, v in zip(ps, refs)])
         L.append(f"**W1 blocking writes, synchronous={sync}** (writes/s; each producer waits for its acknowledgement)\n")
         L.append(md_table(["contender"] + [f"{p} producer{'s' if p > 1 else ''}" for p in ps], rows))
         L.append("")
@@ -777,7 +786,7 @@ def draw(results, charts_dir):
                 continue
             ps = sorted({r["producers"] for r in rs if r["contender"] != "bulk"})
             series = []
-            for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS:
+            for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("groupref",):
                 ys = [(pick(rs, contender=c, producers=p) or {}).get("rate") for p in ps]
                 if any(ys):
                     series.append((c, short(c), ys))

@@ -26,6 +26,7 @@ fn main() {
         "naive" => naive(&args),
         "mutex" => mutex(&args),
         "bulk" => bulk(&args),
+        "groupref" => group_reference(&args),
         "appcache" => appcache(&args),
         "async-sqlite" => async_sqlite(&args),
         other => die(&format!("unknown contender {other}")),
@@ -155,6 +156,115 @@ fn mutex(args: &Args) {
     }
     drop(conn);
     x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
+
+/// The ceiling of blocking group commit on this machine: the least a leader/follower lane can
+/// do (no library, no signals, no cache, no per-write failure isolation). A submitter queues its
+/// write; if nobody leads it leads: takes every queued write, runs them in one
+/// BEGIN IMMEDIATE … COMMIT on one connection, marks them done and unparks their threads, and
+/// keeps leading while writes are queued; the others park until done. What singlewriter's lane
+/// does, minus everything else — so on W1 it shows how far the hand-offs themselves (a parked
+/// thread woken per write) allow group commit to go with this many producers and cores.
+fn group_reference(args: &Args) {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    if args.workload != "w1" {
+        unsupported(args, "the group-commit reference is for W1");
+    }
+    struct Slot {
+        a: i64,
+        state: AtomicU8, // 0 queued, 1 done, 2 failed
+        thread: std::thread::Thread,
+    }
+    #[derive(Default)]
+    struct Lane {
+        queue: Vec<Arc<Slot>>,
+        leading: bool,
+    }
+    let mut x = rusqlite_extra(
+        args,
+        "reference: leader/follower group commit on one raw connection (no library)",
+    );
+    x.txn_note = String::new();
+    x.rows_before = rows_now(args);
+    let conn = Mutex::new(ops::open(&args.db, &args.sync, false).unwrap_or_else(|e| die(&e)));
+    let lane = Mutex::new(Lane::default());
+    let commits = std::sync::atomic::AtomicU64::new(0);
+    let clock = Clock::default();
+    let run_group = |group: &[Arc<Slot>]| {
+        let c = conn.lock().unwrap();
+        let ok = c.execute_batch("BEGIN IMMEDIATE").is_ok() && {
+            let mut ok = true;
+            if let Ok(mut stmt) = c.prepare_cached(INSERT) {
+                for w in group {
+                    ok &= stmt.execute(rusqlite::params![w.a, TEXT]).is_ok();
+                }
+            } else {
+                ok = false;
+            }
+            ok && c.execute_batch("COMMIT").is_ok()
+        };
+        if !ok {
+            let _ = c.execute_batch("ROLLBACK");
+        }
+        commits.fetch_add(1, Ordering::Relaxed);
+        ok
+    };
+    let submit = |a: i64| -> Outcome {
+        let me = Arc::new(Slot {
+            a,
+            state: AtomicU8::new(0),
+            thread: std::thread::current(),
+        });
+        let lead = {
+            let mut l = lane.lock().unwrap();
+            l.queue.push(me.clone());
+            !std::mem::replace(&mut l.leading, true)
+        };
+        if lead {
+            loop {
+                let group = {
+                    let mut l = lane.lock().unwrap();
+                    if l.queue.is_empty() {
+                        l.leading = false;
+                        break;
+                    }
+                    std::mem::take(&mut l.queue)
+                };
+                let state = if run_group(&group) { 1 } else { 2 };
+                for w in group {
+                    w.state.store(state, Ordering::Release);
+                    if !Arc::ptr_eq(&w, &me) {
+                        w.thread.unpark();
+                    }
+                }
+            }
+        }
+        loop {
+            match me.state.load(Ordering::Acquire) {
+                0 => std::thread::park(),
+                1 => return Ok(()),
+                _ => return Err(Fail::Other("group failed".into())),
+            }
+        }
+    };
+    let t = harness::threads(
+        args,
+        &clock,
+        args.producers,
+        &|_| (),
+        &|_, op| match op {
+            Op::Insert { a } => submit(a),
+            _ => Err(Fail::Other("W1 inserts only".into())),
+        },
+        &mut no_edge(),
+        &mut no_edge(),
+    );
+    x.rows_after = rows_now(args);
+    let n = commits.load(Ordering::Relaxed);
+    if n > 0 {
+        x.writes_per_txn = Some(t.inserts_total as f64 / n as f64);
+    }
     report(args, &clock, &t, &x);
 }
 
