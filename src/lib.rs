@@ -39,7 +39,8 @@
 //! The C ABI (`include/singlewriter.h`) is a thin translation of this API; see `src/ffi`.
 
 #![warn(missing_docs)]
-// `unsafe` lives in `ffi` (the C ABI), `process` (fork handlers, SQLite's configuration) and
+// `unsafe` lives in `ffi` (the C ABI), `process` (fork handlers, SQLite's configuration),
+// `writer/fixed` (the BEGIN and COMMIT statements through the C API) and
 // `read/wal_index` (SQLite's shared memory), each allowing it for itself; nowhere else.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -9,6 +9,7 @@ mod changefeed;
 mod checkpoint;
 mod conn;
 pub(crate) mod engine;
+mod fixed;
 mod group;
 mod lane;
 mod ops;

@@ -43,7 +43,7 @@ pub(crate) struct TableGen {
 /// Generation counters of one database.
 #[derive(Default)]
 pub(crate) struct Tables {
-    map: RwLock<HashMap<Box<str>, Arc<TableGen>>>,
+    map: RwLock<HashMap<Box<str>, Arc<TableGen>, FnvBuild>>,
     /// The schema's entry of `map`.
     schema: std::sync::OnceLock<Arc<TableGen>>,
     rows: std::sync::OnceLock<Box<[AtomicU64]>>,
@@ -133,6 +133,32 @@ pub(super) fn fnv1a(text: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
+
+/// FNV-1a as a [`Hasher`](std::hash::Hasher), for the small maps of table names that the write
+/// path consults per statement and per commit (here, in the writer's row log and change sets).
+/// The std default, SipHash, cost about 550 instructions per lone write there (callgrind); its
+/// resistance to chosen keys buys nothing for table names from the application's own schema.
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// A `HashMap`/`HashSet` hasher builder for [`Fnv`].
+pub(crate) type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 impl Tables {
     fn table(&self, name: &str) -> Arc<TableGen> {

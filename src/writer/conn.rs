@@ -69,12 +69,15 @@ impl Statement {
     }
 }
 
+/// Lower-cased table names.
+pub(crate) type TableSet = HashSet<Box<str>, crate::cache::FnvBuild>;
+
 /// What a group changed: tables, schema, persisted invalidations.
 #[derive(Default)]
 pub(crate) struct Changes {
-    pub(crate) tables: HashSet<Box<str>>,
+    pub(crate) tables: TableSet,
     /// Tables whose changed rows the update hook may not all have reported: moved as a whole.
-    pub(crate) whole: HashSet<Box<str>>,
+    pub(crate) whole: TableSet,
     pub(crate) schema: bool,
     pub(crate) raised: Vec<Box<str>>,
     last_shared: Option<Arc<Captured>>,
@@ -125,6 +128,8 @@ struct Captured {
 }
 
 pub(crate) struct WriteConn {
+    /// Dropped before `db`.
+    fixed: super::fixed::Fixed,
     db: Connection,
     capture: Arc<Mutex<Captured>>,
     write_sets: LruCache<Box<str>, Arc<Captured>>,
@@ -361,7 +366,9 @@ impl WriteConn {
             Authorization::Allow
         }))?;
         let rows = rowlog::install(&mut db, CHANGE_TABLE)?;
+        let fixed = super::fixed::Fixed::prepare(&db)?;
         let mut conn = WriteConn {
+            fixed,
             rows,
             db,
             capture,
@@ -400,15 +407,15 @@ impl WriteConn {
 
     /// `BEGIN IMMEDIATE`: `Err` with [`Status::Busy`] when another process holds the lock.
     pub(crate) fn begin(&mut self) -> Result<()> {
-        self.db.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-        self.rows.lock().tables.clear();
+        self.fixed.run(self.fixed.begin)?;
+        self.rows.lock().reset();
         Ok(())
     }
 
     /// The rows the open transaction changed, per table, as the update hook reported them
-    /// (taken before its COMMIT).
-    pub(crate) fn take_rows(&mut self) -> RowLog {
-        std::mem::take(&mut *self.rows.lock())
+    /// (read before its COMMIT).
+    pub(crate) fn rows(&self) -> crate::sync::MutexGuard<'_, RowLog> {
+        self.rows.lock()
     }
 
     /// Record the group's changes in the change table and commit. On failure the transaction
@@ -418,9 +425,7 @@ impl WriteConn {
             .feed
             .write_rows(&self.db, &changes.tables, &changes.raised, changes.schema)
             .and_then(|written| {
-                super::busy::retry(self.busy_timeout, || {
-                    self.db.prepare_cached("COMMIT")?.raw_execute()
-                })?;
+                super::busy::retry(self.busy_timeout, || self.fixed.run(self.fixed.commit))?;
                 self.feed.committed(written);
                 Ok(())
             });

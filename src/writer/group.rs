@@ -356,9 +356,11 @@ impl Engine {
             }
             // What the group changed moves in the cache before the COMMIT makes it visible,
             // and again after it (when `change` drops, before anyone is acknowledged).
-            let rows = conn.take_rows();
-            if !changes.is_empty() || !rows.tables.is_empty() {
-                change = Some(self.cache.tables.begin(&change_set(&changes, &rows)));
+            {
+                let rows = conn.rows();
+                if !changes.is_empty() || !rows.is_empty() {
+                    change = Some(self.cache.tables.begin(&change_set(&changes, &rows)));
+                }
             }
             let commit_start = Instant::now();
             match conn.commit(&changes) {
@@ -619,7 +621,7 @@ fn panicked() -> Error {
 /// saw all of) by row, the others, and the schema after DDL, as a whole.
 fn change_set<'a>(changes: &'a Changes, rows: &'a RowLog) -> ChangeSet<'a> {
     let mut set = ChangeSet::default();
-    for (table, ids) in &rows.tables {
+    for (table, ids) in rows.changed() {
         match ids {
             Some(ids) if !changes.schema && !changes.whole.contains(table) => {
                 set.rows.push((table, ids))
@@ -633,7 +635,7 @@ fn change_set<'a>(changes: &'a Changes, rows: &'a RowLog) -> ChangeSet<'a> {
             .iter()
             .chain(&changes.whole)
             .map(|t| &**t)
-            .filter(|t| !rows.tables.contains_key(*t)),
+            .filter(|t| !rows.contains(t)),
     );
     if changes.schema {
         set.whole.push(SCHEMA);

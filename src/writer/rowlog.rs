@@ -31,20 +31,63 @@ use std::sync::Arc;
 use rusqlite::hooks::Action;
 use rusqlite::Connection;
 
+use crate::cache::FnvBuild;
 use crate::error::Result;
 use crate::sync::Mutex;
 
 /// Rows changed per table in the current transaction, as the update hook reports them.
+///
+/// A table's entry outlives the transaction that made it, emptied by [`RowLog::reset`]: the
+/// next transaction writing the table notes its rows without allocating (an empty list means
+/// "not changed").
 #[derive(Default, Debug)]
 pub(crate) struct RowLog {
     /// Lower-cased table name → rowids changed (`None`: too many to list: the whole table).
-    pub(crate) tables: HashMap<Box<str>, Option<Vec<i64>>>,
+    tables: HashMap<Box<str>, Option<Vec<i64>>, FnvBuild>,
 }
 
 /// Rowids listed per table and transaction before the table counts as changed as a whole.
 const ROWS_PER_TABLE: usize = 1024;
 
+/// Tables whose (emptied) entries are kept between transactions; past this the log starts over.
+const TABLES_KEPT: usize = 64;
+
 impl RowLog {
+    /// Forget the rows noted so far (a transaction begins).
+    pub(crate) fn reset(&mut self) {
+        if self.tables.len() > TABLES_KEPT {
+            self.tables.clear();
+            return;
+        }
+        for rows in self.tables.values_mut() {
+            match rows {
+                Some(list) => list.clear(),
+                None => *rows = Some(Vec::new()),
+            }
+        }
+    }
+
+    /// The tables with changed rows: (lower-cased name, rowids or `None` for the whole table).
+    pub(crate) fn changed(&self) -> impl Iterator<Item = (&str, Option<&[i64]>)> {
+        self.tables.iter().filter_map(|(t, rows)| match rows {
+            Some(list) if list.is_empty() => None,
+            Some(list) => Some((&**t, Some(&list[..]))),
+            None => Some((&**t, None)),
+        })
+    }
+
+    /// Whether no row was noted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.changed().next().is_none()
+    }
+
+    /// Whether rows of `table` (lower-cased) were noted.
+    pub(crate) fn contains(&self, table: &str) -> bool {
+        self.tables
+            .get(table)
+            .is_some_and(|rows| rows.as_ref().is_none_or(|l| !l.is_empty()))
+    }
+
     fn note(&mut self, table: &str, rowid: i64) {
         let entry = match self.tables.get_mut(table) {
             Some(e) => e,
@@ -184,6 +227,25 @@ fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reset_log_reports_nothing_and_keeps_noting_by_table() {
+        let mut log = RowLog::default();
+        log.note("T", 1);
+        log.note("t", 2);
+        for i in 0..=ROWS_PER_TABLE as i64 {
+            log.note("big", i);
+        }
+        let mut changed: Vec<_> = log.changed().collect();
+        changed.sort();
+        assert_eq!(changed, [("big", None), ("t", Some(&[1, 2][..]))]);
+        log.reset();
+        assert!(log.is_empty());
+        assert!(!log.contains("t") && !log.contains("big"));
+        log.note("big", 7);
+        assert_eq!(log.changed().collect::<Vec<_>>(), [("big", Some(&[7][..]))]);
+        assert!(log.contains("big") && !log.contains("t"));
+    }
 
     fn blind(
         schema: &str,
