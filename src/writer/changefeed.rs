@@ -8,7 +8,9 @@
 //! nobody reads (no live peer), and never trust a foreign commit to list its tables until
 //! peers can have noticed this process's registration (`grace`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use crate::cache::FnvBuild;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -186,7 +188,7 @@ impl ChangeFeed {
     pub(crate) fn write_rows(
         &mut self,
         db: &Connection,
-        tables: &super::conn::TableSet,
+        tables: &HashSet<Box<str>, FnvBuild>,
         raised: &[Box<str>],
         schema: bool,
     ) -> Result<Vec<(Box<str>, i64)>> {

@@ -17,6 +17,7 @@ use lru::LruCache;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 
+use crate::cache::FnvBuild;
 use crate::error::{Error, Result, Status};
 use crate::options::{Checkpoints, OpenMode, Options};
 use crate::rows::Rows;
@@ -69,15 +70,13 @@ impl Statement {
     }
 }
 
-/// Lower-cased table names.
-pub(crate) type TableSet = HashSet<Box<str>, crate::cache::FnvBuild>;
-
 /// What a group changed: tables, schema, persisted invalidations.
 #[derive(Default)]
 pub(crate) struct Changes {
-    pub(crate) tables: TableSet,
+    /// Lower-cased.
+    pub(crate) tables: HashSet<Box<str>, FnvBuild>,
     /// Tables whose changed rows the update hook may not all have reported: moved as a whole.
-    pub(crate) whole: TableSet,
+    pub(crate) whole: HashSet<Box<str>, FnvBuild>,
     pub(crate) schema: bool,
     pub(crate) raised: Vec<Box<str>>,
     last_shared: Option<Arc<Captured>>,
