@@ -406,7 +406,7 @@ impl WriteConn {
 
     /// `BEGIN IMMEDIATE`: `Err` with [`Status::Busy`] when another process holds the lock.
     pub(crate) fn begin(&mut self) -> Result<()> {
-        self.fixed.run(self.fixed.begin)?;
+        self.fixed.begin()?;
         self.rows.lock().reset();
         Ok(())
     }
@@ -424,7 +424,7 @@ impl WriteConn {
             .feed
             .write_rows(&self.db, &changes.tables, &changes.raised, changes.schema)
             .and_then(|written| {
-                super::busy::retry(self.busy_timeout, || self.fixed.run(self.fixed.commit))?;
+                super::busy::retry(self.busy_timeout, || self.fixed.commit())?;
                 self.feed.committed(written);
                 Ok(())
             });

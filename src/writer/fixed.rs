@@ -12,15 +12,11 @@ use rusqlite::Connection;
 
 use crate::error::Result;
 
-/// `BEGIN IMMEDIATE` and `COMMIT`, prepared once on the write connection and stepped through
-/// SQLite's C API. Every group runs both; through rusqlite's statement cache each cost about
-/// 1,300 instructions and an allocation more than the statement itself (hashing the text,
-/// moving the LRU entry, wrapping the handle; callgrind of a lone write). Finalized before the
-/// connection closes (declared before `db` in [`WriteConn`], so dropped first).
+/// The write connection's `BEGIN IMMEDIATE` and `COMMIT` statements.
 pub(crate) struct Fixed {
     db: *mut rusqlite::ffi::sqlite3,
-    pub(crate) begin: *mut rusqlite::ffi::sqlite3_stmt,
-    pub(crate) commit: *mut rusqlite::ffi::sqlite3_stmt,
+    begin: *mut rusqlite::ffi::sqlite3_stmt,
+    commit: *mut rusqlite::ffi::sqlite3_stmt,
 }
 
 // SAFETY: the statements belong to the write connection and are only used by whoever holds
@@ -72,8 +68,18 @@ impl Fixed {
         rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
     }
 
+    /// `BEGIN IMMEDIATE`.
+    pub(crate) fn begin(&self) -> rusqlite::Result<()> {
+        self.run(self.begin)
+    }
+
+    /// `COMMIT`.
+    pub(crate) fn commit(&self) -> rusqlite::Result<()> {
+        self.run(self.commit)
+    }
+
     /// Step `stmt` to its end and reset it.
-    pub(crate) fn run(&self, stmt: *mut rusqlite::ffi::sqlite3_stmt) -> rusqlite::Result<()> {
+    fn run(&self, stmt: *mut rusqlite::ffi::sqlite3_stmt) -> rusqlite::Result<()> {
         use rusqlite::ffi;
         // SAFETY: `stmt` is one of this connection's statements, not finalized before `drop`.
         unsafe {

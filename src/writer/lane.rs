@@ -543,7 +543,8 @@ impl Lane {
     ) -> bool {
         let drainer = me.is_none();
         runner.record_group(&jobs, &results);
-        let mut wake = Vec::with_capacity(jobs.len());
+        // Allocated only when another submitter is to be woken (not for a lone write).
+        let mut wake = Vec::new();
         let mut deferred = Vec::new();
         for (job, result) in jobs.into_iter().zip(results) {
             match job.notify {
