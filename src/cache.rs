@@ -64,6 +64,8 @@ struct Entry {
     expires: Instant,
     accesses: u32,
     key: Arc<str>,
+    /// `key_hash(key)`, for the admission sketch.
+    hash: u64,
 }
 
 /// A fill in progress: later misses on the same key wait for it instead of querying again.
@@ -95,6 +97,35 @@ struct Shard {
     hits: u64,
     misses: u64,
     admission: Admission,
+}
+
+impl Shard {
+    /// Whether a result for `key` would be refused now: the shard is full and selective, and
+    /// `key` is asked for no more often than the entry it would evict. Counted as a refused
+    /// candidate of the admission window.
+    fn refuses(&mut self, key: &str, hash: u64) -> bool {
+        let Shard {
+            lru,
+            admission,
+            max,
+            ..
+        } = self;
+        let Some(lru) = lru.as_ref() else {
+            return false;
+        };
+        if !admission.selective || lru.len() < *max || lru.contains(key) {
+            return false;
+        }
+        let refuse = lru.peek_lru().is_some_and(|(_, victim)| {
+            admission.frequency(hash) <= admission.frequency(victim.hash)
+        });
+        if refuse {
+            admission.candidates += 1;
+            admission.refused += 1;
+            admission.end_window(*max);
+        }
+        refuse
+    }
 }
 
 /// A shard's admission policy (see the module documentation).
@@ -140,8 +171,8 @@ impl Admission {
         }
     }
 
-    fn frequency(&self, key: &str) -> u8 {
-        self.sketch[Self::slot(key_hash(key))]
+    fn frequency(&self, hash: u64) -> u8 {
+        self.sketch[Self::slot(hash)]
     }
 
     /// Close a window of candidates: decide whether the next one is selective.
@@ -247,7 +278,7 @@ impl Cache {
     pub(crate) fn read(
         &self,
         key: &str,
-        fill: impl FnOnce(&Arc<str>) -> Result<(Rows, Deps)>,
+        fill: impl FnOnce(&Arc<str>, bool) -> Result<(Rows, Option<Deps>)>,
     ) -> Result<Arc<Rows>> {
         let hash = key_hash(key);
         let shard = &self.shards[self.shard_index(hash)].0;
@@ -277,6 +308,18 @@ impl Cache {
             inner.misses += 1;
             key_arc = Arc::from(key);
             let signal_miss = self.signals.sampled(Sampled::Cache);
+            if inner.refuses(key, hash) {
+                // A selective shard would refuse this result (its key is asked for less often
+                // than the entry it would evict): read it like an uncached query — no
+                // single-flight record, no dependencies noted, no insert to be refused. On a
+                // workload whose entries die unread this is most misses.
+                drop(inner);
+                if signal_miss {
+                    self.signals.emit("cache.miss", &key_arc);
+                }
+                let (rows, _) = fill(&key_arc, false)?;
+                return Ok(Arc::new(rows));
+            }
             let moves = self.tables.moves.load(Ordering::Acquire);
             let epoch = self.epoch.load(Ordering::Acquire);
             let joinable = inner
@@ -344,13 +387,17 @@ impl Cache {
             flight: &flight,
             result: None,
         };
-        let outcome = fill(&key_arc);
+        let outcome = fill(&key_arc, true);
         let result = match outcome {
-            Ok((rows, deps)) => {
+            Ok((rows, Some(deps))) => {
                 let rows = Arc::new(rows);
                 self.insert(shard, &key_arc, rows.clone(), deps, start_epoch);
                 Ok(rows)
             }
+            Ok((_, None)) => Err(crate::Error::new(
+                crate::Status::Error,
+                "read dependencies missing",
+            )),
             Err(e) => Err(e),
         };
         end.result = Some(result.clone());
@@ -427,6 +474,7 @@ impl Cache {
             expires: Instant::now() + self.ttl,
             accesses: 1,
             key: key.clone(),
+            hash: key_hash(key),
         };
         let max = inner.max;
         let Shard { lru, admission, .. } = &mut *inner;
@@ -436,8 +484,8 @@ impl Cache {
         if lru.len() >= max && !lru.contains(&**key) {
             admission.candidates += 1;
             let refuse = admission.selective
-                && lru.peek_lru().is_some_and(|(victim, _)| {
-                    admission.frequency(key) <= admission.frequency(victim)
+                && lru.peek_lru().is_some_and(|(_, victim)| {
+                    admission.frequency(entry.hash) <= admission.frequency(victim.hash)
                 });
             admission.refused += u32::from(refuse);
             admission.end_window(max);

@@ -12,6 +12,7 @@
 //! on its own futex word.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
@@ -63,19 +64,34 @@ impl WaitTimeoutResult {
     }
 }
 
-/// A condition variable (std's).
+/// A condition variable (std's) that knows whether anyone waits on it.
+///
+/// std's `notify_one`/`notify_all` on Linux always make a `FUTEX_WAKE` system call, waiter or
+/// not; the read pool notifies on every check-in and the cache on every fill, so with nobody
+/// waiting that call was about a tenth of an uncached point read (`perf`: `futex_wake`,
+/// `futex_hash`, `do_syscall_64`). A waiter counts itself while it holds the mutex, before it
+/// waits; a notifier that changed the condition under the same mutex therefore sees it.
 #[derive(Default)]
-pub(crate) struct Condvar(std::sync::Condvar);
+pub(crate) struct Condvar {
+    cv: std::sync::Condvar,
+    waiters: AtomicUsize,
+}
 
 impl Condvar {
     pub(crate) const fn new() -> Condvar {
-        Condvar(std::sync::Condvar::new())
+        Condvar {
+            cv: std::sync::Condvar::new(),
+            waiters: AtomicUsize::new(0),
+        }
     }
 
     /// Unlock `guard`, wait for a notification (or a spurious wake-up), lock again.
     pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
         if let Some(g) = guard.0.take() {
-            guard.0 = Some(self.0.wait(g).unwrap_or_else(PoisonError::into_inner));
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            let g = self.cv.wait(g).unwrap_or_else(PoisonError::into_inner);
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+            guard.0 = Some(g);
         }
     }
 
@@ -88,10 +104,12 @@ impl Condvar {
         let Some(g) = guard.0.take() else {
             return WaitTimeoutResult(true);
         };
+        self.waiters.fetch_add(1, Ordering::SeqCst);
         let (g, r) = self
-            .0
+            .cv
             .wait_timeout(g, timeout)
             .unwrap_or_else(PoisonError::into_inner);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
         guard.0 = Some(g);
         WaitTimeoutResult(r.timed_out())
     }
@@ -110,11 +128,15 @@ impl Condvar {
     }
 
     pub(crate) fn notify_one(&self) {
-        self.0.notify_one();
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.cv.notify_one();
+        }
     }
 
     pub(crate) fn notify_all(&self) {
-        self.0.notify_all();
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.cv.notify_all();
+        }
     }
 }
 

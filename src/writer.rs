@@ -399,12 +399,9 @@ impl Writer {
     ) -> Result<Arc<Rows>> {
         let shared = self.live()?;
         sql::require_statement(sql)?;
-        shared.cache.read(key, |key| {
+        shared.cache.read(key, |key, track| {
             let params = params()?;
-            let (rows, deps) = shared.run_read("read.start", key, sql, &params, true)?;
-            let deps =
-                deps.ok_or_else(|| Error::new(Status::Error, "read dependencies missing"))?;
-            Ok((rows, deps))
+            shared.run_read("read.start", key, sql, &params, track)
         })
     }
 
