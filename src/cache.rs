@@ -81,8 +81,8 @@ struct Flight {
 
 /// What a lookup found.
 enum Lookup {
-    /// A fresh entry, and the signal to emit for it.
-    Hit(Arc<Rows>, Option<(&'static str, Arc<str>)>),
+    /// A fresh entry, the signal to emit for it, and when it was looked up.
+    Hit(Arc<Rows>, Option<(&'static str, Arc<str>)>, Instant),
     /// An entry made stale by a commit, now removed (its key, for `cache.invalidate`).
     Stale(Arc<str>),
     Miss,
@@ -291,10 +291,11 @@ impl Cache {
                 inner.admission.touch(hash);
             }
             match self.lookup(&mut inner, key) {
-                Lookup::Hit(rows, signal) => {
+                Lookup::Hit(rows, signal, at) => {
                     drop(inner);
                     if let Some((name, key)) = signal {
-                        self.signals.emit(name, key);
+                        self.signals
+                            .emit_at(at, name, key, crate::Status::Ok, -1, -1);
                     }
                     return Ok(rows);
                 }
@@ -410,10 +411,10 @@ impl Cache {
         let Some(lru) = inner.lru.as_mut() else {
             return Lookup::Miss;
         };
-        let now = Instant::now();
         let Some(entry) = lru.get_mut(key) else {
             return Lookup::Miss;
         };
+        let now = Instant::now();
         if entry.expires <= now {
             lru.pop(key);
             return Lookup::Miss;
@@ -436,7 +437,7 @@ impl Cache {
             None
         };
         inner.hits += 1;
-        Lookup::Hit(rows, signal)
+        Lookup::Hit(rows, signal, now)
     }
 
     fn insert(

@@ -182,10 +182,11 @@ impl Engine {
         track: bool,
     ) -> Result<(Rows, Option<crate::cache::Deps>)> {
         let sampled = self.signals.sampled(Sampled::Read);
-        if sampled {
-            self.signals.emit(start, key);
-        }
         let started = Instant::now();
+        if sampled {
+            self.signals
+                .emit_at(started, start, key, Status::Ok, -1, -1);
+        }
         let tables = track.then_some(&*self.cache.tables);
         let ((rows, deps), waited) = self.readers.run(sql, params, tables)?;
         self.metrics.reads.fetch_add(1, Ordering::Relaxed);
@@ -193,8 +194,10 @@ impl Engine {
             self.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
         }
         if sampled {
-            let micros = started.elapsed().as_micros() as i64;
-            self.signals.emit_full(
+            let done = Instant::now();
+            let micros = done.saturating_duration_since(started).as_micros() as i64;
+            self.signals.emit_at(
+                done,
                 "read.done",
                 key,
                 Status::Ok,

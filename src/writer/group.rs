@@ -40,8 +40,8 @@ impl Runner for Engine {
 
     fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>]) {
         // One clock reading for the whole group.
-        let done_us = crate::signal::now_us();
         let done_at = Instant::now();
+        let done_us = crate::signal::unix_us(done_at);
         self.ops.track_done(jobs, results, done_us, done_at);
         let mut batch = Vec::new();
         // Counted here, published once per group.
@@ -165,7 +165,7 @@ impl Engine {
             return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
         };
         let group_start = Instant::now();
-        let now = crate::signal::now_us();
+        let now = crate::signal::unix_us(group_start);
         let mut batch = Vec::new();
         for job in jobs.iter().filter(|j| j.sampled) {
             let submitted = now
@@ -415,11 +415,13 @@ impl Engine {
                 self.signals.emit(name, "");
             }
         }
-        self.signals.emit_full(
+        let group_end = Instant::now();
+        self.signals.emit_at(
+            group_end,
             "group.commit",
             "",
             commit_error.unwrap_or(Status::Ok),
-            group_start.elapsed().as_micros() as i64,
+            group_end.saturating_duration_since(group_start).as_micros() as i64,
             jobs.len() as i64,
         );
         Some(results)
