@@ -113,12 +113,10 @@ impl Shard {
         let Some(lru) = lru.as_ref() else {
             return false;
         };
-        if !admission.selective || lru.len() < *max || lru.contains(key) {
+        if lru.len() < *max || lru.contains(key) {
             return false;
         }
-        let refuse = lru.peek_lru().is_some_and(|(_, victim)| {
-            admission.frequency(hash) <= admission.frequency(victim.hash)
-        });
+        let refuse = admission.refuses(lru, hash);
         if refuse {
             admission.candidates += 1;
             admission.refused += 1;
@@ -173,6 +171,15 @@ impl Admission {
 
     fn frequency(&self, hash: u64) -> u8 {
         self.sketch[Self::slot(hash)]
+    }
+
+    /// Whether a full shard refuses a result whose key has `hash`: it is selective, and the key
+    /// is asked for no more often than the entry it would evict.
+    fn refuses(&self, lru: &LruCache<Arc<str>, Entry>, hash: u64) -> bool {
+        self.selective
+            && lru
+                .peek_lru()
+                .is_some_and(|(_, victim)| self.frequency(hash) <= self.frequency(victim.hash))
     }
 
     /// Close a window of candidates: decide whether the next one is selective.
@@ -392,7 +399,7 @@ impl Cache {
         let result = match outcome {
             Ok((rows, Some(deps))) => {
                 let rows = Arc::new(rows);
-                self.insert(shard, &key_arc, rows.clone(), deps, start_epoch);
+                self.insert(shard, &key_arc, hash, rows.clone(), deps, start_epoch);
                 Ok(rows)
             }
             Ok((_, None)) => Err(crate::Error::new(
@@ -444,6 +451,7 @@ impl Cache {
         &self,
         shard: &Mutex<Shard>,
         key: &Arc<str>,
+        hash: u64,
         rows: Arc<Rows>,
         deps: Deps,
         start_epoch: u64,
@@ -475,7 +483,7 @@ impl Cache {
             expires: Instant::now() + self.ttl,
             accesses: 1,
             key: key.clone(),
-            hash: key_hash(key),
+            hash,
         };
         let max = inner.max;
         let Shard { lru, admission, .. } = &mut *inner;
@@ -484,10 +492,7 @@ impl Cache {
         };
         if lru.len() >= max && !lru.contains(&**key) {
             admission.candidates += 1;
-            let refuse = admission.selective
-                && lru.peek_lru().is_some_and(|(_, victim)| {
-                    admission.frequency(entry.hash) <= admission.frequency(victim.hash)
-                });
+            let refuse = admission.refuses(lru, hash);
             admission.refused += u32::from(refuse);
             admission.end_window(max);
             if refuse {
