@@ -1,6 +1,7 @@
 /* Version/ABI, opening and closing, and single writes through sw_writer_execute. */
 #define _GNU_SOURCE
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,50 @@ void use_after_close_is_closed(void) {
     CLOSE(other);
     /* and once the writer itself is closed */
     CHECK_STATUS(t_exec(other, "INSERT INTO t VALUES (3)"), SW_STATUS_CLOSED);
+}
+
+/* A thread remembers the handles it used (the library skips the global handle check for
+ * them): a close on another thread must still make its next call CLOSED. */
+typedef struct {
+    const sw_writer *w;
+    pthread_barrier_t *used, *closed;
+    sw_status before, after;
+} closed_elsewhere;
+
+static void *use_close_use(void *p) {
+    closed_elsewhere *a = p;
+    a->before = t_exec(a->w, "INSERT INTO t VALUES (1)");
+    pthread_barrier_wait(a->used);
+    pthread_barrier_wait(a->closed);
+    a->after = t_exec(a->w, "INSERT INTO t VALUES (2)");
+    return NULL;
+}
+
+void handle_closed_on_another_thread_is_closed_here(void) {
+    char path[512];
+    t_db(path, sizeof path, "x");
+    const sw_writer *w = NULL, *other = NULL;
+    CHECK_OK(sw_writer_open(path, &w));
+    CHECK_OK(t_open(path, &other)); /* keeps the writer open: only the handle is closed */
+    CHECK_OK(t_exec(w, "CREATE TABLE t(x)"));
+    pthread_barrier_t used, closed;
+    pthread_barrier_init(&used, NULL, 2);
+    pthread_barrier_init(&closed, NULL, 2);
+    closed_elsewhere a = {w, &used, &closed, SW_STATUS_ERROR, SW_STATUS_ERROR};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, use_close_use, &a) == 0, "pthread_create failed");
+    pthread_barrier_wait(&used);
+    CHECK_OK(sw_writer_close(w));
+    pthread_barrier_wait(&closed);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&used);
+    pthread_barrier_destroy(&closed);
+    CHECK_STATUS(a.before, SW_STATUS_OK);
+    CHECK_STATUS(a.after, SW_STATUS_CLOSED);
+    int64_t n = -1;
+    CHECK_OK(t_query_int(other, "SELECT count(*) FROM t", &n));
+    CHECK(n == 1, "expected only the write before the close, found %lld rows", (long long)n);
+    CLOSE(other);
 }
 
 void second_open_with_different_option_is_invalid_argument_naming_it(void) {

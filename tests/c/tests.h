@@ -17,6 +17,7 @@
     X(invalid_utf8_connection_string_is_invalid_utf8)                    \
     X(double_close_is_closed_not_a_crash)                                \
     X(use_after_close_is_closed)                                         \
+    X(handle_closed_on_another_thread_is_closed_here)                    \
     X(second_open_with_different_option_is_invalid_argument_naming_it)   \
     X(memory_database_works)                                             \
     X(execute_binds_positional_params_of_every_type)                     \
