@@ -44,6 +44,8 @@ CONTENDERS = {
     "sqlx": ("sw-peers-sqlx", "sqlx (1-connection writer pool + reader pool)"),
     "bulk": ("sw-peers-native", "bulk: one transaction (physical limit)"),
     "groupref": ("sw-peers-native", "group-commit reference: leader/follower on raw rusqlite, no library (ceiling)"),
+    "piperef": ("sw-peers-native", "pipelined group-commit reference: channel to one writer thread on raw rusqlite, no library (ceiling)"),
+    "mixref": ("sw-peers-native", "cached-mix reference: RwLock<HashMap> + connection per thread + Mutex writer, per-key invalidation, no library (ceiling)"),
     "appcache": ("sw-peers-native", "RwLock<HashMap> in the app (reference, no SQLite)"),
     "dotnet-singlewriter": ("dotnet", "singlewriter .NET binding (Mono)"),
     "dotnet-monosqlite": ("dotnet", "original design on Mono.Data.Sqlite (Mono)"),
@@ -53,14 +55,14 @@ ASYNC_PEERS = ("tokio-rusqlite", "async-sqlite", "sqlx")
 COLORS = {
     "singlewriter-c": "#d62728", "singlewriter-rust": "#ff7f0e", "raw": "#7f7f7f", "naive": "#1f77b4",
     "mutex": "#17becf", "tokio-rusqlite": "#2ca02c", "async-sqlite": "#9467bd", "sqlx": "#8c564b",
-    "bulk": "#000000", "groupref": "#e377c2", "appcache": "#bcbd22", "dotnet-singlewriter": "#d62728", "dotnet-monosqlite": "#1f77b4",
+    "bulk": "#000000", "groupref": "#e377c2", "piperef": "#e377c2", "mixref": "#e377c2", "appcache": "#bcbd22", "dotnet-singlewriter": "#d62728", "dotnet-monosqlite": "#1f77b4",
 }
 
 
 SHORT = {
     "singlewriter-c": "singlewriter (C ABI)", "singlewriter-rust": "singlewriter (Rust API)", "raw": "raw autocommit",
     "naive": "naive (conn per thread)", "mutex": "Mutex<Connection>", "tokio-rusqlite": "tokio-rusqlite",
-    "async-sqlite": "async-sqlite", "sqlx": "sqlx (split pools)", "bulk": "bulk transaction", "groupref": "group-commit ref.", "appcache": "RwLock<HashMap> (ref.)",
+    "async-sqlite": "async-sqlite", "sqlx": "sqlx (split pools)", "bulk": "bulk transaction", "groupref": "group-commit ref.", "piperef": "pipelined group-commit ref.", "mixref": "cached-mix ref.", "appcache": "RwLock<HashMap> (ref.)",
     "dotnet-singlewriter": "singlewriter .NET", "dotnet-monosqlite": "Mono.Data.Sqlite design",
 }
 
@@ -99,7 +101,7 @@ def plan(quick):
         add("w1", "bulk", 1, s)
     w2 = [(4, "NORMAL")] if quick else [(p, s) for s in ("NORMAL", "FULL") for p in (1, 4, 16)]
     for p, s in w2:
-        for c in SW + ASYNC_PEERS:
+        for c in SW + ASYNC_PEERS + ("piperef",):
             add("w2", c, p, s)
     for t in (1, 2):
         for c in SW + ("raw", "naive", "mutex") + ASYNC_PEERS:
@@ -113,7 +115,7 @@ def plan(quick):
         for c in SW:
             add("w4", c, 4, s, mode="cached", keys=k)
             add("w4", c, 4, s, mode="uncached", keys=k)
-        for c in ("naive", "mutex") + ASYNC_PEERS:
+        for c in ("naive", "mutex") + ASYNC_PEERS + ("mixref",):
             add("w4", c, 4, s, keys=k)
     for c in SW + ASYNC_PEERS:
         add("w5", c, 16, "FULL", s=w5secs)
@@ -453,6 +455,12 @@ def wpt(r):
     return r.get("txn_note") or "—"
 
 
+def hit_rate(r):
+    """The cache hit rate of a result that counted its cache's hits and misses (mixref), or ""."""
+    h, m = r.get("cache_hits"), r.get("cache_misses")
+    return f" ({100 * h / (h + m):.1f} % cache hits)" if h is not None and m is not None and h + m > 0 else ""
+
+
 def ratio(a, b):
     if not a or not b or not b.get("rate") or not a.get("rate"):
         return "—"
@@ -535,9 +543,11 @@ def report(results, out_dir, quick, machine, go_md, charts):
                 continue
             bulk = pick(results, workload="w1", contender="bulk", sync=sync)
             L.append(f"## W2 pipelined writes, synchronous={sync}\n")
-            L.append(f"Each producer keeps up to 256 inserts in flight (singlewriter: enqueue + completion callback; async peers: 256 futures in a `FuturesUnordered`). Rows/s; in brackets p50 / p99 submit-to-ack latency and writes per transaction. The bulk transaction: {fmt_rate(bulk['rate']) + ' rows/s' if bulk else 'not run'}.\n")
+            L.append(f"Each producer keeps up to 256 inserts in flight (singlewriter: enqueue + completion callback; async peers: 256 futures in a `FuturesUnordered`{'; the pipelined group-commit reference, the ceiling without a library: a channel to one writer thread that commits everything queued in one transaction, then acknowledges through the same callback as singlewriter' if any(r['contender'] == 'piperef' for r in rs) else ''}). Rows/s; in brackets p50 / p99 submit-to-ack latency and writes per transaction. The bulk transaction: {fmt_rate(bulk['rate']) + ' rows/s' if bulk else 'not run'}.\n")
             rows = []
-            for c in SW + ASYNC_PEERS:
+            for c in SW + ASYNC_PEERS + ("piperef",):
+                if c == "piperef" and not any(r["contender"] == c for r in rs):
+                    continue
                 row = [name(c)]
                 for p in ps2:
                     r = pick(rs, contender=c, producers=p)
@@ -573,7 +583,9 @@ def report(results, out_dir, quick, machine, go_md, charts):
     w4 = [r for r in results if r["workload"] == "w4"]
     if w4:
         L.append("## W4 the application mix: 4 threads, 90 % point reads, 5 % inserts, 5 % updates\n")
-        L.append("Keys Zipf(0.99) over 10,000 rows (and uniform, NORMAL). singlewriter twice: reads through its cache (`read`, key per row) and uncached (`query`). ops/s; read and write p50 / p99.\n")
+        ref = (" The cached-mix reference is the ceiling without a library: an application `RwLock<HashMap>` row cache, a read connection per thread on a miss, writes in autocommit on one `Mutex<Connection>` that invalidate exactly the key written (its cache hit rate inside the window in brackets)."
+               if any(r["contender"] == "mixref" for r in w4) else "")
+        L.append(f"Keys Zipf(0.99) over 10,000 rows (and uniform, NORMAL). singlewriter twice: reads through its cache (`read`, key per row) and uncached (`query`).{ref} ops/s; read and write p50 / p99.\n")
         for sync, keys in (("NORMAL", "zipf"), ("FULL", "zipf"), ("NORMAL", "uniform")):
             rs = [r for r in w4 if r["sync"] == sync and r["keys"] == keys]
             if not rs:
@@ -583,7 +595,7 @@ def report(results, out_dir, quick, machine, go_md, charts):
             for r in sorted(rs, key=lambda r: -r.get("rate", 0)):
                 if r.get("problems"):
                     continue
-                lab = name(r["contender"]) + (f", {r['mode']} reads" if r["contender"] in SW or r["contender"] == "dotnet-singlewriter" else "")
+                lab = name(r["contender"]) + (f", {r['mode']} reads" if r["contender"] in SW or r["contender"] == "dotnet-singlewriter" else "") + hit_rate(r)
                 rows.append([lab, fmt_rate(r["rate"]), f"{fmt_us(r.get('read_p50_us'))} / {fmt_us(r.get('read_p99_us'))}",
                              f"{fmt_us(r.get('write_p50_us'))} / {fmt_us(r.get('write_p99_us'))}", wpt(r), int(r.get("busy", 0))])
             L.append(md_table(["contender", "ops/s", "read p50 / p99", "write p50 / p99", "writes per txn", "SQLITE_BUSY"], rows))
@@ -703,6 +715,12 @@ def summary(results, out_dir, quick, machine, go_rows, charts):
         for c in SW + ASYNC_PEERS:
             vals = [rate(workload="w2", sync="NORMAL", producers=p, contender=c) for p in ps2]
             rows.append([name(c)] + [f"{fmt_rate(v)} ({v / bulk:.2f}× bulk)" if v and bulk else fmt_rate(v) for v in vals])
+        refs = [rate(workload="w2", sync="NORMAL", producers=p, contender="piperef") for p in ps2]
+        if any(refs):
+            rows.append([name("piperef")] + [f"{fmt_rate(v)} ({v / bulk:.2f}× bulk)" if v and bulk else fmt_rate(v) for v in refs])
+            rows.append(["singlewriter (C ABI) ÷ that ceiling"] + [
+                f"{sw / v:.2f}×" if (sw := rate(workload="w2", sync="NORMAL", producers=p, contender="singlewriter-c")) and v else "—"
+                for p, v in zip(ps2, refs)])
         L.append(f"**W2 pipelined writes, NORMAL** (rows/s with 256 in flight per producer; one bulk transaction: {fmt_rate(bulk)} rows/s)\n")
         L.append(md_table(["contender"] + [f"{p} producers" for p in ps2], rows))
         L.append("")
@@ -726,6 +744,13 @@ def summary(results, out_dir, quick, machine, go_rows, charts):
                 vals.append(f"{fmt_rate(r['rate'])} (write p50 {fmt_us(r.get('write_p50_us'))})" if r else "—")
             lab = name(c) + (f", {m} reads" if c in SW else "")
             rows.append([lab] + vals)
+        refs = [pick(results, workload="w4", sync=sync, keys="zipf", contender="mixref") for sync in ("NORMAL", "FULL")]
+        if any(refs):
+            rows.append([name("mixref")] + [f"{fmt_rate(r['rate'])} (write p50 {fmt_us(r.get('write_p50_us'))}){hit_rate(r)}" if r else "—" for r in refs])
+            rows.append(["that ceiling ÷ naive"] + [
+                ratio(r, pick(results, workload="w4", sync=sync, keys="zipf", contender="naive")) for r, sync in zip(refs, ("NORMAL", "FULL"))])
+            rows.append(["singlewriter (C ABI), cached reads ÷ that ceiling"] + [
+                ratio(pick(results, workload="w4", sync=sync, keys="zipf", contender="singlewriter-c", mode="cached"), r) for r, sync in zip(refs, ("NORMAL", "FULL"))])
         L.append("**W4 the mix: 4 threads, 90 % point reads (Zipf), 10 % inserts/updates** (ops/s)\n")
         L.append(md_table(["contender", "NORMAL", "FULL"], rows))
         L.append("")
@@ -786,7 +811,7 @@ def draw(results, charts_dir):
                 continue
             ps = sorted({r["producers"] for r in rs if r["contender"] != "bulk"})
             series = []
-            for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("groupref",):
+            for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("groupref", "piperef"):
                 ys = [(pick(rs, contender=c, producers=p) or {}).get("rate") for p in ps]
                 if any(ys):
                     series.append((c, short(c), ys))
@@ -810,7 +835,7 @@ def draw(results, charts_dir):
         for c in SW:
             for m in ("cached", "uncached"):
                 rows.append((c, f"{short(c)}, {m} reads", [(pick(w4, contender=c, sync=s, mode=m) or {}).get("rate") for s in ("NORMAL", "FULL")]))
-        for c in ("naive", "mutex") + ASYNC_PEERS:
+        for c in ("naive", "mutex") + ASYNC_PEERS + ("mixref",):
             rows.append((c, short(c), [(pick(w4, contender=c, sync=s) or {}).get("rate") for s in ("NORMAL", "FULL")]))
         if bar_chart(os.path.join(charts_dir, "w4-mix.svg"), "W4 application mix: 4 threads, 90 % reads (Zipf), 10 % writes", "operations per second (higher is better)",
                      rows, [("NORMAL", "#3182bd"), ("FULL", "#e6550d")], "ops/s"):

@@ -1017,6 +1017,10 @@ pub struct Extra {
     pub lib_p99_us: Option<f64>,
     /// Free text (how the contender is set up).
     pub note: String,
+    /// Reads served from / missed by an application cache inside the window, when the
+    /// contender has one it counts (reported only when set).
+    pub cache_hits: Option<u64>,
+    pub cache_misses: Option<u64>,
 }
 
 /// Prints the measurement's JSON line; exits non-zero when the row check or the drain failed.
@@ -1067,7 +1071,9 @@ pub fn report(args: &Args, clock: &Clock, t: &Tally, x: &Extra) {
         .opt("queue_bound", x.queue_bound.map(|v| v as f64))
         .opt("lib_p50_us", x.lib_p50_us)
         .opt("lib_p99_us", x.lib_p99_us)
-        .s("note", &x.note);
+        .s("note", &x.note)
+        .opt("cache_hits", x.cache_hits.map(|v| v as f64))
+        .opt("cache_misses", x.cache_misses.map(|v| v as f64));
     if let Some(f) = x.flow {
         j = j
             .n("max_in_flight", f.max_in_flight as f64)

@@ -1,8 +1,10 @@
 //! Contenders that link singlewriter's own rusqlite (0.41, bundled SQLite): singlewriter through
 //! its Rust API, raw rusqlite used four ways (autocommit on one connection, one connection per
 //! thread with busy_timeout, one connection behind a mutex, one bulk transaction), a
-//! `RwLock<HashMap>` application cache (reference for cache hits), and async-sqlite (a writer
-//! `Client` plus a read-only `Pool`). One measurement per process; see `harness`.
+//! `RwLock<HashMap>` application cache (reference for cache hits), async-sqlite (a writer
+//! `Client` plus a read-only `Pool`), and three hand-written ceilings with no library: blocking
+//! group commit (`groupref`, W1), pipelined group commit (`piperef`, W2) and the mix with an
+//! application cache (`mixref`, W4). One measurement per process; see `harness`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,6 +29,8 @@ fn main() {
         "mutex" => mutex(&args),
         "bulk" => bulk(&args),
         "groupref" => group_reference(&args),
+        "piperef" => pipe_reference(&args),
+        "mixref" => mix_reference(&args),
         "appcache" => appcache(&args),
         "async-sqlite" => async_sqlite(&args),
         other => die(&format!("unknown contender {other}")),
@@ -265,6 +269,251 @@ fn group_reference(args: &Args) {
     if n > 0 {
         x.writes_per_txn = Some(t.inserts_total as f64 / n as f64);
     }
+    report(args, &clock, &t, &x);
+}
+
+/// The ceiling of pipelined group commit on this machine (W2): what a hand-written pipeline
+/// reaches with no library (no signals, no cache, no queue bound of its own, no per-write
+/// failure isolation). A producer sends its write as a 16-byte value (the parameter and the
+/// harness's ticket: no allocation of its own; the channel allocates a block per 31 messages)
+/// on an unbounded `std::sync::mpsc` channel (the windows bound it: ≤ 256 per producer) to ONE
+/// writer thread, which takes everything queued, runs it as one BEGIN IMMEDIATE; INSERT × n;
+/// COMMIT on one raw connection (all three prepared once), and only after COMMIT acknowledges
+/// each write through the same `Ticket::complete` that singlewriter's completions call (latency
+/// recorded, the producer's slot freed, the producer unparked only when it waits on its full
+/// window). So it measures exactly what singlewriter's W2 measures, minus the library: how
+/// close pipelining can come to one bulk transaction with this many producers and cores
+/// (issue 11's target 5: ≥ 0.7× bulk).
+fn pipe_reference(args: &Args) {
+    if args.workload != "w2" {
+        unsupported(args, "the pipelined group-commit reference is for W2");
+    }
+    struct Write {
+        a: i64,
+        ticket: Ticket,
+    }
+    let mut x = rusqlite_extra(
+        args,
+        "reference: producers → mpsc channel → one writer thread: BEGIN IMMEDIATE; INSERT × queued; COMMIT; then ack each (no library)",
+    );
+    x.txn_note = String::new();
+    x.rows_before = rows_now(args);
+    let conn = ops::open(&args.db, &args.sync, false).unwrap_or_else(|e| die(&e));
+    let clock = Arc::new(Clock::default());
+    let (tx, rx) = std::sync::mpsc::channel::<Write>();
+    let (t, flow, commits, rows) = std::thread::scope(|s| {
+        let wclock = clock.clone();
+        let writer = s.spawn(move || {
+            // (transactions, rows) committed while the window was open.
+            let (mut commits, mut rows) = (0u64, 0u64);
+            let prepare = |sql: &str| {
+                conn.prepare(sql)
+                    .unwrap_or_else(|e| die(&format!("prepare {sql}: {e}")))
+            };
+            let (mut begin, mut insert, mut commit) = (
+                prepare("BEGIN IMMEDIATE"),
+                prepare(INSERT),
+                prepare("COMMIT"),
+            );
+            let mut group: Vec<Write> = Vec::with_capacity(args.producers * args.window);
+            while let Ok(w) = rx.recv() {
+                group.push(w);
+                group.extend(rx.try_iter());
+                let r: rusqlite::Result<()> = (|| {
+                    begin.execute([])?;
+                    for w in &group {
+                        insert.execute(rusqlite::params![w.a, TEXT])?;
+                    }
+                    commit.execute([]).map(|_| ())
+                })();
+                let r = r.map_err(|e| {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    ops::fail(e)
+                });
+                if wclock.in_window() {
+                    commits += 1;
+                    rows += group.len() as u64;
+                }
+                for w in group.drain(..) {
+                    w.ticket.complete(r.clone());
+                }
+            }
+            (commits, rows)
+        });
+        let submit = move |op: Op, ticket: Ticket| {
+            let Op::Insert { a } = op else {
+                ticket.refused(Fail::Other("inserts only".into()));
+                return;
+            };
+            if let Err(std::sync::mpsc::SendError(w)) = tx.send(Write { a, ticket }) {
+                w.ticket
+                    .refused(Fail::Other("the writer thread is gone".into()));
+            }
+        };
+        // The harness waits until every ticket came back; there is nothing to flush.
+        let (t, flow) = harness::callbacks(
+            args,
+            &clock,
+            args.producers,
+            Some(args.window),
+            &submit,
+            &mut no_edge(),
+            &mut no_edge(),
+            &mut no_edge(),
+        );
+        drop(submit); // the last sender: the writer thread ends once the channel is empty
+        let (commits, rows) = writer
+            .join()
+            .unwrap_or_else(|_| die("writer thread panicked"));
+        (t, flow, commits, rows)
+    });
+    x.flow = Some(flow);
+    if commits > 0 {
+        x.writes_per_txn = Some(rows as f64 / commits as f64);
+    }
+    x.rows_after = rows_now(args);
+    report(args, &clock, &t, &x);
+}
+
+/// The ceiling of the W4 mix with a cache and no library: the best hand-written design for 90 %
+/// point reads and 10 % writes, with perfect per-key invalidation (issue 11's target 1: the mix
+/// ≥ 1.5× naive, cache on). Reads look in an application cache (`RwLock<HashMap>` of what the
+/// point read returns, cloned out: the row, or that there is none); on a miss they run the
+/// point read on the thread's own connection (one per thread, like `naive`) and fill the cache.
+/// Writes run in autocommit on one shared connection behind a `Mutex` (like `mutex`) and, after
+/// they commit and while still holding that mutex, remove exactly the key written (an update's
+/// id; an insert's new rowid, in case "no such row" was cached for it). Nothing else: no
+/// signals, no bound on the cache (its working set is the 10,000 rows), no dependency tracking
+/// beyond the key — the least any cache with correct invalidation has to do on this mix.
+///
+/// No stale row is ever served: a reader that missed, read the old row, and fills the cache
+/// after a write's invalidation would leave the old row cached. Every key hashes to one of
+/// 4,096 version counters kept inside the cache's lock; a writer bumps its key's counter in the
+/// same write-locked section that removes the key; a reader notes the counter (under the read
+/// lock of its lookup) before it queries, and fills the cache only if the counter is unchanged
+/// (under the write lock). If its snapshot missed a commit, it noted the counter before that
+/// commit's bump (the bump follows the commit, the query follows the note), so either the bump
+/// came first and the fill is skipped, or the fill came first and the bump's removal deletes it.
+fn mix_reference(args: &Args) {
+    use rusqlite::OptionalExtension;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    if args.workload != "w4" {
+        unsupported(args, "the cached-mix reference is for W4");
+    }
+    const STRIPES: usize = 4096;
+    type Row = Option<(i64, String)>;
+    struct Cache {
+        rows: HashMap<i64, Row>,
+        versions: Vec<u64>,
+    }
+    impl Cache {
+        fn version(&self, id: i64) -> u64 {
+            self.versions[id as usize % STRIPES]
+        }
+    }
+    /// A worker's own read connection and its hit/miss counts (window only), added to the
+    /// totals when the worker ends.
+    struct Reader<'a> {
+        conn: rusqlite::Connection,
+        hits: u64,
+        misses: u64,
+        totals: &'a (AtomicU64, AtomicU64),
+    }
+    impl Drop for Reader<'_> {
+        fn drop(&mut self) {
+            self.totals.0.fetch_add(self.hits, Ordering::Relaxed);
+            self.totals.1.fetch_add(self.misses, Ordering::Relaxed);
+        }
+    }
+    let mut x = rusqlite_extra(
+        args,
+        "reference: RwLock<HashMap> row cache + a read connection per thread; writes in autocommit on one Mutex<Connection>, invalidating the key written (no library)",
+    );
+    x.library = "rusqlite 0.41.1 + std RwLock<HashMap> (reference)".into();
+    x.rows_before = rows_now(args);
+    let writer = Mutex::new(ops::open(&args.db, &args.sync, false).unwrap_or_else(|e| die(&e)));
+    let cache = RwLock::new(Cache {
+        rows: HashMap::new(),
+        versions: vec![0; STRIPES],
+    });
+    let totals = (AtomicU64::new(0), AtomicU64::new(0));
+    let clock = Clock::default();
+    let row_outcome = |id: i64, row: &Row| -> Outcome {
+        match row {
+            Some(v) => {
+                std::hint::black_box(v);
+                Ok(())
+            }
+            // What `ops::run` reports for a missing row (never happens in W4: keys 1..=10,000).
+            None => Err(Fail::Other(format!("no row {id}"))),
+        }
+    };
+    let invalidate = |id: i64| {
+        let mut c = cache.write().unwrap();
+        c.versions[id as usize % STRIPES] += 1;
+        c.rows.remove(&id);
+    };
+    let t = harness::threads(
+        args,
+        &clock,
+        args.producers,
+        &|_| Reader {
+            conn: ops::open(&args.db, &args.sync, false).unwrap_or_else(|e| die(&e)),
+            hits: 0,
+            misses: 0,
+            totals: &totals,
+        },
+        &|r, op| match op {
+            Op::Read { id } => {
+                let noted = {
+                    let c = cache.read().unwrap();
+                    match c.rows.get(&id) {
+                        Some(row) => {
+                            let row = row.clone();
+                            drop(c);
+                            r.hits += clock.in_window() as u64;
+                            return row_outcome(id, &row);
+                        }
+                        None => c.version(id),
+                    }
+                };
+                r.misses += clock.in_window() as u64;
+                let row: Row = r
+                    .conn
+                    .prepare_cached(POINT)
+                    .and_then(|mut s| {
+                        s.query_row([id], |v| Ok((v.get::<_, i64>(0)?, v.get::<_, String>(1)?)))
+                            .optional()
+                    })
+                    .map_err(ops::fail)?;
+                {
+                    let mut c = cache.write().unwrap();
+                    if c.version(id) == noted {
+                        c.rows.insert(id, row.clone());
+                    }
+                }
+                row_outcome(id, &row)
+            }
+            _ => {
+                let c = writer
+                    .lock()
+                    .map_err(|_| Fail::Other("mutex poisoned".into()))?;
+                let out = ops::run(&c, op);
+                match op {
+                    Op::Insert { .. } if out.is_ok() => invalidate(c.last_insert_rowid()),
+                    Op::Update { id, .. } => invalidate(id),
+                    _ => {}
+                }
+                out
+            }
+        },
+        &mut no_edge(),
+        &mut no_edge(),
+    );
+    drop(writer);
+    x.cache_hits = Some(totals.0.load(Ordering::Relaxed));
+    x.cache_misses = Some(totals.1.load(Ordering::Relaxed));
+    x.rows_after = rows_now(args);
     report(args, &clock, &t, &x);
 }
 
