@@ -278,7 +278,7 @@ void second_open_with_different_option_is_invalid_argument_naming_it(void) {
     t_db(path, sizeof path, "x");
     snprintf(cs1, sizeof cs1, "Data Source=%s;Readers=2", path);
     snprintf(cs2, sizeof cs2, "Data Source=%s;Readers=3", path);
-    snprintf(cs3, sizeof cs3, "Data Source=%s;readers=2;Cache Size=1000", path);
+    snprintf(cs3, sizeof cs3, "Data Source=%s;readers=2;Cache Size=10000", path);
     OPEN(w1, cs1);
     const sw_writer *w2 = NULL;
     CHECK_STATUS(sw_writer_open(cs2, &w2), SW_STATUS_INVALID_ARGUMENT);

@@ -10,7 +10,7 @@ namespace SingleWriter
     /// property names and defaults. Each becomes a connection-string keyword that the native
     /// library understands (see <see cref="ToConnectionString"/>):
     /// <list type="table">
-    /// <item><term>CacheSizeLimit</term><description><c>Cache Size</c> entries [1000]</description></item>
+    /// <item><term>CacheSizeLimit</term><description><c>Cache Size</c> entries [10000]</description></item>
     /// <item><term>DefaultCacheDuration</term><description><c>Cache TTL</c> ms [5 min]</description></item>
     /// <item><term>HotKeyExtension</term><description><c>Hot Key TTL</c> ms [30 min]</description></item>
     /// <item><term>HotAccessThreshold</term><description><c>Hot Access Threshold</c> [3]</description></item>
@@ -29,8 +29,8 @@ namespace SingleWriter
     /// </summary>
     public sealed class SqliteSingleWriterOptions
     {
-        /// <summary>Cached read results kept (<c>Cache Size</c>). Default 1000.</summary>
-        public long CacheSizeLimit { get; set; } = 1000;
+        /// <summary>Cached read results kept (<c>Cache Size</c>). Default 10000 (the original package: 1000).</summary>
+        public long CacheSizeLimit { get; set; } = 10000;
 
         /// <summary>Time to live of a cached read (<c>Cache TTL</c>). Default 5 minutes.</summary>
         public TimeSpan DefaultCacheDuration { get; set; } = TimeSpan.FromMinutes(5);
@@ -168,7 +168,7 @@ namespace SingleWriter
             if (string.IsNullOrWhiteSpace(connectionString)) throw new ArgumentNullException("connectionString");
             var extra = new List<KeyValuePair<string, string>>();
             long cacheSize = Math.Max(0, CacheSizeLimit);
-            if (cacheSize != 1000) extra.Add(Kv("Cache Size", cacheSize.ToString(CultureInfo.InvariantCulture)));
+            if (cacheSize != 10000) extra.Add(Kv("Cache Size", cacheSize.ToString(CultureInfo.InvariantCulture)));
             if (DefaultCacheDuration != TimeSpan.FromMinutes(5))
                 extra.Add(Kv("Cache TTL", Ms(Max1Ms(DefaultCacheDuration))));
             if (HotKeyExtension != TimeSpan.FromMinutes(30)) extra.Add(Kv("Hot Key TTL", Ms(Max1Ms(HotKeyExtension))));

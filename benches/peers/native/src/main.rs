@@ -665,8 +665,17 @@ fn singlewriter_rust(args: &Args) {
     let clock = Arc::new(Clock::default());
     let before = Mutex::new(None);
     let after = Mutex::new(None);
-    let mut on_start = || *before.lock().unwrap() = w.stats().ok();
-    let mut on_end = || *after.lock().unwrap() = w.stats().ok();
+    // The cache's hits and misses inside the window, next to mixref's.
+    let cache_before = Mutex::new(None);
+    let cache_after = Mutex::new(None);
+    let mut on_start = || {
+        *before.lock().unwrap() = w.stats().ok();
+        *cache_before.lock().unwrap() = w.cache_stats().ok();
+    };
+    let mut on_end = || {
+        *after.lock().unwrap() = w.stats().ok();
+        *cache_after.lock().unwrap() = w.cache_stats().ok();
+    };
     let keys: Vec<String> = (0..=harness::ROWS).map(|id| format!("t:{id}")).collect();
     let cached = (args.workload == "w3" && args.mode == "hit")
         || (args.workload == "w4" && args.mode == "cached");
@@ -756,6 +765,14 @@ fn singlewriter_rust(args: &Args) {
         }
         x.lib_p50_us = Some(a.latency_p50_us as f64);
         x.lib_p99_us = Some(a.latency_p99_us as f64);
+    }
+    if let (true, Some(b), Some(a)) = (
+        cached,
+        cache_before.lock().unwrap().take(),
+        cache_after.lock().unwrap().take(),
+    ) {
+        x.cache_hits = Some(a.hits.saturating_sub(b.hits));
+        x.cache_misses = Some(a.misses.saturating_sub(b.misses));
     }
     x.rows_after = sw_count(&w);
     if let Err(e) = w.close() {
