@@ -663,19 +663,12 @@ fn singlewriter_rust(args: &Args) {
         ..Extra::default()
     };
     let clock = Arc::new(Clock::default());
-    let before = Mutex::new(None);
-    let after = Mutex::new(None);
-    // The cache's hits and misses inside the window, next to mixref's.
-    let cache_before = Mutex::new(None);
-    let cache_after = Mutex::new(None);
-    let mut on_start = || {
-        *before.lock().unwrap() = w.stats().ok();
-        *cache_before.lock().unwrap() = w.cache_stats().ok();
-    };
-    let mut on_end = || {
-        *after.lock().unwrap() = w.stats().ok();
-        *cache_after.lock().unwrap() = w.cache_stats().ok();
-    };
+    // The writer's and the cache's statistics at each edge of the window (the cache's hits
+    // and misses are reported next to mixref's).
+    let before = Mutex::new((None, None));
+    let after = Mutex::new((None, None));
+    let mut on_start = || *before.lock().unwrap() = (w.stats().ok(), w.cache_stats().ok());
+    let mut on_end = || *after.lock().unwrap() = (w.stats().ok(), w.cache_stats().ok());
     let keys: Vec<String> = (0..=harness::ROWS).map(|id| format!("t:{id}")).collect();
     let cached = (args.workload == "w3" && args.mode == "hit")
         || (args.workload == "w4" && args.mode == "cached");
@@ -758,7 +751,9 @@ fn singlewriter_rust(args: &Args) {
         }
         _ => die("unknown workload"),
     };
-    if let (Some(b), Some(a)) = (*before.lock().unwrap(), *after.lock().unwrap()) {
+    let ((stats_before, cache_before), (stats_after, cache_after)) =
+        (*before.lock().unwrap(), *after.lock().unwrap());
+    if let (Some(b), Some(a)) = (stats_before, stats_after) {
         let txns = a.transactions.saturating_sub(b.transactions);
         if txns > 0 && args.workload != "w3" {
             x.writes_per_txn = Some(a.committed.saturating_sub(b.committed) as f64 / txns as f64);
@@ -766,11 +761,7 @@ fn singlewriter_rust(args: &Args) {
         x.lib_p50_us = Some(a.latency_p50_us as f64);
         x.lib_p99_us = Some(a.latency_p99_us as f64);
     }
-    if let (true, Some(b), Some(a)) = (
-        cached,
-        cache_before.lock().unwrap().take(),
-        cache_after.lock().unwrap().take(),
-    ) {
+    if let (true, Some(b), Some(a)) = (cached, cache_before, cache_after) {
         x.cache_hits = Some(a.hits.saturating_sub(b.hits));
         x.cache_misses = Some(a.misses.saturating_sub(b.misses));
     }
