@@ -24,6 +24,7 @@ fi
 total_pass=0
 total_fail=0
 failed_parts=()
+timings=()
 log_dir=$(mktemp -d)
 
 # Run one part; add its "N passed, N failed" (or cargo's "test result:") counts to the totals.
@@ -31,6 +32,7 @@ run_part() {
   local name=$1; shift
   echo "== $name: $*"
   local log="$log_dir/$name.log"
+  local started=$SECONDS
   "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   local p f
@@ -49,7 +51,8 @@ run_part() {
   total_pass=$((total_pass + p))
   total_fail=$((total_fail + f))
   if [ "$rc" -ne 0 ]; then failed_parts+=("$name"); fi
-  echo "== $name: exit $rc ($p passed, $f failed)"
+  echo "== $name: exit $rc ($p passed, $f failed) in $((SECONDS - started)) s"
+  timings+=("$name $((SECONDS - started))s")
 }
 
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
@@ -78,6 +81,7 @@ run_part quickstart cargo run --release --example quickstart
 run_part bench-smoke bash benches/run.sh --smoke
 
 echo
+echo "time per part: ${timings[*]}"
 if [ ${#failed_parts[@]} -gt 0 ]; then
   echo "failed parts: ${failed_parts[*]}"
 fi
