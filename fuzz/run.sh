@@ -3,7 +3,8 @@
 # committed corpora (fuzz/corpus/<target>/, which are only read: new inputs go to a temporary
 # directory). Ends with "fuzz: N passed, N failed".
 #
-#   bash fuzz/run.sh [SECONDS]     total fuzzing time over all targets (default 90)
+#   bash fuzz/run.sh [SECONDS]     total fuzzing time over all targets (default 90), two
+#                                  targets at a time
 #
 # Targets (fuzz/fuzz_targets/*.rs, cargo-fuzz/libFuzzer, AddressSanitizer, debug assertions and
 # overflow checks on):
@@ -93,44 +94,60 @@ declare -A WEIGHT=([options_parse]=1 [glob_match]=1 [params]=2 [sql_readonly]=2 
 total_weight=10
 share() { local s=$((BUDGET * ${WEIGHT[$1]} / total_weight)); [ "$s" -lt 1 ] && s=1; echo "$s"; }
 
-# fuzz NAME BINARY [libFuzzer flags...]
+# Every target runs for its share of seconds, in two lanes side by side (each libFuzzer process
+# uses one core): the same fuzzing in about half the wall time on two cores. The SQL targets,
+# which share the scratch directory, are in one lane, so they never run at the same time.
+lane_a=() lane_b=()
+if [ "$rust_built" = 1 ]; then
+    lane_a+=(sql_readonly sql_execute options_parse)
+    lane_b+=(params glob_match)
+fi
+if [ "$capi_built" = 1 ]; then lane_b+=(capi); fi
+bin_of() { if [ "$1" = capi ]; then echo "$WORK/capi"; else echo "$BIN/$1"; fi; }
+flags_of() {
+    case $1 in
+    params | capi) echo "-detect_leaks=0" ;;
+    sql_readonly | sql_execute) echo "-detect_leaks=0 -dict=$ROOT/fuzz/sql.dict" ;;
+    esac
+}
+
+# fuzz NAME: run one target (inside a lane); its exit status goes to $WORK/NAME.rc.
 fuzz() {
-    local name=$1 bin=$2
-    shift 2
-    local secs
+    local name=$1 secs corpus=$WORK/corpus/$1 artifacts=$WORK/artifacts/$1/
     secs=$(share "$name")
-    local corpus=$WORK/corpus/$name artifacts=$WORK/artifacts/$name/
     mkdir -p "$corpus" "$artifacts" "fuzz/corpus/$name"
-    local log=$WORK/$name.log
     # The writable corpus first (new inputs), the committed one second (read only).
-    (cd "$SW_FUZZ_TMP" && timeout $((secs + 120)) "$bin" "$corpus" "$ROOT/fuzz/corpus/$name" \
-        -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -artifact_prefix="$artifacts" \
-        -print_final_stats=1 "$@") >"$log" 2>&1
-    local rc=$?
-    local runs
+    # shellcheck disable=SC2046
+    (cd "$SW_FUZZ_TMP" && timeout $((secs + 120)) "$(bin_of "$name")" "$corpus" \
+        "$ROOT/fuzz/corpus/$name" -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 \
+        -artifact_prefix="$artifacts" -print_final_stats=1 $(flags_of "$name")) \
+        >"$WORK/$name.log" 2>&1
+    echo $? >"$WORK/$name.rc"
+}
+
+# report NAME: count a target that ran, with its failure and a reproducer when it failed.
+report() {
+    local name=$1 rc secs runs crash
+    local log=$WORK/$name.log artifacts=$WORK/artifacts/$name/
+    rc=$(cat "$WORK/$name.rc" 2>/dev/null || echo "?")
+    secs=$(share "$name")
     runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
-    local crash
     crash=$(ls "$artifacts" 2>/dev/null | head -1)
-    if [ "$rc" -eq 0 ] && [ -z "$crash" ]; then
+    if [ "$rc" = 0 ] && [ -z "$crash" ]; then
         sw_pass "$name: $runs inputs in ${secs}s, no failure"
     else
         sw_fail "$name: exit $rc after $runs inputs"
         grep -E 'panicked|capi_fuzz:|ERROR: |SUMMARY' -A3 "$log" | head -30
         if [ -n "$crash" ]; then
             echo "    reproducer ($name, base64): $(base64 -w0 "$artifacts/$crash")"
-            echo "    replay: echo <base64> | base64 -d > crash && $bin crash"
+            echo "    replay: echo <base64> | base64 -d > crash && $(bin_of "$name") crash"
         fi
     fi
 }
 
-if [ "$rust_built" = 1 ]; then
-    fuzz options_parse "$BIN/options_parse"
-    fuzz glob_match "$BIN/glob_match"
-    fuzz params "$BIN/params" -detect_leaks=0
-    fuzz sql_readonly "$BIN/sql_readonly" -detect_leaks=0 -dict="$ROOT/fuzz/sql.dict"
-    fuzz sql_execute "$BIN/sql_execute" -detect_leaks=0 -dict="$ROOT/fuzz/sql.dict"
-fi
-if [ "$capi_built" = 1 ]; then
-    fuzz capi "$WORK/capi" -detect_leaks=0
-fi
+(for name in "${lane_a[@]}"; do fuzz "$name"; done) &
+lane=$!
+for name in "${lane_b[@]}"; do fuzz "$name"; done
+wait "$lane"
+for name in "${lane_a[@]}" "${lane_b[@]}"; do report "$name"; done
 sw_finish fuzz
