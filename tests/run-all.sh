@@ -65,8 +65,9 @@ run_part rust-package bash tests/rust-package.sh
 run_part c bash tests/c/run.sh
 # 20 SIGKILL rounds under Synchronous=NORMAL and 20 under FULL, every job kind mixed (~20 s).
 run_part crash-rounds bash tests/crash/run.sh 20
-# Every fuzz target for 90 s in all (two at a time: ~45 s), from the committed corpora (builds cargo-fuzz targets and
-# the C-ABI libFuzzer harness first; installs clang and cargo-fuzz when missing).
+# Every fuzz target for 90 s in all (two at a time: ~45 s), from the committed corpora (builds
+# the cargo-fuzz targets and the C-ABI libFuzzer harness first; installs clang and cargo-fuzz
+# when missing).
 run_part fuzz bash fuzz/run.sh 90
 run_part c-binding bash bindings/c/test.sh
 run_part host-sqlite bash bindings/c/test-host-sqlite.sh
