@@ -20,8 +20,8 @@
 //!
 //! # Threads
 //!
-//! - Submitters: block in `Lane::submit_wait` (parked, or leading the lane and running groups on
-//!   their own thread); never inside a callback (MISUSE instead).
+//! - Submitters: block in `Lane::submit_wait` (yielding or parked, or leading the lane and
+//!   running groups on their own thread); never inside a callback (MISUSE instead).
 //! - The drainer (`sw-writer`, one per engine): leads when no submitter does, runs completion
 //!   callbacks, waits out another process's lock with backoff, ticks the read pool and the
 //!   check for other processes' commits. Blocks only on the lane's condition variable, the write

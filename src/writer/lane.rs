@@ -3,12 +3,13 @@
 //! Exactly one thread at a time leads the lane: it takes groups of jobs from the queue and has
 //! a [`Runner`] (the engine, in `group.rs`) run them on the write connection. A blocking
 //! submitter that finds the lane idle leads it itself — no hand-off to another thread, which on
-//! this class of machine costs more than a commit. Others queue and park; when a leader finishes
-//! a group it passes leadership to the next blocking submitter in line (who had to be woken
-//! anyway) or to the lane's own library thread (the drainer), which also runs completion
-//! callbacks and waits out another process's lock. Must never acknowledge a job before its
-//! group's [`Runner::run_group`] returned, never run a job twice, and never leave a queued job
-//! with nobody leading.
+//! this class of machine costs more than a commit. Others queue and wait (yielding the CPU
+//! while groups are short, parked otherwise); when a leader finishes a group it passes
+//! leadership to the next blocking submitter in line (who had to be woken anyway) or to the
+//! lane's own library thread (the drainer), which also runs completion callbacks and waits out
+//! another process's lock. Must never acknowledge a job before its group's
+//! [`Runner::run_group`] returned, never run a job twice, and never leave a queued job with
+//! nobody leading.
 //!
 //! # Who moves what
 //!
@@ -191,7 +192,7 @@ const YIELD_FOR_AT_MOST: Duration = Duration::from_micros(300);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum WaiterState {
-    /// Queued (or not submitted yet); parks.
+    /// Queued (or not submitted yet); waits.
     Pending = 0,
     /// Its result is stored: take it and return.
     Done = 1,
@@ -199,7 +200,7 @@ pub(crate) enum WaiterState {
     Lead = 2,
 }
 
-/// Where a blocking submitter parks. One per thread, reused.
+/// Where a blocking submitter waits. One per thread, reused.
 pub(crate) struct Waiter {
     state: AtomicU8,
     result: Mutex<Option<Result<WriteResult>>>,
