@@ -962,8 +962,9 @@ mod tests {
         // Groups as slow as an fsync: queued submitters park at once, never yield.
         let [yielded, parked] = blocking_jobs_run_once(Duration::from_millis(1), 8, 20);
         assert!(parked > 0, "no submitter parked");
-        // Only waits before the first group was timed may yield.
-        assert!(yielded <= 8, "{yielded} waits yielded through 1 ms groups");
+        // Only waits before the first group was timed may yield: one per thread, twice with
+        // a spurious wake-up (of 160 waits, all would yield if 1 ms counted as short).
+        assert!(yielded <= 16, "{yielded} waits yielded through 1 ms groups");
     }
 
     #[test]
