@@ -10,6 +10,9 @@ use rusqlite::ToSql;
 
 use crate::error::{Error, Result};
 
+mod packed;
+pub(crate) use packed::Packed;
+
 /// An owned SQLite value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -27,13 +30,7 @@ pub enum Value {
 
 impl ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => SqlValueRef::Null,
-            Value::Integer(i) => SqlValueRef::Integer(*i),
-            Value::Real(r) => SqlValueRef::Real(*r),
-            Value::Text(s) => SqlValueRef::Text(s.as_bytes()),
-            Value::Blob(b) => SqlValueRef::Blob(b),
-        }))
+        Ok(ToSqlOutput::Borrowed(value_ref(self)))
     }
 }
 
@@ -115,6 +112,80 @@ impl Param {
     }
 }
 
+/// A parameter list `bind` reads: a slice of [`Param`]s, or a [`Packed`] list (queued writes).
+pub(crate) trait ParamList {
+    /// Parameters in the list.
+    fn len(&self) -> usize;
+    /// Named parameters in the list.
+    fn named(&self) -> usize;
+    /// The parameters in order: name (as given, with or without prefix) and value.
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, SqlValueRef<'_>)>;
+}
+
+impl ParamList for [Param] {
+    fn len(&self) -> usize {
+        <[Param]>::len(self)
+    }
+
+    fn named(&self) -> usize {
+        self.iter().filter(|p| p.name.is_some()).count()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, SqlValueRef<'_>)> {
+        self.iter()
+            .map(|p| (p.name.as_deref(), value_ref(&p.value)))
+    }
+}
+
+impl ParamList for Packed {
+    fn len(&self) -> usize {
+        Packed::len(self)
+    }
+
+    fn named(&self) -> usize {
+        Packed::named(self)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, SqlValueRef<'_>)> {
+        Packed::entries(self)
+    }
+}
+
+impl ParamList for Vec<Param> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn named(&self) -> usize {
+        self.as_slice().named()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, SqlValueRef<'_>)> {
+        self.as_slice().entries()
+    }
+}
+
+fn value_ref(v: &Value) -> SqlValueRef<'_> {
+    match v {
+        Value::Null => SqlValueRef::Null,
+        Value::Integer(i) => SqlValueRef::Integer(*i),
+        Value::Real(r) => SqlValueRef::Real(*r),
+        Value::Text(s) => SqlValueRef::Text(s.as_bytes()),
+        Value::Blob(b) => SqlValueRef::Blob(b),
+    }
+}
+
+impl Packed {
+    /// `params` packed (a queued write carries its parameters this way).
+    pub(crate) fn from_params<P: ParamList + ?Sized>(params: &P) -> Result<Packed> {
+        let mut packed = Packed::default();
+        for (name, value) in params.entries() {
+            packed.push(name, value)?;
+        }
+        Ok(packed)
+    }
+}
+
 /// Build a `Vec<Param>` of positional parameters: `params![1, "Alice"]`.
 #[macro_export]
 macro_rules! params {
@@ -193,10 +264,10 @@ impl BindReport {
     }
 
     /// Fails naming the first parameter that no statement used.
-    pub(crate) fn check_all_used(&self, params: &[Param]) -> Result<()> {
-        for (param, used) in params.iter().zip(&self.used) {
+    pub(crate) fn check_all_used<P: ParamList + ?Sized>(&self, params: &P) -> Result<()> {
+        for ((name, _), used) in params.entries().zip(&self.used) {
             if !used {
-                return Err(match &param.name {
+                return Err(match name {
                     Some(name) => {
                         Error::invalid(format!("parameter '{name}' does not appear in the SQL"))
                     }
@@ -305,8 +376,7 @@ struct Names<'s> {
 }
 
 impl<'s> Names<'s> {
-    fn new(stmt: &rusqlite::Statement<'_>, sql: Option<&'s str>, params: &[Param]) -> Names<'s> {
-        let named = params.iter().filter(|p| p.name.is_some()).count();
+    fn new(stmt: &rusqlite::Statement<'_>, sql: Option<&'s str>, named: usize) -> Names<'s> {
         let table = sql
             .filter(|_| named > NAME_TABLE_FROM)
             .and_then(parameter_table)
@@ -352,13 +422,13 @@ impl<'s> Names<'s> {
 /// whole text (it speeds up many named parameters). With `report` (multi-statement SQL), a named
 /// parameter the statement lacks is allowed here and recorded instead; without it, it is an
 /// error. Every SQL parameter must end up with a value.
-pub(crate) fn bind(
+pub(crate) fn bind<P: ParamList + ?Sized>(
     stmt: &mut rusqlite::Statement<'_>,
     sql: Option<&str>,
-    params: &[Param],
+    params: &P,
     mut report: Option<&mut BindReport>,
 ) -> Result<()> {
-    let names = Names::new(stmt, sql, params);
+    let names = Names::new(stmt, sql, params.named());
     let count = stmt.parameter_count();
     let mut bound_small: u64 = 0;
     let mut bound_large = if count > 64 {
@@ -367,8 +437,8 @@ pub(crate) fn bind(
         Vec::new()
     };
     let mut positional = 0usize;
-    for (i, param) in params.iter().enumerate() {
-        let index = match &param.name {
+    for (i, (name, value)) in params.entries().enumerate() {
+        let index = match name {
             None => {
                 positional += 1;
                 if positional > count {
@@ -377,7 +447,7 @@ pub(crate) fn bind(
                     }
                     return Err(Error::invalid(format!(
                         "too many positional parameters: {} given, the SQL has {count}",
-                        params.iter().filter(|p| p.name.is_none()).count()
+                        params.len() - params.named()
                     )));
                 }
                 positional
@@ -392,7 +462,7 @@ pub(crate) fn bind(
                 }
             },
         };
-        stmt.raw_bind_parameter(index, &param.value)?;
+        stmt.raw_bind_parameter(index, ToSqlOutput::Borrowed(value))?;
         if let Some(r) = report.as_deref_mut() {
             r.used[i] = true;
         }
@@ -498,8 +568,8 @@ mod tests {
             .rev()
             .map(|i| Param::named(format!("p{i}"), i as i64))
             .collect();
-        bind(&mut stmt, Some(&sql), &params, None).unwrap();
-        let names = Names::new(&stmt, Some(&sql), &params);
+        bind(&mut stmt, Some(&sql), &params[..], None).unwrap();
+        let names = Names::new(&stmt, Some(&sql), params.len());
         assert!(names.table.is_some(), "the table was used");
         let mut rows = stmt.raw_query();
         let row = rows.next().unwrap().unwrap();

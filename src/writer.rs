@@ -32,7 +32,7 @@ use crate::options::Options;
 use crate::rows::Rows;
 use crate::signal::metrics::{counter, gauge};
 use crate::signal::{Poll, Signal};
-use crate::value::Param;
+use crate::value::{Packed, Param};
 
 /// Writer statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,13 +170,25 @@ impl Writer {
         params: &[Param],
         keys: &[S],
     ) -> Result<WriteResult> {
+        let invalidate = keys.iter().map(|k| k.as_ref().to_owned()).collect();
+        self.execute_packed(sql, Packed::from_params(params)?, invalidate)
+    }
+
+    /// [`Writer::execute_and_invalidate`] with the parameters already packed (the C ABI packs
+    /// them straight from its own array).
+    pub(crate) fn execute_packed(
+        &self,
+        sql: &str,
+        params: Packed,
+        invalidate: Vec<String>,
+    ) -> Result<WriteResult> {
         let shared = self.writable()?;
         let (sql, alone) = checked_sql(sql)?;
         shared.submit_wait(
             Work::Exec {
                 sql,
-                params: params.to_vec(),
-                invalidate: keys.iter().map(|k| k.as_ref().to_owned()).collect(),
+                params,
+                invalidate,
                 alone,
             },
             None,
@@ -212,17 +224,16 @@ impl Writer {
             Some(cb) => Notify::Call(cb),
             None => Notify::Nothing,
         };
-        self.enqueue_notify(sql, params, notify)
+        // Packed here, so the list and its texts are freed by the thread that allocated them
+        // and the writer reads one buffer inside the job.
+        let packed = Packed::from_params(&params[..])?;
+        drop(params);
+        self.enqueue_notify(sql, packed, notify)
     }
 
     /// [`Writer::enqueue`] with the completion already in the lane's form (the C ABI passes
     /// its callback and userdata as a [`RawCallback`], with no allocation per write).
-    pub(crate) fn enqueue_notify(
-        &self,
-        sql: &str,
-        params: Vec<Param>,
-        notify: Notify,
-    ) -> Result<()> {
+    pub(crate) fn enqueue_notify(&self, sql: &str, params: Packed, notify: Notify) -> Result<()> {
         let shared = self.writable()?;
         let (sql, alone) = checked_sql(sql)?;
         shared.submit_async(

@@ -9,8 +9,9 @@ use std::ffi::{c_char, CStr};
 
 use super::boundary::{slice, try_copy, try_vec};
 use crate::error::{Error, Result, Status};
-use crate::value::{Param, Value};
+use crate::value::{Packed, Param, Value};
 use crate::writer::WriteResult;
+use rusqlite::types::ValueRef as SqlValueRef;
 
 /// Value type: 64-bit integer.
 pub const SW_TYPE_INTEGER: u32 = 1;
@@ -154,9 +155,52 @@ pub(crate) unsafe fn check_params(p: *const sw_param, n: usize) -> Result<()> {
 /// Copy C parameters into owned [`Param`]s.
 pub(crate) unsafe fn params(p: *const sw_param, n: usize) -> Result<Vec<Param>> {
     check_count(n)?;
+    let mut out = try_vec(n, "params")?;
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        visit(p, n, |name, value, label| {
+            let value = match value {
+                SqlValueRef::Null => Value::Null,
+                SqlValueRef::Integer(i) => Value::Integer(i),
+                SqlValueRef::Real(r) => Value::Real(r),
+                SqlValueRef::Text(b) => {
+                    let copy = try_copy(b, label)?;
+                    // `visit` checked the bytes are UTF-8; the copy holds the same bytes.
+                    Value::Text(String::from_utf8(copy).map_err(|e| {
+                        Error::new(Status::InvalidUtf8, format!("{}: {e}", label()))
+                    })?)
+                }
+                SqlValueRef::Blob(b) => Value::Blob(try_copy(b, label)?),
+            };
+            out.push(Param {
+                name: name.map(str::to_owned),
+                value,
+            });
+            Ok(())
+        })
+    }?;
+    Ok(out)
+}
+
+/// Copy C parameters into a [`Packed`] list (a queued write's form: one buffer, none for a
+/// few short values).
+pub(crate) unsafe fn packed(p: *const sw_param, n: usize) -> Result<Packed> {
+    let mut out = Packed::new();
+    // SAFETY: the caller's contract, passed on.
+    unsafe { visit(p, n, |name, value, _| out.push(name, value)) }?;
+    Ok(out)
+}
+
+/// Check each C parameter in turn and hand it to `f` as borrowed name and value (text checked
+/// to be UTF-8), with a function naming it for errors.
+unsafe fn visit(
+    p: *const sw_param,
+    n: usize,
+    mut f: impl FnMut(Option<&str>, SqlValueRef<'_>, &dyn Fn() -> String) -> Result<()>,
+) -> Result<()> {
+    check_count(n)?;
     // SAFETY: `p` points to `n` parameters (the caller's contract); `slice` checks NULL.
     let raw = unsafe { slice(p, n, "params") }?;
-    let mut out = try_vec(raw.len(), "params")?;
     for (i, param) in raw.iter().enumerate() {
         let name = if param.name.is_null() {
             None
@@ -194,39 +238,31 @@ pub(crate) unsafe fn params(p: *const sw_param, n: usize) -> Result<Vec<Param>> 
                 Ok(unsafe { std::slice::from_raw_parts(v.data, v.len) })
             }
         };
-        let value =
-            match v.r#type {
-                SW_TYPE_INTEGER => Value::Integer(v.integer),
-                SW_TYPE_FLOAT => Value::Real(v.real),
-                SW_TYPE_TEXT => {
-                    let b = bytes()?;
-                    std::str::from_utf8(b).map_err(|e| {
-                        Error::new(
-                            Status::InvalidUtf8,
-                            format!("{} is not valid UTF-8: {e}", label()),
-                        )
-                    })?;
-                    let copy = try_copy(b, label)?;
-                    // Checked just above; the copy holds the same bytes.
-                    Value::Text(String::from_utf8(copy).map_err(|e| {
-                        Error::new(Status::InvalidUtf8, format!("{}: {e}", label()))
-                    })?)
-                }
-                SW_TYPE_BLOB => Value::Blob(try_copy(bytes()?, label)?),
-                SW_TYPE_NULL => Value::Null,
-                other => {
-                    return Err(Error::invalid(format!(
+        let value = match v.r#type {
+            SW_TYPE_INTEGER => SqlValueRef::Integer(v.integer),
+            SW_TYPE_FLOAT => SqlValueRef::Real(v.real),
+            SW_TYPE_TEXT => {
+                let b = bytes()?;
+                std::str::from_utf8(b).map_err(|e| {
+                    Error::new(
+                        Status::InvalidUtf8,
+                        format!("{} is not valid UTF-8: {e}", label()),
+                    )
+                })?;
+                SqlValueRef::Text(b)
+            }
+            SW_TYPE_BLOB => SqlValueRef::Blob(bytes()?),
+            SW_TYPE_NULL => SqlValueRef::Null,
+            other => {
+                return Err(Error::invalid(format!(
                     "{} has unknown value type {other} (expected SW_TYPE_INTEGER..SW_TYPE_NULL)",
                     label()
                 )))
-                }
-            };
-        out.push(Param {
-            name: name.map(str::to_owned),
-            value,
-        });
+            }
+        };
+        f(name, value, &label)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

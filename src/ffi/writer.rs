@@ -7,7 +7,9 @@ use std::time::Duration;
 use super::boundary::{boundary, need, out, slice, text, try_vec};
 use super::handle::{sw_writer, with_writer, writer_into_handle, writer_release_handle};
 use super::status::sw_status;
-use super::value::{params as copy_params, sw_param, sw_statement, sw_write_result};
+use super::value::{
+    packed as packed_params, params as copy_params, sw_param, sw_statement, sw_write_result,
+};
 use crate::error::{Error, Result};
 use crate::writer::{Notify, RawCallback, Statement, WriteResult, Writer};
 
@@ -103,8 +105,8 @@ pub unsafe extern "C" fn sw_writer_execute(
     // writable); NULLs are checked before use.
     boundary(|| unsafe {
         let sql = text(sql, "sql")?;
-        let p = copy_params(params, n_params)?;
-        let r = with_writer(writer, |w| w.execute(sql, &p))?;
+        let p = packed_params(params, n_params)?;
+        let r = with_writer(writer, |w| w.execute_packed(sql, p, Vec::new()))?;
         write_out(out_result, r);
         Ok(())
     })
@@ -156,7 +158,7 @@ pub unsafe extern "C" fn sw_writer_enqueue(
     // writable); NULLs are checked before use.
     boundary(|| unsafe {
         let sql = text(sql, "sql")?;
-        let p = copy_params(params, n_params)?;
+        let p = packed_params(params, n_params)?;
         let notify = match callback {
             Some(cb) => Notify::Raw(RawCallback {
                 deliver: deliver_write_callback,

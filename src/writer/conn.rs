@@ -24,7 +24,7 @@ use crate::rows::Rows;
 use crate::session::Session;
 use crate::signal::Signals;
 use crate::sql::{classify, first_keyword, Kind};
-use crate::value::{bind, BindReport, Param};
+use crate::value::{bind, BindReport, Packed, Param, ParamList};
 
 use super::changefeed::ChangeFeed;
 pub(crate) use super::changefeed::External;
@@ -465,10 +465,10 @@ impl WriteConn {
     /// Run one SQL text (one or more statements) inside the group transaction.
     /// A single statement runs without a savepoint (SQLite undoes a failed statement itself);
     /// several run inside one savepoint, all or nothing.
-    pub(crate) fn execute(
+    pub(crate) fn execute<P: ParamList + ?Sized>(
         &mut self,
         sql: &str,
-        params: &[Param],
+        params: &P,
         changes: &mut Changes,
     ) -> Result<WriteResult> {
         let rowid_before = self.db.last_insert_rowid();
@@ -526,7 +526,7 @@ impl WriteConn {
     pub(crate) fn execute_run(
         &mut self,
         sql: &str,
-        params: &[&[Param]],
+        params: &[&Packed],
         changes: &mut Changes,
     ) -> Vec<Result<WriteResult>> {
         let known = self.write_sets.get(sql).cloned();
@@ -538,7 +538,7 @@ impl WriteConn {
             // Several statements, or an error: one at a time, the ordinary way.
             let mut out = Vec::with_capacity(params.len());
             for p in params {
-                out.push(self.execute(sql, p, changes));
+                out.push(self.execute(sql, *p, changes));
                 if !self.in_transaction() {
                     break;
                 }
@@ -561,7 +561,7 @@ impl WriteConn {
                 for p in params {
                     let rowid_before = db.last_insert_rowid();
                     let total_before = db.total_changes();
-                    let r = bind(&mut stmt, Some(sql), p, None).and_then(|()| {
+                    let r = bind(&mut stmt, Some(sql), *p, None).and_then(|()| {
                         let mut rows = stmt.raw_query();
                         while rows.next()?.is_some() {}
                         Ok(())
@@ -613,10 +613,10 @@ impl WriteConn {
         }
     }
 
-    fn execute_multi(
+    fn execute_multi<P: ParamList + ?Sized>(
         &mut self,
         sql: &str,
-        params: &[Param],
+        params: &P,
         changes: &mut Changes,
     ) -> Result<WriteResult> {
         let rowid_before = self.db.last_insert_rowid();
@@ -686,7 +686,11 @@ impl WriteConn {
     }
 
     /// Run a statement that cannot run inside a transaction, in autocommit.
-    pub(crate) fn execute_alone(&mut self, sql: &str, params: &[Param]) -> Result<WriteResult> {
+    pub(crate) fn execute_alone<P: ParamList + ?Sized>(
+        &mut self,
+        sql: &str,
+        params: &P,
+    ) -> Result<WriteResult> {
         let mut report = BindReport::new(params.len());
         let mut total = 0i64;
         let mut batch = rusqlite::Batch::new(&self.db, sql);

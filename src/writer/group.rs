@@ -26,7 +26,7 @@ use crate::cache::{ChangeSet, SCHEMA};
 use crate::error::{Error, Result, Status};
 use crate::reentry::in_callback;
 use crate::signal::Sampled;
-use crate::value::Param;
+use crate::value::Packed;
 
 impl Runner for Engine {
     fn run_group(
@@ -297,7 +297,7 @@ impl Engine {
                         Work::Exec { sql, .. } => sql,
                         _ => "",
                     };
-                    let params: Vec<&[Param]> = jobs[i..i + run].iter().map(exec_params).collect();
+                    let params: Vec<&Packed> = jobs[i..i + run].iter().map(exec_params).collect();
                     let rs = catch_unwind(AssertUnwindSafe(|| {
                         conn.execute_run(sql, &params, &mut changes)
                     }))
@@ -605,10 +605,11 @@ fn same_sql_run(jobs: &[Job], failed: &[bool]) -> usize {
         .count()
 }
 
-fn exec_params(job: &Job) -> &[Param] {
+fn exec_params(job: &Job) -> &Packed {
+    static NONE: Packed = Packed::new();
     match &job.work {
         Work::Exec { params, .. } => params,
-        _ => &[],
+        _ => &NONE,
     }
 }
 

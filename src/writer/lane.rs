@@ -59,7 +59,7 @@ use super::conn::{Statement, WriteResult};
 use crate::error::{Error, Result, Status};
 use crate::reentry::{in_callback, inside_callback};
 use crate::sync::{Condvar, Mutex, MutexGuard};
-use crate::value::Param;
+use crate::value::Packed;
 
 /// A transaction body, run by its owner thread while it leads the lane.
 pub(crate) type TxnFn<'a> = dyn FnMut(&mut Txn<'_>) -> Result<()> + 'a;
@@ -72,7 +72,8 @@ pub(crate) enum Work {
     /// commit. `alone`: cannot run in a transaction (VACUUM, PRAGMA, ...), runs by itself.
     Exec {
         sql: Arc<str>,
-        params: Vec<Param>,
+        /// Packed into the job (see `value/packed.rs`).
+        params: Packed,
         invalidate: Vec<String>,
         alone: bool,
     },
@@ -868,7 +869,7 @@ mod tests {
     fn exec() -> Work {
         Work::Exec {
             sql: Arc::from("x"),
-            params: vec![],
+            params: Packed::new(),
             invalidate: vec![],
             alone: false,
         }

@@ -1,0 +1,277 @@
+//! Parameters packed into one run of bytes: how a queued write carries its values to the
+//! writer's thread.
+//!
+//! A queued write's parameters are built on the submitting thread and bound on the writer's.
+//! As a `Vec<Param>` that was an allocation for the list and one per text or blob, made on one
+//! thread and freed on the other (so neither thread's allocator cache ever got them back), and
+//! binding followed three pointers into memory another core had just written. Packed, the
+//! parameters of a typical write (a few numbers and a short text) sit inside the job itself,
+//! which lives in the queue's own reused slots: no allocation on either side. Longer lists take
+//! one allocation, never one per value.
+//!
+//! Must read back exactly what was pushed (names, types, bytes), and never abort on a size a
+//! caller chose: a failed allocation is [`Status::NoMem`](crate::Status).
+
+use rusqlite::types::ValueRef as SqlValueRef;
+
+use crate::error::{Error, Result};
+
+/// Bytes held inside the job before the list moves to the heap: two numbers and a 20-byte text
+/// (`1+8 + 1+8 + 1+4+20`) fit.
+const INLINE: usize = 44;
+
+const NULL: u8 = 0;
+const INTEGER: u8 = 1;
+const REAL: u8 = 2;
+const TEXT: u8 = 3;
+const BLOB: u8 = 4;
+/// Set on the tag of a named parameter; its name follows the tag (length, then UTF-8).
+const NAMED: u8 = 0x80;
+
+/// A parameter list in one buffer: per parameter a tag byte, for a named one its name (u32
+/// length, UTF-8), then the value (8 bytes for a number, u32 length and the bytes for a text or
+/// blob, nothing for NULL).
+pub(crate) struct Packed {
+    used: u32,
+    count: u32,
+    named: u32,
+    store: Store,
+}
+
+enum Store {
+    Inline([u8; INLINE]),
+    Heap(Vec<u8>),
+}
+
+impl Default for Packed {
+    fn default() -> Packed {
+        Packed::new()
+    }
+}
+
+impl std::fmt::Debug for Packed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.entries()).finish()
+    }
+}
+
+impl Packed {
+    /// An empty list.
+    pub(crate) const fn new() -> Packed {
+        Packed {
+            used: 0,
+            count: 0,
+            named: 0,
+            store: Store::Inline([0; INLINE]),
+        }
+    }
+
+    /// Parameters in the list.
+    pub(crate) fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Named parameters in the list.
+    pub(crate) fn named(&self) -> usize {
+        self.named as usize
+    }
+
+    fn bytes(&self) -> &[u8] {
+        let used = self.used as usize;
+        match &self.store {
+            Store::Inline(b) => &b[..used],
+            Store::Heap(v) => &v[..used],
+        }
+    }
+
+    /// Room for `extra` more bytes: in place while they fit, else on the heap (grown by
+    /// doubling, so pushing n values copies O(n) bytes in all).
+    fn reserve(&mut self, extra: usize) -> Result<&mut [u8]> {
+        let used = self.used as usize;
+        let need = used
+            .checked_add(extra)
+            .filter(|&n| n <= u32::MAX as usize)
+            .ok_or_else(|| Error::invalid("the parameters are larger than 4 GiB in all"))?;
+        match &mut self.store {
+            Store::Inline(_) if need <= INLINE => {}
+            Store::Inline(b) => {
+                let mut v = Vec::new();
+                v.try_reserve(need.max(2 * INLINE))
+                    .map_err(|_| Error::nomem("parameters", need))?;
+                v.extend_from_slice(&b[..used]);
+                self.store = Store::Heap(v);
+            }
+            Store::Heap(v) if need > v.capacity() => {
+                let more = need.max(2 * v.capacity()) - v.len();
+                v.try_reserve(more)
+                    .map_err(|_| Error::nomem("parameters", need))?;
+            }
+            Store::Heap(_) => {}
+        }
+        Ok(match &mut self.store {
+            Store::Inline(b) => &mut b[used..need],
+            Store::Heap(v) => {
+                v.resize(need, 0);
+                &mut v[used..need]
+            }
+        })
+    }
+
+    /// Append one parameter (`name` as the caller gave it, prefix or not).
+    pub(crate) fn push(&mut self, name: Option<&str>, value: SqlValueRef<'_>) -> Result<()> {
+        let (kind, body) = match value {
+            SqlValueRef::Null => (NULL, 0),
+            SqlValueRef::Integer(_) => (INTEGER, 8),
+            SqlValueRef::Real(_) => (REAL, 8),
+            SqlValueRef::Text(b) => (TEXT, 4 + b.len()),
+            SqlValueRef::Blob(b) => (BLOB, 4 + b.len()),
+        };
+        let head = name.map_or(0, |n| 4 + n.len());
+        let out = self.reserve(1 + head + body)?;
+        out[0] = kind | if name.is_some() { NAMED } else { 0 };
+        let mut at = 1;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        if let Some(n) = name {
+            put(&len32(n.len()).to_le_bytes());
+            put(n.as_bytes());
+        }
+        match value {
+            SqlValueRef::Null => {}
+            SqlValueRef::Integer(i) => put(&i.to_le_bytes()),
+            SqlValueRef::Real(r) => put(&r.to_bits().to_le_bytes()),
+            SqlValueRef::Text(b) | SqlValueRef::Blob(b) => {
+                put(&len32(b.len()).to_le_bytes());
+                put(b);
+            }
+        }
+        self.used += (1 + head + body) as u32;
+        self.count += 1;
+        self.named += u32::from(name.is_some());
+        Ok(())
+    }
+
+    /// The parameters in order: name (as given) and value.
+    pub(crate) fn entries(&self) -> Entries<'_> {
+        Entries { rest: self.bytes() }
+    }
+}
+
+/// A length already bounded by `reserve` (the whole buffer is at most `u32::MAX` bytes).
+fn len32(n: usize) -> u32 {
+    n as u32
+}
+
+/// Reads a [`Packed`] list back.
+#[derive(Clone)]
+pub(crate) struct Entries<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Entries<'a> {
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        head
+    }
+
+    fn take_u32(&mut self) -> usize {
+        u32::from_le_bytes(self.take(4).try_into().expect("4 bytes")) as usize
+    }
+
+    fn take_8(&mut self) -> [u8; 8] {
+        self.take(8).try_into().expect("8 bytes")
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (Option<&'a str>, SqlValueRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&tag, _) = self.rest.split_first()?;
+        self.take(1);
+        let name = if tag & NAMED != 0 {
+            let n = self.take_u32();
+            // Pushed from a `&str`, so always UTF-8; checked again rather than trusted.
+            Some(std::str::from_utf8(self.take(n)).unwrap_or_default())
+        } else {
+            None
+        };
+        let value = match tag & !NAMED {
+            INTEGER => SqlValueRef::Integer(i64::from_le_bytes(self.take_8())),
+            REAL => SqlValueRef::Real(f64::from_bits(u64::from_le_bytes(self.take_8()))),
+            TEXT => {
+                let n = self.take_u32();
+                SqlValueRef::Text(self.take(n))
+            }
+            BLOB => {
+                let n = self.take_u32();
+                SqlValueRef::Blob(self.take(n))
+            }
+            _ => SqlValueRef::Null,
+        };
+        Some((name, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(i: usize) -> (Option<String>, rusqlite::types::Value) {
+        use rusqlite::types::Value as V;
+        let name = (i % 3 == 1).then(|| format!("@p{i}"));
+        let value = match i % 5 {
+            0 => V::Null,
+            1 => V::Integer(i as i64 * -7_000_000_001),
+            2 => V::Real(i as f64 / 3.0),
+            3 => V::Text("é".repeat(i % 40)),
+            _ => V::Blob((0..i as u8).collect()),
+        };
+        (name, value)
+    }
+
+    fn owned(v: SqlValueRef<'_>) -> rusqlite::types::Value {
+        use rusqlite::types::Value as V;
+        match v {
+            SqlValueRef::Null => V::Null,
+            SqlValueRef::Integer(i) => V::Integer(i),
+            SqlValueRef::Real(r) => V::Real(r),
+            SqlValueRef::Text(b) => V::Text(String::from_utf8(b.to_vec()).unwrap()),
+            SqlValueRef::Blob(b) => V::Blob(b.to_vec()),
+        }
+    }
+
+    #[test]
+    fn reads_back_what_was_pushed_inline_and_on_the_heap() {
+        for n in [0, 1, 2, 3, 7, 50, 400] {
+            let mut p = Packed::default();
+            let want: Vec<_> = (0..n).map(sample).collect();
+            for (name, value) in &want {
+                p.push(name.as_deref(), value.into()).unwrap();
+            }
+            assert_eq!(p.len(), n);
+            assert_eq!(p.named(), want.iter().filter(|(n, _)| n.is_some()).count());
+            let got: Vec<_> = p
+                .entries()
+                .map(|(n, v)| (n.map(str::to_owned), owned(v)))
+                .collect();
+            assert_eq!(got, want, "{n} parameters");
+        }
+    }
+
+    #[test]
+    fn a_typical_write_stays_inline() {
+        let mut p = Packed::default();
+        p.push(None, SqlValueRef::Integer(42)).unwrap();
+        p.push(None, SqlValueRef::Integer(-1)).unwrap();
+        p.push(None, SqlValueRef::Text(b"twenty bytes of text"))
+            .unwrap();
+        assert!(matches!(p.store, Store::Inline(_)));
+        p.push(None, SqlValueRef::Integer(7)).unwrap();
+        assert!(matches!(p.store, Store::Heap(_)), "a third number moves it");
+        assert_eq!(p.entries().count(), 4);
+    }
+}
