@@ -175,7 +175,7 @@ typedef struct sw_signal {
    */
   int64_t duration_us;
   /**
-   * Rows affected or returned (for write.enqueue/start: the operation id); -1 if none.
+   * Rows affected or returned; -1 if none.
    */
   int64_t rows;
 } sw_signal;

@@ -5,9 +5,12 @@
 //! and a `try_send` per matching subscriber; a full subscriber queue drops and counts.
 
 pub(crate) mod metrics;
+mod ring;
+
+pub(crate) use ring::Burst;
+use ring::{Part, Ring, Slot};
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -74,39 +77,6 @@ pub(crate) enum Sampled {
 /// for now).
 pub(crate) type Pending = (&'static str, Option<Arc<str>>, Status, i64, i64, i64);
 
-/// A signal as the ring holds it: a keyless signal (most of the per-write ones) holds no
-/// reference-counted key, so emitting and overwriting it touches no shared counter.
-struct Slot {
-    seq: u64,
-    timestamp_us: i64,
-    name: Cow<'static, str>,
-    key: Option<Arc<str>>,
-    status: Status,
-    duration_us: i64,
-    rows: i64,
-}
-
-impl Slot {
-    fn signal(&self) -> Signal {
-        Signal {
-            seq: self.seq,
-            timestamp_us: self.timestamp_us,
-            name: self.name.clone(),
-            key: self.key.clone().unwrap_or_else(empty_key),
-            status: self.status,
-            duration_us: self.duration_us,
-            rows: self.rows,
-        }
-    }
-
-    fn matches(&self, pattern: &str) -> bool {
-        crate::glob::matches(
-            pattern,
-            &crate::glob::Subject::signal(&self.name, self.key.as_deref().unwrap_or("")),
-        )
-    }
-}
-
 /// The result of a poll.
 #[derive(Clone, Debug, Default)]
 pub struct Poll {
@@ -130,8 +100,7 @@ struct Subscriber {
 
 /// The signal hub of one writer.
 pub(crate) struct Signals {
-    ring: Mutex<VecDeque<Slot>>,
-    capacity: usize,
+    ring: Mutex<Ring>,
     next_seq: AtomicU64,
     sample_rate: u64,
     sample_counters: [AtomicU64; 4],
@@ -204,8 +173,7 @@ pub(crate) fn unix_us(at: Instant) -> i64 {
 impl Signals {
     pub(crate) fn new(capacity: usize, sample_rate: u32) -> Signals {
         Signals {
-            ring: Mutex::new(VecDeque::with_capacity(capacity.min(1 << 16))),
-            capacity: capacity.max(1),
+            ring: Mutex::new(Ring::new(capacity)),
             next_seq: AtomicU64::new(1),
             sample_rate: sample_rate.max(1) as u64,
             sample_counters: Default::default(),
@@ -267,61 +235,62 @@ impl Signals {
         let (published, _overwritten) = {
             let mut ring = self.ring.lock();
             slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            // Dropped after the lock: its key may be shared with other threads' signals.
-            let overwritten = if ring.len() == self.capacity {
-                ring.pop_front()
-            } else {
-                None
-            };
             let published = publish.then(|| slot.signal());
-            ring.push_back(slot);
-            (published, overwritten)
+            (published, ring.push(slot))
         };
         if let Some(signal) = published {
             self.publish(signal);
         }
     }
 
-    /// Emit several signals under one lock (the lane emits a group's signals together).
-    /// Each is (name, key, status, duration_us, rows, timestamp_us or 0 for now).
-    pub(crate) fn emit_all(&self, batch: Vec<Pending>) {
-        if batch.is_empty() {
+    /// Emit a burst under one lock, with consecutive sequence numbers in its order; its runs
+    /// stay runs in the ring (see `signal/ring.rs`).
+    pub(crate) fn emit_burst(&self, burst: Burst) {
+        let n = burst.len();
+        if n == 0 {
             return;
         }
         // Read the clock only for entries that do not carry their time.
         let mut now = None;
         let publish = self.has_subscribers.load(Ordering::Acquire);
         let mut published = Vec::new();
+        let mut dropped = Vec::new();
         {
             let mut ring = self.ring.lock();
-            // One reservation of sequence numbers for the whole batch.
-            let mut seq = self
-                .next_seq
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            for (name, key, status, duration_us, rows, ts) in batch {
-                seq += 1;
-                let slot = Slot {
-                    seq: seq - 1,
-                    timestamp_us: if ts == 0 {
-                        *now.get_or_insert_with(now_us)
-                    } else {
-                        ts
-                    },
-                    name: Cow::Borrowed(name),
-                    key,
-                    status,
-                    duration_us,
-                    rows,
-                };
-                if ring.len() == self.capacity {
-                    ring.pop_front();
+            // One reservation of sequence numbers for the whole burst.
+            let mut seq = self.next_seq.fetch_add(n as u64, Ordering::Relaxed);
+            for part in burst.parts {
+                match part {
+                    Part::One((name, key, status, duration_us, rows, ts)) => {
+                        let slot = Slot {
+                            seq,
+                            timestamp_us: if ts == 0 {
+                                *now.get_or_insert_with(now_us)
+                            } else {
+                                ts
+                            },
+                            name: Cow::Borrowed(name),
+                            key,
+                            status,
+                            duration_us,
+                            rows,
+                        };
+                        seq += 1;
+                        if publish {
+                            published.push(slot.signal());
+                        }
+                        dropped.extend(ring.push(slot));
+                    }
+                    Part::Run(name, items) => {
+                        let first = seq;
+                        seq += items.len() as u64;
+                        let out = publish.then_some(&mut published);
+                        dropped.extend(ring.push_run(first, name, items, out));
+                    }
                 }
-                if publish {
-                    published.push(slot.signal());
-                }
-                ring.push_back(slot);
             }
         }
+        drop(dropped);
         for signal in published {
             self.publish(signal);
         }
@@ -345,21 +314,18 @@ impl Signals {
     pub(crate) fn poll(&self, pattern: Option<&str>, after_seq: u64) -> Poll {
         let ring = self.ring.lock();
         let oldest = ring
-            .front()
-            .map(|s| s.seq)
+            .oldest()
             .unwrap_or_else(|| self.next_seq.load(Ordering::Relaxed));
         let missed = oldest.saturating_sub(after_seq.saturating_add(1));
-        // The ring is ordered by seq: skip straight to the first one after the cursor.
-        let start = if after_seq < oldest {
-            0
-        } else {
-            ((after_seq - oldest) as usize + 1).min(ring.len())
+        let from = after_seq.saturating_add(1);
+        let mut keep = |name: &str, key: &str| {
+            pattern
+                .is_none_or(|p| crate::glob::matches(p, &crate::glob::Subject::signal(name, key)))
         };
-        let signals = ring
-            .range(start..)
-            .filter(|s| pattern.is_none_or(|p| s.matches(p)))
-            .map(Slot::signal)
-            .collect();
+        let mut signals = Vec::new();
+        for entry in ring.from(from) {
+            entry.signals(from, &mut keep, &mut signals);
+        }
         Poll { signals, missed }
     }
 
@@ -479,6 +445,118 @@ mod tests {
             vec![9, 10]
         );
         assert_eq!(p.missed, 0);
+    }
+
+    /// Single signals and runs, trimmed at every capacity, poll exactly as the same signals
+    /// emitted one by one would: the newest `capacity`, contiguous seqs, every field.
+    #[test]
+    fn runs_poll_like_single_signals_at_every_capacity() {
+        let emit_bursts = |s: &Signals| {
+            for g in 0..5i64 {
+                let mut b = Burst::default();
+                for j in 0..g {
+                    b.item("write.enqueue", 1000 + g * 10 + j, -1, -1);
+                }
+                b.same("write.start", 2000 + g, g as usize);
+                b.item("write.done", 3000 + g, 7, g * 2);
+                b.one((
+                    "write.error",
+                    Some(Arc::from("boom")),
+                    Status::Busy,
+                    9,
+                    -1,
+                    4000 + g,
+                ));
+                b.item("write.done", 5000 + g, 8, 1);
+                s.emit_burst(b);
+            }
+        };
+        // The same signals, each on its own, as (name, key, status, duration, rows, ts).
+        let mut flat = Vec::new();
+        for g in 0..5i64 {
+            for j in 0..g {
+                flat.push(("write.enqueue", "", Status::Ok, -1, -1, 1000 + g * 10 + j));
+            }
+            for _ in 0..g {
+                flat.push(("write.start", "", Status::Ok, -1, -1, 2000 + g));
+            }
+            flat.push(("write.done", "", Status::Ok, 7, g * 2, 3000 + g));
+            flat.push(("write.error", "boom", Status::Busy, 9, -1, 4000 + g));
+            flat.push(("write.done", "", Status::Ok, 8, 1, 5000 + g));
+        }
+        let total = flat.len() as u64;
+        for capacity in 1..=flat.len() + 2 {
+            let s = Signals::new(capacity, 1);
+            emit_bursts(&s);
+            assert_eq!(s.ring.lock().len(), capacity.min(flat.len()));
+            for after in [0, 1, total / 2, total - 1, total, total + 3] {
+                for pattern in [None, Some("write.done"), Some("write.e*"), Some("*:boom")] {
+                    let p = s.poll(pattern, after);
+                    let oldest = total - capacity.min(flat.len()) as u64 + 1;
+                    assert_eq!(
+                        p.missed,
+                        oldest.saturating_sub(after + 1),
+                        "{capacity} {after}"
+                    );
+                    let want: Vec<_> = flat
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| (i as u64 + 1, f))
+                        .filter(|(seq, _)| *seq > after && *seq >= oldest)
+                        .filter(|(_, f)| {
+                            pattern.is_none_or(|p| {
+                                crate::glob::matches(p, &crate::glob::Subject::signal(f.0, f.1))
+                            })
+                        })
+                        .map(|(seq, f)| (seq, f.0.to_string(), f.1.to_string(), f.2, f.3, f.4, f.5))
+                        .collect();
+                    let got: Vec<_> = p
+                        .signals
+                        .iter()
+                        .map(|g| {
+                            (
+                                g.seq,
+                                g.name.to_string(),
+                                g.key.to_string(),
+                                g.status,
+                                g.duration_us,
+                                g.rows,
+                                g.timestamp_us,
+                            )
+                        })
+                        .collect();
+                    assert_eq!(got, want, "capacity {capacity}, after {after}, {pattern:?}");
+                }
+            }
+        }
+    }
+
+    /// A subscriber gets every signal of a burst, even those a small ring cannot hold.
+    #[test]
+    fn subscribers_get_whole_runs() {
+        let s = Signals::new(2, 1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = Mutex::new(tx);
+        let id = s
+            .subscribe(
+                "write.*",
+                Box::new(move |sig| {
+                    let _ = tx.lock().send(sig.seq);
+                }),
+                None,
+            )
+            .unwrap();
+        let mut b = Burst::default();
+        for i in 0..5 {
+            b.item("write.done", 100 + i, 1, 1);
+        }
+        b.same("write.start", 7, 3);
+        s.emit_burst(b);
+        let got: Vec<u64> = (0..8)
+            .map(|_| rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap())
+            .collect();
+        assert_eq!(got, (1..=8).collect::<Vec<_>>());
+        s.unsubscribe(id).unwrap();
     }
 
     #[test]

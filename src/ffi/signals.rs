@@ -25,7 +25,7 @@ pub struct sw_signal {
     pub status: sw_status,
     /// Microseconds, -1 if not timed.
     pub duration_us: i64,
-    /// Rows affected or returned (for write.enqueue/start: the operation id); -1 if none.
+    /// Rows affected or returned; -1 if none.
     pub rows: i64,
 }
 

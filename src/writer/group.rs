@@ -25,7 +25,7 @@ use super::lane::{Job, Runner, TxnFn, Work};
 use crate::cache::{ChangeSet, SCHEMA};
 use crate::error::{Error, Result, Status};
 use crate::reentry::in_callback;
-use crate::signal::Sampled;
+use crate::signal::{Burst, Sampled};
 use crate::value::Packed;
 
 impl Runner for Engine {
@@ -43,7 +43,7 @@ impl Runner for Engine {
         let done_at = Instant::now();
         let done_us = crate::signal::unix_us(done_at);
         self.ops.track_done(jobs, results, done_us, done_at);
-        let mut batch = Vec::new();
+        let mut burst = Burst::default();
         // Counted here, published once per group.
         let mut latencies = Vec::with_capacity(jobs.len());
         let (mut committed, mut failed) = (0u64, 0u64);
@@ -57,19 +57,12 @@ impl Runner for Engine {
                 Ok(r) => {
                     committed += 1;
                     if job.sampled {
-                        batch.push((
-                            "write.done",
-                            None,
-                            Status::Ok,
-                            latency,
-                            r.rows_affected,
-                            done_us,
-                        ));
+                        burst.item("write.done", done_us, latency, r.rows_affected);
                     }
                 }
                 Err(e) => {
                     failed += 1;
-                    batch.push((
+                    burst.one((
                         "write.error",
                         Some(Arc::from(e.message())),
                         e.status(),
@@ -89,7 +82,7 @@ impl Runner for Engine {
         if failed > 0 {
             self.metrics.failed.fetch_add(failed, Ordering::Relaxed);
         }
-        self.signals.emit_all(batch);
+        self.signals.emit_burst(burst);
     }
 
     fn idle_tick(&self, leading: bool) {
@@ -166,16 +159,20 @@ impl Engine {
         };
         let group_start = Instant::now();
         let now = crate::signal::unix_us(group_start);
-        let mut batch = Vec::new();
+        // Every job of the group was queued before any started: the group's `write.enqueue`
+        // signals (with the submission times), then its `write.start` signals, each one run.
+        let mut burst = Burst::default();
+        let mut started = 0;
         for job in jobs.iter().filter(|j| j.sampled) {
             let submitted = now
                 - group_start
                     .saturating_duration_since(job.submitted)
                     .as_micros() as i64;
-            batch.push(("write.enqueue", None, Status::Ok, -1, -1, submitted.max(1)));
-            batch.push(("write.start", None, Status::Ok, -1, -1, now));
+            burst.item("write.enqueue", submitted.max(1), -1, -1);
+            started += 1;
         }
-        self.signals.emit_all(batch);
+        burst.same("write.start", now, started);
+        self.signals.emit_burst(burst);
         self.ops.track_running(jobs);
         if let [Job {
             work:
