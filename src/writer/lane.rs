@@ -508,14 +508,17 @@ impl Lane {
         Taken::Jobs(jobs)
     }
 
-    /// Move queued jobs that may share a group into `jobs`, up to `Max Batch`.
+    /// Move queued jobs that may share a group into `jobs`, up to `Max Batch`: counted first,
+    /// then moved at once (one allocation, each job moved once).
     fn take_more(&self, st: &mut State, jobs: &mut Vec<Job>) {
-        while jobs.len() < self.config.max_batch {
-            match st.queue.front() {
-                Some(j) if !j.runs_alone() => jobs.extend(st.queue.pop_front()),
-                _ => break,
-            }
-        }
+        let room = self.config.max_batch.saturating_sub(jobs.len());
+        let n = st
+            .queue
+            .iter()
+            .take(room)
+            .take_while(|j| !j.runs_alone())
+            .count();
+        jobs.extend(st.queue.drain(..n));
         if st.space_waiters > 0 {
             self.space.notify_all();
         }
@@ -609,7 +612,7 @@ impl Lane {
         runner.record_group(&jobs, &results);
         // Allocated only when another submitter is to be woken (not for a lone write).
         let mut wake = Vec::new();
-        let mut deferred = Vec::new();
+        let mut deferred = Vec::with_capacity(jobs.len());
         for (job, result) in jobs.into_iter().zip(results) {
             match job.notify {
                 Notify::Wait(w) if me.is_some_and(|m| Arc::ptr_eq(m, &w)) => w.finish(result),
@@ -623,12 +626,10 @@ impl Lane {
         }
         let mut still_leading = true;
         let mut next_leader = None;
-        if drainer {
-            // Earlier groups' completions first, then this group's.
-            self.state.lock().completions.extend(deferred);
-        } else {
+        // The drainer delivers its own group's completions below, after earlier groups'.
+        if !drainer {
             let mut st = self.state.lock();
-            st.completions.extend(deferred);
+            st.completions.extend(deferred.drain(..));
             if !keep || st.queue.is_empty() {
                 // Pass the lane on before waking anyone, so the next group starts at once.
                 still_leading = false;
@@ -652,7 +653,10 @@ impl Lane {
             w.wake();
         }
         if drainer {
+            // Earlier groups' completions first, then this group's (while the drainer leads,
+            // no other group can add any).
             self.deliver_completions();
+            Self::deliver(deferred);
         }
         still_leading
     }
@@ -660,29 +664,33 @@ impl Lane {
     /// Run queued completions on this (the drainer) thread, in order.
     fn deliver_completions(&self) {
         loop {
-            let batch: Vec<_> = {
+            let batch = {
                 let mut st = self.state.lock();
                 if st.completions.is_empty() {
                     return;
                 }
-                st.completions.drain(..).collect()
+                std::mem::take(&mut st.completions)
             };
-            for (notify, result) in batch {
-                match notify {
-                    Notify::Call(cb) => {
-                        let _ = catch_unwind(AssertUnwindSafe(|| in_callback(|| cb(result))));
-                    }
-                    Notify::Raw(r) => {
-                        let _ = catch_unwind(AssertUnwindSafe(|| {
-                            in_callback(|| (r.deliver)(&r, result))
-                        }));
-                    }
-                    Notify::Barrier(w) | Notify::Wait(w) => {
-                        w.finish(result);
-                        w.wake();
-                    }
-                    Notify::Nothing => {}
+            Self::deliver(batch);
+        }
+    }
+
+    /// Run completions on this (the drainer) thread, in order.
+    fn deliver(batch: impl IntoIterator<Item = (Notify, Result<WriteResult>)>) {
+        for (notify, result) in batch {
+            match notify {
+                Notify::Call(cb) => {
+                    let _ = catch_unwind(AssertUnwindSafe(|| in_callback(|| cb(result))));
                 }
+                Notify::Raw(r) => {
+                    let _ =
+                        catch_unwind(AssertUnwindSafe(|| in_callback(|| (r.deliver)(&r, result))));
+                }
+                Notify::Barrier(w) | Notify::Wait(w) => {
+                    w.finish(result);
+                    w.wake();
+                }
+                Notify::Nothing => {}
             }
         }
     }
