@@ -129,6 +129,9 @@ struct Captured {
 pub(crate) struct WriteConn {
     /// Dropped before `db`.
     fixed: super::fixed::Fixed,
+    /// The update hook filling `rows`; dropped before `db`.
+    #[allow(dead_code)]
+    hook: rowlog::Hook,
     db: Connection,
     capture: Arc<Mutex<Captured>>,
     write_sets: LruCache<Box<str>, Arc<Captured>>,
@@ -364,10 +367,11 @@ impl WriteConn {
             }
             Authorization::Allow
         }))?;
-        let rows = rowlog::install(&mut db, CHANGE_TABLE)?;
+        let (hook, rows) = rowlog::Hook::install(&db, CHANGE_TABLE);
         let fixed = super::fixed::Fixed::prepare(&db)?;
         let mut conn = WriteConn {
             fixed,
+            hook,
             rows,
             db,
             capture,
