@@ -100,9 +100,9 @@ struct Shard {
 }
 
 impl Shard {
-    /// Whether a result for `key` would be refused now: the shard is full and selective, and
-    /// `key` is asked for no more often than the entry it would evict. Counted as a refused
-    /// candidate of the admission window.
+    /// Whether a result for `key` would be refused now: caching is off (`Cache Size=0`), or the
+    /// shard is full and selective and `key` is asked for no more often than the entry it would
+    /// evict (counted as a refused candidate of the admission window).
     fn refuses(&mut self, key: &str, hash: u64) -> bool {
         let Shard {
             lru,
@@ -111,7 +111,8 @@ impl Shard {
             ..
         } = self;
         let Some(lru) = lru.as_ref() else {
-            return false;
+            // Nothing will be kept: read it as an uncached query.
+            return true;
         };
         if lru.len() < *max || lru.contains(key) {
             return false;
@@ -285,12 +286,13 @@ impl Cache {
     pub(crate) fn read(
         &self,
         key: &str,
-        fill: impl FnOnce(&Arc<str>, bool) -> Result<(Rows, Option<Deps>)>,
+        fill: impl FnOnce(&Arc<str>, bool, bool) -> Result<(Rows, Option<Deps>)>,
     ) -> Result<Arc<Rows>> {
         let hash = key_hash(key);
         let shard = &self.shards[self.shard_index(hash)].0;
         let flight;
         let start_epoch;
+        let miss;
         let key_arc: Arc<str>;
         {
             let mut inner = shard.lock();
@@ -322,10 +324,7 @@ impl Cache {
                 // single-flight record, no dependencies noted, no insert to be refused. On a
                 // workload whose entries die unread this is most misses.
                 drop(inner);
-                if signal_miss {
-                    self.signals.emit("cache.miss", &key_arc);
-                }
-                let (rows, _) = fill(&key_arc, false)?;
+                let (rows, _) = fill(&key_arc, false, signal_miss)?;
                 return Ok(Arc::new(rows));
             }
             let moves = self.tables.moves.load(Ordering::Acquire);
@@ -357,9 +356,8 @@ impl Cache {
             inner.flights.insert(key_arc.clone(), flight.clone());
             start_epoch = epoch;
             drop(inner);
-            if signal_miss {
-                self.signals.emit("cache.miss", &key_arc);
-            }
+            // `cache.miss` is emitted by `fill`, with the read's start (one lock, one clock).
+            miss = signal_miss;
         }
         // Whatever happens in `fill` (even a panic), the flight must end.
         struct EndFlight<'a> {
@@ -395,7 +393,7 @@ impl Cache {
             flight: &flight,
             result: None,
         };
-        let outcome = fill(&key_arc, true);
+        let outcome = fill(&key_arc, true, miss);
         let result = match outcome {
             Ok((rows, Some(deps))) => {
                 let rows = Arc::new(rows);

@@ -243,6 +243,42 @@ impl Signals {
         }
     }
 
+    /// Emit two OK, untimed signals with the same key and time under one lock, `first` first
+    /// (a cache miss and the read it starts).
+    pub(crate) fn emit_two_at(
+        &self,
+        at: Instant,
+        first: &'static str,
+        second: &'static str,
+        key: impl IntoKey + Copy,
+    ) {
+        let timestamp_us = unix_us(at);
+        let slot = |seq, name| Slot {
+            seq,
+            timestamp_us,
+            name: Cow::Borrowed(name),
+            key: key.into_key(),
+            status: Status::Ok,
+            duration_us: -1,
+            rows: -1,
+        };
+        let publish = self.has_subscribers.load(Ordering::Acquire);
+        let mut published = Vec::new();
+        let dropped = {
+            let mut ring = self.ring.lock();
+            let seq = self.next_seq.fetch_add(2, Ordering::Relaxed);
+            let (a, b) = (slot(seq, first), slot(seq + 1, second));
+            if publish {
+                published.extend([a.signal(), b.signal()]);
+            }
+            [ring.push(a), ring.push(b)]
+        };
+        drop(dropped);
+        for signal in published {
+            self.publish(signal);
+        }
+    }
+
     /// Emit a burst under one lock, with consecutive sequence numbers in its order; its runs
     /// stay runs in the ring (see `signal/ring.rs`).
     pub(crate) fn emit_burst(&self, burst: Burst) {

@@ -374,7 +374,7 @@ impl Writer {
     pub fn query(&self, sql: &str, params: &[Param]) -> Result<Arc<Rows>> {
         let shared = self.live()?;
         sql::require_statement(sql)?;
-        let (rows, _) = shared.run_read("query.start", "", sql, params, false)?;
+        let (rows, _) = shared.run_read(None, "query.start", "", sql, params, false)?;
         Ok(Arc::new(rows))
     }
 
@@ -410,9 +410,10 @@ impl Writer {
     ) -> Result<Arc<Rows>> {
         let shared = self.live()?;
         sql::require_statement(sql)?;
-        shared.cache.read(key, |key, track| {
+        shared.cache.read(key, |key, track, miss| {
             let params = params()?;
-            shared.run_read("read.start", key, sql, &params, track)
+            let before = miss.then_some("cache.miss");
+            shared.run_read(before, "read.start", key, sql, &params, track)
         })
     }
 

@@ -5,12 +5,17 @@
 #
 #   bash benches/instructions/run.sh [LIB_DIR...]
 #
-# For each library directory (default: target/release, built if missing) it runs
-# benches/instructions/pipeline.c under callgrind with 20,000 and 80,000 rows and prints
-# (Ir(80k) - Ir(20k)) / 60,000: the instructions of every thread per row, with the fixed cost
-# of opening, creating and closing taken out; once at the default options and once with
-# `Sample Rate=1000` (the difference is what the per-write signals cost). Installs valgrind
-# with apt-get when it is missing.
+# For each library directory (default: target/release, built if missing) it runs, under
+# callgrind, each program twice (20,000 and 80,000 operations) and prints
+# (Ir(80k) - Ir(20k)) / 60,000: the instructions of every thread per operation, with the fixed
+# cost of opening, filling and closing taken out.
+# - pipeline.c: pipelined inserts, at the default options and with `Sample Rate=1000` (the
+#   difference is what the per-write signals cost);
+# - reads.c: point reads over 10,000 rows with uniform keys: uncached (`sw_writer_query`),
+#   through a cache too small to hit much (`Cache Size=1000`: most entries die unread, issue
+#   11's target 2b), and with caching off (`Cache Size=0`).
+# Idle ticks of the writer's threads are timed, so repeated runs differ by up to about 2 %.
+# Installs valgrind with apt-get when it is missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/benches/instructions"
@@ -25,18 +30,29 @@ if [ ${#dirs[@]} -eq 0 ]; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-gcc -O2 -I"$root/include" "$here/pipeline.c" -o "$work/pipeline" -L"${dirs[0]}" -lsinglewriter
-ir() { # dir rows extra -> total instructions
+for prog in pipeline reads; do
+    gcc -O2 -I"$root/include" "$here/$prog.c" -o "$work/$prog" -L"${dirs[0]}" -lsinglewriter
+done
+ir() { # dir program count extra [mode] -> total instructions
     rm -f "$work"/x.db*
     LD_LIBRARY_PATH="$1" valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-        "$work/pipeline" "$work/x.db" "$2" "$3" >"$work/out" 2>"$work/err" \
+        "$work/$2" "$work/x.db" "$3" ${5:+"$5"} "$4" >"$work/out" 2>"$work/err" \
         || { cat "$work/out" "$work/err" >&2; exit 1; }
     awk '/^(summary|totals):/ {print $2; exit}' "$work/cg.out"
 }
+per() { # dir program extra [mode] -> instructions per operation
+    local a b
+    a=$(ir "$1" "$2" 20000 "$3" "${4:-}")
+    b=$(ir "$1" "$2" 80000 "$3" "${4:-}")
+    echo $(((b - a) / 60000))
+}
 for d in "${dirs[@]}"; do
+    echo "$d"
     for extra in "" ";Sample Rate=1000"; do
-        a=$(ir "$d" 20000 "$extra")
-        b=$(ir "$d" 80000 "$extra")
-        printf '%s%s: %d instructions per row\n' "$d" "${extra:+ ($extra)}" $(((b - a) / 60000))
+        printf '  pipelined insert%s: %d instructions per row\n' "${extra:+ ($extra)}" "$(per "$d" pipeline "$extra")"
+    done
+    printf '  point read, uncached (query): %d instructions per read\n' "$(per "$d" reads "" query)"
+    for extra in ";Cache Size=1000" ";Cache Size=0"; do
+        printf '  point read, cached (read, %s): %d instructions per read\n' "${extra#;}" "$(per "$d" reads "$extra" read)"
     done
 done

@@ -175,6 +175,7 @@ impl Engine {
     /// `track` notes the tables' generations for the cache.
     pub(crate) fn run_read(
         &self,
+        before: Option<&'static str>,
         start: &'static str,
         key: impl crate::signal::IntoKey + Copy,
         sql: &str,
@@ -183,9 +184,16 @@ impl Engine {
     ) -> Result<(Rows, Option<crate::cache::Deps>)> {
         let sampled = self.signals.sampled(Sampled::Read);
         let started = Instant::now();
-        if sampled {
-            self.signals
-                .emit_at(started, start, key, Status::Ok, -1, -1);
+        // `before` (the cache's `cache.miss`, already sampled) goes with the start signal.
+        match (before, sampled) {
+            (Some(first), true) => self.signals.emit_two_at(started, first, start, key),
+            (Some(first), false) => self
+                .signals
+                .emit_at(started, first, key, Status::Ok, -1, -1),
+            (None, true) => self
+                .signals
+                .emit_at(started, start, key, Status::Ok, -1, -1),
+            (None, false) => {}
         }
         let tables = track.then_some(&*self.cache.tables);
         let ((rows, deps), waited) = self.readers.run(sql, params, tables)?;
