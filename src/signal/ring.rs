@@ -157,6 +157,12 @@ impl Ring {
     /// Add one signal (its `seq` follows the newest held); returns what fell out, to be dropped
     /// after the lock (its key may be shared with other threads' signals).
     pub(super) fn push(&mut self, slot: Slot) -> Option<Entry> {
+        // The common case once the ring is full: the oldest entry is a single signal too.
+        if self.held >= self.capacity && matches!(self.entries.front(), Some(Entry::One(_))) {
+            let oldest = self.entries.pop_front();
+            self.entries.push_back(Entry::One(slot));
+            return oldest;
+        }
         self.held += 1;
         self.entries.push_back(Entry::One(slot));
         self.trim()
@@ -195,7 +201,8 @@ impl Ring {
         while self.held > self.capacity {
             let excess = self.held - self.capacity;
             let front = self.entries.front_mut().expect("held > 0 means an entry");
-            let n = front.seqs().count();
+            let seqs = front.seqs();
+            let n = (seqs.end - seqs.start) as usize;
             if n <= excess {
                 self.held -= n;
                 dropped = self.entries.pop_front();
