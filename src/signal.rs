@@ -290,7 +290,6 @@ impl Signals {
         let mut now = None;
         let publish = self.has_subscribers.load(Ordering::Acquire);
         let mut published = Vec::new();
-        let mut dropped = Vec::new();
         {
             let mut ring = self.ring.lock();
             // One reservation of sequence numbers for the whole burst.
@@ -315,18 +314,35 @@ impl Signals {
                         if publish {
                             published.push(slot.signal());
                         }
-                        dropped.extend(ring.push(slot));
+                        // What falls out is dropped here: a group's signals have no keys, so
+                        // this touches no shared counter (and needs no list to drop it later).
+                        drop(ring.push(slot));
+                    }
+                    Part::Item(name, ts, duration_us, rows) => {
+                        let slot = Slot {
+                            seq,
+                            timestamp_us: ts,
+                            name: Cow::Borrowed(name),
+                            key: None,
+                            status: Status::Ok,
+                            duration_us,
+                            rows,
+                        };
+                        seq += 1;
+                        if publish {
+                            published.push(slot.signal());
+                        }
+                        drop(ring.push(slot));
                     }
                     Part::Run(name, items) => {
                         let first = seq;
                         seq += items.len() as u64;
                         let out = publish.then_some(&mut published);
-                        dropped.extend(ring.push_run(first, name, items, out));
+                        drop(ring.push_run(first, name, items, out));
                     }
                 }
             }
         }
-        drop(dropped);
         for signal in published {
             self.publish(signal);
         }

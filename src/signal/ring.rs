@@ -240,7 +240,20 @@ pub(crate) struct Burst {
 
 pub(super) enum Part {
     One(super::Pending),
+    /// A keyless OK signal (name, timestamp, duration, rows), held as a single slot; a second
+    /// one of the same name right after turns it into a run.
+    Item(&'static str, i64, i64, i64),
     Run(&'static str, Items),
+}
+
+impl Part {
+    /// The name of a single keyless item.
+    fn name(&self) -> Option<&'static str> {
+        match self {
+            Part::Item(n, ..) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 impl Burst {
@@ -249,7 +262,8 @@ impl Burst {
         self.parts.push(Part::One(pending));
     }
 
-    /// A keyless OK signal: joins the run before it when that has the same name.
+    /// A keyless OK signal: joins the run before it when that has the same name. A lone one
+    /// stays a single slot (a lone write allocates no run).
     pub(crate) fn item(
         &mut self,
         name: &'static str,
@@ -257,28 +271,33 @@ impl Burst {
         duration_us: i64,
         rows: i64,
     ) {
-        if let Some(Part::Run(n, Items::Each(v))) = self.parts.last_mut() {
-            if *n == name {
-                v.push((timestamp_us, duration_us, rows));
-                return;
+        let item = (timestamp_us, duration_us, rows);
+        match self.parts.last_mut() {
+            Some(Part::Run(n, Items::Each(v))) if *n == name => v.push(item),
+            Some(last @ Part::Item(..)) if last.name() == Some(name) => {
+                let Part::Item(_, t, d, r) = *last else {
+                    unreachable!("matched above")
+                };
+                *last = Part::Run(name, Items::Each(vec![(t, d, r), item]));
             }
+            _ => self
+                .parts
+                .push(Part::Item(name, timestamp_us, duration_us, rows)),
         }
-        self.parts.push(Part::Run(
-            name,
-            Items::Each(vec![(timestamp_us, duration_us, rows)]),
-        ));
     }
 
     /// `count` keyless OK signals at one time, untimed, without rows.
     pub(crate) fn same(&mut self, name: &'static str, timestamp_us: i64, count: usize) {
-        if count > 0 {
-            self.parts.push(Part::Run(
+        match count {
+            0 => {}
+            1 => self.parts.push(Part::Item(name, timestamp_us, -1, -1)),
+            _ => self.parts.push(Part::Run(
                 name,
                 Items::Same {
                     timestamp_us,
                     count,
                 },
-            ));
+            )),
         }
     }
 
@@ -287,7 +306,7 @@ impl Burst {
         self.parts
             .iter()
             .map(|p| match p {
-                Part::One(_) => 1,
+                Part::One(_) | Part::Item(..) => 1,
                 Part::Run(_, items) => items.len(),
             })
             .sum()
