@@ -6,11 +6,12 @@
 #   bash benches/instructions/run.sh [LIB_DIR...]
 #
 # For each library directory (default: target/release, built if missing) it runs, under
-# callgrind, each program twice (20,000 and 80,000 operations) and prints
-# (Ir(80k) - Ir(20k)) / 60,000: the instructions of every thread per operation, with the fixed
-# cost of opening, filling and closing taken out.
+# callgrind, each program twice (n and 4n operations: n = 20,000, 5,000 for blocking writes)
+# and prints (Ir(4n) - Ir(n)) / 3n: the instructions of every thread per operation, with the
+# fixed cost of opening, filling and closing taken out.
 # - pipeline.c: pipelined inserts, at the default options and with `Sample Rate=1000` (the
 #   difference is what the per-write signals cost);
+# - blocking.c: blocking inserts from one thread (the lone writer: a group of one each);
 # - reads.c: point reads over 10,000 rows with uniform keys: uncached (`sw_writer_query`),
 #   through a cache too small to hit much (`Cache Size=1000`: most entries die unread, issue
 #   11's target 2b), and with caching off (`Cache Size=0`).
@@ -30,7 +31,7 @@ if [ ${#dirs[@]} -eq 0 ]; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-for prog in pipeline reads; do
+for prog in pipeline blocking reads; do
     gcc -O2 -I"$root/include" "$here/$prog.c" -o "$work/$prog" -L"${dirs[0]}" -lsinglewriter
 done
 ir() { # dir program count extra [mode] -> total instructions
@@ -41,15 +42,19 @@ ir() { # dir program count extra [mode] -> total instructions
     awk '/^(summary|totals):/ {print $2; exit}' "$work/cg.out"
 }
 per() { # dir program extra [mode] -> instructions per operation
-    local a b
-    a=$(ir "$1" "$2" 20000 "$3" "${4:-}")
-    b=$(ir "$1" "$2" 80000 "$3" "${4:-}")
-    echo $(((b - a) / 60000))
+    local a b n=20000
+    [ "$2" = blocking ] && n=5000 # each write waits for its commit: fewer keep it short
+    a=$(ir "$1" "$2" "$n" "$3" "${4:-}")
+    b=$(ir "$1" "$2" $((4 * n)) "$3" "${4:-}")
+    echo $(((b - a) / (3 * n)))
 }
 for d in "${dirs[@]}"; do
     echo "$d"
     for extra in "" ";Sample Rate=1000"; do
         printf '  pipelined insert%s: %d instructions per row\n' "${extra:+ ($extra)}" "$(per "$d" pipeline "$extra")"
+    done
+    for extra in "" ";Sample Rate=1000"; do
+        printf '  blocking insert%s: %d instructions per write\n' "${extra:+ ($extra)}" "$(per "$d" blocking "$extra")"
     done
     printf '  point read, uncached (query): %d instructions per read\n' "$(per "$d" reads "" query)"
     for extra in ";Cache Size=1000" ";Cache Size=0"; do
