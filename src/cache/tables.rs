@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::sync::RwLock;
+use crate::sync::{Mutex, RwLock};
 
 /// The pseudo-table every entry depends on: moved by any schema change or standalone statement.
 pub(crate) const SCHEMA: &str = "sqlite_schema";
@@ -52,29 +52,42 @@ pub(crate) struct Tables {
     /// Moves with every change, by one before its commit and one after: a fill that started
     /// before it, or while it was odd, may hold older data.
     pub(crate) moves: AtomicU64,
+    /// The lists of the last [`Change`], emptied, for the next: a commit allocates none.
+    spare: Mutex<Lists>,
 }
 
-/// The counters one commit moves, moved once by [`Tables::begin`] and once more when this is
-/// dropped (after the COMMIT, whether it succeeded or not).
-pub(crate) struct Change<'a> {
-    tables: &'a Tables,
-    /// `any` and `bulk` of tables changed as a whole; `any` of tables changed row by row; row
-    /// counters. Each counter at most once, so that each moves by exactly one each time.
+/// The lists of a [`Change`].
+#[derive(Default)]
+struct Lists {
     whole: Vec<Arc<TableGen>>,
     by_row: Vec<Arc<TableGen>>,
     rows: Vec<usize>,
 }
 
+/// Row counters a [`Change`]'s kept lists may hold; a larger commit's lists are freed.
+const SPARE_ROWS: usize = 16 * 1024;
+
+/// The counters one commit moves, moved once by [`Tables::begin`] and once more when this is
+/// dropped (after the COMMIT, whether it succeeded or not).
+pub(crate) struct Change<'a> {
+    tables: &'a Tables,
+    /// `any` and `bulk` of tables changed as a whole (`whole`); `any` of tables changed row by
+    /// row (`by_row`); row counters (`rows`). Each counter at most once, so that each moves by
+    /// exactly one each time.
+    lists: Lists,
+}
+
 impl Change<'_> {
     fn apply(&self) {
-        for g in &self.whole {
+        let l = &self.lists;
+        for g in &l.whole {
             g.bulk.fetch_add(1, Ordering::AcqRel);
             g.any.fetch_add(1, Ordering::AcqRel);
         }
-        for g in &self.by_row {
+        for g in &l.by_row {
             g.any.fetch_add(1, Ordering::AcqRel);
         }
-        for &i in &self.rows {
+        for &i in &l.rows {
             self.tables.row_counter(i).fetch_add(1, Ordering::AcqRel);
         }
         self.tables.moves.fetch_add(1, Ordering::AcqRel);
@@ -84,6 +97,13 @@ impl Change<'_> {
 impl Drop for Change<'_> {
     fn drop(&mut self) {
         self.apply();
+        let mut lists = std::mem::take(&mut self.lists);
+        if lists.rows.capacity() <= SPARE_ROWS {
+            lists.whole.clear();
+            lists.by_row.clear();
+            lists.rows.clear();
+            *self.tables.spare.lock() = lists;
+        }
     }
 }
 
@@ -249,32 +269,34 @@ impl Tables {
     /// when the returned [`Change`] is dropped, after the COMMIT and before anyone is
     /// acknowledged. Entries that depend on them are stale from now on.
     pub(crate) fn begin(&self, set: &ChangeSet<'_>) -> Change<'_> {
-        let mut change = Change {
-            tables: self,
-            whole: vec![],
-            by_row: vec![],
-            rows: vec![],
-        };
+        // The lists of the last change (only the writer begins changes: never contended).
+        let mut l = std::mem::take(&mut *self.spare.lock());
         for name in &set.whole {
             let g = self.table(name);
-            if !change.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
-                change.whole.push(g);
+            if !l.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
+                l.whole.push(g);
             }
         }
         for (name, rowids) in &set.rows {
             let g = self.table(name);
-            if change.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
+            if l.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
                 continue;
             }
             for &rowid in *rowids {
-                change.rows.push(Self::row_index(&g, rowid));
+                l.rows.push(Self::row_index(&g, rowid));
             }
-            if !change.by_row.iter().any(|w| Arc::ptr_eq(w, &g)) {
-                change.by_row.push(g);
+            if !l.by_row.iter().any(|w| Arc::ptr_eq(w, &g)) {
+                l.by_row.push(g);
             }
         }
-        change.rows.sort_unstable();
-        change.rows.dedup();
+        if l.rows.len() > 1 {
+            l.rows.sort_unstable();
+            l.rows.dedup();
+        }
+        let change = Change {
+            tables: self,
+            lists: l,
+        };
         change.apply();
         change
     }

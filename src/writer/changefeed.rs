@@ -8,9 +8,8 @@
 //! nobody reads (no live peer), and never trust a foreign commit to list its tables until
 //! peers can have noticed this process's registration (`grace`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use crate::cache::FnvBuild;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -185,14 +184,15 @@ impl ChangeFeed {
 
     /// Record a group's changes (`tables`, persisted invalidations `raised`) in the change
     /// table, inside the group's transaction: the rows to note as seen once it commits.
-    pub(crate) fn write_rows(
+    pub(crate) fn write_rows<'a>(
         &mut self,
         db: &Connection,
-        tables: &HashSet<Box<str>, FnvBuild>,
+        tables: impl Iterator<Item = &'a str> + Clone,
         raised: &[Box<str>],
         schema: bool,
     ) -> Result<Vec<(Box<str>, i64)>> {
-        if !self.track_changes || (tables.is_empty() && raised.is_empty() && !schema) {
+        if !self.track_changes || (tables.clone().next().is_none() && raised.is_empty() && !schema)
+        {
             return Ok(vec![]);
         }
         let mut written = Vec::new();
@@ -209,10 +209,14 @@ impl ChangeFeed {
             "INSERT INTO {CHANGE_TABLE}(tbl, gen) VALUES(?1, 1) ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1"
         );
         let read_sql = format!("SELECT gen FROM {CHANGE_TABLE} WHERE tbl = ?1");
+        // A table several statements wrote is listed once per statement: moved once.
+        let mut names: Vec<&str> = tables.collect();
+        names.sort_unstable();
+        names.dedup();
         let raised = raised
             .iter()
             .map(|p| format!("!invalidate:{p}").into_boxed_str());
-        for key in tables.iter().cloned().chain(raised) {
+        for key in names.into_iter().map(Box::<str>::from).chain(raised) {
             db.prepare_cached(&bump_sql)?.execute([&*key])?;
             let gen: i64 = db
                 .prepare_cached(&read_sql)?

@@ -5,9 +5,8 @@
 //! Owned by whichever thread leads the lane; never touched by anyone else. Must never leave a
 //! transaction open between groups, and never let a job's SQL end the group's transaction.
 
-use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,6 @@ use lru::LruCache;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::cache::FnvBuild;
 use crate::error::{Error, Result, Status};
 use crate::options::{Checkpoints, OpenMode, Options};
 use crate::rows::Rows;
@@ -70,47 +68,68 @@ impl Statement {
     }
 }
 
-/// What a group changed: tables, schema, persisted invalidations.
+/// What a group changed: the write sets of the statements it ran, and persisted invalidations.
+///
+/// Holds each statement's [`Captured`] set by reference, once: a cached statement's set is
+/// shared, so a group of one write allocates this list and nothing per table (a set of
+/// lower-cased names copied into its own hash set cost about 700 instructions per group).
+/// A table may appear in several sets; [`Changes::tables`] lists it once per set, and its
+/// consumers treat the list as a set.
 #[derive(Default)]
 pub(crate) struct Changes {
-    /// Lower-cased.
-    pub(crate) tables: HashSet<Box<str>, FnvBuild>,
-    /// Tables whose changed rows the update hook may not all have reported: moved as a whole.
-    pub(crate) whole: HashSet<Box<str>, FnvBuild>,
-    pub(crate) schema: bool,
+    sets: Vec<Arc<Captured>>,
     pub(crate) raised: Vec<Box<str>>,
-    last_shared: Option<Arc<Captured>>,
 }
+
+/// Sets compared by pointer before a new one is added; a longer group (rare: that many
+/// different statements) adds without looking, and duplicates only cost a lookup later.
+const SETS_DEDUP: usize = 32;
 
 impl Changes {
     pub(crate) fn is_empty(&self) -> bool {
-        self.tables.is_empty() && !self.schema && self.raised.is_empty()
-    }
-    /// Note a cached statement's tables; the same statement again costs a pointer compare.
-    fn absorb_shared(&mut self, captured: Arc<Captured>) {
-        if self
-            .last_shared
-            .as_ref()
-            .is_some_and(|l| Arc::ptr_eq(l, &captured))
-        {
-            return;
-        }
-        self.absorb(&captured);
-        self.last_shared = Some(captured);
+        self.raised.is_empty() && self.sets.iter().all(|c| c.tables.is_empty() && !c.schema)
     }
 
-    fn absorb(&mut self, captured: &Captured) {
-        for t in &captured.tables {
-            if !self.tables.contains(t) {
-                self.tables.insert(t.clone());
-            }
+    /// Whether a statement changed the schema.
+    pub(crate) fn schema(&self) -> bool {
+        self.sets.iter().any(|c| c.schema)
+    }
+
+    /// Tables written (lower-cased; a table written by several statements may repeat).
+    pub(crate) fn tables(&self) -> impl Iterator<Item = &str> + Clone {
+        self.sets.iter().flat_map(|c| c.tables.iter().map(|t| &**t))
+    }
+
+    /// Tables whose changed rows the update hook may not all have reported: moved as a whole
+    /// (may repeat).
+    pub(crate) fn blind(&self) -> impl Iterator<Item = &str> {
+        self.sets.iter().flat_map(|c| c.blind.iter().map(|t| &**t))
+    }
+
+    /// Whether `table` (lower-cased) is one of [`Changes::blind`].
+    pub(crate) fn is_blind(&self, table: &str) -> bool {
+        self.blind().any(|t| t == table)
+    }
+
+    /// Note a cached statement's tables; the same statement again costs a pointer compare.
+    fn absorb_shared(&mut self, captured: Arc<Captured>) {
+        if captured.tables.is_empty() && !captured.schema {
+            return;
         }
-        for t in &captured.blind {
-            if !self.whole.contains(t) {
-                self.whole.insert(t.clone());
-            }
+        let seen = if self.sets.len() <= SETS_DEDUP {
+            self.sets.iter().any(|c| Arc::ptr_eq(c, &captured))
+        } else {
+            self.sets.last().is_some_and(|c| Arc::ptr_eq(c, &captured))
+        };
+        if !seen {
+            self.sets.push(captured);
         }
-        self.schema |= captured.schema;
+    }
+
+    fn absorb(&mut self, captured: Captured) {
+        if !captured.tables.is_empty() || captured.schema {
+            self.sets.push(Arc::new(captured));
+        }
     }
 }
 
@@ -132,6 +151,9 @@ pub(crate) struct WriteConn {
     /// The update hook filling `rows`; dropped before `db`.
     #[allow(dead_code)]
     hook: rowlog::Hook,
+    /// The WAL hook counting `wal_frames`; dropped before `db`.
+    #[allow(dead_code)]
+    wal_hook: Option<super::checkpoint::WalHook>,
     db: Connection,
     capture: Arc<Mutex<Captured>>,
     write_sets: LruCache<Box<str>, Arc<Captured>>,
@@ -148,10 +170,6 @@ pub(crate) struct WriteConn {
 }
 
 const STATEMENT_CACHE: usize = 256;
-
-/// Frames in the WAL after which a commit runs a PASSIVE checkpoint (SQLite's own default for
-/// its automatic checkpoint, which the writer's WAL hook replaces).
-const PASSIVE_FRAMES: std::ffi::c_int = 1000;
 
 /// An I/O error opening a database on a read-only file system, with what to do about it.
 pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
@@ -241,36 +259,13 @@ impl WriteConn {
             && opts.mode != OpenMode::ReadOnly
             && opts.effective_journal_mode().eq_ignore_ascii_case("wal");
         let mut wal_frames = None;
+        let mut wal_hook = None;
         if wal && opts.checkpoints == Checkpoints::External {
             db.execute_batch("PRAGMA wal_autocheckpoint=0")?;
         } else if wal && opts.wal_limit > 0 {
-            let frames = Arc::new(AtomicU64::new(0));
-            let sink = frames.clone();
-            // This hook replaces SQLite's automatic checkpoint, so it does that one's work as
-            // well: a PASSIVE checkpoint once the log holds PASSIVE_FRAMES, after which the next
-            // commit writes the log again from its start, over pages the kernel still caches.
-            // The writer's own checkpoint (checkpoint.rs: reads held back, the log truncated)
-            // is for a log that passed `WAL Limit` because readers kept it from restarting;
-            // leaving every restart to it (a 64 MiB log by default, truncated to nothing each
-            // time) made every commit's pwrite allocate fresh page-cache pages: a lone write
-            // took 11.5 µs against raw SQLite's 7.5 µs.
-            // One attempt per PASSIVE_FRAMES new frames: while a reader keeps the log from
-            // restarting, a checkpoint after every commit would cost each commit its fsyncs.
-            let mut next_attempt = PASSIVE_FRAMES;
-            db.wal_hook(Some(
-                move |wal: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
-                    sink.store(pages.max(0) as u64, Ordering::Release);
-                    if pages < next_attempt - PASSIVE_FRAMES {
-                        // The log restarted since the last attempt.
-                        next_attempt = PASSIVE_FRAMES;
-                    }
-                    if pages >= next_attempt {
-                        next_attempt = pages.saturating_add(PASSIVE_FRAMES);
-                        let _ = wal.checkpoint(); // PASSIVE
-                    }
-                    Ok(())
-                },
-            ))?;
+            // Replaces SQLite's automatic checkpoint (`checkpoint.rs`).
+            let (hook, frames) = super::checkpoint::WalHook::install(&db);
+            wal_hook = Some(hook);
             wal_frames = Some(frames);
         }
         let page_size: i64 = db.query_row("PRAGMA page_size", [], |r| r.get(0))?;
@@ -372,6 +367,7 @@ impl WriteConn {
         let mut conn = WriteConn {
             fixed,
             hook,
+            wal_hook,
             rows,
             db,
             capture,
@@ -426,7 +422,12 @@ impl WriteConn {
     pub(crate) fn commit(&mut self, changes: &Changes) -> Result<()> {
         let result = self
             .feed
-            .write_rows(&self.db, &changes.tables, &changes.raised, changes.schema)
+            .write_rows(
+                &self.db,
+                changes.tables(),
+                &changes.raised,
+                changes.schema(),
+            )
             .and_then(|written| {
                 super::busy::retry(self.busy_timeout, || self.fixed.commit())?;
                 self.feed.committed(written);
@@ -502,7 +503,7 @@ impl WriteConn {
                 let capture = self.capture.lock();
                 if !capture.tables.is_empty() || capture.schema {
                     drop(capture);
-                    changes.absorb(&take_capture(&self.db, &self.capture, None));
+                    changes.absorb(take_capture(&self.db, &self.capture, None));
                 }
                 let rows = if self.db.total_changes() != total_before {
                     self.db.changes() as i64
@@ -599,7 +600,7 @@ impl WriteConn {
         if !capture.tables.is_empty() || capture.schema {
             let late = std::mem::take(&mut *capture);
             drop(capture);
-            changes.absorb(&late);
+            changes.absorb(late);
         }
         out
     }
@@ -652,7 +653,7 @@ impl WriteConn {
             }
         }
         report.check_all_used(params)?;
-        changes.absorb(&take_capture(&self.db, &self.capture, Some(sql)));
+        changes.absorb(take_capture(&self.db, &self.capture, Some(sql)));
         Ok(WriteResult {
             rows_affected: total,
             last_insert_rowid: self.inserted_rowid(rowid_before, sql, total),
@@ -748,7 +749,7 @@ impl WriteConn {
         bind(&mut stmt, Some(sql), params, None)?;
         let rows = Rows::from_statement(&mut stmt)?;
         drop(stmt);
-        changes.absorb(&take_capture(&self.db, &self.capture, Some(sql)));
+        changes.absorb(take_capture(&self.db, &self.capture, Some(sql)));
         Ok(rows)
     }
 

@@ -621,23 +621,19 @@ fn panicked() -> Error {
 /// saw all of) by row, the others, and the schema after DDL, as a whole.
 fn change_set<'a>(changes: &'a Changes, rows: &'a RowLog) -> ChangeSet<'a> {
     let mut set = ChangeSet::default();
+    let schema = changes.schema();
     for (table, ids) in rows.changed() {
         match ids {
-            Some(ids) if !changes.schema && !changes.whole.contains(table) => {
-                set.rows.push((table, ids))
-            }
+            Some(ids) if !schema && !changes.is_blind(table) => set.rows.push((table, ids)),
             _ => set.whole.push(table),
         }
     }
-    set.whole.extend(
-        changes
-            .tables
-            .iter()
-            .chain(&changes.whole)
-            .map(|t| &**t)
-            .filter(|t| !rows.contains(t)),
-    );
-    if changes.schema {
+    for t in changes.tables().chain(changes.blind()) {
+        if !rows.contains(t) && !set.whole.contains(&t) {
+            set.whole.push(t);
+        }
+    }
+    if schema {
         set.whole.push(SCHEMA);
     }
     set
