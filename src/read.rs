@@ -395,22 +395,27 @@ impl Readers {
     /// Called from the writer's threads now and then: release idle connections' snapshots
     /// older than [`MAX_HOLD`]. Never waits for the pool.
     pub(crate) fn sweep(&self) {
+        self.sweep_at(Instant::now());
+    }
+
+    /// [`Readers::sweep`], with the time read by the caller (a group's end).
+    pub(crate) fn sweep_at(&self, now: Instant) {
         if !self.file {
             return;
         }
         let Some(mut last) = self.last_sweep.try_lock() else {
             return;
         };
-        if last.is_some_and(|t| t.elapsed() < MAX_HOLD) {
+        if last.is_some_and(|t| now.saturating_duration_since(t) < MAX_HOLD) {
             return;
         }
-        *last = Some(Instant::now());
+        *last = Some(now);
         drop(last);
         if let Some(mut idle) = self.idle.try_lock() {
             for c in idle.iter_mut() {
                 if c.held
                     .as_ref()
-                    .is_some_and(|h| h.since.elapsed() >= MAX_HOLD)
+                    .is_some_and(|h| now.saturating_duration_since(h.since) >= MAX_HOLD)
                 {
                     c.end_snapshot();
                 }

@@ -294,7 +294,8 @@ impl Signals {
             let mut ring = self.ring.lock();
             // One reservation of sequence numbers for the whole burst.
             let mut seq = self.next_seq.fetch_add(n as u64, Ordering::Relaxed);
-            for part in burst.parts {
+            let mut parts = burst.parts;
+            for part in parts.drain(..) {
                 match part {
                     Part::One((name, key, status, duration_us, rows, ts)) => {
                         let slot = Slot {
@@ -342,6 +343,8 @@ impl Signals {
                     }
                 }
             }
+            drop(ring);
+            ring::recycle(parts);
         }
         for signal in published {
             self.publish(signal);

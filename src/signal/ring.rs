@@ -233,9 +233,33 @@ impl Ring {
 }
 
 /// Signals emitted together: single signals and runs, in order (see [`super::Signals::emit_burst`]).
-#[derive(Default)]
 pub(crate) struct Burst {
     pub(super) parts: Vec<Part>,
+}
+
+/// Parts a thread's kept list may hold; a longer one is freed.
+const SPARE_PARTS: usize = 64;
+
+thread_local! {
+    /// This thread's last burst's list of parts, emptied: a burst allocates no list (a group
+    /// makes two bursts).
+    static SPARE: std::cell::Cell<Vec<Part>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Default for Burst {
+    fn default() -> Burst {
+        Burst {
+            parts: SPARE.try_with(|s| s.take()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Keep `parts` (emptied) for this thread's next [`Burst`].
+pub(super) fn recycle(mut parts: Vec<Part>) {
+    if parts.capacity() <= SPARE_PARTS {
+        parts.clear();
+        let _ = SPARE.try_with(|s| s.set(parts));
+    }
 }
 
 pub(super) enum Part {

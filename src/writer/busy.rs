@@ -21,13 +21,14 @@ pub(crate) fn pause(waited: Duration) -> Duration {
 
 /// Retry `f` while SQLite says BUSY/LOCKED, pausing by [`pause`], for up to `limit`.
 pub(crate) fn retry<T>(limit: Duration, mut f: impl FnMut() -> rusqlite::Result<T>) -> Result<T> {
-    let start = Instant::now();
+    // The clock is read at the first BUSY, not before every attempt (most succeed at once).
+    let mut start = None;
     loop {
         match f() {
             Ok(v) => return Ok(v),
             Err(e) => {
                 let err = Error::from(e);
-                let waited = start.elapsed();
+                let waited = start.get_or_insert_with(Instant::now).elapsed();
                 if err.status() != Status::Busy || waited >= limit {
                     return Err(err);
                 }

@@ -34,25 +34,25 @@ impl Runner for Engine {
         jobs: &[Job],
         txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
+        started: Instant,
     ) -> Option<Vec<Result<WriteResult>>> {
-        self.run_group_inner(jobs, txn, submitter)
+        self.run_group_inner(jobs, txn, submitter, started)
     }
 
-    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>]) {
-        // One clock reading for the whole group.
-        let done_at = Instant::now();
+    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>], done_at: Instant) {
+        // The lane's one clock reading for the group's end.
         let done_us = crate::signal::unix_us(done_at);
         self.ops.track_done(jobs, results, done_us, done_at);
         let mut burst = Burst::default();
-        // Counted here, published once per group.
-        let mut latencies = Vec::with_capacity(jobs.len());
+        // Counted here, published once per group (in chunks: no list to allocate).
+        let mut latencies = Latencies::default();
         let (mut committed, mut failed) = (0u64, 0u64);
         for (job, result) in jobs.iter().zip(results) {
             if !job.is_write() {
                 continue;
             }
             let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
-            latencies.push(latency as u64);
+            latencies.push(&self.metrics.latency, latency as u64);
             match result {
                 Ok(r) => {
                     committed += 1;
@@ -73,7 +73,7 @@ impl Runner for Engine {
                 }
             }
         }
-        self.metrics.latency.record_all(&latencies);
+        latencies.flush(&self.metrics.latency);
         if committed > 0 {
             self.metrics
                 .committed
@@ -137,8 +137,9 @@ impl Engine {
         jobs: &[Job],
         txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
+        started: Instant,
     ) -> Option<Vec<Result<WriteResult>>> {
-        let mut results = self.run_group_jobs(jobs, txn, submitter)?;
+        let mut results = self.run_group_jobs(jobs, txn, submitter, started)?;
         for (job, r) in jobs.iter().zip(results.iter_mut()) {
             if matches!(job.work, Work::Barrier) {
                 *r = Ok(WriteResult::default());
@@ -152,12 +153,12 @@ impl Engine {
         jobs: &[Job],
         mut txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
+        group_start: Instant,
     ) -> Option<Vec<Result<WriteResult>>> {
         let mut guard = self.conn.lock();
         let Some(conn) = guard.as_mut() else {
             return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
         };
-        let group_start = Instant::now();
         let now = crate::signal::unix_us(group_start);
         // Every job of the group was queued before any started: the group's `write.enqueue`
         // signals (with the submission times), then its `write.start` signals, each one run.
@@ -224,9 +225,19 @@ impl Engine {
         }
         let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
         let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
-        let mut failed_hard = vec![false; jobs.len()];
+        // Jobs whose failure ended the transaction (not run again); a small group's on the stack.
+        let mut failed_small = [false; 64];
+        let mut failed_large = Vec::new();
+        let failed_hard: &mut [bool] = if jobs.len() <= failed_small.len() {
+            &mut failed_small[..jobs.len()]
+        } else {
+            failed_large.resize(jobs.len(), false);
+            &mut failed_large
+        };
         let mut change = None;
         let mut commit_error = None;
+        // When the COMMIT returned: the group's end for its signal and the readers' sweep.
+        let mut commit_end = None;
         let changes = loop {
             // BEGIN IMMEDIATE, waiting out another process's lock.
             let mut waited: Option<Instant> = None;
@@ -342,7 +353,7 @@ impl Engine {
                         *r = None;
                     }
                 }
-                if jobs.iter().zip(&failed_hard).all(|(_, f)| *f) {
+                if failed_hard.iter().all(|f| *f) {
                     break Changes::default();
                 }
                 if owns_txn {
@@ -362,9 +373,11 @@ impl Engine {
             let commit_start = Instant::now();
             match conn.commit(&changes) {
                 Ok(()) => {
+                    let end = Instant::now();
                     self.metrics
                         .commit_time
-                        .record(commit_start.elapsed().as_micros() as u64);
+                        .record(end.saturating_duration_since(commit_start).as_micros() as u64);
+                    commit_end = Some(end);
                     break changes;
                 }
                 Err(e) => {
@@ -380,7 +393,8 @@ impl Engine {
             }
         };
         drop(guard);
-        self.readers.sweep();
+        let group_end = commit_end.unwrap_or_else(Instant::now);
+        self.readers.sweep_at(group_end);
         self.wal.schedule(&self.lane);
         if commit_error.is_none() {
             self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
@@ -412,7 +426,6 @@ impl Engine {
                 self.signals.emit(name, "");
             }
         }
-        let group_end = Instant::now();
         self.signals.emit_at(
             group_end,
             "group.commit",
@@ -615,6 +628,36 @@ fn panicked() -> Error {
         Status::Panic,
         "the write panicked; it was rolled back and the writer lives on",
     )
+}
+
+/// A group's write latencies, recorded into the histogram a chunk at a time.
+struct Latencies {
+    values: [u64; 64],
+    len: usize,
+}
+
+impl Default for Latencies {
+    fn default() -> Latencies {
+        Latencies {
+            values: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl Latencies {
+    fn push(&mut self, into: &crate::signal::metrics::Histogram, us: u64) {
+        if self.len == self.values.len() {
+            self.flush(into);
+        }
+        self.values[self.len] = us;
+        self.len += 1;
+    }
+
+    fn flush(&mut self, into: &crate::signal::metrics::Histogram) {
+        into.record_all(&self.values[..self.len]);
+        self.len = 0;
+    }
 }
 
 /// The counters a group's commit moves: tables whose changed rows the update hook reported (and

@@ -159,16 +159,17 @@ pub(crate) trait Runner {
     /// Run one group on the write connection: one result per job, in order. `None` when
     /// another process holds the write lock and `submitter` is true: the lane then leaves the
     /// waiting to the drainer. `txn` is the leader's own transaction body, if its job is in
-    /// the group.
+    /// the group. `started`: when the lane took the group (one clock reading per group).
     fn run_group(
         &self,
         jobs: &[Job],
         txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
+        started: Instant,
     ) -> Option<Vec<Result<WriteResult>>>;
-    /// A group finished: record it (statistics, signals, operation tracking) before anyone is
-    /// woken.
-    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>]);
+    /// A group finished (at `done_at`): record it (statistics, signals, operation tracking)
+    /// before anyone is woken.
+    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>], done_at: Instant);
     /// The drainer's periodic tick while idle (every `Invalidation Poll`, or once a second).
     /// `leading`: the drainer holds the lane for it, and may use the write connection.
     fn idle_tick(&self, leading: bool);
@@ -572,7 +573,8 @@ impl Lane {
             };
             let taken = self.grow_group(taken);
             let started = Instant::now();
-            let Some(results) = runner.run_group(&taken, txn.as_deref_mut(), !drainer) else {
+            let Some(results) = runner.run_group(&taken, txn.as_deref_mut(), !drainer, started)
+            else {
                 // Another process holds the lock: the drainer waits for it.
                 let mut st = self.state.lock();
                 for job in taken.into_iter().rev() {
@@ -589,8 +591,9 @@ impl Lane {
             if own_done {
                 extra_groups += 1;
             }
-            let still_leading = self.finish_group(runner, taken, results, me, keep);
-            self.note_group_time(started.elapsed());
+            let done_at = Instant::now();
+            self.note_group_time(done_at.saturating_duration_since(started));
+            let still_leading = self.finish_group(runner, taken, results, me, keep, done_at);
             if !still_leading {
                 return;
             }
@@ -607,12 +610,15 @@ impl Lane {
         results: Vec<Result<WriteResult>>,
         me: Option<&Arc<Waiter>>,
         keep: bool,
+        done_at: Instant,
     ) -> bool {
         let drainer = me.is_none();
-        runner.record_group(&jobs, &results);
+        runner.record_group(&jobs, &results, done_at);
         // Allocated only when another submitter is to be woken (not for a lone write).
         let mut wake = Vec::new();
-        let mut deferred = Vec::with_capacity(jobs.len());
+        // Allocated only for completions (not for blocking writes).
+        let mut deferred = Vec::new();
+        let n = jobs.len();
         for (job, result) in jobs.into_iter().zip(results) {
             match job.notify {
                 Notify::Wait(w) if me.is_some_and(|m| Arc::ptr_eq(m, &w)) => w.finish(result),
@@ -621,7 +627,12 @@ impl Lane {
                     wake.push(w);
                 }
                 Notify::Nothing => {}
-                other => deferred.push((other, result)),
+                other => {
+                    if deferred.capacity() == 0 {
+                        deferred.reserve_exact(n);
+                    }
+                    deferred.push((other, result))
+                }
             }
         }
         let mut still_leading = true;
@@ -819,6 +830,7 @@ mod tests {
             jobs: &[Job],
             txn: Option<&mut TxnFn<'_>>,
             submitter: bool,
+            _started: Instant,
         ) -> Option<Vec<Result<WriteResult>>> {
             if submitter
                 && self
@@ -848,7 +860,7 @@ mod tests {
                     .collect(),
             )
         }
-        fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>]) {
+        fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>], _done_at: Instant) {
             assert_eq!(jobs.len(), results.len());
             self.recorded.fetch_add(jobs.len() as u64, Ordering::AcqRel);
         }
