@@ -312,22 +312,30 @@ fn read_lag(mount: &Path) -> Option<Duration> {
     (ms > 0 && ms < i64::from(i32::MAX)).then(|| Duration::from_millis(ms as u64))
 }
 
-/// Whether a write may be queued on this database: `Err(READONLY)` naming the primary on a
-/// LiteFS replica; `Err(INVALID_ARGUMENT)` for a journal mode LiteFS does not replicate.
-/// Called by `Writer::writable` before every write is queued; costs an atomic load and a
-/// thread-local look-up except once every [`RECHECK`].
-pub(crate) fn check_write(opts: &Options, signals: &Signals) -> Result<()> {
-    let Location::File(path) = &opts.location else {
-        return Ok(());
-    };
-    let Some(watch) = watch_for(path, signals) else {
-        return Ok(());
-    };
-    check_journal_mode(opts, &watch.mount)?;
-    if watch.role(signals)? {
-        Ok(())
-    } else {
-        Err(watch.refusal(signals))
+/// A writer's database as far as replication goes: its LiteFS watch, looked up at the first
+/// write and kept by the writer (the mount table is read once per path in any case; keeping
+/// it here spares every write the thread-local look-up and its path comparison).
+#[derive(Default)]
+pub(crate) struct Site(std::sync::OnceLock<Option<Arc<Watch>>>);
+
+impl Site {
+    /// Whether a write may be queued on this database: `Err(READONLY)` naming the primary on
+    /// a LiteFS replica; `Err(INVALID_ARGUMENT)` for a journal mode LiteFS does not replicate.
+    /// Called by `Writer::writable` before every write is queued; off LiteFS it costs an
+    /// atomic load, on LiteFS one more and a clock reading, except once every [`RECHECK`].
+    pub(crate) fn check_write(&self, opts: &Options, signals: &Signals) -> Result<()> {
+        let Location::File(path) = &opts.location else {
+            return Ok(());
+        };
+        let Some(watch) = self.0.get_or_init(|| watch_for(path, signals)) else {
+            return Ok(());
+        };
+        check_journal_mode(opts, &watch.mount)?;
+        if watch.role(signals)? {
+            Ok(())
+        } else {
+            Err(watch.refusal(signals))
+        }
     }
 }
 

@@ -148,7 +148,7 @@ impl Writer {
             ));
         }
         // On a LiteFS replica: READONLY naming the primary, before anything is queued.
-        crate::replica::check_write(&shared.opts, &shared.signals)?;
+        shared.site.check_write(&shared.opts, &shared.signals)?;
         Ok(shared)
     }
 
@@ -444,7 +444,7 @@ impl Writer {
                 return Ok(());
             }
             // On a LiteFS replica: READONLY naming the primary, before anything is queued.
-            crate::replica::check_write(&shared.opts, &shared.signals)?;
+            shared.site.check_write(&shared.opts, &shared.signals)?;
             return shared
                 .submit_wait(
                     Work::Raise {

@@ -83,6 +83,8 @@ pub(crate) struct Engine {
     pub(crate) closed: AtomicBool,
     /// The fork generation this writer was opened in (`process::generation`).
     generation: u64,
+    /// The database's LiteFS watch, if it is on a LiteFS mount (writes on a replica refused).
+    pub(crate) site: crate::replica::Site,
 }
 
 impl Engine {
@@ -123,6 +125,7 @@ impl Engine {
             drainer: Mutex::new(None),
             closed: AtomicBool::new(false),
             generation: crate::process::generation(),
+            site: Default::default(),
             opts,
         });
         let worker = engine.clone();
