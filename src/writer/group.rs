@@ -632,14 +632,14 @@ fn panicked() -> Error {
 
 /// A group's write latencies, recorded into the histogram a chunk at a time.
 struct Latencies {
-    values: [u64; 64],
+    values: [u64; 32],
     len: usize,
 }
 
 impl Default for Latencies {
     fn default() -> Latencies {
         Latencies {
-            values: [0; 64],
+            values: [0; 32],
             len: 0,
         }
     }
@@ -655,7 +655,11 @@ impl Latencies {
     }
 
     fn flush(&mut self, into: &crate::signal::metrics::Histogram) {
-        into.record_all(&self.values[..self.len]);
+        match self.len {
+            0 => {}
+            1 => into.record(self.values[0]),
+            n => into.record_all(&self.values[..n]),
+        }
         self.len = 0;
     }
 }
