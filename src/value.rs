@@ -491,6 +491,19 @@ pub(crate) fn bind<P: ParamList + ?Sized>(
     Ok(())
 }
 
+/// `std::str::from_utf8`, through `is_ascii` first: most SQL and most short texts are ASCII,
+/// which `is_ascii` checks a word at a time, where the standard check walks a string shorter
+/// than 16 bytes byte by byte (a 12-byte text parameter: about 110 instructions against 20).
+pub(crate) fn utf8(b: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
+    if b.is_ascii() {
+        #[allow(unsafe_code)]
+        // SAFETY: ASCII is UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(b) })
+    } else {
+        std::str::from_utf8(b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
     // SAFETY: non-NULL, and NUL-terminated by the caller's contract.
-    unsafe { CStr::from_ptr(p) }.to_str().map_err(|e| {
+    crate::value::utf8(unsafe { CStr::from_ptr(p) }.to_bytes()).map_err(|e| {
         Error::new(
             Status::InvalidUtf8,
             format!("{what} is not valid UTF-8: {e}"),

@@ -134,7 +134,7 @@ pub(crate) unsafe fn check_params(p: *const sw_param, n: usize) -> Result<()> {
             SW_TYPE_TEXT => {
                 // SAFETY: `data` holds `len` bytes (checked non-NULL above when `len` > 0).
                 let bytes = unsafe { std::slice::from_raw_parts(v.data, v.len) };
-                if v.len > 0 && std::str::from_utf8(bytes).is_err() {
+                if v.len > 0 && crate::value::utf8(bytes).is_err() {
                     // SAFETY: the same parameters; `params` reports the error.
                     return unsafe { params(p, n) }.map(|_| ());
                 }
@@ -243,7 +243,7 @@ unsafe fn visit(
             SW_TYPE_FLOAT => SqlValueRef::Real(v.real),
             SW_TYPE_TEXT => {
                 let b = bytes()?;
-                std::str::from_utf8(b).map_err(|e| {
+                crate::value::utf8(b).map_err(|e| {
                     Error::new(
                         Status::InvalidUtf8,
                         format!("{} is not valid UTF-8: {e}", label()),

@@ -202,7 +202,7 @@ unsafe extern "C" fn on_update(
             return;
         }
         let mut log = state.log.lock();
-        match std::str::from_utf8(table) {
+        match crate::value::utf8(table) {
             Ok(t) => log.note(t, rowid),
             // Not a name any read can name back: the whole table (lossily named) changed.
             Err(_) => log.note_whole(&String::from_utf8_lossy(table)),
