@@ -428,8 +428,17 @@ pub(crate) fn bind<P: ParamList + ?Sized>(
     params: &P,
     mut report: Option<&mut BindReport>,
 ) -> Result<()> {
-    let names = Names::new(stmt, sql, params.named());
+    let named = params.named();
     let count = stmt.parameter_count();
+    if named == 0 && report.is_none() && params.len() == count {
+        // The common case, positional parameters exactly as many as the SQL has: bound in
+        // order, with nothing to look up or tally.
+        for (i, (_, value)) in params.entries().enumerate() {
+            stmt.raw_bind_parameter(i + 1, ToSqlOutput::Borrowed(value))?;
+        }
+        return Ok(());
+    }
+    let names = Names::new(stmt, sql, named);
     let mut bound_small: u64 = 0;
     let mut bound_large = if count > 64 {
         vec![false; count + 1]

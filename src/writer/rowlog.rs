@@ -95,23 +95,29 @@ impl RowLog {
     }
 
     fn note(&mut self, table: &str, rowid: i64) {
-        // Looked up as SQLite spells it, then lower-cased (into a buffer kept for this, so a
-        // table declared `Items` costs no allocation per row), then added.
-        let key = if self.tables.contains_key(table) {
-            table
-        } else {
-            self.scratch.clear();
-            self.scratch.push_str(table);
-            self.scratch.make_ascii_lowercase();
-            if !self.tables.contains_key(self.scratch.as_str()) {
-                self.tables
-                    .insert(self.scratch.clone().into_boxed_str(), Some(Vec::new()));
-            }
-            self.scratch.as_str()
-        };
-        let Some(entry) = self.tables.get_mut(key) else {
+        // Looked up as SQLite spells it (one look-up for a lower-case name), then lower-cased
+        // (into a buffer kept for this, so a table declared `Items` costs no allocation per
+        // row), then added.
+        if let Some(entry) = self.tables.get_mut(table) {
+            Self::push(entry, rowid);
             return;
-        };
+        }
+        self.scratch.clear();
+        self.scratch.push_str(table);
+        self.scratch.make_ascii_lowercase();
+        match self.tables.get_mut(self.scratch.as_str()) {
+            Some(entry) => Self::push(entry, rowid),
+            None => {
+                let mut entry = Some(Vec::new());
+                Self::push(&mut entry, rowid);
+                self.tables
+                    .insert(self.scratch.clone().into_boxed_str(), entry);
+            }
+        }
+    }
+
+    /// Add `rowid` to a table's entry (which becomes "the whole table" past the limit).
+    fn push(entry: &mut Option<Vec<i64>>, rowid: i64) {
         if let Some(list) = entry {
             list.push(rowid);
             if list.len() > ROWS_PER_TABLE {
