@@ -62,6 +62,10 @@ struct Lists {
     whole: Vec<Arc<TableGen>>,
     by_row: Vec<Arc<TableGen>>,
     rows: Vec<usize>,
+    /// One bit per row counter, set while it is in `rows` (cleared again before the lists are
+    /// kept): a counter is listed once without sorting the list (a group of 1,000 inserts spent
+    /// about 90 instructions a row sorting it).
+    listed: Vec<u64>,
 }
 
 /// Row counters a [`Change`]'s kept lists may hold; a larger commit's lists are freed.
@@ -102,6 +106,7 @@ impl Drop for Change<'_> {
             lists.whole.clear();
             lists.by_row.clear();
             lists.rows.clear();
+            // `listed` was cleared by `begin`.
             *self.tables.spare.lock() = lists;
         }
     }
@@ -282,16 +287,23 @@ impl Tables {
             if l.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
                 continue;
             }
+            if l.listed.is_empty() {
+                l.listed = vec![0; ROW_COUNTERS / 64];
+            }
             for &rowid in *rowids {
-                l.rows.push(Self::row_index(&g, rowid));
+                let i = Self::row_index(&g, rowid);
+                let (word, bit) = (&mut l.listed[i / 64], 1u64 << (i % 64));
+                if *word & bit == 0 {
+                    *word |= bit;
+                    l.rows.push(i);
+                }
             }
             if !l.by_row.iter().any(|w| Arc::ptr_eq(w, &g)) {
                 l.by_row.push(g);
             }
         }
-        if l.rows.len() > 1 {
-            l.rows.sort_unstable();
-            l.rows.dedup();
+        for &i in &l.rows {
+            l.listed[i / 64] = 0;
         }
         let change = Change {
             tables: self,

@@ -237,6 +237,12 @@ pub(crate) struct Burst {
     pub(super) parts: Vec<Part>,
 }
 
+/// Whether two signal names are the same: the same literal is usually the same address, so
+/// the bytes are compared only when the addresses differ.
+fn same_name(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
 /// Parts a thread's kept list may hold; a longer one is freed.
 const SPARE_PARTS: usize = 64;
 
@@ -297,8 +303,8 @@ impl Burst {
     ) {
         let item = (timestamp_us, duration_us, rows);
         match self.parts.last_mut() {
-            Some(Part::Run(n, Items::Each(v))) if *n == name => v.push(item),
-            Some(last @ Part::Item(..)) if last.name() == Some(name) => {
+            Some(Part::Run(n, Items::Each(v))) if same_name(n, name) => v.push(item),
+            Some(last @ Part::Item(..)) if last.name().is_some_and(|n| same_name(n, name)) => {
                 let Part::Item(_, t, d, r) = *last else {
                     unreachable!("matched above")
                 };
