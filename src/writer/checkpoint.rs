@@ -99,7 +99,7 @@ impl Policy {
         let job = Job {
             work: Work::Checkpoint,
             notify: Notify::Nothing,
-            submitted: Instant::now(),
+            submitted_us: crate::signal::unix_us(Instant::now()),
             op: 0,
             sampled: false,
         };

@@ -148,7 +148,7 @@ impl Engine {
         Job {
             work,
             notify,
-            submitted: Instant::now(),
+            submitted_us: crate::signal::unix_us(Instant::now()),
             op: self.next_op.fetch_add(1, Ordering::Relaxed),
             sampled: self.signals.sampled(Sampled::Write),
         }

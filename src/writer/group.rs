@@ -42,7 +42,7 @@ impl Runner for Engine {
     fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>], done_at: Instant) {
         // The lane's one clock reading for the group's end.
         let done_us = crate::signal::unix_us(done_at);
-        self.ops.track_done(jobs, results, done_us, done_at);
+        self.ops.track_done(jobs, results, done_us);
         let mut burst = Burst::default();
         // Counted here, published once per group (in chunks: no list to allocate).
         let mut latencies = Latencies::default();
@@ -51,7 +51,7 @@ impl Runner for Engine {
             if !job.is_write() {
                 continue;
             }
-            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
+            let latency = (done_us - job.submitted_us).max(0);
             latencies.push(&self.metrics.latency, latency as u64);
             match result {
                 Ok(r) => {
@@ -165,11 +165,7 @@ impl Engine {
         let mut burst = Burst::default();
         let mut started = 0;
         for job in jobs.iter().filter(|j| j.sampled) {
-            let submitted = now
-                - group_start
-                    .saturating_duration_since(job.submitted)
-                    .as_micros() as i64;
-            burst.item("write.enqueue", submitted.max(1), -1, -1);
+            burst.item("write.enqueue", job.submitted_us.max(1), -1, -1);
             started += 1;
         }
         burst.same("write.start", now, started);

@@ -123,7 +123,9 @@ pub(crate) enum Notify {
 pub(crate) struct Job {
     pub(crate) work: Work,
     pub(crate) notify: Notify,
-    pub(crate) submitted: Instant,
+    /// When it was queued, in microseconds since the Unix epoch on the signals' monotonic
+    /// clock (`signal::unix_us`): latencies and timestamps are subtractions on the writer.
+    pub(crate) submitted_us: i64,
     /// The operation id (`sw_writer_operations_json`).
     pub(crate) op: u64,
     /// Whether its per-write signals are emitted (`Sample Rate`).
@@ -880,7 +882,7 @@ mod tests {
         Job {
             work,
             notify,
-            submitted: Instant::now(),
+            submitted_us: crate::signal::unix_us(Instant::now()),
             op: OP.fetch_add(1, Ordering::Relaxed),
             sampled: false,
         }

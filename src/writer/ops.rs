@@ -85,13 +85,7 @@ impl Operations {
     }
 
     /// Record a group's finished jobs, keeping the last `Max Tracked Writes`.
-    pub(crate) fn track_done(
-        &self,
-        jobs: &[Job],
-        results: &[Result<WriteResult>],
-        done_us: i64,
-        done_at: Instant,
-    ) {
+    pub(crate) fn track_done(&self, jobs: &[Job], results: &[Result<WriteResult>], done_us: i64) {
         let max = self.max;
         if max == 0 {
             return;
@@ -101,7 +95,7 @@ impl Operations {
         let mut ops = self.done.lock();
         for (job, result) in jobs.iter().zip(results).skip(skip) {
             let (kind, sql) = kind_of(&job.work);
-            let latency = done_at.saturating_duration_since(job.submitted).as_micros() as i64;
+            let latency = (done_us - job.submitted_us).max(0);
             if ops.len() >= max {
                 ops.pop_front();
             }
@@ -110,7 +104,7 @@ impl Operations {
                 kind,
                 committed: result.is_ok(),
                 sql,
-                submitted_us: done_us - latency,
+                submitted_us: job.submitted_us,
                 finished_us: done_us,
                 latency_us: latency,
                 error: result.as_ref().err().map(|e| e.message().to_owned()),
@@ -155,11 +149,12 @@ impl Operations {
         for (id, kind, sql) in self.running.lock().iter() {
             item(&mut out, *id, kind, "running", sql.as_deref(), "");
         }
+        let now_us = crate::signal::unix_us(Instant::now());
         let queued: Vec<_> = lane.with_queued(|jobs| {
             jobs.take(self.max)
                 .map(|j| {
                     let (kind, sql) = kind_of(&j.work);
-                    (j.op, kind, sql, j.submitted.elapsed().as_micros() as u64)
+                    (j.op, kind, sql, (now_us - j.submitted_us).max(0) as u64)
                 })
                 .collect()
         });
