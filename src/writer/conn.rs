@@ -563,23 +563,25 @@ impl WriteConn {
         let db = &self.db;
         match db.prepare_cached(sql) {
             Ok(mut stmt) => {
+                // Each run's counters after it are the next one's before it.
+                let mut rowid_before = db.last_insert_rowid();
+                let mut total_before = db.total_changes();
                 for p in params {
-                    let rowid_before = db.last_insert_rowid();
-                    let total_before = db.total_changes();
                     let r = bind(&mut stmt, Some(sql), *p, None).and_then(|()| {
                         let mut rows = stmt.raw_query();
                         while rows.next()?.is_some() {}
                         Ok(())
                     });
+                    let total_after = db.total_changes();
+                    let rowid_after = db.last_insert_rowid();
                     out.push(r.map(|()| {
-                        let rows = if db.total_changes() != total_before {
+                        let rows = if total_after != total_before {
                             db.changes() as i64
                         } else {
                             0
                         };
-                        let after = db.last_insert_rowid();
-                        let rowid = if after != rowid_before || (inserts && rows > 0) {
-                            after
+                        let rowid = if rowid_after != rowid_before || (inserts && rows > 0) {
+                            rowid_after
                         } else {
                             0
                         };
@@ -588,6 +590,7 @@ impl WriteConn {
                             last_insert_rowid: rowid,
                         }
                     }));
+                    (rowid_before, total_before) = (rowid_after, total_after);
                     if db.is_autocommit() {
                         break;
                     }
