@@ -608,7 +608,7 @@ impl Lane {
     fn finish_group<R: Runner>(
         &self,
         runner: &R,
-        jobs: Vec<Job>,
+        mut jobs: Vec<Job>,
         results: Vec<Result<WriteResult>>,
         me: Option<&Arc<Waiter>>,
         keep: bool,
@@ -621,8 +621,9 @@ impl Lane {
         // Allocated only for completions (not for blocking writes).
         let mut deferred = Vec::new();
         let n = jobs.len();
-        for (job, result) in jobs.into_iter().zip(results) {
-            match job.notify {
+        // Each job's notification is taken out of it in place (a job is moved no further).
+        for (job, result) in jobs.iter_mut().zip(results) {
+            match std::mem::replace(&mut job.notify, Notify::Nothing) {
                 Notify::Wait(w) if me.is_some_and(|m| Arc::ptr_eq(m, &w)) => w.finish(result),
                 Notify::Wait(w) => {
                     w.set_result(result);
