@@ -15,6 +15,10 @@
 # - reads.c: point reads over 10,000 rows with uniform keys: uncached (`sw_writer_query`),
 #   through a cache too small to hit much (`Cache Size=1000`: most entries die unread, issue
 #   11's target 2b), and with caching off (`Cache Size=0`).
+# - raw.c: the same inserts on SQLite alone (no library), in autocommit and each inside BEGIN
+#   IMMEDIATE/COMMIT, compiled from the SQLite source the library bundles (libsqlite3-sys in
+#   Cargo's registry, at the version Cargo.lock names; about a minute to compile, once per run;
+#   skipped with a note when that source is not there). The lone writer's reference.
 # Idle ticks of the writer's threads are timed, so repeated runs differ by up to about 2 %.
 # Installs valgrind with apt-get when it is missing.
 set -euo pipefail
@@ -34,6 +38,17 @@ trap 'rm -rf "$work"' EXIT
 for prog in pipeline blocking reads; do
     gcc -O2 -I"$root/include" "$here/$prog.c" -o "$work/$prog" -L"${dirs[0]}" -lsinglewriter
 done
+# SQLite alone, from the bundled source (with the defines that matter for speed that
+# libsqlite3-sys's build uses).
+ver=$(awk '/^name = "libsqlite3-sys"/ {getline; gsub(/[^0-9.]/, "", $0); print; exit}' "$root/Cargo.lock")
+src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"libsqlite3-sys-$ver"/sqlite3 2>/dev/null | head -1)
+if [ -n "$src" ] && [ -f "$src/sqlite3.c" ]; then
+    gcc -O2 -DSQLITE_CORE -DSQLITE_DEFAULT_FOREIGN_KEYS=1 -DSQLITE_ENABLE_API_ARMOR -DSQLITE_ENABLE_STAT4 \
+        -DSQLITE_THREADSAFE=1 -DSQLITE_USE_URI -DHAVE_USLEEP=1 -DHAVE_ISNAN -I"$src" \
+        "$here/raw.c" "$src/sqlite3.c" -o "$work/raw" -lpthread -ldl -lm
+else
+    echo "note: the SQLite source of libsqlite3-sys $ver is not in Cargo's registry: no raw reference" >&2
+fi
 ir() { # dir program count extra [mode] -> total instructions
     rm -f "$work"/x.db*
     LD_LIBRARY_PATH="$1" valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
@@ -43,7 +58,7 @@ ir() { # dir program count extra [mode] -> total instructions
 }
 per() { # dir program extra [mode] -> instructions per operation
     local a b n=20000
-    [ "$2" = blocking ] && n=5000 # each write waits for its commit: fewer keep it short
+    case "$2" in blocking | raw) n=5000 ;; esac # a commit per write: fewer keep it short
     a=$(ir "$1" "$2" "$n" "$3" "${4:-}")
     b=$(ir "$1" "$2" $((4 * n)) "$3" "${4:-}")
     echo $(((b - a) / (3 * n)))
@@ -61,3 +76,9 @@ for d in "${dirs[@]}"; do
         printf '  point read, cached (read, %s): %d instructions per read\n' "${extra#;}" "$(per "$d" reads "$extra" read)"
     done
 done
+if [ -x "$work/raw" ]; then
+    echo "SQLite alone (benches/instructions/raw.c, SQLite $(sed -n 's/^#define SQLITE_VERSION  *"\(.*\)"/\1/p' "$src/sqlite3.h"))"
+    for mode in autocommit txn; do
+        printf '  blocking insert (%s): %d instructions per write\n' "$mode" "$(per "$root" raw "$mode")"
+    done
+fi
