@@ -627,18 +627,10 @@ fn panicked() -> Error {
 }
 
 /// A group's write latencies, recorded into the histogram a chunk at a time.
+#[derive(Default)]
 struct Latencies {
     values: [u64; 32],
     len: usize,
-}
-
-impl Default for Latencies {
-    fn default() -> Latencies {
-        Latencies {
-            values: [0; 32],
-            len: 0,
-        }
-    }
 }
 
 impl Latencies {
