@@ -14,6 +14,7 @@ mod group;
 mod lane;
 mod ops;
 mod rowlog;
+mod wal_hook;
 use crate::sql;
 
 use std::sync::atomic::{AtomicBool, Ordering};

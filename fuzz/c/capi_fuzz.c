@@ -608,7 +608,11 @@ static void run_ops(input *in) {
                     last = g->seq;
                 }
                 if (sw_signals_get(sig, count)) fail("sw_signals_get at the count is not NULL");
-                if (sw_signals_get(sig, (size_t)u64n(in, 8) + count)) fail("sw_signals_get past the count is not NULL");
+                /* Past the count by a fuzzed amount, saturating: a sum that wrapped around would
+                 * land inside the list again. */
+                uint64_t beyond = u64n(in, 8);
+                size_t past = beyond > SIZE_MAX - count ? SIZE_MAX : count + (size_t)beyond;
+                if (sw_signals_get(sig, past)) fail("sw_signals_get past the count (%zu of %zu) is not NULL", past, count);
                 sw_signals_free(sig);
                 break;
             }

@@ -153,7 +153,7 @@ pub(crate) struct WriteConn {
     hook: rowlog::Hook,
     /// The WAL hook counting `wal_frames`; dropped before `db`.
     #[allow(dead_code)]
-    wal_hook: Option<super::checkpoint::WalHook>,
+    wal_hook: Option<super::wal_hook::WalHook>,
     db: Connection,
     capture: Arc<Mutex<Captured>>,
     write_sets: LruCache<Box<str>, Arc<Captured>>,
@@ -263,8 +263,8 @@ impl WriteConn {
         if wal && opts.checkpoints == Checkpoints::External {
             db.execute_batch("PRAGMA wal_autocheckpoint=0")?;
         } else if wal && opts.wal_limit > 0 {
-            // Replaces SQLite's automatic checkpoint (`checkpoint.rs`).
-            let (hook, frames) = super::checkpoint::WalHook::install(&db);
+            // Replaces SQLite's automatic checkpoint (`wal_hook.rs`).
+            let (hook, frames) = super::wal_hook::WalHook::install(&db);
             wal_hook = Some(hook);
             wal_frames = Some(frames);
         }
