@@ -296,52 +296,39 @@ impl Signals {
             let mut seq = self.next_seq.fetch_add(n as u64, Ordering::Relaxed);
             let mut parts = burst.parts;
             for part in parts.drain(..) {
-                match part {
-                    Part::One((name, key, status, duration_us, rows, ts)) => {
-                        let slot = Slot {
-                            seq,
-                            timestamp_us: if ts == 0 {
-                                *now.get_or_insert_with(now_us)
-                            } else {
-                                ts
-                            },
-                            name: Cow::Borrowed(name),
-                            key,
-                            status,
-                            duration_us,
-                            rows,
-                        };
-                        seq += 1;
-                        if publish {
-                            published.push(slot.signal());
-                        }
-                        // What falls out is dropped here: a group's signals have no keys, so
-                        // this touches no shared counter (and needs no list to drop it later).
-                        drop(ring.push(slot));
-                    }
+                let (name, key, status, duration_us, rows, ts) = match part {
+                    Part::One(pending) => pending,
                     Part::Item(name, ts, duration_us, rows) => {
-                        let slot = Slot {
-                            seq,
-                            timestamp_us: ts,
-                            name: Cow::Borrowed(name),
-                            key: None,
-                            status: Status::Ok,
-                            duration_us,
-                            rows,
-                        };
-                        seq += 1;
-                        if publish {
-                            published.push(slot.signal());
-                        }
-                        drop(ring.push(slot));
+                        (name, None, Status::Ok, duration_us, rows, ts)
                     }
                     Part::Run(name, items) => {
                         let first = seq;
                         seq += items.len() as u64;
                         let out = publish.then_some(&mut published);
                         drop(ring.push_run(first, name, items, out));
+                        continue;
                     }
+                };
+                let slot = Slot {
+                    seq,
+                    timestamp_us: if ts == 0 {
+                        *now.get_or_insert_with(now_us)
+                    } else {
+                        ts
+                    },
+                    name: Cow::Borrowed(name),
+                    key,
+                    status,
+                    duration_us,
+                    rows,
+                };
+                seq += 1;
+                if publish {
+                    published.push(slot.signal());
                 }
+                // What falls out is dropped here, under the lock (no list to drop it later):
+                // most of a group's signals have no key, so this rarely touches a shared count.
+                drop(ring.push(slot));
             }
             drop(ring);
             ring::recycle(parts);

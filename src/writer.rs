@@ -13,6 +13,7 @@ mod fixed;
 mod group;
 mod lane;
 mod ops;
+mod registered;
 mod rowlog;
 mod wal_hook;
 use crate::sql;

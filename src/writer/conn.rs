@@ -264,7 +264,7 @@ impl WriteConn {
             db.execute_batch("PRAGMA wal_autocheckpoint=0")?;
         } else if wal && opts.wal_limit > 0 {
             // Replaces SQLite's automatic checkpoint (`wal_hook.rs`).
-            let (hook, frames) = super::wal_hook::WalHook::install(&db);
+            let (hook, frames) = super::wal_hook::install(&db);
             wal_hook = Some(hook);
             wal_frames = Some(frames);
         }
@@ -362,7 +362,7 @@ impl WriteConn {
             }
             Authorization::Allow
         }))?;
-        let (hook, rows) = rowlog::Hook::install(&db, CHANGE_TABLE);
+        let (hook, rows) = rowlog::install(&db, CHANGE_TABLE);
         let fixed = super::fixed::Fixed::prepare(&db)?;
         let mut conn = WriteConn {
             fixed,

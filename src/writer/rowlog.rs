@@ -129,56 +129,34 @@ impl RowLog {
 
 /// The update hook, registered through SQLite's C API: rusqlite's wrapper checked both names
 /// as UTF-8 and boxed the call, about 260 instructions a row, more than the log itself (a
-/// callgrind of pipelined inserts: 371 instructions per row for the hook in all).
-///
-/// Owns the state the hook points to; unregisters the hook before freeing it, and is declared
+/// callgrind of pipelined inserts: 371 instructions per row for the hook in all). Declared
 /// before the connection in [`WriteConn`](super::conn::WriteConn), so it drops first.
-pub(crate) struct Hook {
-    db: *mut rusqlite::ffi::sqlite3,
-    state: *mut HookState,
-}
+pub(crate) type Hook = super::registered::Registered<HookState>;
 
-struct HookState {
+pub(crate) struct HookState {
     log: Arc<Mutex<RowLog>>,
     internal: &'static str,
 }
 
-// SAFETY: the hook belongs to the write connection and is only touched by whoever holds it
-// (the writer's connection lock), like the connection itself.
+/// Register the update hook on the write connection; the log it fills. Changes to SQLite's
+/// own tables and to `internal` (the library's change table) are not logged.
 #[allow(unsafe_code)]
-unsafe impl Send for Hook {}
-
-impl Hook {
-    /// Register the update hook on the write connection; the log it fills. Changes to
-    /// SQLite's own tables and to `internal` (the library's change table) are not logged.
-    #[allow(unsafe_code)]
-    pub(crate) fn install(db: &Connection, internal: &'static str) -> (Hook, Arc<Mutex<RowLog>>) {
-        let log: Arc<Mutex<RowLog>> = Arc::default();
-        let state = Box::into_raw(Box::new(HookState {
-            log: log.clone(),
-            internal,
-        }));
-        // SAFETY: `handle` is the open connection; `state` stays valid until `drop`, which
-        // unregisters the hook first.
-        let handle = unsafe { db.handle() };
-        // SAFETY: as above.
-        unsafe {
-            rusqlite::ffi::sqlite3_update_hook(handle, Some(on_update), state.cast());
-        }
-        (Hook { db: handle, state }, log)
-    }
-}
-
-impl Drop for Hook {
-    #[allow(unsafe_code)]
-    fn drop(&mut self) {
-        // SAFETY: the connection is still open (this drops before it); after this call SQLite
-        // no longer holds `state`, which `install` made with `Box::into_raw`.
-        unsafe {
-            rusqlite::ffi::sqlite3_update_hook(self.db, None, std::ptr::null_mut());
-            drop(Box::from_raw(self.state));
-        }
-    }
+pub(crate) fn install(db: &Connection, internal: &'static str) -> (Hook, Arc<Mutex<RowLog>>) {
+    let log: Arc<Mutex<RowLog>> = Arc::default();
+    let state = HookState {
+        log: log.clone(),
+        internal,
+    };
+    // SAFETY (both): `Hook::new` and its drop call them with the open connection.
+    let register: unsafe fn(*mut rusqlite::ffi::sqlite3, *mut std::ffi::c_void) = |db, p| unsafe {
+        rusqlite::ffi::sqlite3_update_hook(db, Some(on_update), p);
+    };
+    let unregister: unsafe fn(*mut rusqlite::ffi::sqlite3) = |db| unsafe {
+        rusqlite::ffi::sqlite3_update_hook(db, None, std::ptr::null_mut());
+    };
+    // SAFETY: `on_update` reads its argument as the `HookState`; `unregister` removes it.
+    let hook = unsafe { Hook::new(db, state, register, unregister) };
+    (hook, log)
 }
 
 /// SQLite's update hook: `p` is the [`HookState`], the names are NUL-terminated.
@@ -192,7 +170,7 @@ unsafe extern "C" fn on_update(
 ) {
     // A panic must not unwind into SQLite.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: SQLite passes the pointer registered in `Hook::install` (valid until the
+        // SAFETY: SQLite passes the pointer registered in `install` (valid until the
         // hook is unregistered) and NUL-terminated names.
         let (state, db_name, table) = unsafe {
             (
@@ -348,7 +326,7 @@ mod tests {
              CREATE TABLE aux.o(x);",
         )
         .unwrap();
-        let (hook, log) = Hook::install(&db, "internal_t");
+        let (hook, log) = install(&db, "internal_t");
         db.execute_batch(
             "INSERT INTO Items VALUES (1), (2); UPDATE items SET x = 3 WHERE rowid = 2;
              INSERT INTO internal_t VALUES (1); INSERT INTO aux.o VALUES (1);

@@ -26,55 +26,34 @@ const PASSIVE_FRAMES: std::ffi::c_int = 1000;
 /// [`PASSIVE_FRAMES`] new frames: while a reader keeps the log from restarting, a checkpoint
 /// after every commit would cost each commit its fsyncs.
 ///
-/// Owns the state the hook points to; unregisters the hook before freeing it, and is declared
-/// before the connection in [`WriteConn`](super::conn::WriteConn), so it drops first.
-pub(crate) struct WalHook {
-    db: *mut rusqlite::ffi::sqlite3,
-    state: *mut WalState,
-}
+/// Declared before the connection in [`WriteConn`](super::conn::WriteConn), so it drops first.
+pub(crate) type WalHook = super::registered::Registered<WalState>;
 
-struct WalState {
+pub(crate) struct WalState {
     /// Frames in the log after the last commit.
     frames: Arc<AtomicU64>,
     /// The frame count at which the next PASSIVE checkpoint is tried.
     next_attempt: AtomicI32,
 }
 
-// SAFETY: the hook belongs to the write connection and is only touched by whoever holds it
-// (the writer's connection lock), like the connection itself.
+/// Register the hook on the write connection; the frame count it keeps.
 #[allow(unsafe_code)]
-unsafe impl Send for WalHook {}
-
-impl WalHook {
-    /// Register the hook on the write connection; the frame count it keeps.
-    #[allow(unsafe_code)]
-    pub(crate) fn install(db: &rusqlite::Connection) -> (WalHook, Arc<AtomicU64>) {
-        let frames = Arc::new(AtomicU64::new(0));
-        let state = Box::into_raw(Box::new(WalState {
-            frames: frames.clone(),
-            next_attempt: AtomicI32::new(PASSIVE_FRAMES),
-        }));
-        // SAFETY: `handle` is the open connection; `state` stays valid until `drop`, which
-        // unregisters the hook first.
-        let handle = unsafe { db.handle() };
-        // SAFETY: as above.
-        unsafe {
-            rusqlite::ffi::sqlite3_wal_hook(handle, Some(on_wal_commit), state.cast());
-        }
-        (WalHook { db: handle, state }, frames)
-    }
-}
-
-impl Drop for WalHook {
-    #[allow(unsafe_code)]
-    fn drop(&mut self) {
-        // SAFETY: the connection is still open (this drops before it); after this call SQLite
-        // no longer holds `state`, which `install` made with `Box::into_raw`.
-        unsafe {
-            rusqlite::ffi::sqlite3_wal_hook(self.db, None, std::ptr::null_mut());
-            drop(Box::from_raw(self.state));
-        }
-    }
+pub(crate) fn install(db: &rusqlite::Connection) -> (WalHook, Arc<AtomicU64>) {
+    let frames = Arc::new(AtomicU64::new(0));
+    let state = WalState {
+        frames: frames.clone(),
+        next_attempt: AtomicI32::new(PASSIVE_FRAMES),
+    };
+    // SAFETY (both): `WalHook::new` and its drop call them with the open connection.
+    let register: unsafe fn(*mut rusqlite::ffi::sqlite3, *mut std::ffi::c_void) = |db, p| unsafe {
+        rusqlite::ffi::sqlite3_wal_hook(db, Some(on_wal_commit), p);
+    };
+    let unregister: unsafe fn(*mut rusqlite::ffi::sqlite3) = |db| unsafe {
+        rusqlite::ffi::sqlite3_wal_hook(db, None, std::ptr::null_mut());
+    };
+    // SAFETY: `on_wal_commit` reads its argument as the `WalState`; `unregister` removes it.
+    let hook = unsafe { WalHook::new(db, state, register, unregister) };
+    (hook, frames)
 }
 
 /// SQLite's WAL hook, after each commit: `p` is the [`WalState`], `pages` the frames in the log.
@@ -85,7 +64,7 @@ unsafe extern "C" fn on_wal_commit(
     db_name: *const std::ffi::c_char,
     pages: std::ffi::c_int,
 ) -> std::ffi::c_int {
-    // SAFETY: SQLite passes the pointer registered in `WalHook::install` (valid until the
+    // SAFETY: SQLite passes the pointer registered in `install` (valid until the
     // hook is unregistered).
     let state = unsafe { &*(p as *const WalState) };
     state.frames.store(pages.max(0) as u64, Ordering::Release);
