@@ -45,14 +45,14 @@ impl Runner for Engine {
         self.ops.track_done(jobs, results, done_us);
         let mut burst = Burst::default();
         // Counted here, published once per group (in chunks: no list to allocate).
-        let mut latencies = Latencies::default();
+        let mut latencies = self.metrics.latency.chunks();
         let (mut committed, mut failed) = (0u64, 0u64);
         for (job, result) in jobs.iter().zip(results) {
             if !job.is_write() {
                 continue;
             }
             let latency = (done_us - job.submitted_us).max(0);
-            latencies.push(&self.metrics.latency, latency as u64);
+            latencies.push(latency as u64);
             match result {
                 Ok(r) => {
                     committed += 1;
@@ -73,7 +73,7 @@ impl Runner for Engine {
                 }
             }
         }
-        latencies.flush(&self.metrics.latency);
+        drop(latencies);
         if committed > 0 {
             self.metrics
                 .committed
@@ -624,32 +624,6 @@ fn panicked() -> Error {
         Status::Panic,
         "the write panicked; it was rolled back and the writer lives on",
     )
-}
-
-/// A group's write latencies, recorded into the histogram a chunk at a time.
-#[derive(Default)]
-struct Latencies {
-    values: [u64; 32],
-    len: usize,
-}
-
-impl Latencies {
-    fn push(&mut self, into: &crate::signal::metrics::Histogram, us: u64) {
-        if self.len == self.values.len() {
-            self.flush(into);
-        }
-        self.values[self.len] = us;
-        self.len += 1;
-    }
-
-    fn flush(&mut self, into: &crate::signal::metrics::Histogram) {
-        match self.len {
-            0 => {}
-            1 => into.record(self.values[0]),
-            n => into.record_all(&self.values[..n]),
-        }
-        self.len = 0;
-    }
 }
 
 /// The counters a group's commit moves: tables whose changed rows the update hook reported (and
