@@ -114,42 +114,11 @@ fn check_count(n: usize) -> Result<()> {
     Ok(())
 }
 
-/// Check C parameters without copying them (what `params` would refuse, this refuses).
+/// Check C parameters without copying them (what `params` would refuse, this refuses, with
+/// the same message).
 pub(crate) unsafe fn check_params(p: *const sw_param, n: usize) -> Result<()> {
-    check_count(n)?;
-    // SAFETY: `p` points to `n` parameters (the caller's contract); `slice` checks NULL.
-    for (i, param) in unsafe { slice(p, n, "params") }?.iter().enumerate() {
-        let v = &param.value;
-        if matches!(v.r#type, SW_TYPE_TEXT | SW_TYPE_BLOB) {
-            check_len(v.len, || format!("parameter {}", i + 1))?;
-        }
-        match v.r#type {
-            SW_TYPE_TEXT | SW_TYPE_BLOB if v.len > 0 && v.data.is_null() => {
-                return Err(Error::invalid(format!(
-                    "parameter {}: data is NULL but len is {}",
-                    i + 1,
-                    v.len
-                )))
-            }
-            SW_TYPE_TEXT => {
-                // SAFETY: `data` holds `len` bytes (checked non-NULL above when `len` > 0).
-                let bytes = unsafe { std::slice::from_raw_parts(v.data, v.len) };
-                if v.len > 0 && crate::value::utf8(bytes).is_err() {
-                    // SAFETY: the same parameters; `params` reports the error.
-                    return unsafe { params(p, n) }.map(|_| ());
-                }
-            }
-            SW_TYPE_INTEGER | SW_TYPE_FLOAT | SW_TYPE_BLOB | SW_TYPE_NULL => {}
-            // SAFETY: as above.
-            _ => return unsafe { params(p, n) }.map(|_| ()),
-        }
-        // SAFETY: a non-NULL name is NUL-terminated (the caller's contract).
-        if !param.name.is_null() && unsafe { CStr::from_ptr(param.name) }.to_str().is_err() {
-            // SAFETY: as above.
-            return unsafe { params(p, n) }.map(|_| ());
-        }
-    }
-    Ok(())
+    // SAFETY: the caller's contract, passed on.
+    unsafe { visit(p, n, |_, _, _| Ok(())) }
 }
 
 /// Copy C parameters into owned [`Param`]s.
