@@ -66,6 +66,8 @@ struct Entry {
     key: Arc<str>,
     /// `key_hash(key)`, for the admission sketch.
     hash: u64,
+    /// The shard's [`Shard::moves`] when this entry last went to the front of its LRU order.
+    moved: u64,
 }
 
 /// A fill in progress: later misses on the same key wait for it instead of querying again.
@@ -94,12 +96,29 @@ struct Shard {
     flights: HashMap<Arc<str>, Arc<Flight>>,
     /// This shard's share of `Cache Size`.
     max: usize,
+    /// Entries that went to the front of the LRU order so far (inserted or moved by a hit).
+    moves: u64,
+    /// A hit moves its entry to the front only when more than this many entries went there
+    /// since it did (see `lookup`): 0 in a single-shard cache (exact LRU order), a quarter of
+    /// the shard's share in a sharded one.
+    slack: u64,
     hits: u64,
     misses: u64,
     admission: Admission,
 }
 
 impl Shard {
+    /// Count an access to the key with `hash` in the admission sketch, once the shard is half
+    /// full: the sketch decides only for a full shard, and until then counting every hit would
+    /// only write lines that other threads' hits read.
+    fn touch(&mut self, hash: u64) {
+        if let Some(lru) = &self.lru {
+            if lru.len() * 2 >= self.max {
+                self.admission.touch(hash);
+            }
+        }
+    }
+
     /// Whether a result for `key` would be refused now: caching is off (`Cache Size=0`), or the
     /// shard is full and selective and `key` is asked for no more often than the entry it would
     /// evict (counted as a refused candidate of the admission window).
@@ -212,8 +231,13 @@ struct Log {
 
 const LOG_KEEP: usize = 1024;
 
-/// Shards of a cache of at least [`SHARDED_FROM`] entries.
+/// Shards of a cache of at least [`SHARDED_FROM`] entries: two threads' hits on different
+/// keys meet on one shard's lock one time in eight,
 const SHARDS: usize = 8;
+/// and of a cache of at least [`MORE_SHARDS_FROM`] (the default `Cache Size` is 10,000): one
+/// time in 32, while a shard still holds over a hundred entries in LRU order.
+const MORE_SHARDS: usize = 32;
+const MORE_SHARDS_FROM: usize = 4096;
 /// Smaller caches keep one shard: exact LRU order over all their entries.
 const SHARDED_FROM: usize = 256;
 
@@ -242,7 +266,11 @@ impl Cache {
         threshold: u32,
         signals: Arc<Signals>,
     ) -> Cache {
-        let n = if max >= SHARDED_FROM { SHARDS } else { 1 };
+        let n = match max {
+            m if m >= MORE_SHARDS_FROM => MORE_SHARDS,
+            m if m >= SHARDED_FROM => SHARDS,
+            _ => 1,
+        };
         let shards = (0..n)
             .map(|i| {
                 Padded(Mutex::new(Shard {
@@ -251,6 +279,8 @@ impl Cache {
                     lru: (max > 0).then(LruCache::unbounded),
                     flights: HashMap::new(),
                     max: max / n + usize::from(i < max % n),
+                    moves: 0,
+                    slack: if n > 1 { (max / n / 4) as u64 } else { 0 },
                     hits: 0,
                     misses: 0,
                     admission: Admission::new(),
@@ -295,16 +325,20 @@ impl Cache {
         let miss;
         let key_arc: Arc<str>;
         {
+            // Read before the lock: the shard is held only for the lookup itself.
+            let now = Instant::now();
             let mut inner = shard.lock();
-            if inner.lru.is_some() {
-                inner.admission.touch(hash);
-            }
-            match self.lookup(&mut inner, key) {
+            inner.touch(hash);
+            match self.lookup(&mut inner, key, now) {
                 Lookup::Hit(rows, signal, at) => {
                     drop(inner);
-                    if let Some((name, key)) = signal {
-                        self.signals
-                            .emit_at(at, name, key, crate::Status::Ok, -1, -1);
+                    match signal {
+                        Some(("cache.hot", key)) => {
+                            self.signals
+                                .emit_at(at, "cache.hot", key, crate::Status::Ok, -1, -1)
+                        }
+                        Some((name, key)) => self.signals.emit_read(at, name, key, -1, -1),
+                        None => {}
                     }
                     return Ok(rows);
                 }
@@ -337,7 +371,8 @@ impl Cache {
                 let f = f.clone();
                 drop(inner);
                 if signal_miss {
-                    self.signals.emit("cache.miss", key_arc);
+                    self.signals
+                        .emit_read(Instant::now(), "cache.miss", key_arc, -1, -1);
                 }
                 let mut result = f.result.lock();
                 while result.is_none() {
@@ -412,14 +447,31 @@ impl Cache {
     }
 
     /// Look `key` up under its shard's lock; the signal to emit once the lock is released.
-    fn lookup(&self, inner: &mut Shard, key: &str) -> Lookup {
-        let Some(lru) = inner.lru.as_mut() else {
+    ///
+    /// In a sharded cache a hit leaves its entry where it is when at most a quarter of the
+    /// shard's share of entries went to the front since the entry did: no more entries than
+    /// that are ahead of it, so it is far from eviction either way. Most hits then only read
+    /// the LRU list, whose links (the shard's head among them) another thread's hits would
+    /// otherwise pull to their core each time. Only the order within that front quarter is
+    /// approximate: as in exact LRU, an entry hit at least once every share of moves is never
+    /// evicted (moved last at `m` and hit every `a` moves, it is skipped while `k·a ≤ slack`
+    /// and moved at the first `k·a ≤ slack + a`, which stays below the share as long as `a`
+    /// does, because the slack is below half of it).
+    fn lookup(&self, inner: &mut Shard, key: &str, now: Instant) -> Lookup {
+        let Shard {
+            lru, moves, slack, ..
+        } = inner;
+        let Some(lru) = lru.as_mut() else {
             return Lookup::Miss;
         };
-        let Some(entry) = lru.get_mut(key) else {
+        let entry = if *slack == 0 {
+            lru.get_mut(key)
+        } else {
+            lru.peek_mut(key)
+        };
+        let Some(entry) = entry else {
             return Lookup::Miss;
         };
-        let now = Instant::now();
         if entry.expires <= now {
             lru.pop(key);
             return Lookup::Miss;
@@ -441,6 +493,15 @@ impl Cache {
         } else {
             None
         };
+        if *slack == 0 {
+            // `get_mut` moved it.
+            *moves += 1;
+            entry.moved = *moves;
+        } else if *moves - entry.moved > *slack {
+            *moves += 1;
+            entry.moved = *moves;
+            lru.promote(key);
+        }
         inner.hits += 1;
         Lookup::Hit(rows, signal, now)
     }
@@ -482,7 +543,9 @@ impl Cache {
             accesses: 1,
             key: key.clone(),
             hash,
+            moved: inner.moves + 1,
         };
+        inner.moves += 1;
         let max = inner.max;
         let Shard { lru, admission, .. } = &mut *inner;
         let Some(lru) = lru.as_mut() else {
@@ -599,5 +662,70 @@ impl Cache {
             evictions: self.evictions.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(max: usize) -> Cache {
+        let hour = Duration::from_secs(3600);
+        Cache::new(max, hour, hour, 1000, Arc::new(Signals::new(16, 1)))
+    }
+
+    /// Whether reading `key` was a hit.
+    fn hit(c: &Cache, key: &str) -> bool {
+        let mut filled = false;
+        c.read(key, |_, _, _| {
+            filled = true;
+            Ok((Rows::default(), Some(c.tables.snapshot(std::iter::empty()))))
+        })
+        .unwrap();
+        !filled
+    }
+
+    /// The slack of a sharded cache's LRU order (hits that leave their entry in place) keeps
+    /// exact LRU's promise: an entry hit at least once every share of insertions stays (at
+    /// every spacing, among them the slack's own and twice it, where a slack of half the share
+    /// would lose it); one never hit again goes after exactly its shard's share.
+    #[test]
+    fn a_sharded_caches_lru_order_keeps_its_slack() {
+        let c = cache(4096);
+        let share = 4096 / c.shards.len();
+        assert_eq!((c.shards.len(), share), (MORE_SHARDS, 128));
+        let mut keys = (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|k| c.shard_index(key_hash(k)) == 0);
+        let hot = keys.next().unwrap();
+        let cold = keys.next().unwrap();
+        assert!(!hit(&c, &hot));
+        assert!(!hit(&c, &cold));
+        for spacing in [1, share / 4, share / 2, share - 1] {
+            for round in 0..20 {
+                for _ in 0..spacing {
+                    assert!(!hit(&c, &keys.next().unwrap()));
+                }
+                assert!(
+                    hit(&c, &hot),
+                    "every {spacing}, round {round}: the hot key was evicted"
+                );
+            }
+        }
+        assert!(!hit(&c, &cold), "the cold key outlived its shard's share");
+        // The bound holds in the shard.
+        assert_eq!(c.shards[0].0.lock().lru.as_ref().unwrap().len(), share);
+        // A single-shard cache keeps exact LRU order: a hit always moves its entry.
+        let c = cache(4);
+        for k in ["a", "b", "c", "d"] {
+            assert!(!hit(&c, k));
+        }
+        assert!(hit(&c, "c"));
+        for k in ["e", "f", "g"] {
+            assert!(!hit(&c, k));
+        }
+        // Evicted in order: a, b, d (c was read after d was inserted).
+        assert!(hit(&c, "c"));
+        assert!(!hit(&c, "d"));
     }
 }

@@ -4,6 +4,7 @@
 //! subscriber dispatch threads. Must never block the writer: emitting is a short critical section
 //! and a `try_send` per matching subscriber; a full subscriber queue drops and counts.
 
+mod deferred;
 pub(crate) mod metrics;
 mod ring;
 
@@ -101,6 +102,8 @@ struct Subscriber {
 /// The signal hub of one writer.
 pub(crate) struct Signals {
     ring: Mutex<Ring>,
+    /// The read path's signals, held per thread until they join the ring (`signal/deferred.rs`).
+    deferred: deferred::Deferred,
     next_seq: AtomicU64,
     sample_rate: u64,
     sample_counters: [AtomicU64; 4],
@@ -174,6 +177,7 @@ impl Signals {
     pub(crate) fn new(capacity: usize, sample_rate: u32) -> Signals {
         Signals {
             ring: Mutex::new(Ring::new(capacity)),
+            deferred: deferred::Deferred::new(),
             next_seq: AtomicU64::new(1),
             sample_rate: sample_rate.max(1) as u64,
             sample_counters: Default::default(),
@@ -232,15 +236,100 @@ impl Signals {
             rows,
         };
         let publish = self.has_subscribers.load(Ordering::Acquire);
-        let (published, _overwritten) = {
-            let mut ring = self.ring.lock();
+        let mut published = Vec::new();
+        let _overwritten = {
+            let mut ring = self.ring(publish, &mut published);
             slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            let published = publish.then(|| slot.signal());
-            (published, ring.push(slot))
+            if publish {
+                published.push(slot.signal());
+            }
+            ring.push(slot)
         };
-        if let Some(signal) = published {
+        for signal in published {
             self.publish(signal);
         }
+    }
+
+    /// Emit an OK signal of the read path (`cache.hit`, `cache.miss`, `read.start`,
+    /// `read.done`): held with this thread's other such signals and numbered when they join
+    /// the ring (see `signal/deferred.rs`), unless someone subscribes.
+    pub(crate) fn emit_read(
+        &self,
+        at: Instant,
+        name: &'static str,
+        key: impl IntoKey,
+        duration_us: i64,
+        rows: i64,
+    ) {
+        if self.has_subscribers.load(Ordering::Acquire) {
+            return self.emit_at(at, name, key, Status::Ok, duration_us, rows);
+        }
+        let slot = Slot {
+            seq: 0,
+            timestamp_us: unix_us(at),
+            name: Cow::Borrowed(name),
+            key: key.into_key(),
+            status: Status::Ok,
+            duration_us,
+            rows,
+        };
+        if self.deferred.push(slot) {
+            // Subscribers came since the push started? Then they hear these too.
+            let publish = self.has_subscribers.load(Ordering::Acquire);
+            let mut published = Vec::new();
+            drop(self.ring(publish, &mut published));
+            for signal in published {
+                self.publish(signal);
+            }
+        }
+    }
+
+    /// [`Signals::emit_read`] for two untimed signals at one time with one key, `first` first
+    /// (a cache miss and the read it starts).
+    pub(crate) fn emit_read_two(
+        &self,
+        at: Instant,
+        first: &'static str,
+        second: &'static str,
+        key: impl IntoKey + Copy,
+    ) {
+        if self.has_subscribers.load(Ordering::Acquire) {
+            return self.emit_two_at(at, first, second, key);
+        }
+        self.emit_read(at, first, key, -1, -1);
+        self.emit_read(at, second, key, -1, -1);
+    }
+
+    /// The ring, locked, with the deferred signals joined to it first (numbered in turn); those
+    /// to publish go to `out`, to be published once the lock is released. Every path into the
+    /// ring goes through here, so a thread's deferred signals precede what it emits next.
+    fn ring(&self, publish: bool, out: &mut Vec<Signal>) -> crate::sync::MutexGuard<'_, Ring> {
+        self.ring_with(false, publish, out)
+    }
+
+    /// [`Signals::ring`] with every thread's deferred signals joined (`all`, for a poll) or
+    /// only this thread's stripe.
+    fn ring_with(
+        &self,
+        all: bool,
+        publish: bool,
+        out: &mut Vec<Signal>,
+    ) -> crate::sync::MutexGuard<'_, Ring> {
+        let mut ring = self.ring.lock();
+        let take = |mut slot: Slot| {
+            slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            if publish {
+                out.push(slot.signal());
+            }
+            // Dropped under the lock: a deferred signal's key is the reader's own.
+            drop(ring.push(slot));
+        };
+        if all {
+            self.deferred.drain_all(take);
+        } else {
+            self.deferred.drain_mine(take);
+        }
+        ring
     }
 
     /// Emit two OK, untimed signals with the same key and time under one lock, `first` first
@@ -265,7 +354,7 @@ impl Signals {
         let publish = self.has_subscribers.load(Ordering::Acquire);
         let mut published = Vec::new();
         let dropped = {
-            let mut ring = self.ring.lock();
+            let mut ring = self.ring(publish, &mut published);
             let seq = self.next_seq.fetch_add(2, Ordering::Relaxed);
             let (a, b) = (slot(seq, first), slot(seq + 1, second));
             if publish {
@@ -291,7 +380,7 @@ impl Signals {
         let publish = self.has_subscribers.load(Ordering::Acquire);
         let mut published = Vec::new();
         {
-            let mut ring = self.ring.lock();
+            let mut ring = self.ring(publish, &mut published);
             // One reservation of sequence numbers for the whole burst.
             let mut seq = self.next_seq.fetch_add(n as u64, Ordering::Relaxed);
             let mut parts = burst.parts;
@@ -354,7 +443,9 @@ impl Signals {
 
     /// The held signals after `after_seq` whose full form matches `pattern` (all when `None`).
     pub(crate) fn poll(&self, pattern: Option<&str>, after_seq: u64) -> Poll {
-        let ring = self.ring.lock();
+        let publish = self.has_subscribers.load(Ordering::Acquire);
+        let mut published = Vec::new();
+        let ring = self.ring_with(true, publish, &mut published);
         let oldest = ring
             .oldest()
             .unwrap_or_else(|| self.next_seq.load(Ordering::Relaxed));
@@ -367,6 +458,10 @@ impl Signals {
         let mut signals = Vec::new();
         for entry in ring.from(from) {
             entry.signals(from, &mut keep, &mut signals);
+        }
+        drop(ring);
+        for signal in published {
+            self.publish(signal);
         }
         Poll { signals, missed }
     }
@@ -470,6 +565,105 @@ fn finish(sub: Arc<Subscriber>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(p: &Poll) -> Vec<String> {
+        p.signals.iter().map(|s| s.full_name()).collect()
+    }
+
+    /// A read's signals wait in their thread's stripe, but a poll sees them all, and whatever
+    /// the thread emits next follows them; numbers stay contiguous.
+    #[test]
+    fn deferred_signals_are_polled_and_keep_their_threads_order() {
+        let s = Signals::new(1000, 1);
+        let at = Instant::now();
+        s.emit_read(at, "cache.hit", "k1", -1, -1);
+        s.emit_read_two(at, "cache.miss", "read.start", "k2");
+        s.emit_read(at, "read.done", "k2", 5, 1);
+        // This thread's next direct signal joins after its deferred ones.
+        s.emit("cache.set", "k2");
+        let p = s.poll(None, 0);
+        assert_eq!(
+            names(&p),
+            [
+                "cache.hit:k1",
+                "cache.miss:k2",
+                "read.start:k2",
+                "read.done:k2",
+                "cache.set:k2"
+            ]
+        );
+        assert_eq!(
+            p.signals.iter().map(|s| s.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        assert_eq!((p.signals[3].duration_us, p.signals[3].rows), (5, 1));
+        assert_eq!(p.signals[0].timestamp_us, unix_us(at));
+        // Other threads' deferred signals: a poll from here still sees every one of them.
+        std::thread::scope(|t| {
+            for i in 0..4 {
+                let s = &s;
+                t.spawn(move || {
+                    for j in 0..50 {
+                        s.emit_read(Instant::now(), "cache.hit", format!("t{i}:{j}"), -1, -1);
+                    }
+                });
+            }
+        });
+        let p = s.poll(None, 5);
+        assert_eq!(p.signals.len(), 200);
+        assert_eq!(
+            p.signals.iter().map(|s| s.seq).collect::<Vec<_>>(),
+            (6..206).collect::<Vec<_>>()
+        );
+        for i in 0..4 {
+            // Each thread's own in order.
+            let mine: Vec<String> = p
+                .signals
+                .iter()
+                .map(|s| s.key.to_string())
+                .filter(|k| k.starts_with(&format!("t{i}:")))
+                .collect();
+            assert_eq!(
+                mine,
+                (0..50).map(|j| format!("t{i}:{j}")).collect::<Vec<_>>()
+            );
+        }
+        assert!(s.poll(None, 205).signals.is_empty());
+    }
+
+    /// A full stripe joins the ring without waiting for a poll; with a subscriber nothing
+    /// waits at all.
+    #[test]
+    fn deferred_signals_join_the_ring_when_a_stripe_fills_and_not_at_all_for_subscribers() {
+        let s = Signals::new(1000, 1);
+        let at = Instant::now();
+        for i in 0..deferred::FLUSH_AT {
+            s.emit_read(at, "cache.hit", format!("k{i}"), -1, -1);
+        }
+        assert_eq!(s.ring.lock().len(), deferred::FLUSH_AT);
+        s.emit_read(at, "cache.hit", "late", -1, -1);
+        assert_eq!(s.ring.lock().len(), deferred::FLUSH_AT);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let tx = Mutex::new(tx);
+        let id = s
+            .subscribe(
+                "cache.*",
+                Box::new(move |sig: &Signal| {
+                    let _ = tx.lock().send(sig.full_name());
+                }),
+                None,
+            )
+            .unwrap();
+        s.emit_read(at, "cache.hit", "heard", -1, -1);
+        // Emitted directly, after this thread's held signal ("late"), which the subscriber
+        // hears too, as it joins the ring.
+        assert_eq!(s.ring.lock().len(), deferred::FLUSH_AT + 2);
+        let got: Vec<String> = (0..2)
+            .map(|_| rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap())
+            .collect();
+        assert_eq!(got, ["cache.hit:late", "cache.hit:heard"]);
+        s.unsubscribe(id).unwrap();
+    }
 
     #[test]
     fn ring_is_bounded_and_reports_missed() {

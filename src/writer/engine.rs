@@ -189,13 +189,9 @@ impl Engine {
         let started = Instant::now();
         // `before` (the cache's `cache.miss`, already sampled) goes with the start signal.
         match (before, sampled) {
-            (Some(first), true) => self.signals.emit_two_at(started, first, start, key),
-            (Some(first), false) => self
-                .signals
-                .emit_at(started, first, key, Status::Ok, -1, -1),
-            (None, true) => self
-                .signals
-                .emit_at(started, start, key, Status::Ok, -1, -1),
+            (Some(first), true) => self.signals.emit_read_two(started, first, start, key),
+            (Some(first), false) => self.signals.emit_read(started, first, key, -1, -1),
+            (None, true) => self.signals.emit_read(started, start, key, -1, -1),
             (None, false) => {}
         }
         let tables = track.then_some(&*self.cache.tables);
@@ -207,14 +203,8 @@ impl Engine {
         if sampled {
             let done = Instant::now();
             let micros = done.saturating_duration_since(started).as_micros() as i64;
-            self.signals.emit_at(
-                done,
-                "read.done",
-                key,
-                Status::Ok,
-                micros,
-                rows.row_count() as i64,
-            );
+            self.signals
+                .emit_read(done, "read.done", key, micros, rows.row_count() as i64);
         }
         Ok((rows, deps))
     }

@@ -263,6 +263,8 @@ impl OpGen {
     pub fn next_op(&mut self) -> Op {
         self.seq += 1;
         match self.workload.as_str() {
+            // One key every thread shares.
+            "w3" if self.mode == "hitone" => Op::Read { id: 1 },
             "w3" if self.mode == "hit" => Op::Read {
                 id: self.rng.below(HOT_KEYS as u64) as i64 + 1,
             },

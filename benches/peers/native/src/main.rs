@@ -565,7 +565,7 @@ fn bulk(args: &Args) {
 
 /// W3 reference: an application-level `RwLock<HashMap>` (get + clone), no SQLite at all.
 fn appcache(args: &Args) {
-    if args.workload != "w3" || args.mode != "hit" {
+    if args.workload != "w3" || !(args.mode == "hit" || args.mode == "hitone") {
         unsupported(args, "reference for W3 cache hits only");
     }
     let mut x = rusqlite_extra(
@@ -670,7 +670,7 @@ fn singlewriter_rust(args: &Args) {
     let mut on_start = || *before.lock().unwrap() = (w.stats().ok(), w.cache_stats().ok());
     let mut on_end = || *after.lock().unwrap() = (w.stats().ok(), w.cache_stats().ok());
     let keys: Vec<String> = (0..=harness::ROWS).map(|id| format!("t:{id}")).collect();
-    let cached = (args.workload == "w3" && args.mode == "hit")
+    let cached = (args.workload == "w3" && (args.mode == "hit" || args.mode == "hitone"))
         || (args.workload == "w4" && args.mode == "cached");
     let blocking_op = |op: Op| -> Outcome {
         let r = match op {

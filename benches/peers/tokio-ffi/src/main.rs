@@ -314,7 +314,7 @@ fn singlewriter_c(args: &Args) {
     let keys: Vec<CString> = (0..=harness::ROWS)
         .map(|id| c(&format!("t:{id}")))
         .collect();
-    let cached = (args.workload == "w3" && args.mode == "hit")
+    let cached = (args.workload == "w3" && (args.mode == "hit" || args.mode == "hitone"))
         || (args.workload == "w4" && args.mode == "cached");
     let blocking_op = |op: Op| -> Outcome {
         match op {
