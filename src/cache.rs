@@ -20,11 +20,11 @@
 //! hot set keeps it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex, RwLock};
 use lru::LruCache;
 
 mod tables;
@@ -61,8 +61,12 @@ pub struct CacheStats {
 struct Entry {
     rows: Arc<Rows>,
     deps: Deps,
-    expires: Instant,
-    accesses: u32,
+    /// When it expires, in nanoseconds since the cache's `base`. A hit under the shard's read
+    /// lock may move it (sliding TTL).
+    expires: AtomicU64,
+    /// Reads of it (the fill is the first), counted up to the hot threshold: past it nothing
+    /// needs the count, and hits stop writing it.
+    accesses: AtomicU32,
     key: Arc<str>,
     /// `key_hash(key)`, for the admission sketch.
     hash: u64,
@@ -81,17 +85,31 @@ struct Flight {
     epoch: u64,
 }
 
+/// The signal a hit emits (`K`: the key of `cache.hit`, or `()` while it is still known).
+enum Hit<K = Arc<str>> {
+    /// The hit that brought its entry to the hot threshold: `cache.hot`.
+    Hot(Arc<str>),
+    /// `cache.hit` (sampled).
+    Signal(K),
+    /// None (sampled out).
+    Quiet,
+}
+
 /// What a lookup found.
 enum Lookup {
-    /// A fresh entry, the signal to emit for it, and when it was looked up.
-    Hit(Arc<Rows>, Option<(&'static str, Arc<str>)>, Instant),
+    /// A fresh entry and the signal to emit for it.
+    Hit(Arc<Rows>, Hit),
     /// An entry made stale by a commit, now removed (its key, for `cache.invalidate`).
     Stale(Arc<str>),
     Miss,
 }
 
 /// One shard: the entries whose keys hash to it, and the fills in progress for them.
+/// `hits` first, on the lock's cache line (a hit writes both).
+#[repr(C)]
 struct Shard {
+    /// Counted under the read lock too (see [`Cache::hit`]).
+    hits: AtomicU64,
     lru: Option<LruCache<Arc<str>, Entry>>,
     flights: HashMap<Arc<str>, Arc<Flight>>,
     /// This shard's share of `Cache Size`.
@@ -102,7 +120,6 @@ struct Shard {
     /// since it did (see `lookup`): 0 in a single-shard cache (exact LRU order), a quarter of
     /// the shard's share in a sharded one.
     slack: u64,
-    hits: u64,
     misses: u64,
     admission: Admission,
 }
@@ -111,7 +128,7 @@ impl Shard {
     /// Count an access to the key with `hash` in the admission sketch, once the shard is half
     /// full: the sketch decides only for a full shard, and until then counting every hit would
     /// only write lines that other threads' hits read.
-    fn touch(&mut self, hash: u64) {
+    fn touch(&self, hash: u64) {
         if let Some(lru) = &self.lru {
             if lru.len() * 2 >= self.max {
                 self.admission.touch(hash);
@@ -149,8 +166,10 @@ impl Shard {
 /// A shard's admission policy (see the module documentation).
 struct Admission {
     /// Recent accesses per key hash (saturating at 15), halved every `SKETCH_SLOTS` accesses.
-    sketch: Box<[u8]>,
-    accesses: u32,
+    /// Counted under the shard's read lock too, so a race may lose a count: the sketch is an
+    /// estimate anyway.
+    sketch: Box<[AtomicU8]>,
+    accesses: AtomicU32,
     /// This window: results offered to a full shard, evictions of entries never hit, results
     /// refused.
     candidates: u32,
@@ -165,8 +184,8 @@ const SKETCH_SLOTS: usize = 4096;
 impl Admission {
     fn new() -> Admission {
         Admission {
-            sketch: vec![0; SKETCH_SLOTS].into_boxed_slice(),
-            accesses: 0,
+            sketch: (0..SKETCH_SLOTS).map(|_| AtomicU8::new(0)).collect(),
+            accesses: AtomicU32::new(0),
             candidates: 0,
             unhit_evictions: 0,
             refused: 0,
@@ -179,18 +198,22 @@ impl Admission {
     }
 
     /// Count an access to the key with `hash`.
-    fn touch(&mut self, hash: u64) {
-        let c = &mut self.sketch[Self::slot(hash)];
-        *c = (*c + 1).min(15);
-        self.accesses += 1;
-        if self.accesses as usize >= SKETCH_SLOTS {
-            self.accesses = 0;
-            self.sketch.iter_mut().for_each(|c| *c >>= 1);
+    fn touch(&self, hash: u64) {
+        let c = &self.sketch[Self::slot(hash)];
+        let n = c.load(Ordering::Relaxed);
+        if n < 15 {
+            c.store(n + 1, Ordering::Relaxed);
+        }
+        if self.accesses.fetch_add(1, Ordering::Relaxed) as usize + 1 >= SKETCH_SLOTS {
+            self.accesses.store(0, Ordering::Relaxed);
+            for c in self.sketch.iter() {
+                c.store(c.load(Ordering::Relaxed) >> 1, Ordering::Relaxed);
+            }
         }
     }
 
     fn frequency(&self, hash: u64) -> u8 {
-        self.sketch[Self::slot(hash)]
+        self.sketch[Self::slot(hash)].load(Ordering::Relaxed)
     }
 
     /// Whether a full shard refuses a result whose key has `hash`: it is selective, and the key
@@ -220,9 +243,11 @@ impl Admission {
     }
 }
 
-/// A shard on a cache line (two, for the adjacent-line prefetcher) of its own.
+/// A shard on a cache line (two, for the adjacent-line prefetcher) of its own. Hits that
+/// leave their entry in place take the read lock ([`Cache::hit`]); everything else the write
+/// lock.
 #[repr(align(128))]
-struct Padded(Mutex<Shard>);
+struct Padded(RwLock<Shard>);
 
 /// The most recent invalidations (epoch, key or glob), for fills that started before them.
 struct Log {
@@ -244,6 +269,8 @@ const SHARDED_FROM: usize = 256;
 /// The cache of one writer.
 pub(crate) struct Cache {
     shards: Box<[Padded]>,
+    /// The origin of entries' expiry times.
+    base: Instant,
     /// Invalidations so far; moved (under `log`) after the invalidation is logged and before
     /// any entry is removed.
     epoch: AtomicU64,
@@ -273,7 +300,7 @@ impl Cache {
         };
         let shards = (0..n)
             .map(|i| {
-                Padded(Mutex::new(Shard {
+                Padded(RwLock::new(Shard {
                     // Unbounded to the lru crate (which would allocate `max` slots up front);
                     // the bound is kept by `insert`, so memory grows with the entries.
                     lru: (max > 0).then(LruCache::unbounded),
@@ -281,7 +308,7 @@ impl Cache {
                     max: max / n + usize::from(i < max % n),
                     moves: 0,
                     slack: if n > 1 { (max / n / 4) as u64 } else { 0 },
-                    hits: 0,
+                    hits: AtomicU64::new(0),
                     misses: 0,
                     admission: Admission::new(),
                 }))
@@ -289,6 +316,7 @@ impl Cache {
             .collect();
         Cache {
             shards,
+            base: Instant::now(),
             epoch: AtomicU64::new(0),
             log: Mutex::new(Log {
                 recent: VecDeque::new(),
@@ -304,8 +332,6 @@ impl Cache {
         }
     }
 
-    /// Serve `key` from the cache, or run `fill` (once, even for concurrent misses) and cache
-    /// its result unless a commit or an invalidation raced with it.
     fn shard_index(&self, hash: u64) -> usize {
         (hash ^ (hash >> 32)) as usize % self.shards.len()
     }
@@ -320,32 +346,29 @@ impl Cache {
     ) -> Result<Arc<Rows>> {
         let hash = key_hash(key);
         let shard = &self.shards[self.shard_index(hash)].0;
+        // Read before the lock: the shard is held only for the lookup itself.
+        let now = Instant::now();
+        if let Some((rows, signal)) = self.hit(shard, key, hash, now) {
+            self.emit_hit(signal, now);
+            return Ok(rows);
+        }
         let flight;
         let start_epoch;
         let miss;
         let key_arc: Arc<str>;
         {
-            // Read before the lock: the shard is held only for the lookup itself.
-            let now = Instant::now();
-            let mut inner = shard.lock();
+            let mut inner = shard.write();
             inner.touch(hash);
             match self.lookup(&mut inner, key, now) {
-                Lookup::Hit(rows, signal, at) => {
+                Lookup::Hit(rows, signal) => {
                     drop(inner);
-                    match signal {
-                        Some(("cache.hot", key)) => {
-                            self.signals
-                                .emit_at(at, "cache.hot", key, crate::Status::Ok, -1, -1)
-                        }
-                        Some((name, key)) => self.signals.emit_read(at, name, key, -1, -1),
-                        None => {}
-                    }
+                    self.emit_hit(signal, now);
                     return Ok(rows);
                 }
                 Lookup::Stale(key) => {
                     drop(inner);
                     self.signals.emit("cache.invalidate", key);
-                    inner = shard.lock();
+                    inner = shard.write();
                 }
                 Lookup::Miss => {}
             }
@@ -396,14 +419,14 @@ impl Cache {
         }
         // Whatever happens in `fill` (even a panic), the flight must end.
         struct EndFlight<'a> {
-            shard: &'a Mutex<Shard>,
+            shard: &'a RwLock<Shard>,
             key: &'a Arc<str>,
             flight: &'a Arc<Flight>,
             result: Option<Result<Arc<Rows>>>,
         }
         impl Drop for EndFlight<'_> {
             fn drop(&mut self) {
-                let mut inner = self.shard.lock();
+                let mut inner = self.shard.write();
                 if inner
                     .flights
                     .get(self.key)
@@ -446,20 +469,115 @@ impl Cache {
         result
     }
 
-    /// Look `key` up under its shard's lock; the signal to emit once the lock is released.
+    /// A hit served under the shard's read lock, so that hits on one shard from several
+    /// threads do not wait for each other: the entry is fresh and stays where it is in the LRU
+    /// order (see [`Cache::lookup`]). `None`: the write-locked path decides (a miss, an expired
+    /// or stale entry, a move to the front, or a single-shard cache, whose order is exact).
+    fn hit(
+        &self,
+        shard: &RwLock<Shard>,
+        key: &str,
+        hash: u64,
+        now: Instant,
+    ) -> Option<(Arc<Rows>, Hit)> {
+        let inner = shard.read();
+        if inner.slack == 0 {
+            return None;
+        }
+        let entry = inner.lru.as_ref()?.peek(key)?;
+        let t = self.nanos(now);
+        if entry.expires.load(Ordering::Relaxed) <= t
+            || inner.moves - entry.moved > inner.slack
+            || !entry.deps.fresh(&self.tables)
+        {
+            return None;
+        }
+        inner.touch(hash);
+        let signal = match self.touched(entry, t) {
+            // Emitted here, under the read lock, so that the entry's key is not cloned: the
+            // signal holds this thread's copy of a key it hits repeatedly (`emit_read_key`).
+            Hit::Signal(()) => {
+                self.signals.emit_read_key(now, "cache.hit", &entry.key);
+                Hit::Quiet
+            }
+            Hit::Hot(key) => Hit::Hot(key),
+            Hit::Quiet => Hit::Quiet,
+        };
+        inner.hits.fetch_add(1, Ordering::Relaxed);
+        Some((entry.rows.clone(), signal))
+    }
+
+    /// Count a hit on `entry` at `t` (ns since `base`): its reads up to the hot threshold, and
+    /// its sliding expiry. Returns the signal to emit for it.
+    fn touched(&self, entry: &Entry, t: u64) -> Hit<()> {
+        let counted = entry.accesses.load(Ordering::Relaxed);
+        let (accesses, hot_now) = if counted < self.threshold {
+            // Exactly one hit brings it to the threshold, however many threads race here.
+            let a = entry.accesses.fetch_add(1, Ordering::Relaxed) + 1;
+            (a, a == self.threshold)
+        } else {
+            (counted, false)
+        };
+        let ttl = if accesses >= self.threshold {
+            self.hot_ttl
+        } else {
+            self.ttl
+        };
+        let ttl = ttl.as_nanos().min(u64::MAX as u128 / 2) as u64;
+        // Sliding expiry, moved only when that moves it by more than 1/64 of the TTL: a key hit
+        // from many threads is then not rewritten on every hit. It may expire up to that much
+        // before a full TTL after its last hit; never after.
+        let expires = t.saturating_add(ttl);
+        if expires
+            > entry
+                .expires
+                .load(Ordering::Relaxed)
+                .saturating_add(ttl / 64)
+        {
+            entry.expires.fetch_max(expires, Ordering::Relaxed);
+        }
+        if hot_now {
+            Hit::Hot(entry.key.clone())
+        } else if self.signals.sampled(Sampled::Cache) {
+            Hit::Signal(())
+        } else {
+            Hit::Quiet
+        }
+    }
+
+    fn emit_hit(&self, signal: Hit, at: Instant) {
+        match signal {
+            Hit::Hot(key) => self
+                .signals
+                .emit_at(at, "cache.hot", key, crate::Status::Ok, -1, -1),
+            Hit::Signal(key) => self.signals.emit_read_key(at, "cache.hit", &key),
+            Hit::Quiet => {}
+        }
+    }
+
+    /// `at` in nanoseconds since `base`.
+    fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.base).as_nanos() as u64
+    }
+
+    /// Look `key` up under its shard's write lock; the signal to emit once the lock is released.
     ///
     /// In a sharded cache a hit leaves its entry where it is when at most a quarter of the
     /// shard's share of entries went to the front since the entry did: no more entries than
-    /// that are ahead of it, so it is far from eviction either way. Most hits then only read
-    /// the LRU list, whose links (the shard's head among them) another thread's hits would
-    /// otherwise pull to their core each time. Only the order within that front quarter is
-    /// approximate: as in exact LRU, an entry hit at least once every share of moves is never
-    /// evicted (moved last at `m` and hit every `a` moves, it is skipped while `k·a ≤ slack`
-    /// and moved at the first `k·a ≤ slack + a`, which stays below the share as long as `a`
-    /// does, because the slack is below half of it).
+    /// that are ahead of it, so it is far from eviction either way. Such hits only read the
+    /// shard (under its read lock, [`Cache::hit`]), whose LRU links (the shard's head among
+    /// them) another thread's hits would otherwise pull to their core each time. Only the order
+    /// within that front quarter is approximate: as in exact LRU, an entry hit at least once
+    /// every share of moves is never evicted (moved last at `m` and hit every `a` moves, it is
+    /// skipped while `k·a ≤ slack` and moved at the first `k·a ≤ slack + a`, which stays below
+    /// the share as long as `a` does, because the slack is below half of it).
     fn lookup(&self, inner: &mut Shard, key: &str, now: Instant) -> Lookup {
         let Shard {
-            lru, moves, slack, ..
+            lru,
+            moves,
+            slack,
+            hits,
+            ..
         } = inner;
         let Some(lru) = lru.as_mut() else {
             return Lookup::Miss;
@@ -472,7 +590,8 @@ impl Cache {
         let Some(entry) = entry else {
             return Lookup::Miss;
         };
-        if entry.expires <= now {
+        let t = self.nanos(now);
+        if *entry.expires.get_mut() <= t {
             lru.pop(key);
             return Lookup::Miss;
         }
@@ -482,17 +601,12 @@ impl Cache {
             self.invalidations.fetch_add(1, Ordering::Relaxed);
             return Lookup::Stale(key);
         }
-        entry.accesses = entry.accesses.saturating_add(1);
-        let hot = entry.accesses >= self.threshold;
-        entry.expires = now + if hot { self.hot_ttl } else { self.ttl };
-        let rows = entry.rows.clone();
-        let signal = if entry.accesses == self.threshold {
-            Some(("cache.hot", entry.key.clone()))
-        } else if self.signals.sampled(Sampled::Cache) {
-            Some(("cache.hit", entry.key.clone()))
-        } else {
-            None
+        let signal = match self.touched(entry, t) {
+            Hit::Hot(key) => Hit::Hot(key),
+            Hit::Signal(()) => Hit::Signal(entry.key.clone()),
+            Hit::Quiet => Hit::Quiet,
         };
+        let rows = entry.rows.clone();
         if *slack == 0 {
             // `get_mut` moved it.
             *moves += 1;
@@ -502,20 +616,20 @@ impl Cache {
             entry.moved = *moves;
             lru.promote(key);
         }
-        inner.hits += 1;
-        Lookup::Hit(rows, signal, now)
+        hits.fetch_add(1, Ordering::Relaxed);
+        Lookup::Hit(rows, signal)
     }
 
     fn insert(
         &self,
-        shard: &Mutex<Shard>,
+        shard: &RwLock<Shard>,
         key: &Arc<str>,
         hash: u64,
         rows: Arc<Rows>,
         deps: Deps,
         start_epoch: u64,
     ) {
-        let mut inner = shard.lock();
+        let mut inner = shard.write();
         if inner.lru.is_none() {
             return;
         }
@@ -539,8 +653,11 @@ impl Cache {
         let entry = Entry {
             rows,
             deps,
-            expires: Instant::now() + self.ttl,
-            accesses: 1,
+            expires: AtomicU64::new(
+                self.nanos(Instant::now())
+                    .saturating_add(self.ttl.as_nanos().min(u64::MAX as u128 / 2) as u64),
+            ),
+            accesses: AtomicU32::new(1),
             key: key.clone(),
             hash,
             moved: inner.moves + 1,
@@ -563,7 +680,10 @@ impl Cache {
         let replaced = lru.push(key.clone(), entry);
         let evicted = if lru.len() > max {
             let evicted = lru.pop_lru();
-            if evicted.as_ref().is_some_and(|(_, e)| e.accesses <= 1) {
+            if evicted
+                .as_ref()
+                .is_some_and(|(_, e)| e.accesses.load(Ordering::Relaxed) <= 1)
+            {
                 admission.unhit_evictions += 1;
             }
             evicted
@@ -607,7 +727,7 @@ impl Cache {
             std::slice::from_ref(&self.shards[self.shard_index(key_hash(key_or_glob))])
         };
         for shard in shards {
-            let mut inner = shard.0.lock();
+            let mut inner = shard.0.write();
             let Some(lru) = inner.lru.as_mut() else {
                 continue;
             };
@@ -633,21 +753,21 @@ impl Cache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        let now = Instant::now();
+        let now = self.nanos(Instant::now());
         let (mut entries, mut hot, mut expired, mut hits, mut misses) = (0, 0, 0, 0, 0);
         for shard in self.shards.iter() {
-            let inner = shard.0.lock();
-            hits += inner.hits;
+            let inner = shard.0.read();
+            hits += inner.hits.load(Ordering::Relaxed);
             misses += inner.misses;
             let Some(lru) = inner.lru.as_ref() else {
                 continue;
             };
             for (_, e) in lru.iter() {
                 entries += 1;
-                if e.accesses >= self.threshold {
+                if e.accesses.load(Ordering::Relaxed) >= self.threshold {
                     hot += 1;
                 }
-                if e.expires <= now {
+                if e.expires.load(Ordering::Relaxed) <= now {
                     expired += 1;
                 }
             }
@@ -714,7 +834,7 @@ mod tests {
         }
         assert!(!hit(&c, &cold), "the cold key outlived its shard's share");
         // The bound holds in the shard.
-        assert_eq!(c.shards[0].0.lock().lru.as_ref().unwrap().len(), share);
+        assert_eq!(c.shards[0].0.read().lru.as_ref().unwrap().len(), share);
         // A single-shard cache keeps exact LRU order: a hit always moves its entry.
         let c = cache(4);
         for k in ["a", "b", "c", "d"] {

@@ -274,13 +274,39 @@ impl Signals {
             rows,
         };
         if self.deferred.push(slot) {
-            // Subscribers came since the push started? Then they hear these too.
-            let publish = self.has_subscribers.load(Ordering::Acquire);
-            let mut published = Vec::new();
-            drop(self.ring(publish, &mut published));
-            for signal in published {
-                self.publish(signal);
-            }
+            self.join_deferred();
+        }
+    }
+
+    /// [`Signals::emit_read`] of an untimed signal keyed by `key`, an `Arc` that other threads
+    /// may share (a cache entry's key): the deferred signal holds this thread's own copy when
+    /// the key repeats (see `signal/deferred.rs`).
+    pub(crate) fn emit_read_key(&self, at: Instant, name: &'static str, key: &Arc<str>) {
+        if self.has_subscribers.load(Ordering::Acquire) || key.is_empty() {
+            return self.emit_at(at, name, key, Status::Ok, -1, -1);
+        }
+        let slot = Slot {
+            seq: 0,
+            timestamp_us: unix_us(at),
+            name: Cow::Borrowed(name),
+            key: None,
+            status: Status::Ok,
+            duration_us: -1,
+            rows: -1,
+        };
+        if self.deferred.push_keyed(slot, key) {
+            self.join_deferred();
+        }
+    }
+
+    /// Move this thread's deferred signals into the ring now (its stripe is due).
+    fn join_deferred(&self) {
+        // Subscribers came since the push started? Then they hear these too.
+        let publish = self.has_subscribers.load(Ordering::Acquire);
+        let mut published = Vec::new();
+        drop(self.ring(publish, &mut published));
+        for signal in published {
+            self.publish(signal);
         }
     }
 
@@ -629,6 +655,36 @@ mod tests {
             );
         }
         assert!(s.poll(None, 205).signals.is_empty());
+    }
+
+    /// A key hit repeatedly is held as the stripe's own copy: the signals still carry the key
+    /// they were emitted with, whatever the order of keys, and hold no count of the shared one.
+    #[test]
+    fn deferred_signals_keep_their_keys_through_the_stripes_copy() {
+        let s = Signals::new(1000, 1);
+        let at = Instant::now();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("users:1"), Arc::from("users:2"));
+        let order = [&a, &a, &a, &b, &b, &a, &b, &a, &a];
+        for key in order {
+            s.emit_read_key(at, "cache.hit", key);
+        }
+        // A key freed and another allocated (perhaps at its address): still its own text.
+        for i in 0..3 {
+            let c: Arc<str> = Arc::from(format!("users:{}", 10 + i));
+            s.emit_read_key(at, "cache.hit", &c);
+            s.emit_read_key(at, "cache.hit", &c);
+        }
+        assert!(
+            Arc::strong_count(&a) <= 3,
+            "the stripe copies a repeated key"
+        );
+        let p = s.poll(None, 0);
+        let keys: Vec<String> = p.signals.iter().map(|s| s.key.to_string()).collect();
+        let mut want: Vec<String> = order.iter().map(|k| k.to_string()).collect();
+        for i in 0..3 {
+            want.extend([format!("users:{}", 10 + i), format!("users:{}", 10 + i)]);
+        }
+        assert_eq!(keys, want);
     }
 
     /// A full stripe joins the ring without waiting for a poll; with a subscriber nothing

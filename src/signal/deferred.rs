@@ -18,6 +18,7 @@
 //! read when it happens.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::ring::Slot;
 use crate::sync::Mutex;
@@ -38,9 +39,21 @@ const FLUSH_AFTER_US: i64 = 1_000;
 #[repr(align(128))]
 #[derive(Default)]
 struct Stripe {
-    slots: Mutex<Vec<Slot>>,
+    slots: Mutex<Held>,
     /// Set once `slots` may hold signals; cleared by a drain before it looks at them.
     pending: AtomicBool,
+}
+
+/// A stripe's signals, and its own copy of the key it saw repeated last.
+#[derive(Default)]
+struct Held {
+    slots: Vec<Slot>,
+    /// The address of the last shared key given to [`Deferred::push_keyed`].
+    last: usize,
+    /// This stripe's copy of a key that came twice in a row: while threads read one hot key,
+    /// each stripe's signals hold its own copy, so that neither the hit that emits a signal nor
+    /// the ring that drops it later touches the count that all those threads share.
+    mine: Option<Arc<str>>,
 }
 
 /// The deferred signals of one writer.
@@ -67,8 +80,8 @@ impl Stripe {
         // Cleared before the lock: a push that this drain misses (it comes after the drain
         // released the lock) finds the flag clear and sets it again (see `push`).
         self.pending.store(false, Ordering::Relaxed);
-        let mut slots = self.slots.lock();
-        for slot in slots.drain(..) {
+        let mut held = self.slots.lock();
+        for slot in held.slots.drain(..) {
             take(slot);
         }
     }
@@ -90,7 +103,35 @@ impl Deferred {
     /// under its lock).
     pub(super) fn push(&self, slot: Slot) -> bool {
         let stripe = self.mine();
-        let mut slots = stripe.slots.lock();
+        let mut held = stripe.slots.lock();
+        Self::hold(stripe, &mut held, slot)
+    }
+
+    /// [`Deferred::push`] for a signal whose key is `key` (given as `slot.key` is ignored): a
+    /// key that comes again is held as this stripe's own copy (see [`Held::mine`]).
+    pub(super) fn push_keyed(&self, mut slot: Slot, key: &Arc<str>) -> bool {
+        let stripe = self.mine();
+        let mut held = stripe.slots.lock();
+        let address = Arc::as_ptr(key) as *const u8 as usize;
+        slot.key = Some(match &held.mine {
+            Some(mine) if **mine == **key => mine.clone(),
+            // The same key as last time, by address (one that was freed and reused for
+            // another key since only makes a copy of that one): copy it once.
+            _ if held.last == address => {
+                let mine: Arc<str> = Arc::from(&**key);
+                held.mine = Some(mine.clone());
+                mine
+            }
+            _ => {
+                held.last = address;
+                key.clone()
+            }
+        });
+        Self::hold(stripe, &mut held, slot)
+    }
+
+    fn hold(stripe: &Stripe, held: &mut Held, slot: Slot) -> bool {
+        let slots = &mut held.slots;
         let at = slot.timestamp_us;
         slots.push(slot);
         let due = slots.len() >= FLUSH_AT || at - slots[0].timestamp_us >= FLUSH_AFTER_US;
