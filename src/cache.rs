@@ -20,7 +20,7 @@
 //! hot set keeps it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,8 +61,8 @@ pub struct CacheStats {
 struct Entry {
     rows: Arc<Rows>,
     deps: Deps,
-    /// When it expires, in nanoseconds since the cache's `base`. A hit under the shard's read
-    /// lock may move it (sliding TTL).
+    /// When it expires, in microseconds on the signals' clock ([`unix_us`]). A hit under the
+    /// shard's read lock may move it (sliding TTL).
     expires: AtomicU64,
     /// Reads of it (the fill is the first), counted up to the hot threshold: past it nothing
     /// needs the count, and hits stop writing it.
@@ -83,6 +83,15 @@ struct Flight {
     /// fill's (possibly older) result.
     moves: u64,
     epoch: u64,
+}
+
+/// What a look under the shard's read lock found ([`Cache::hit`]).
+enum Found {
+    Hit(Arc<Rows>, Hit),
+    /// No entry for the key.
+    Absent,
+    /// The write-locked lookup decides.
+    Decide,
 }
 
 /// The signal a hit emits (`K`: the key of `cache.hit`, or `()` while it is still known).
@@ -247,7 +256,35 @@ impl Admission {
 /// leave their entry in place take the read lock ([`Cache::hit`]); everything else the write
 /// lock.
 #[repr(align(128))]
-struct Padded(RwLock<Shard>);
+struct Padded {
+    shard: RwLock<Shard>,
+    /// The shard's admission is selective (its entries die unread, so hits are rare): reads
+    /// go to the write lock at once, without a look under the read lock first.
+    churning: AtomicBool,
+}
+
+impl Padded {
+    /// Mirror the shard's admission state after it may have changed (under the write lock).
+    fn note(&self, selective: bool) {
+        if self.churning.load(Ordering::Relaxed) != selective {
+            self.churning.store(selective, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `d` in microseconds, at most `u64::MAX / 2` (sums with a time do not wrap).
+fn micros(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_micros()))
+        .min(u64::MAX / 2)
+}
+
+/// `at` on the signals' clock (µs since the Unix epoch, monotonic): a hit reads it once for
+/// the entry's expiry and its signal's timestamp.
+fn unix_us(at: Instant) -> u64 {
+    crate::signal::unix_us(at).max(0) as u64
+}
 
 /// The most recent invalidations (epoch, key or glob), for fills that started before them.
 struct Log {
@@ -269,16 +306,15 @@ const SHARDED_FROM: usize = 256;
 /// The cache of one writer.
 pub(crate) struct Cache {
     shards: Box<[Padded]>,
-    /// The origin of entries' expiry times.
-    base: Instant,
     /// Invalidations so far; moved (under `log`) after the invalidation is logged and before
     /// any entry is removed.
     epoch: AtomicU64,
     log: Mutex<Log>,
     pub(crate) tables: Arc<Tables>,
     signals: Arc<Signals>,
-    ttl: Duration,
-    hot_ttl: Duration,
+    /// Microseconds (see [`micros`]).
+    ttl: u64,
+    hot_ttl: u64,
     threshold: u32,
     max: usize,
     evictions: AtomicU64,
@@ -300,31 +336,33 @@ impl Cache {
         };
         let shards = (0..n)
             .map(|i| {
-                Padded(RwLock::new(Shard {
-                    // Unbounded to the lru crate (which would allocate `max` slots up front);
-                    // the bound is kept by `insert`, so memory grows with the entries.
-                    lru: (max > 0).then(LruCache::unbounded),
-                    flights: HashMap::new(),
-                    max: max / n + usize::from(i < max % n),
-                    moves: 0,
-                    slack: if n > 1 { (max / n / 4) as u64 } else { 0 },
-                    hits: AtomicU64::new(0),
-                    misses: 0,
-                    admission: Admission::new(),
-                }))
+                Padded {
+                    shard: RwLock::new(Shard {
+                        // Unbounded to the lru crate (which would allocate `max` slots up front);
+                        // the bound is kept by `insert`, so memory grows with the entries.
+                        lru: (max > 0).then(LruCache::unbounded),
+                        flights: HashMap::new(),
+                        max: max / n + usize::from(i < max % n),
+                        moves: 0,
+                        slack: if n > 1 { (max / n / 4) as u64 } else { 0 },
+                        hits: AtomicU64::new(0),
+                        misses: 0,
+                        admission: Admission::new(),
+                    }),
+                    churning: AtomicBool::new(false),
+                }
             })
             .collect();
         Cache {
             shards,
-            base: Instant::now(),
             epoch: AtomicU64::new(0),
             log: Mutex::new(Log {
                 recent: VecDeque::new(),
             }),
             tables: Arc::new(Tables::default()),
             signals,
-            ttl,
-            hot_ttl: hot_ttl.max(ttl),
+            ttl: micros(ttl),
+            hot_ttl: micros(hot_ttl.max(ttl)),
             threshold: threshold.max(1),
             max,
             evictions: AtomicU64::new(0),
@@ -345,10 +383,12 @@ impl Cache {
         fill: impl FnOnce(&Arc<str>, bool, bool) -> Result<(Rows, Option<Deps>)>,
     ) -> Result<Arc<Rows>> {
         let hash = key_hash(key);
-        let shard = &self.shards[self.shard_index(hash)].0;
+        let padded = &self.shards[self.shard_index(hash)];
+        let shard = &padded.shard;
         // Read before the lock: the shard is held only for the lookup itself.
         let now = Instant::now();
-        if let Some((rows, signal)) = self.hit(shard, key, hash, now) {
+        let found = self.hit(padded, key, hash, now);
+        if let Found::Hit(rows, signal) = found {
             self.emit_hit(signal, now);
             return Ok(rows);
         }
@@ -358,8 +398,16 @@ impl Cache {
         let key_arc: Arc<str>;
         {
             let mut inner = shard.write();
-            inner.touch(hash);
-            match self.lookup(&mut inner, key, now) {
+            let looked = match found {
+                // Absent a moment ago under the read lock: a miss (an entry filled since only
+                // costs this read a query, never a stale result).
+                Found::Absent => Lookup::Miss,
+                _ => {
+                    inner.touch(hash);
+                    self.lookup(&mut inner, key, now)
+                }
+            };
+            match looked {
                 Lookup::Hit(rows, signal) => {
                     drop(inner);
                     self.emit_hit(signal, now);
@@ -375,7 +423,9 @@ impl Cache {
             inner.misses += 1;
             key_arc = Arc::from(key);
             let signal_miss = self.signals.sampled(Sampled::Cache);
-            if inner.refuses(key, hash) {
+            let refused = inner.refuses(key, hash);
+            padded.note(inner.admission.selective);
+            if refused {
                 // A selective shard would refuse this result (its key is asked for less often
                 // than the entry it would evict): read it like an uncached query — no
                 // single-flight record, no dependencies noted, no insert to be refused. On a
@@ -455,7 +505,7 @@ impl Cache {
         let result = match outcome {
             Ok((rows, Some(deps))) => {
                 let rows = Arc::new(rows);
-                self.insert(shard, &key_arc, hash, rows.clone(), deps, start_epoch);
+                self.insert(padded, &key_arc, hash, rows.clone(), deps, start_epoch);
                 Ok(rows)
             }
             Ok((_, None)) => Err(crate::Error::new(
@@ -470,44 +520,57 @@ impl Cache {
     }
 
     /// A hit served under the shard's read lock, so that hits on one shard from several
-    /// threads do not wait for each other: the entry is fresh and stays where it is in the LRU
-    /// order (see [`Cache::lookup`]). `None`: the write-locked path decides (a miss, an expired
-    /// or stale entry, a move to the front, or a single-shard cache, whose order is exact).
-    fn hit(
-        &self,
-        shard: &RwLock<Shard>,
-        key: &str,
-        hash: u64,
-        now: Instant,
-    ) -> Option<(Arc<Rows>, Hit)> {
+    /// threads do not wait for each other. An entry that must go to the front of the LRU order
+    /// (see [`Cache::lookup`]) goes there under the write lock after it was served. Otherwise
+    /// the write-locked path decides: at once for a key found absent (counted in the sketch
+    /// here), after its own lookup for an expired or stale entry or in a single-shard cache
+    /// (whose order is exact).
+    fn hit(&self, padded: &Padded, key: &str, hash: u64, now: Instant) -> Found {
+        if self.shards.len() == 1 || padded.churning.load(Ordering::Relaxed) {
+            return Found::Decide;
+        }
+        let shard = &padded.shard;
         let inner = shard.read();
-        if inner.slack == 0 {
-            return None;
+        let Some(lru) = inner.lru.as_ref() else {
+            return Found::Absent;
+        };
+        let Some(entry) = lru.peek(key) else {
+            inner.touch(hash);
+            return Found::Absent;
+        };
+        let t = unix_us(now);
+        if entry.expires.load(Ordering::Relaxed) <= t || !entry.deps.fresh(&self.tables) {
+            return Found::Decide;
         }
-        let entry = inner.lru.as_ref()?.peek(key)?;
-        let t = self.nanos(now);
-        if entry.expires.load(Ordering::Relaxed) <= t
-            || inner.moves - entry.moved > inner.slack
-            || !entry.deps.fresh(&self.tables)
-        {
-            return None;
-        }
+        let promote = inner.moves - entry.moved > inner.slack;
         inner.touch(hash);
         let signal = match self.touched(entry, t) {
             // Emitted here, under the read lock, so that the entry's key is not cloned: the
             // signal holds this thread's copy of a key it hits repeatedly (`emit_read_key`).
             Hit::Signal(()) => {
-                self.signals.emit_read_key(now, "cache.hit", &entry.key);
+                self.signals
+                    .emit_read_key(t as i64, "cache.hit", &entry.key);
                 Hit::Quiet
             }
             Hit::Hot(key) => Hit::Hot(key),
             Hit::Quiet => Hit::Quiet,
         };
         inner.hits.fetch_add(1, Ordering::Relaxed);
-        Some((entry.rows.clone(), signal))
+        let rows = entry.rows.clone();
+        drop(inner);
+        if promote {
+            // Served; now to the front, unless it went meanwhile (one lookup: `get_mut` moves).
+            let mut inner = shard.write();
+            let Shard { lru, moves, .. } = &mut *inner;
+            if let Some(entry) = lru.as_mut().and_then(|lru| lru.get_mut(key)) {
+                *moves += 1;
+                entry.moved = *moves;
+            }
+        }
+        Found::Hit(rows, signal)
     }
 
-    /// Count a hit on `entry` at `t` (ns since `base`): its reads up to the hot threshold, and
+    /// Count a hit on `entry` at `t` (µs, [`unix_us`]): its reads up to the hot threshold, and
     /// its sliding expiry. Returns the signal to emit for it.
     fn touched(&self, entry: &Entry, t: u64) -> Hit<()> {
         let counted = entry.accesses.load(Ordering::Relaxed);
@@ -523,7 +586,6 @@ impl Cache {
         } else {
             self.ttl
         };
-        let ttl = ttl.as_nanos().min(u64::MAX as u128 / 2) as u64;
         // Sliding expiry, moved only when that moves it by more than 1/64 of the TTL: a key hit
         // from many threads is then not rewritten on every hit. It may expire up to that much
         // before a full TTL after its last hit; never after.
@@ -550,14 +612,11 @@ impl Cache {
             Hit::Hot(key) => self
                 .signals
                 .emit_at(at, "cache.hot", key, crate::Status::Ok, -1, -1),
-            Hit::Signal(key) => self.signals.emit_read_key(at, "cache.hit", &key),
+            Hit::Signal(key) => self
+                .signals
+                .emit_read_key(unix_us(at) as i64, "cache.hit", &key),
             Hit::Quiet => {}
         }
-    }
-
-    /// `at` in nanoseconds since `base`.
-    fn nanos(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.base).as_nanos() as u64
     }
 
     /// Look `key` up under its shard's write lock; the signal to emit once the lock is released.
@@ -590,7 +649,7 @@ impl Cache {
         let Some(entry) = entry else {
             return Lookup::Miss;
         };
-        let t = self.nanos(now);
+        let t = unix_us(now);
         if *entry.expires.get_mut() <= t {
             lru.pop(key);
             return Lookup::Miss;
@@ -622,14 +681,14 @@ impl Cache {
 
     fn insert(
         &self,
-        shard: &RwLock<Shard>,
+        padded: &Padded,
         key: &Arc<str>,
         hash: u64,
         rows: Arc<Rows>,
         deps: Deps,
         start_epoch: u64,
     ) {
-        let mut inner = shard.write();
+        let mut inner = padded.shard.write();
         if inner.lru.is_none() {
             return;
         }
@@ -653,10 +712,7 @@ impl Cache {
         let entry = Entry {
             rows,
             deps,
-            expires: AtomicU64::new(
-                self.nanos(Instant::now())
-                    .saturating_add(self.ttl.as_nanos().min(u64::MAX as u128 / 2) as u64),
-            ),
+            expires: AtomicU64::new(unix_us(Instant::now()).saturating_add(self.ttl)),
             accesses: AtomicU32::new(1),
             key: key.clone(),
             hash,
@@ -673,6 +729,7 @@ impl Cache {
             let refuse = admission.refuses(lru, hash);
             admission.refused += u32::from(refuse);
             admission.end_window(max);
+            padded.note(admission.selective);
             if refuse {
                 return;
             }
@@ -727,7 +784,7 @@ impl Cache {
             std::slice::from_ref(&self.shards[self.shard_index(key_hash(key_or_glob))])
         };
         for shard in shards {
-            let mut inner = shard.0.write();
+            let mut inner = shard.shard.write();
             let Some(lru) = inner.lru.as_mut() else {
                 continue;
             };
@@ -753,10 +810,10 @@ impl Cache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        let now = self.nanos(Instant::now());
+        let now = unix_us(Instant::now());
         let (mut entries, mut hot, mut expired, mut hits, mut misses) = (0, 0, 0, 0, 0);
         for shard in self.shards.iter() {
-            let inner = shard.0.read();
+            let inner = shard.shard.read();
             hits += inner.hits.load(Ordering::Relaxed);
             misses += inner.misses;
             let Some(lru) = inner.lru.as_ref() else {
@@ -834,7 +891,7 @@ mod tests {
         }
         assert!(!hit(&c, &cold), "the cold key outlived its shard's share");
         // The bound holds in the shard.
-        assert_eq!(c.shards[0].0.read().lru.as_ref().unwrap().len(), share);
+        assert_eq!(c.shards[0].shard.read().lru.as_ref().unwrap().len(), share);
         // A single-shard cache keeps exact LRU order: a hit always moves its entry.
         let c = cache(4);
         for k in ["a", "b", "c", "d"] {

@@ -226,7 +226,7 @@ impl Signals {
         duration_us: i64,
         rows: i64,
     ) {
-        let mut slot = Slot {
+        self.emit_slot(Slot {
             seq: 0,
             timestamp_us: unix_us(at),
             name: name.into(),
@@ -234,7 +234,11 @@ impl Signals {
             status,
             duration_us,
             rows,
-        };
+        });
+    }
+
+    /// Number `slot` and put it into the ring now (after this thread's deferred signals).
+    fn emit_slot(&self, mut slot: Slot) {
         let publish = self.has_subscribers.load(Ordering::Acquire);
         let mut published = Vec::new();
         let _overwritten = {
@@ -245,14 +249,13 @@ impl Signals {
             }
             ring.push(slot)
         };
-        for signal in published {
-            self.publish(signal);
-        }
+        self.publish_all(published);
     }
 
     /// Emit an OK signal of the read path (`cache.hit`, `cache.miss`, `read.start`,
-    /// `read.done`): held with this thread's other such signals and numbered when they join
-    /// the ring (see `signal/deferred.rs`), unless someone subscribes.
+    /// `read.done`): straight into the ring while its lock is free, or, once another thread
+    /// was found holding it, held with this thread's other such signals and numbered when they
+    /// join the ring (see `signal/deferred.rs`). With subscribers, always straight in.
     pub(crate) fn emit_read(
         &self,
         at: Instant,
@@ -261,9 +264,6 @@ impl Signals {
         duration_us: i64,
         rows: i64,
     ) {
-        if self.has_subscribers.load(Ordering::Acquire) {
-            return self.emit_at(at, name, key, Status::Ok, duration_us, rows);
-        }
         let slot = Slot {
             seq: 0,
             timestamp_us: unix_us(at),
@@ -273,41 +273,23 @@ impl Signals {
             duration_us,
             rows,
         };
-        if self.deferred.push(slot) {
-            self.join_deferred();
-        }
+        self.emit_read_slots(slot, None, None);
     }
 
     /// [`Signals::emit_read`] of an untimed signal keyed by `key`, an `Arc` that other threads
-    /// may share (a cache entry's key): the deferred signal holds this thread's own copy when
+    /// may share (a cache entry's key): a deferred signal holds this thread's own copy when
     /// the key repeats (see `signal/deferred.rs`).
-    pub(crate) fn emit_read_key(&self, at: Instant, name: &'static str, key: &Arc<str>) {
-        if self.has_subscribers.load(Ordering::Acquire) || key.is_empty() {
-            return self.emit_at(at, name, key, Status::Ok, -1, -1);
-        }
+    pub(crate) fn emit_read_key(&self, timestamp_us: i64, name: &'static str, key: &Arc<str>) {
         let slot = Slot {
             seq: 0,
-            timestamp_us: unix_us(at),
+            timestamp_us,
             name: Cow::Borrowed(name),
             key: None,
             status: Status::Ok,
             duration_us: -1,
             rows: -1,
         };
-        if self.deferred.push_keyed(slot, key) {
-            self.join_deferred();
-        }
-    }
-
-    /// Move this thread's deferred signals into the ring now (its stripe is due).
-    fn join_deferred(&self) {
-        // Subscribers came since the push started? Then they hear these too.
-        let publish = self.has_subscribers.load(Ordering::Acquire);
-        let mut published = Vec::new();
-        drop(self.ring(publish, &mut published));
-        for signal in published {
-            self.publish(signal);
-        }
+        self.emit_read_slots(slot, None, Some(key));
     }
 
     /// [`Signals::emit_read`] for two untimed signals at one time with one key, `first` first
@@ -319,57 +301,9 @@ impl Signals {
         second: &'static str,
         key: impl IntoKey + Copy,
     ) {
-        if self.has_subscribers.load(Ordering::Acquire) {
-            return self.emit_two_at(at, first, second, key);
-        }
-        self.emit_read(at, first, key, -1, -1);
-        self.emit_read(at, second, key, -1, -1);
-    }
-
-    /// The ring, locked, with the deferred signals joined to it first (numbered in turn); those
-    /// to publish go to `out`, to be published once the lock is released. Every path into the
-    /// ring goes through here, so a thread's deferred signals precede what it emits next.
-    fn ring(&self, publish: bool, out: &mut Vec<Signal>) -> crate::sync::MutexGuard<'_, Ring> {
-        self.ring_with(false, publish, out)
-    }
-
-    /// [`Signals::ring`] with every thread's deferred signals joined (`all`, for a poll) or
-    /// only this thread's stripe.
-    fn ring_with(
-        &self,
-        all: bool,
-        publish: bool,
-        out: &mut Vec<Signal>,
-    ) -> crate::sync::MutexGuard<'_, Ring> {
-        let mut ring = self.ring.lock();
-        let take = |mut slot: Slot| {
-            slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            if publish {
-                out.push(slot.signal());
-            }
-            // Dropped under the lock: a deferred signal's key is the reader's own.
-            drop(ring.push(slot));
-        };
-        if all {
-            self.deferred.drain_all(take);
-        } else {
-            self.deferred.drain_mine(take);
-        }
-        ring
-    }
-
-    /// Emit two OK, untimed signals with the same key and time under one lock, `first` first
-    /// (a cache miss and the read it starts).
-    pub(crate) fn emit_two_at(
-        &self,
-        at: Instant,
-        first: &'static str,
-        second: &'static str,
-        key: impl IntoKey + Copy,
-    ) {
         let timestamp_us = unix_us(at);
-        let slot = |seq, name| Slot {
-            seq,
+        let slot = |name| Slot {
+            seq: 0,
             timestamp_us,
             name: Cow::Borrowed(name),
             key: key.into_key(),
@@ -377,20 +311,102 @@ impl Signals {
             duration_us: -1,
             rows: -1,
         };
+        self.emit_read_slots(slot(first), Some(slot(second)), None);
+    }
+
+    /// The read path's way into the ring. A thread alone takes the ring's lock as any signal
+    /// does (deferring would only add work). Threads that meet on it (a `try_lock` fails) mark
+    /// the ring contended for `deferred::CONTENDED_US`; meanwhile read-path signals go to the
+    /// emitting thread's stripe, so that each read no longer passes the ring's lock and lines
+    /// between the cores. `key`: the slots' key, a shared `Arc` (see `emit_read_key`).
+    fn emit_read_slots(&self, first: Slot, second: Option<Slot>, key: Option<&Arc<str>>) {
+        let publish = self.has_subscribers.load(Ordering::Acquire);
+        let at = first.timestamp_us;
+        if publish || !self.deferred.contended(at) {
+            let ring = if publish {
+                Some(self.ring.lock())
+            } else {
+                self.ring.try_lock()
+            };
+            if let Some(mut ring) = ring {
+                let mut published = Vec::new();
+                // Whatever was deferred (this thread's among it) goes first.
+                self.join(&mut ring, true, publish, &mut published);
+                let mut put = |mut slot: Slot| {
+                    if let Some(key) = key {
+                        slot.key = key.into_key();
+                    }
+                    slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+                    if publish {
+                        published.push(slot.signal());
+                    }
+                    ring.push(slot)
+                };
+                let dropped = (put(first), second.map(put));
+                drop(ring);
+                drop(dropped);
+                self.publish_all(published);
+                return;
+            }
+            self.deferred.contend(at);
+        }
+        let mut due = false;
+        for slot in std::iter::once(first).chain(second) {
+            due |= match key {
+                Some(key) => self.deferred.push_keyed(slot, key),
+                None => self.deferred.push(slot),
+            };
+        }
+        if due {
+            self.join_deferred();
+        }
+    }
+
+    /// Move this thread's deferred signals into the ring now (its stripe is due).
+    fn join_deferred(&self) {
+        // Subscribers came since the push started? Then they hear these too.
         let publish = self.has_subscribers.load(Ordering::Acquire);
         let mut published = Vec::new();
-        let dropped = {
-            let mut ring = self.ring(publish, &mut published);
-            let seq = self.next_seq.fetch_add(2, Ordering::Relaxed);
-            let (a, b) = (slot(seq, first), slot(seq + 1, second));
+        drop(self.ring_with(false, publish, &mut published));
+        self.publish_all(published);
+    }
+
+    /// The ring, locked, with the deferred signals joined to it first (numbered in turn); those
+    /// to publish go to `out`, to be published once the lock is released. Every path into the
+    /// ring goes through here or joins them itself, so a thread's deferred signals precede what
+    /// it emits next. Every stripe's are joined: one load finds that there are none, where
+    /// finding this thread's stripe would cost a thread-local lookup on every signal.
+    fn ring(&self, publish: bool, out: &mut Vec<Signal>) -> crate::sync::MutexGuard<'_, Ring> {
+        self.ring_with(true, publish, out)
+    }
+
+    /// [`Signals::ring`] with every thread's deferred signals joined (`all`) or only this
+    /// thread's stripe (a stripe that is due: it need not wait on the others' locks).
+    fn ring_with(
+        &self,
+        all: bool,
+        publish: bool,
+        out: &mut Vec<Signal>,
+    ) -> crate::sync::MutexGuard<'_, Ring> {
+        let mut ring = self.ring.lock();
+        self.join(&mut ring, all, publish, out);
+        ring
+    }
+
+    /// Join the deferred signals to `ring` (every stripe's, or this thread's).
+    fn join(&self, ring: &mut Ring, all: bool, publish: bool, out: &mut Vec<Signal>) {
+        let take = |mut slot: Slot| {
+            slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             if publish {
-                published.extend([a.signal(), b.signal()]);
+                out.push(slot.signal());
             }
-            [ring.push(a), ring.push(b)]
+            // Dropped under the lock: a deferred signal's key is mostly the reader's own.
+            drop(ring.push(slot));
         };
-        drop(dropped);
-        for signal in published {
-            self.publish(signal);
+        if all {
+            self.deferred.drain_all(take);
+        } else {
+            self.deferred.drain_mine(take);
         }
     }
 
@@ -448,8 +464,15 @@ impl Signals {
             drop(ring);
             ring::recycle(parts);
         }
-        for signal in published {
-            self.publish(signal);
+        self.publish_all(published);
+    }
+
+    /// Publish signals collected under the ring's lock (usually none: no subscriber).
+    fn publish_all(&self, published: Vec<Signal>) {
+        if !published.is_empty() {
+            for signal in published {
+                self.publish(signal);
+            }
         }
     }
 
@@ -486,9 +509,7 @@ impl Signals {
             entry.signals(from, &mut keep, &mut signals);
         }
         drop(ring);
-        for signal in published {
-            self.publish(signal);
-        }
+        self.publish_all(published);
         Poll { signals, missed }
     }
 
@@ -601,6 +622,7 @@ mod tests {
     #[test]
     fn deferred_signals_are_polled_and_keep_their_threads_order() {
         let s = Signals::new(1000, 1);
+        s.deferred.contend(i64::MAX);
         let at = Instant::now();
         s.emit_read(at, "cache.hit", "k1", -1, -1);
         s.emit_read_two(at, "cache.miss", "read.start", "k2");
@@ -657,22 +679,38 @@ mod tests {
         assert!(s.poll(None, 205).signals.is_empty());
     }
 
+    /// A reader that finds the ring's lock held marks the ring contended and defers its
+    /// signal; the next poll still has it.
+    #[test]
+    fn a_reader_that_meets_another_on_the_rings_lock_defers() {
+        let s = Signals::new(100, 1);
+        let held = s.ring.lock();
+        std::thread::scope(|t| {
+            t.spawn(|| s.emit_read(Instant::now(), "cache.hit", "k", -1, -1));
+        });
+        drop(held);
+        assert!(s.deferred.contended(now_us()));
+        assert_eq!(s.ring.lock().len(), 0);
+        assert_eq!(names(&s.poll(None, 0)), ["cache.hit:k"]);
+    }
+
     /// A key hit repeatedly is held as the stripe's own copy: the signals still carry the key
     /// they were emitted with, whatever the order of keys, and hold no count of the shared one.
     #[test]
     fn deferred_signals_keep_their_keys_through_the_stripes_copy() {
         let s = Signals::new(1000, 1);
+        s.deferred.contend(i64::MAX);
         let at = Instant::now();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("users:1"), Arc::from("users:2"));
         let order = [&a, &a, &a, &b, &b, &a, &b, &a, &a];
         for key in order {
-            s.emit_read_key(at, "cache.hit", key);
+            s.emit_read_key(unix_us(at), "cache.hit", key);
         }
         // A key freed and another allocated (perhaps at its address): still its own text.
         for i in 0..3 {
             let c: Arc<str> = Arc::from(format!("users:{}", 10 + i));
-            s.emit_read_key(at, "cache.hit", &c);
-            s.emit_read_key(at, "cache.hit", &c);
+            s.emit_read_key(unix_us(at), "cache.hit", &c);
+            s.emit_read_key(unix_us(at), "cache.hit", &c);
         }
         assert!(
             Arc::strong_count(&a) <= 3,
@@ -693,12 +731,19 @@ mod tests {
     fn deferred_signals_join_the_ring_when_a_stripe_fills_and_not_at_all_for_subscribers() {
         let s = Signals::new(1000, 1);
         let at = Instant::now();
+        // Alone on the ring, a reader's signals go straight in.
+        s.emit_read(at, "cache.hit", "first", -1, -1);
+        assert_eq!(s.ring.lock().len(), 1);
+        s.poll(None, 0);
+        // Once threads met on its lock, they wait in the stripe.
+        s.deferred.contend(i64::MAX);
         for i in 0..deferred::FLUSH_AT {
+            assert_eq!(s.ring.lock().len(), 1);
             s.emit_read(at, "cache.hit", format!("k{i}"), -1, -1);
         }
-        assert_eq!(s.ring.lock().len(), deferred::FLUSH_AT);
+        assert_eq!(s.ring.lock().len(), 1 + deferred::FLUSH_AT);
         s.emit_read(at, "cache.hit", "late", -1, -1);
-        assert_eq!(s.ring.lock().len(), deferred::FLUSH_AT);
+        assert_eq!(s.ring.lock().len(), 1 + deferred::FLUSH_AT);
         let (tx, rx) = crossbeam_channel::unbounded();
         let tx = Mutex::new(tx);
         let id = s
@@ -713,7 +758,7 @@ mod tests {
         s.emit_read(at, "cache.hit", "heard", -1, -1);
         // Emitted directly, after this thread's held signal ("late"), which the subscriber
         // hears too, as it joins the ring.
-        assert_eq!(s.ring.lock().len(), deferred::FLUSH_AT + 2);
+        assert_eq!(s.ring.lock().len(), deferred::FLUSH_AT + 3);
         let got: Vec<String> = (0..2)
             .map(|_| rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap())
             .collect();

@@ -1,23 +1,26 @@
 //! Deferred signals: the read path's signals (`cache.hit`, `cache.miss`, `read.start`,
-//! `read.done`), held per thread and numbered when they join the ring.
+//! `read.done`), held per thread while readers contend, and numbered when they join the ring.
 //!
 //! Every emitted signal used to take the ring's one lock. A cache hit is a few hundred
 //! nanoseconds, so two threads serving hits spent much of their time passing that lock (and
 //! its cache lines) between the cores: a second thread added 18 % to one thread's hits, and the
-//! signal was a fifth of a hit. A read's signals now go into a small buffer of the emitting
-//! thread's stripe, a lock no other thread usually touches, and join the ring together: when a
-//! buffer holds `FLUSH_AT` signals or its oldest is `FLUSH_AFTER_US` old, before any other
-//! signal joins the ring, and before every poll. They get their sequence numbers then.
+//! signal was a fifth of a hit. A thread alone still takes the lock (holding its signal back
+//! would only add work), but once a reader finds the lock held (`try_lock` fails) the ring is
+//! *contended* for `CONTENDED_US`, and meanwhile read-path signals go into a small buffer of
+//! the emitting thread's stripe, a lock no other thread usually touches. They join the ring
+//! together: when a buffer holds `FLUSH_AT` signals or its oldest is `FLUSH_AFTER_US` old,
+//! before any other signal joins the ring, and before every poll. They get their sequence
+//! numbers then.
 //!
 //! Must keep what a poller or subscriber sees consistent: every signal a thread emitted before
 //! a poll is in that poll's answer; one thread's signals keep the order it emitted them in
-//! (a thread's deferred signals join the ring before anything else it emits); sequence numbers
-//! stay contiguous and increasing. What deferral changes: a read's signals may follow, in
-//! sequence order, signals that other threads emitted after them (their timestamps still say
-//! when they happened). With subscribers the read path does not defer: a subscriber hears a
-//! read when it happens.
+//! (deferred signals join the ring before anything else is put into it); sequence numbers stay
+//! contiguous and increasing. What deferral changes: a read's signals may follow, in sequence
+//! order, signals that other threads emitted after them (their timestamps still say when they
+//! happened). With subscribers the read path does not defer: a subscriber hears a read when it
+//! happens.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::ring::Slot;
@@ -50,24 +53,50 @@ struct Held {
     slots: Vec<Slot>,
     /// The address of the last shared key given to [`Deferred::push_keyed`].
     last: usize,
-    /// This stripe's copy of a key that came twice in a row: while threads read one hot key,
-    /// each stripe's signals hold its own copy, so that neither the hit that emits a signal nor
-    /// the ring that drops it later touches the count that all those threads share.
-    mine: Option<Arc<str>>,
+    /// This stripe's copy of a key that came twice in a row, and the address of the shared key
+    /// it copies: while threads read one hot key, each stripe's signals hold its own copy, so
+    /// that neither the hit that emits a signal nor the ring that drops it later touches the
+    /// count that all those threads share.
+    mine: Option<(Arc<str>, usize)>,
 }
+
+/// How long (µs) read-path signals are deferred after threads met on the ring's lock.
+pub(super) const CONTENDED_US: i64 = 10_000;
 
 /// The deferred signals of one writer.
 pub(super) struct Deferred {
     stripes: Box<[Stripe]>,
+    shared: Shared,
+}
+
+/// What every read-path signal reads, on cache lines of its own: written about once per
+/// [`CONTENDED_US`] while threads contend, and not at all by a thread alone.
+#[repr(align(128))]
+struct Shared {
+    /// Until when (µs, the signals' clock) read-path signals are deferred: set when a thread
+    /// found the ring's lock held ([`Deferred::contend`]).
+    until: AtomicI64,
+    /// Set once any stripe may hold signals; cleared by [`Deferred::drain_all`] before it
+    /// looks at them (as a stripe's own flag is by its drain).
+    any: AtomicBool,
 }
 
 /// This thread's stripe number (modulo the stripe count): threads take numbers in turn.
 fn stripe_number() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Constant-initialised (no lazy-init state to check on every signal); numbered on
+        // first use.
+        static NUMBER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
     }
-    NUMBER.try_with(|n| *n).unwrap_or(0)
+    NUMBER
+        .try_with(|n| {
+            if n.get() == usize::MAX {
+                n.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+            }
+            n.get()
+        })
+        .unwrap_or(0)
 }
 
 impl Stripe {
@@ -91,11 +120,27 @@ impl Deferred {
     pub(super) fn new() -> Deferred {
         Deferred {
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            shared: Shared {
+                until: AtomicI64::new(i64::MIN),
+                any: AtomicBool::new(false),
+            },
         }
     }
 
+    /// Whether read-path signals emitted at `at_us` are deferred.
+    pub(super) fn contended(&self, at_us: i64) -> bool {
+        at_us < self.shared.until.load(Ordering::Relaxed)
+    }
+
+    /// Threads met on the ring's lock at `at_us`: defer read-path signals for a while.
+    pub(super) fn contend(&self, at_us: i64) {
+        self.shared
+            .until
+            .store(at_us.saturating_add(CONTENDED_US), Ordering::Relaxed);
+    }
+
     fn mine(&self) -> &Stripe {
-        &self.stripes[stripe_number() % STRIPES]
+        &self.stripes[stripe_number()]
     }
 
     /// Hold `slot` (its `seq` is assigned when it joins the ring). Returns whether the caller
@@ -104,7 +149,7 @@ impl Deferred {
     pub(super) fn push(&self, slot: Slot) -> bool {
         let stripe = self.mine();
         let mut held = stripe.slots.lock();
-        Self::hold(stripe, &mut held, slot)
+        self.hold(stripe, &mut held, slot)
     }
 
     /// [`Deferred::push`] for a signal whose key is `key` (given as `slot.key` is ignored): a
@@ -114,12 +159,13 @@ impl Deferred {
         let mut held = stripe.slots.lock();
         let address = Arc::as_ptr(key) as *const u8 as usize;
         slot.key = Some(match &held.mine {
-            Some(mine) if **mine == **key => mine.clone(),
-            // The same key as last time, by address (one that was freed and reused for
-            // another key since only makes a copy of that one): copy it once.
+            // Its text too: that address may hold another key by now.
+            Some((mine, from)) if *from == address && **mine == **key => mine.clone(),
+            // The same key as last time (by address; should it be another key at a reused
+            // address, this copies that one): copy it once.
             _ if held.last == address => {
                 let mine: Arc<str> = Arc::from(&**key);
-                held.mine = Some(mine.clone());
+                held.mine = Some((mine.clone(), address));
                 mine
             }
             _ => {
@@ -127,10 +173,10 @@ impl Deferred {
                 key.clone()
             }
         });
-        Self::hold(stripe, &mut held, slot)
+        self.hold(stripe, &mut held, slot)
     }
 
-    fn hold(stripe: &Stripe, held: &mut Held, slot: Slot) -> bool {
+    fn hold(&self, stripe: &Stripe, held: &mut Held, slot: Slot) -> bool {
         let slots = &mut held.slots;
         let at = slot.timestamp_us;
         slots.push(slot);
@@ -139,8 +185,10 @@ impl Deferred {
         // this lock takes this slot, or it released the lock before, and then this load reads
         // its clear flag (the unlock orders them) and sets it again. Loaded first, so that a
         // set flag is only read.
-        if !stripe.pending.load(Ordering::Relaxed) {
-            stripe.pending.store(true, Ordering::Relaxed);
+        for flag in [&stripe.pending, &self.shared.any] {
+            if !flag.load(Ordering::Relaxed) {
+                flag.store(true, Ordering::Relaxed);
+            }
         }
         due
     }
@@ -152,8 +200,13 @@ impl Deferred {
         self.mine().drain(&mut take);
     }
 
-    /// Take every held signal, stripe by stripe (before a poll).
+    /// Take every held signal, stripe by stripe (before a poll, and before a read-path signal
+    /// goes straight into the ring). A load when there are none.
     pub(super) fn drain_all(&self, mut take: impl FnMut(Slot)) {
+        if !self.shared.any.load(Ordering::Relaxed) {
+            return;
+        }
+        self.shared.any.store(false, Ordering::Relaxed);
         for stripe in self.stripes.iter() {
             stripe.drain(&mut take);
         }
