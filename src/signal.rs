@@ -320,33 +320,19 @@ impl Signals {
     /// emitting thread's stripe, so that each read no longer passes the ring's lock and lines
     /// between the cores. `key`: the slots' key, a shared `Arc` (see `emit_read_key`).
     fn emit_read_slots(&self, first: Slot, second: Option<Slot>, key: Option<&Arc<str>>) {
-        let publish = self.has_subscribers.load(Ordering::Acquire);
         let at = first.timestamp_us;
-        if publish || !self.deferred.contended(at) {
-            let ring = if publish {
-                Some(self.ring.lock())
-            } else {
-                self.ring.try_lock()
-            };
-            if let Some(mut ring) = ring {
-                let mut published = Vec::new();
-                // Whatever was deferred (this thread's among it) goes first.
-                self.join(&mut ring, true, publish, &mut published);
-                let mut put = |mut slot: Slot| {
-                    if let Some(key) = key {
-                        slot.key = key.into_key();
-                    }
-                    slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-                    if publish {
-                        published.push(slot.signal());
-                    }
-                    ring.push(slot)
-                };
-                let dropped = (put(first), second.map(put));
-                drop(ring);
-                drop(dropped);
-                self.publish_all(published);
-                return;
+        if self.has_subscribers.load(Ordering::Acquire) {
+            for mut slot in std::iter::once(first).chain(second) {
+                if let Some(key) = key {
+                    slot.key = key.into_key();
+                }
+                self.emit_slot(slot);
+            }
+            return;
+        }
+        if !self.deferred.contended(at) {
+            if let Some(ring) = self.ring.try_lock() {
+                return self.put_read(ring, first, second, key);
             }
             self.deferred.contend(at);
         }
@@ -360,6 +346,32 @@ impl Signals {
         if due {
             self.join_deferred();
         }
+    }
+
+    /// [`Signals::emit_read_slots`] straight into the ring (no subscribers), after whatever
+    /// was deferred.
+    fn put_read(
+        &self,
+        mut ring: crate::sync::MutexGuard<'_, Ring>,
+        mut first: Slot,
+        second: Option<Slot>,
+        key: Option<&Arc<str>>,
+    ) {
+        if self.deferred.any() {
+            let mut none = Vec::new();
+            self.join(&mut ring, true, false, &mut none);
+        }
+        if let Some(key) = key {
+            first.key = key.into_key();
+        }
+        first.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let a = ring.push(first);
+        let b = second.and_then(|mut slot| {
+            slot.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            ring.push(slot)
+        });
+        drop(ring);
+        drop((a, b));
     }
 
     /// Move this thread's deferred signals into the ring now (its stripe is due).

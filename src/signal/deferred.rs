@@ -200,6 +200,11 @@ impl Deferred {
         self.mine().drain(&mut take);
     }
 
+    /// Whether any stripe may hold signals (one load).
+    pub(super) fn any(&self) -> bool {
+        self.shared.any.load(Ordering::Relaxed)
+    }
+
     /// Take every held signal, stripe by stripe (before a poll, and before a read-path signal
     /// goes straight into the ring). A load when there are none.
     pub(super) fn drain_all(&self, mut take: impl FnMut(Slot)) {
