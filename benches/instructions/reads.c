@@ -3,8 +3,9 @@
  * usage: reads DB READS MODE [EXTRA_OPTIONS]
  * Fills t(id INTEGER PRIMARY KEY, a, b) with 10,000 rows, then runs READS point reads by
  * primary key over uniformly random ids: MODE "query" with sw_writer_query (uncached), MODE
- * "read" with sw_writer_read and the key "t:<id>". Both modes format the key, so the two
- * differ only in the library. Exit 0 when every read found its row. */
+ * "read" with sw_writer_read and the key "t:<id>", MODE "hit" the same after one read of every
+ * id (with a cache that holds them all, every counted read is a hit). All modes format the key,
+ * so they differ only in the library. Exit 0 when every read found its row. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,12 @@
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s DB READS query|read [EXTRA_OPTIONS]\n", argv[0]);
+        fprintf(stderr, "usage: %s DB READS query|read|hit [EXTRA_OPTIONS]\n", argv[0]);
         return 2;
     }
     long reads = atol(argv[2]);
-    int cached = strcmp(argv[3], "read") == 0;
+    int warm = strcmp(argv[3], "hit") == 0;
+    int cached = warm || strcmp(argv[3], "read") == 0;
     char cs[1024];
     snprintf(cs, sizeof cs, "Data Source=%s%s", argv[1], argc > 4 ? argv[4] : "");
     const struct sw_writer *w;
@@ -50,9 +52,16 @@ int main(int argc, char **argv) {
     }
     unsigned long long x = 12345;
     long found = 0;
+    if (warm)
+        reads += ROWS;
     for (long i = 0; i < reads; i++) {
-        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-        long id = (long)((x >> 33) % ROWS) + 1;
+        long id;
+        if (warm && i < ROWS) {
+            id = i + 1; /* the warm-up: every id once */
+        } else {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            id = (long)((x >> 33) % ROWS) + 1;
+        }
         char key[32];
         snprintf(key, sizeof key, "t:%ld", id);
         struct sw_param p;

@@ -14,7 +14,8 @@
 # - blocking.c: blocking inserts from one thread (the lone writer: a group of one each);
 # - reads.c: point reads over 10,000 rows with uniform keys: uncached (`sw_writer_query`),
 #   through a cache too small to hit much (`Cache Size=1000`: most entries die unread, issue
-#   11's target 2b), and with caching off (`Cache Size=0`).
+#   11's target 2b), with caching off (`Cache Size=0`), and cache hits (`Cache Size=20000`,
+#   every key read once first).
 # - raw.c: the same inserts on SQLite alone (no library), in autocommit and each inside BEGIN
 #   IMMEDIATE/COMMIT, compiled from the SQLite source the library bundles (libsqlite3-sys in
 #   Cargo's registry, at the version Cargo.lock names; about a minute to compile, once per run;
@@ -75,6 +76,9 @@ for d in "${dirs[@]}"; do
     for extra in ";Cache Size=1000" ";Cache Size=0"; do
         printf '  point read, cached (read, %s): %d instructions per read\n' "${extra#;}" "$(per "$d" reads "$extra" read)"
     done
+    printf '  point read, cache hit (read, Cache Size=20000, every key warm): %d instructions per read\n' \
+        "$(per "$d" reads ";Cache Size=20000" hit)"
+
 done
 if [ -x "$work/raw" ]; then
     echo "SQLite alone (benches/instructions/raw.c, SQLite $(sed -n 's/^#define SQLITE_VERSION  *"\(.*\)"/\1/p' "$src/sqlite3.h"))"
