@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::sync::{Condvar, Mutex, RwLock};
+use crate::sync::{Condvar, Mutex, ReadMostly};
 use lru::LruCache;
 
 mod tables;
@@ -114,10 +114,8 @@ enum Lookup {
 }
 
 /// One shard: the entries whose keys hash to it, and the fills in progress for them.
-/// `hits` first, on the lock's cache line (a hit writes both).
-#[repr(C)]
 struct Shard {
-    /// Counted under the read lock too (see [`Cache::hit`]).
+    /// Hits under the write lock (those under the read lock count on the lock's stripes).
     hits: AtomicU64,
     lru: Option<LruCache<Arc<str>, Entry>>,
     flights: HashMap<Arc<str>, Arc<Flight>>,
@@ -257,7 +255,7 @@ impl Admission {
 /// lock.
 #[repr(align(128))]
 struct Padded {
-    shard: RwLock<Shard>,
+    shard: ReadMostly<Shard>,
     /// The shard's admission is selective (its entries die unread, so hits are rare): reads
     /// go to the write lock at once, without a look under the read lock first.
     churning: AtomicBool,
@@ -337,7 +335,7 @@ impl Cache {
         let shards = (0..n)
             .map(|i| {
                 Padded {
-                    shard: RwLock::new(Shard {
+                    shard: ReadMostly::new(Shard {
                         // Unbounded to the lru crate (which would allocate `max` slots up front);
                         // the bound is kept by `insert`, so memory grows with the entries.
                         lru: (max > 0).then(LruCache::unbounded),
@@ -469,7 +467,7 @@ impl Cache {
         }
         // Whatever happens in `fill` (even a panic), the flight must end.
         struct EndFlight<'a> {
-            shard: &'a RwLock<Shard>,
+            shard: &'a ReadMostly<Shard>,
             key: &'a Arc<str>,
             flight: &'a Arc<Flight>,
             result: Option<Result<Arc<Rows>>>,
@@ -555,7 +553,8 @@ impl Cache {
             Hit::Hot(key) => Hit::Hot(key),
             Hit::Quiet => Hit::Quiet,
         };
-        inner.hits.fetch_add(1, Ordering::Relaxed);
+        // On this reader's stripe of the lock: no counter that other readers write.
+        inner.count();
         let rows = entry.rows.clone();
         drop(inner);
         if promote {
@@ -814,7 +813,7 @@ impl Cache {
         let (mut entries, mut hot, mut expired, mut hits, mut misses) = (0, 0, 0, 0, 0);
         for shard in self.shards.iter() {
             let inner = shard.shard.read();
-            hits += inner.hits.load(Ordering::Relaxed);
+            hits += inner.hits.load(Ordering::Relaxed) + shard.shard.counted();
             misses += inner.misses;
             let Some(lru) = inner.lru.as_ref() else {
                 continue;

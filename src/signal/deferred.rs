@@ -20,7 +20,7 @@
 //! happened). With subscribers the read path does not defer: a subscriber hears a read when it
 //! happens.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::ring::Slot;
@@ -28,7 +28,7 @@ use crate::sync::Mutex;
 
 /// Stripes per writer: threads map onto them in turn, so up to this many threads emit without
 /// sharing a lock.
-const STRIPES: usize = 8;
+use crate::sync::STRIPES;
 
 /// A stripe's buffer joins the ring once it holds this many signals,
 pub(super) const FLUSH_AT: usize = 32;
@@ -81,24 +81,6 @@ struct Shared {
     any: AtomicBool,
 }
 
-/// This thread's stripe number (modulo the stripe count): threads take numbers in turn.
-fn stripe_number() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        // Constant-initialised (no lazy-init state to check on every signal); numbered on
-        // first use.
-        static NUMBER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-    }
-    NUMBER
-        .try_with(|n| {
-            if n.get() == usize::MAX {
-                n.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
-            }
-            n.get()
-        })
-        .unwrap_or(0)
-}
-
 impl Stripe {
     /// Take its signals, in the order they were pushed. Called under the ring's lock, which
     /// orders drains.
@@ -140,7 +122,7 @@ impl Deferred {
     }
 
     fn mine(&self) -> &Stripe {
-        &self.stripes[stripe_number()]
+        &self.stripes[crate::sync::thread_stripe()]
     }
 
     /// Hold `slot` (its `seq` is assigned when it joins the ring). Returns whether the caller
