@@ -5,11 +5,13 @@
 //! single-flight fills. Must never serve an expired or stale entry, and never let a fill that
 //! started before a commit or an invalidation put its older result into the cache.
 //!
-//! Entries live in shards chosen by a hash of the key (8 when `Cache Size` is at least 256, one
-//! otherwise), each with its own lock, LRU order and share of the bound, so that hits on
-//! different keys from different threads do not wait for one lock: the order is LRU within a
-//! shard. Invalidations are numbered across all shards (an epoch, and a log of the recent ones
-//! that fills which started before them check).
+//! Entries live in shards chosen by a hash of the key (32 when `Cache Size` is at least 4096, 8
+//! from 256, one below), each with its own lock, LRU order and share of the bound, so that hits
+//! on different keys from different threads do not wait for one lock: the order is LRU within a
+//! shard. A sharded cache serves most hits under its shard's read side ([`ReadMostly`]: readers
+//! write no shared word), leaving entries near the front of the LRU order where they are (see
+//! `lookup`). Invalidations are numbered across all shards (an epoch, and a log of the recent
+//! ones that fills which started before them check).
 //!
 //! Admission: a full shard admits every new result (LRU) until it sees churn — over a window of
 //! candidates, most entries it evicted had never been hit. It then admits a result only when its
@@ -116,7 +118,7 @@ enum Lookup {
 /// One shard: the entries whose keys hash to it, and the fills in progress for them.
 struct Shard {
     /// Hits under the write lock (those under the read lock count on the lock's stripes).
-    hits: AtomicU64,
+    hits: u64,
     lru: Option<LruCache<Arc<str>, Entry>>,
     flights: HashMap<Arc<str>, Arc<Flight>>,
     /// This shard's share of `Cache Size`.
@@ -343,7 +345,7 @@ impl Cache {
                         max: max / n + usize::from(i < max % n),
                         moves: 0,
                         slack: if n > 1 { (max / n / 4) as u64 } else { 0 },
-                        hits: AtomicU64::new(0),
+                        hits: 0,
                         misses: 0,
                         admission: Admission::new(),
                     }),
@@ -674,7 +676,7 @@ impl Cache {
             entry.moved = *moves;
             lru.promote(key);
         }
-        hits.fetch_add(1, Ordering::Relaxed);
+        *hits += 1;
         Lookup::Hit(rows, signal)
     }
 
@@ -813,7 +815,7 @@ impl Cache {
         let (mut entries, mut hot, mut expired, mut hits, mut misses) = (0, 0, 0, 0, 0);
         for shard in self.shards.iter() {
             let inner = shard.shard.read();
-            hits += inner.hits.load(Ordering::Relaxed) + shard.shard.counted();
+            hits += inner.hits + shard.shard.counted();
             misses += inner.misses;
             let Some(lru) = inner.lru.as_ref() else {
                 continue;

@@ -348,7 +348,7 @@ mod read_mostly_tests {
                 let lock = &lock;
                 t.spawn(move || {
                     for r in 0..rounds {
-                        if (r + i as u64) % 16 == 0 {
+                        if (r + i as u64).is_multiple_of(16) {
                             let mut w = lock.write();
                             w.0 += 1;
                             for _ in 0..64 {
@@ -365,7 +365,7 @@ mod read_mostly_tests {
             }
         });
         let writes = (0..threads as u64)
-            .map(|i| (0..rounds).filter(|r| (r + i) % 16 == 0).count() as u64)
+            .map(|i| (0..rounds).filter(|r| (r + i).is_multiple_of(16)).count() as u64)
             .sum::<u64>();
         let g = lock.read();
         assert_eq!(*g, (writes, writes));

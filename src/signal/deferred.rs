@@ -26,8 +26,8 @@ use std::sync::Arc;
 use super::ring::Slot;
 use crate::sync::Mutex;
 
-/// Stripes per writer: threads map onto them in turn, so up to this many threads emit without
-/// sharing a lock.
+// Stripes per writer: threads take them in turn, so up to `STRIPES` threads emit without
+// sharing a lock.
 use crate::sync::STRIPES;
 
 /// A stripe's buffer joins the ring once it holds this many signals,
