@@ -10,7 +10,7 @@
 //! on different keys from different threads do not wait for one lock: the order is LRU within a
 //! shard. A sharded cache serves most hits under its shard's read side ([`ReadMostly`]: readers
 //! write no shared word), leaving entries near the front of the LRU order where they are (see
-//! `lookup`). Invalidations are numbered across all shards (an epoch, and a log of the recent
+//! `hit`). Invalidations are numbered across all shards (an epoch, and a log of the recent
 //! ones that fills which started before them check).
 //!
 //! Admission: a full shard admits every new result (LRU) until it sees churn — over a window of
@@ -126,7 +126,7 @@ struct Shard {
     /// Entries that went to the front of the LRU order so far (inserted or moved by a hit).
     moves: u64,
     /// A hit moves its entry to the front only when more than this many entries went there
-    /// since it did (see `lookup`): 0 in a single-shard cache (exact LRU order), a quarter of
+    /// since it did (see `hit`): 0 in a single-shard cache (exact LRU order), a quarter of
     /// the shard's share in a sharded one.
     slack: u64,
     misses: u64,
@@ -521,10 +521,20 @@ impl Cache {
 
     /// A hit served under the shard's read lock, so that hits on one shard from several
     /// threads do not wait for each other. An entry that must go to the front of the LRU order
-    /// (see [`Cache::lookup`]) goes there under the write lock after it was served. Otherwise
-    /// the write-locked path decides: at once for a key found absent (counted in the sketch
-    /// here), after its own lookup for an expired or stale entry or in a single-shard cache
-    /// (whose order is exact).
+    /// goes there under the write lock after it was served. Otherwise the write-locked path
+    /// ([`Cache::lookup`]) decides: at once for a key found absent (counted in the sketch
+    /// here), after its own look-up for an expired or stale entry, in a churning shard, or in
+    /// a single-shard cache (whose order is exact).
+    ///
+    /// A hit here leaves its entry where it is when at most a quarter of the shard's share of
+    /// entries went to the front since the entry did: no more entries than that are ahead of
+    /// it, so it is far from eviction either way. Such hits only read the shard, whose LRU
+    /// links (the shard's head among them) another thread's hits would otherwise pull to their
+    /// core each time. Only the order within that front quarter is approximate: as in exact
+    /// LRU, an entry hit at least once every share of moves is never evicted (moved last at
+    /// `m` and hit every `a` moves, it is skipped while `k·a ≤ slack` and moved at the first
+    /// `k·a ≤ slack + a`, which stays below the share as long as `a` does, because the slack
+    /// is below half of it).
     fn hit(&self, padded: &Padded, key: &str, hash: u64, now: Instant) -> Found {
         if self.shards.len() == 1 || padded.churning.load(Ordering::Relaxed) {
             return Found::Decide;
@@ -621,33 +631,16 @@ impl Cache {
     }
 
     /// Look `key` up under its shard's write lock; the signal to emit once the lock is released.
-    ///
-    /// In a sharded cache a hit leaves its entry where it is when at most a quarter of the
-    /// shard's share of entries went to the front since the entry did: no more entries than
-    /// that are ahead of it, so it is far from eviction either way. Such hits only read the
-    /// shard (under its read lock, [`Cache::hit`]), whose LRU links (the shard's head among
-    /// them) another thread's hits would otherwise pull to their core each time. Only the order
-    /// within that front quarter is approximate: as in exact LRU, an entry hit at least once
-    /// every share of moves is never evicted (moved last at `m` and hit every `a` moves, it is
-    /// skipped while `k·a ≤ slack` and moved at the first `k·a ≤ slack + a`, which stays below
-    /// the share as long as `a` does, because the slack is below half of it).
+    /// A hit here moves its entry to the front (the read side, [`Cache::hit`], is where a hit
+    /// may leave it in place).
     fn lookup(&self, inner: &mut Shard, key: &str, now: Instant) -> Lookup {
         let Shard {
-            lru,
-            moves,
-            slack,
-            hits,
-            ..
+            lru, moves, hits, ..
         } = inner;
         let Some(lru) = lru.as_mut() else {
             return Lookup::Miss;
         };
-        let entry = if *slack == 0 {
-            lru.get_mut(key)
-        } else {
-            lru.peek_mut(key)
-        };
-        let Some(entry) = entry else {
+        let Some(entry) = lru.get_mut(key) else {
             return Lookup::Miss;
         };
         let t = unix_us(now);
@@ -667,15 +660,9 @@ impl Cache {
             Hit::Quiet => Hit::Quiet,
         };
         let rows = entry.rows.clone();
-        if *slack == 0 {
-            // `get_mut` moved it.
-            *moves += 1;
-            entry.moved = *moves;
-        } else if *moves - entry.moved > *slack {
-            *moves += 1;
-            entry.moved = *moves;
-            lru.promote(key);
-        }
+        // `get_mut` moved it.
+        *moves += 1;
+        entry.moved = *moves;
         *hits += 1;
         Lookup::Hit(rows, signal)
     }

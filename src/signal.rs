@@ -506,7 +506,7 @@ impl Signals {
     pub(crate) fn poll(&self, pattern: Option<&str>, after_seq: u64) -> Poll {
         let publish = self.has_subscribers.load(Ordering::Acquire);
         let mut published = Vec::new();
-        let ring = self.ring_with(true, publish, &mut published);
+        let ring = self.ring(publish, &mut published);
         let oldest = ring
             .oldest()
             .unwrap_or_else(|| self.next_seq.load(Ordering::Relaxed));
