@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::sync::{Condvar, Mutex, ReadMostly};
+use crate::sync::{Condvar, Mutex, ReadMostly, STRIPES};
 use lru::LruCache;
 
 mod tables;
@@ -74,6 +74,31 @@ struct Entry {
     hash: u64,
     /// The shard's [`Shard::moves`] when this entry last went to the front of its LRU order.
     moved: u64,
+    /// Copies of a small hot entry's rows, one per thread stripe, made by the first hit from
+    /// that stripe (see [`Entry::rows_for`]).
+    copies: std::sync::OnceLock<Box<[std::sync::OnceLock<Arc<Rows>>; STRIPES]>>,
+}
+
+/// A hot entry with at most this many cells is copied for each thread stripe that hits it.
+const COPY_CELLS: usize = 64;
+
+impl Entry {
+    /// The rows to hand a hit from thread stripe `stripe`. Every `Arc` clone writes the
+    /// reference count, and on one entry hit from several threads that count's cache line
+    /// went back and forth between the cores on every hit (and again when the caller drops its
+    /// result). A small hot entry therefore gives each stripe its own copy, made by the first
+    /// hit from that stripe (so that it is allocated by that thread, away from the others'
+    /// lines): results are immutable, so a copy answers exactly as the original does. At most
+    /// [`STRIPES`] copies of [`COPY_CELLS`] cells each per hot entry.
+    fn rows_for(&self, stripe: usize, hot: bool) -> Arc<Rows> {
+        if !hot || self.rows.cell_count() > COPY_CELLS {
+            return self.rows.clone();
+        }
+        let copies = self.copies.get_or_init(Default::default);
+        copies[stripe]
+            .get_or_init(|| Arc::new(Rows::clone(&self.rows)))
+            .clone()
+    }
 }
 
 /// A fill in progress: later misses on the same key wait for it instead of querying again.
@@ -567,7 +592,8 @@ impl Cache {
         };
         // On this reader's stripe of the lock: no counter that other readers write.
         inner.count();
-        let rows = entry.rows.clone();
+        let hot = entry.accesses.load(Ordering::Relaxed) >= self.threshold;
+        let rows = entry.rows_for(inner.stripe(), hot);
         drop(inner);
         if promote {
             // Served; now to the front, unless it went meanwhile (one lookup: `get_mut` moves).
@@ -705,6 +731,7 @@ impl Cache {
             key: key.clone(),
             hash,
             moved: inner.moves + 1,
+            copies: Default::default(),
         };
         inner.moves += 1;
         let max = inner.max;
@@ -848,6 +875,74 @@ mod tests {
         })
         .unwrap();
         !filled
+    }
+
+    /// A small hot entry hands each thread stripe its own copy (no shared reference count),
+    /// equal to the cached rows; an entry not yet hot, and a large one, is handed out as
+    /// itself; an invalidation drops the copies with the entry.
+    #[test]
+    fn hot_small_entries_are_copied_per_thread() {
+        let hour = Duration::from_secs(3600);
+        // Hot at its second read (the fill is the first).
+        let c = Cache::new(4096, hour, hour, 2, Arc::new(Signals::new(16, 1)));
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        let rows = |n: usize| {
+            let mut stmt = db
+                .prepare(
+                    "WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s \
+                     WHERE v < ?1) SELECT v FROM s",
+                )
+                .unwrap();
+            stmt.raw_bind_parameter(1, n as i64).unwrap();
+            Rows::from_statement(&mut stmt).unwrap()
+        };
+        let fill = |key: &str, n: usize| {
+            let mut filled = false;
+            let got = c
+                .read(key, |_, _, _| {
+                    filled = true;
+                    Ok((rows(n), Some(c.tables.snapshot(["t"]))))
+                })
+                .unwrap();
+            (got, filled)
+        };
+        let (small, filled) = fill("small", 2);
+        assert!(filled);
+        let (copy, filled) = fill("small", 2);
+        assert!(!filled);
+        assert!(
+            !Arc::ptr_eq(&copy, &small),
+            "a hot hit shared the entry's count"
+        );
+        assert_eq!(copy.to_json(), small.to_json());
+        assert!(
+            Arc::ptr_eq(&fill("small", 2).0, &copy),
+            "one copy per stripe"
+        );
+        let (big, _) = fill("big", COPY_CELLS + 1);
+        assert_eq!(big.row_count(), COPY_CELLS + 1);
+        for _ in 0..3 {
+            assert!(Arc::ptr_eq(&fill("big", COPY_CELLS + 1).0, &big));
+        }
+        let here = crate::sync::thread_stripe();
+        let (there, theirs) = std::thread::scope(|t| {
+            t.spawn(|| {
+                let got = c
+                    .read("small", |_, _, _| panic!("a hit was filled"))
+                    .unwrap();
+                (crate::sync::thread_stripe(), got)
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(theirs.to_json(), small.to_json());
+        if there != here {
+            assert!(!Arc::ptr_eq(&theirs, &copy), "two stripes shared a copy");
+        }
+        assert_eq!(c.invalidate("small", "cache.invalidate"), 1);
+        let (refilled, filled) = fill("small", 2);
+        assert!(filled);
+        assert!(!Arc::ptr_eq(&refilled, &copy));
     }
 
     /// The slack of a sharded cache's LRU order (hits that leave their entry in place) keeps

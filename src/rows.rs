@@ -200,6 +200,11 @@ impl Rows {
         }
     }
 
+    /// Number of cells (rows × columns).
+    pub(crate) fn cell_count(&self) -> usize {
+        self.cells.len()
+    }
+
     /// Number of columns.
     pub fn column_count(&self) -> usize {
         self.columns.len()

@@ -292,6 +292,12 @@ impl<T> ReadGuard<'_, T> {
     pub(crate) fn count(&self) {
         self.stripe.count.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// This reader's stripe (below [`STRIPES`]).
+    pub(crate) fn stripe(&self) -> usize {
+        (self.stripe as *const Stripe as usize - self.lock.stripes.as_ptr() as usize)
+            / std::mem::size_of::<Stripe>()
+    }
 }
 
 #[allow(unsafe_code)]
