@@ -66,8 +66,8 @@ struct Entry {
     /// When it expires, in microseconds on the signals' clock ([`unix_us`]). A hit under the
     /// shard's read lock may move it (sliding TTL).
     expires: AtomicU64,
-    /// Reads of it (the fill is the first), counted up to the hot threshold: past it nothing
-    /// needs the count, and hits stop writing it.
+    /// Reads of it (the fill is the first), counted up to the hot threshold or [`COPY_AFTER`],
+    /// whichever is higher: past it nothing needs the count, and hits stop writing it.
     accesses: AtomicU32,
     key: Arc<str>,
     /// `key_hash(key)`, for the admission sketch.
@@ -79,19 +79,25 @@ struct Entry {
     copies: std::sync::OnceLock<Box<[std::sync::OnceLock<Arc<Rows>>; STRIPES]>>,
 }
 
-/// A hot entry with at most this many cells is copied for each thread stripe that hits it.
+/// An entry with at most this many cells is copied for each thread stripe that hits it once
+/// it was read [`COPY_AFTER`] times.
 const COPY_CELLS: usize = 64;
 
+/// Reads of an entry after which it is copied per stripe (when small): a key read this often
+/// is one that threads hit again and again, and copies of keys read a few times would only
+/// multiply the cache's memory.
+const COPY_AFTER: u32 = 64;
+
 impl Entry {
-    /// The rows to hand a hit from thread stripe `stripe`. Every `Arc` clone writes the
+    /// The rows to hand a hit from thread stripe `stripe` (`copied`: read [`COPY_AFTER`] times). Every `Arc` clone writes the
     /// reference count, and on one entry hit from several threads that count's cache line
     /// went back and forth between the cores on every hit (and again when the caller drops its
     /// result). A small hot entry therefore gives each stripe its own copy, made by the first
     /// hit from that stripe (so that it is allocated by that thread, away from the others'
     /// lines): results are immutable, so a copy answers exactly as the original does. At most
-    /// [`STRIPES`] copies of [`COPY_CELLS`] cells each per hot entry.
-    fn rows_for(&self, stripe: usize, hot: bool) -> Arc<Rows> {
-        if !hot || self.rows.cell_count() > COPY_CELLS {
+    /// [`STRIPES`] copies of [`COPY_CELLS`] cells each per entry read [`COPY_AFTER`] times.
+    fn rows_for(&self, stripe: usize, copied: bool) -> Arc<Rows> {
+        if !copied || self.rows.cell_count() > COPY_CELLS {
             return self.rows.clone();
         }
         let copies = self.copies.get_or_init(Default::default);
@@ -341,6 +347,8 @@ pub(crate) struct Cache {
     ttl: u64,
     hot_ttl: u64,
     threshold: u32,
+    /// Reads counted per entry: `threshold` or [`COPY_AFTER`], whichever is higher.
+    count_to: u32,
     max: usize,
     evictions: AtomicU64,
     invalidations: AtomicU64,
@@ -389,6 +397,7 @@ impl Cache {
             ttl: micros(ttl),
             hot_ttl: micros(hot_ttl.max(ttl)),
             threshold: threshold.max(1),
+            count_to: threshold.max(COPY_AFTER),
             max,
             evictions: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
@@ -592,8 +601,8 @@ impl Cache {
         };
         // On this reader's stripe of the lock: no counter that other readers write.
         inner.count();
-        let hot = entry.accesses.load(Ordering::Relaxed) >= self.threshold;
-        let rows = entry.rows_for(inner.stripe(), hot);
+        let copied = entry.accesses.load(Ordering::Relaxed) >= self.count_to;
+        let rows = entry.rows_for(inner.stripe(), copied);
         drop(inner);
         if promote {
             // Served; now to the front, unless it went meanwhile (one lookup: `get_mut` moves).
@@ -607,11 +616,11 @@ impl Cache {
         Found::Hit(rows, signal)
     }
 
-    /// Count a hit on `entry` at `t` (µs, [`unix_us`]): its reads up to the hot threshold, and
-    /// its sliding expiry. Returns the signal to emit for it.
+    /// Count a hit on `entry` at `t` (µs, [`unix_us`]): its reads up to `count_to`, and its
+    /// sliding expiry. Returns the signal to emit for it.
     fn touched(&self, entry: &Entry, t: u64) -> Hit<()> {
         let counted = entry.accesses.load(Ordering::Relaxed);
-        let (accesses, hot_now) = if counted < self.threshold {
+        let (accesses, hot_now) = if counted < self.count_to {
             // Exactly one hit brings it to the threshold, however many threads race here.
             let a = entry.accesses.fetch_add(1, Ordering::Relaxed) + 1;
             (a, a == self.threshold)
@@ -877,13 +886,12 @@ mod tests {
         !filled
     }
 
-    /// A small hot entry hands each thread stripe its own copy (no shared reference count),
-    /// equal to the cached rows; an entry not yet hot, and a large one, is handed out as
-    /// itself; an invalidation drops the copies with the entry.
+    /// A small entry read [`COPY_AFTER`] times hands each thread stripe its own copy (no shared
+    /// reference count), equal to the cached rows; an entry read fewer times, and a large one,
+    /// is handed out as itself; an invalidation drops the copies with the entry.
     #[test]
-    fn hot_small_entries_are_copied_per_thread() {
+    fn small_entries_read_often_are_copied_per_thread() {
         let hour = Duration::from_secs(3600);
-        // Hot at its second read (the fill is the first).
         let c = Cache::new(4096, hour, hour, 2, Arc::new(Signals::new(16, 1)));
         let db = rusqlite::Connection::open_in_memory().unwrap();
         let rows = |n: usize| {
@@ -908,11 +916,18 @@ mod tests {
         };
         let (small, filled) = fill("small", 2);
         assert!(filled);
+        // The fill was its first read; hot (threshold 2) from the second, copied from the
+        // COPY_AFTER-th.
+        for read in 2..COPY_AFTER {
+            let (again, filled) = fill("small", 2);
+            assert!(!filled);
+            assert!(Arc::ptr_eq(&again, &small), "copied at read {read}");
+        }
         let (copy, filled) = fill("small", 2);
         assert!(!filled);
         assert!(
             !Arc::ptr_eq(&copy, &small),
-            "a hot hit shared the entry's count"
+            "a hit shared the entry's count"
         );
         assert_eq!(copy.to_json(), small.to_json());
         assert!(
@@ -921,7 +936,7 @@ mod tests {
         );
         let (big, _) = fill("big", COPY_CELLS + 1);
         assert_eq!(big.row_count(), COPY_CELLS + 1);
-        for _ in 0..3 {
+        for _ in 0..COPY_AFTER + 1 {
             assert!(Arc::ptr_eq(&fill("big", COPY_CELLS + 1).0, &big));
         }
         let here = crate::sync::thread_stripe();

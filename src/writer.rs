@@ -383,8 +383,8 @@ impl Writer {
     /// Serve `key` from the cache when fresh; otherwise run the query (once for concurrent
     /// misses) and cache its result.
     ///
-    /// A hit returns the cached result set, or, once a small result is hot (`Hot Access
-    /// Threshold` reads), an identical copy of it kept for the calling thread, so that threads
+    /// A hit returns the cached result set, or, once a small result (at most 64 values) was
+    /// read 64 times, an identical copy of it kept for the calling thread, so that threads
     /// hitting one key do not share a reference count.
     ///
     /// ```
