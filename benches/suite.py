@@ -95,8 +95,7 @@ def plan(quick):
             add("w1", c, p, s)
         if p == 1:
             add("w1", "raw", 1, s)
-        else:
-            add("w1", "groupref", p, s)
+        add("w1", "groupref", p, s)
     for s in ("NORMAL", "FULL") if not quick else ("NORMAL",):
         add("w1", "bulk", 1, s)
     w2 = [(4, "NORMAL")] if quick else [(p, s) for s in ("NORMAL", "FULL") for p in (1, 4, 16)]

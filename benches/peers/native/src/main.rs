@@ -197,7 +197,9 @@ fn group_reference(args: &Args) {
     let clock = Clock::default();
     let run_group = |group: &[Arc<Slot>]| {
         let c = conn.lock().unwrap();
-        let ok = c.execute_batch("BEGIN IMMEDIATE").is_ok() && {
+        // BEGIN and COMMIT prepared once (rusqlite's statement cache), as singlewriter does.
+        let step = |sql: &str| c.prepare_cached(sql).and_then(|mut s| s.execute([])).is_ok();
+        let ok = step("BEGIN IMMEDIATE") && {
             let mut ok = true;
             if let Ok(mut stmt) = c.prepare_cached(INSERT) {
                 for w in group {
@@ -206,7 +208,7 @@ fn group_reference(args: &Args) {
             } else {
                 ok = false;
             }
-            ok && c.execute_batch("COMMIT").is_ok()
+            ok && step("COMMIT")
         };
         if !ok {
             let _ = c.execute_batch("ROLLBACK");
