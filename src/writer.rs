@@ -15,6 +15,7 @@ mod lane;
 mod ops;
 mod registered;
 mod rowlog;
+mod stmts;
 mod wal_hook;
 use crate::sql;
 

@@ -29,6 +29,7 @@ pub(crate) use super::changefeed::External;
 pub use super::changefeed::CHANGE_TABLE;
 use super::rowlog;
 pub(crate) use super::rowlog::RowLog;
+use super::stmts::{Prepared, Stmts};
 
 /// Rows affected and last insert rowid of a write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -148,6 +149,9 @@ struct Captured {
 pub(crate) struct WriteConn {
     /// Dropped before `db`.
     fixed: super::fixed::Fixed,
+    /// Single statements with positional parameters, each with what the authorizer saw while
+    /// it was prepared; dropped before `db`.
+    stmts: Stmts<Arc<Captured>>,
     /// The update hook filling `rows`; dropped before `db`.
     #[allow(dead_code)]
     hook: rowlog::Hook,
@@ -205,6 +209,47 @@ fn record(c: &mut Captured, table: &str) {
     }
     if !c.tables.iter().any(|t| t.eq_ignore_ascii_case(table)) {
         c.tables.push(table.to_ascii_lowercase().into());
+    }
+}
+
+/// The connection's counters around each run in a row of runs on one statement: each run's
+/// counters after it are the next one's before it.
+struct RunCounters {
+    inserts: bool,
+    rowid: i64,
+    total: u64,
+}
+
+impl RunCounters {
+    fn new(db: &Connection, sql: &str) -> RunCounters {
+        RunCounters {
+            inserts: matches!(first_keyword(sql).as_str(), "INSERT" | "REPLACE" | "WITH"),
+            rowid: db.last_insert_rowid(),
+            total: db.total_changes(),
+        }
+    }
+
+    /// The result of the run that just ended with `r`.
+    fn result(&mut self, db: &Connection, r: Result<()>) -> Result<WriteResult> {
+        let total = db.total_changes();
+        let rowid = db.last_insert_rowid();
+        let result = r.map(|()| {
+            let rows = if total != self.total {
+                db.changes() as i64
+            } else {
+                0
+            };
+            WriteResult {
+                rows_affected: rows,
+                last_insert_rowid: if rowid != self.rowid || (self.inserts && rows > 0) {
+                    rowid
+                } else {
+                    0
+                },
+            }
+        });
+        (self.rowid, self.total) = (rowid, total);
+        result
     }
 }
 
@@ -364,8 +409,10 @@ impl WriteConn {
         }))?;
         let (hook, rows) = rowlog::install(&db, CHANGE_TABLE);
         let fixed = super::fixed::Fixed::prepare(&db)?;
+        let stmts = Stmts::new(&db, STATEMENT_CACHE);
         let mut conn = WriteConn {
             fixed,
+            stmts,
             hook,
             wal_hook,
             rows,
@@ -476,6 +523,11 @@ impl WriteConn {
         params: &P,
         changes: &mut Changes,
     ) -> Result<WriteResult> {
+        if params.named() == 0 {
+            if let Some(result) = self.execute_stmt(sql, params, changes) {
+                return result;
+            }
+        }
         let rowid_before = self.db.last_insert_rowid();
         let known = self.write_sets.get(sql).cloned();
         if known.is_none() {
@@ -498,22 +550,7 @@ impl WriteConn {
                     while rows.next()?.is_some() {}
                 }
                 drop(stmt);
-                changes.absorb_shared(captured);
-                // A statement re-prepared after a schema change reports its tables again.
-                let capture = self.capture.lock();
-                if !capture.tables.is_empty() || capture.schema {
-                    drop(capture);
-                    changes.absorb(take_capture(&self.db, &self.capture, None));
-                }
-                let rows = if self.db.total_changes() != total_before {
-                    self.db.changes() as i64
-                } else {
-                    0
-                };
-                return Ok(WriteResult {
-                    rows_affected: rows,
-                    last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows),
-                });
+                return Ok(self.executed(sql, captured, (rowid_before, total_before), changes));
             }
             Err(rusqlite::Error::MultipleStatement) => {}
             // rusqlite checks for a second statement by preparing it, which fails when it
@@ -525,6 +562,78 @@ impl WriteConn {
         self.savepoint(|conn| conn.execute_multi(sql, params, changes))
     }
 
+    /// Put `sql` into [`Stmts`] unless it is there, with what the authorizer saw while it was
+    /// prepared. False when it is not one statement that prepares (the rusqlite path then
+    /// runs it, or reports why not).
+    fn stmt_ready(&mut self, sql: &str) -> bool {
+        if self.stmts.contains(sql) {
+            return true;
+        }
+        let known = self.write_sets.get(sql).cloned();
+        if known.is_none() {
+            *self.capture.lock() = Captured::default();
+        }
+        let (db, capture, write_sets) = (&self.db, &self.capture, &mut self.write_sets);
+        let prepared = self.stmts.prepare(sql, || {
+            known.unwrap_or_else(|| {
+                let c = Arc::new(take_capture(db, capture, Some(sql)));
+                write_sets.put(sql.into(), c.clone());
+                c
+            })
+        });
+        matches!(prepared, Prepared::One)
+    }
+
+    /// [`WriteConn::execute`] through [`Stmts`]: `None` when `sql` is not one statement with
+    /// exactly as many parameters as `params` holds (positional), for the rusqlite path.
+    fn execute_stmt<P: ParamList + ?Sized>(
+        &mut self,
+        sql: &str,
+        params: &P,
+        changes: &mut Changes,
+    ) -> Option<Result<WriteResult>> {
+        if !self.stmt_ready(sql) {
+            return None;
+        }
+        let stmt = self.stmts.get(sql)?;
+        if stmt.params() != params.len() {
+            return None;
+        }
+        let before = (self.db.last_insert_rowid(), self.db.total_changes());
+        if let Err(e) = stmt.run_once(params.entries().map(|(_, v)| v)) {
+            return Some(Err(e.into()));
+        }
+        let captured = stmt.with.clone();
+        Some(Ok(self.executed(sql, captured, before, changes)))
+    }
+
+    /// After `sql` ran (prepared with `captured`; the connection's last rowid and total changes
+    /// were `before`): note its changes and tell its result.
+    fn executed(
+        &self,
+        sql: &str,
+        captured: Arc<Captured>,
+        (rowid_before, total_before): (i64, u64),
+        changes: &mut Changes,
+    ) -> WriteResult {
+        changes.absorb_shared(captured);
+        // A statement re-prepared after a schema change reports its tables again.
+        let capture = self.capture.lock();
+        if !capture.tables.is_empty() || capture.schema {
+            drop(capture);
+            changes.absorb(take_capture(&self.db, &self.capture, None));
+        }
+        let rows = if self.db.total_changes() != total_before {
+            self.db.changes() as i64
+        } else {
+            0
+        };
+        WriteResult {
+            rows_affected: rows,
+            last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows),
+        }
+    }
+
     /// Run the same single-statement SQL once per parameter set on one prepared statement.
     /// Each run is atomic by itself (SQLite's statement journal). Stops after a failure that
     /// ended the group transaction: the results then end with that failure.
@@ -534,6 +643,33 @@ impl WriteConn {
         params: &[&Packed],
         changes: &mut Changes,
     ) -> Vec<Result<WriteResult>> {
+        if params.iter().all(|p| p.named() == 0) && self.stmt_ready(sql) {
+            if let Some(stmt) = self
+                .stmts
+                .get(sql)
+                .filter(|s| params.iter().all(|p| p.len() == s.params()))
+            {
+                let db = &self.db;
+                let mut counters = RunCounters::new(db, sql);
+                let mut out = Vec::with_capacity(params.len());
+                for p in params {
+                    let r = stmt.run(p.entries().map(|(_, v)| v));
+                    out.push(counters.result(db, r.map_err(Error::from)));
+                    if db.is_autocommit() {
+                        break;
+                    }
+                }
+                stmt.clear();
+                changes.absorb_shared(stmt.with.clone());
+                let mut capture = self.capture.lock();
+                if !capture.tables.is_empty() || capture.schema {
+                    let late = std::mem::take(&mut *capture);
+                    drop(capture);
+                    changes.absorb(late);
+                }
+                return out;
+            }
+        }
         let known = self.write_sets.get(sql).cloned();
         if known.is_none() {
             *self.capture.lock() = Captured::default();
@@ -558,39 +694,18 @@ impl WriteConn {
                 c
             }
         };
-        let inserts = matches!(first_keyword(sql).as_str(), "INSERT" | "REPLACE" | "WITH");
         let mut out = Vec::with_capacity(params.len());
         let db = &self.db;
         match db.prepare_cached(sql) {
             Ok(mut stmt) => {
-                // Each run's counters after it are the next one's before it.
-                let mut rowid_before = db.last_insert_rowid();
-                let mut total_before = db.total_changes();
+                let mut counters = RunCounters::new(db, sql);
                 for p in params {
                     let r = bind(&mut stmt, Some(sql), *p, None).and_then(|()| {
                         let mut rows = stmt.raw_query();
                         while rows.next()?.is_some() {}
                         Ok(())
                     });
-                    let total_after = db.total_changes();
-                    let rowid_after = db.last_insert_rowid();
-                    out.push(r.map(|()| {
-                        let rows = if total_after != total_before {
-                            db.changes() as i64
-                        } else {
-                            0
-                        };
-                        let rowid = if rowid_after != rowid_before || (inserts && rows > 0) {
-                            rowid_after
-                        } else {
-                            0
-                        };
-                        WriteResult {
-                            rows_affected: rows,
-                            last_insert_rowid: rowid,
-                        }
-                    }));
-                    (rowid_before, total_before) = (rowid_after, total_after);
+                    out.push(counters.result(db, r));
                     if db.is_autocommit() {
                         break;
                     }

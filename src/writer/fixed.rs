@@ -53,7 +53,10 @@ impl Fixed {
     ///
     /// # Safety
     /// `db` is an open connection.
-    unsafe fn error(db: *mut rusqlite::ffi::sqlite3, rc: std::ffi::c_int) -> rusqlite::Error {
+    pub(super) unsafe fn error(
+        db: *mut rusqlite::ffi::sqlite3,
+        rc: std::ffi::c_int,
+    ) -> rusqlite::Error {
         use rusqlite::ffi;
         // SAFETY: the caller passes an open connection; its message is NUL-terminated.
         let (code, msg) = unsafe {
