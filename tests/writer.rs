@@ -689,12 +689,13 @@ fn dropping_the_last_handle_inside_a_callback_does_not_deadlock() {
     assert_eq!(count(&again, "t"), 1);
 }
 
-/// Positional parameters are bound in place (the writer's own statements, `SQLITE_STATIC`):
-/// every type, empty and large values, text with a NUL inside, through lone writes, pipelined
-/// runs on one statement (parameters freed as soon as each write is acknowledged) and more
-/// distinct statements than the writer keeps prepared, read back exactly as written.
+/// Parameters are bound in place (the writer's own statements, `SQLITE_STATIC`): every type,
+/// empty and large values, text with a NUL inside, positional and named (with any prefix),
+/// through lone writes, pipelined runs on one statement (parameters freed as soon as each write
+/// is acknowledged) and more distinct statements than the writer keeps prepared, read back
+/// exactly as written.
 #[test]
-fn positional_values_round_trip_through_the_writers_own_statements() {
+fn values_round_trip_through_the_writers_own_statements() {
     use singlewriter::{Value, ValueRef};
     let db = Db::new("values.db");
     let w = db.open("");
@@ -753,6 +754,49 @@ fn positional_values_round_trip_through_the_writers_own_statements() {
     w.execute("INSERT INTO v(k, x) VALUES (?1, ?2)", &params![k, "again"])
         .unwrap();
     expected.push((k, Value::Text("again".into())));
+    // Named parameters, with the SQL's prefix or another, alone and pipelined; one positional
+    // and one named.
+    for (i, v) in values(7).into_iter().enumerate() {
+        k += 1;
+        let name = ["@x", ":x", "$x", "x"][i % 4];
+        w.execute(
+            "INSERT INTO v(k, x) VALUES (:k, @x)",
+            &[Param::named("k", k), Param::named(name, v.clone())],
+        )
+        .unwrap();
+        expected.push((k, v.clone()));
+        k += 1;
+        w.enqueue(
+            "INSERT INTO v(k, x) VALUES (:k, @x)",
+            vec![Param::named(name, v.clone()), Param::named(":k", k)],
+            None,
+        )
+        .unwrap();
+        expected.push((k, v.clone()));
+        k += 1;
+        w.execute(
+            "INSERT INTO v(k, x) VALUES (?, $x)",
+            &[Param::positional(k), Param::named("@x", v.clone())],
+        )
+        .unwrap();
+        expected.push((k, v));
+    }
+    w.flush(None).unwrap();
+    // Names that do not fit are the rusqlite path's errors, as before.
+    let e = w
+        .execute(
+            "INSERT INTO v(k, x) VALUES (:k, @x)",
+            &[Param::named("k", 0), Param::named("nope", 1)],
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Status::InvalidArgument, "{e}");
+    let e = w
+        .execute(
+            "INSERT INTO v(k, x) VALUES (:k, @x)",
+            &[Param::named("k", 0)],
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Status::InvalidArgument, "{e}");
     let rows = w.query("SELECT k, x FROM v ORDER BY k", &[]).unwrap();
     assert_eq!(rows.row_count(), expected.len());
     for (r, (k, v)) in expected.iter().enumerate() {

@@ -523,10 +523,8 @@ impl WriteConn {
         params: &P,
         changes: &mut Changes,
     ) -> Result<WriteResult> {
-        if params.named() == 0 {
-            if let Some(result) = self.execute_stmt(sql, params, changes) {
-                return result;
-            }
+        if let Some(result) = self.execute_stmt(sql, params, changes) {
+            return result;
         }
         let rowid_before = self.db.last_insert_rowid();
         let known = self.write_sets.get(sql).cloned();
@@ -584,8 +582,9 @@ impl WriteConn {
         matches!(prepared, Prepared::One)
     }
 
-    /// [`WriteConn::execute`] through [`Stmts`]: `None` when `sql` is not one statement with
-    /// exactly as many parameters as `params` holds (positional), for the rusqlite path.
+    /// [`WriteConn::execute`] through [`Stmts`]: `None` when `sql` is not one statement whose
+    /// parameters `params` fits ([`Stmt::fits`](super::stmts::Stmt::fits)), for the rusqlite
+    /// path.
     fn execute_stmt<P: ParamList + ?Sized>(
         &mut self,
         sql: &str,
@@ -596,11 +595,11 @@ impl WriteConn {
             return None;
         }
         let stmt = self.stmts.get(sql)?;
-        if stmt.params() != params.len() {
+        if !stmt.fits(params.len(), params.named(), params.entries()) {
             return None;
         }
         let before = (self.db.last_insert_rowid(), self.db.total_changes());
-        if let Err(e) = stmt.run_once(params.entries().map(|(_, v)| v)) {
+        if let Err(e) = stmt.run_once(params.entries()) {
             return Some(Err(e.into()));
         }
         let captured = stmt.with.clone();
@@ -643,17 +642,17 @@ impl WriteConn {
         params: &[&Packed],
         changes: &mut Changes,
     ) -> Vec<Result<WriteResult>> {
-        if params.iter().all(|p| p.named() == 0) && self.stmt_ready(sql) {
-            if let Some(stmt) = self
-                .stmts
-                .get(sql)
-                .filter(|s| params.iter().all(|p| p.len() == s.params()))
-            {
+        if self.stmt_ready(sql) {
+            if let Some(stmt) = self.stmts.get(sql).filter(|s| {
+                params
+                    .iter()
+                    .all(|p| s.fits(p.len(), p.named(), p.entries()))
+            }) {
                 let db = &self.db;
                 let mut counters = RunCounters::new(db, sql);
                 let mut out = Vec::with_capacity(params.len());
                 for p in params {
-                    let r = stmt.run(p.entries().map(|(_, v)| v));
+                    let r = stmt.run(p.entries());
                     out.push(counters.result(db, r.map_err(Error::from)));
                     if db.is_autocommit() {
                         break;

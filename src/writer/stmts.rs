@@ -1,5 +1,5 @@
-//! The write connection's statements for single-statement SQL with positional parameters (the
-//! common write), prepared and stepped through SQLite's C API.
+//! The write connection's statements for single-statement SQL (the common write), prepared and
+//! stepped through SQLite's C API.
 //!
 //! Owns their statement handles in an LRU of its own; must finalize them before the connection
 //! closes (the field holding them is declared before the connection in
@@ -9,11 +9,15 @@
 //! parameter was copied by SQLite (`SQLITE_TRANSIENT`). Here the parameters are bound in place
 //! (`SQLITE_STATIC`): the caller's parameter list outlives the run, and the bindings are
 //! cleared before the caller lets go of it ([`Stmt::clear`]), so the statement never holds a
-//! pointer into memory that may be gone. Anything else (named parameters, a count that does not match, several
-//! statements, SQL that does not prepare) is left to the rusqlite path, which reports it.
+//! pointer into memory that may be gone. Parameters bind in order, named ones by their name
+//! with whatever prefix the SQL uses ([`Stmt::fits`]). Anything else (parameters that do not
+//! give every SQL parameter exactly one value, names given for a statement with more than
+//! [`NAMED_AT_MOST`] parameters, several statements, SQL that does not prepare) is left to the
+//! rusqlite path, which reports it.
 #![allow(unsafe_code)]
 
-use std::ffi::c_int;
+use std::cell::OnceCell;
+use std::ffi::{c_int, CStr};
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
@@ -22,11 +26,17 @@ use rusqlite::types::ValueRef;
 
 use super::fixed::Fixed;
 
+/// The most SQL parameters a statement may have for named parameters to bind here (each name
+/// is looked for among the statement's; rusqlite's path keeps a table for more).
+pub(crate) const NAMED_AT_MOST: usize = 32;
+
 /// One prepared statement and what the connection keeps with it (`T`).
 pub(crate) struct Stmt<T> {
     db: *mut ffi::sqlite3,
     raw: *mut ffi::sqlite3_stmt,
     params: usize,
+    /// The SQL parameters' names (`None`: a bare `?`), read when a named parameter first binds.
+    names: OnceCell<Box<[Option<Box<str>>]>>,
     pub(crate) with: T,
 }
 
@@ -110,6 +120,7 @@ impl<T> Stmts<T> {
                 db: self.db,
                 raw,
                 params,
+                names: OnceCell::new(),
                 with: with(),
             };
             self.cache.put(sql.into(), stmt);
@@ -146,36 +157,99 @@ unsafe fn rest_is_empty(db: *mut ffi::sqlite3, rest: &str) -> bool {
 }
 
 impl<T> Stmt<T> {
-    /// Parameters the SQL has.
-    pub(crate) fn params(&self) -> usize {
-        self.params
+    /// Whether `entries` (`len` of them, `named` with a name) give every SQL parameter exactly
+    /// one value, so that [`Stmt::run`] can bind them.
+    pub(crate) fn fits<'v>(
+        &self,
+        len: usize,
+        named: usize,
+        entries: impl Iterator<Item = (Option<&'v str>, ValueRef<'v>)>,
+    ) -> bool {
+        if named == 0 {
+            return len == self.params;
+        }
+        if self.params > NAMED_AT_MOST || len != self.params {
+            return false;
+        }
+        let mut positional = 0;
+        let mut bound = 0u64;
+        for (name, _) in entries {
+            match self.index(name, &mut positional) {
+                Some(i) if i <= self.params && bound & (1 << (i - 1)) == 0 => bound |= 1 << (i - 1),
+                _ => return false,
+            }
+        }
+        bound == (1u64 << self.params) - 1
+    }
+
+    /// Where the next entry goes (from 1): the next position, or the SQL parameter named
+    /// `name` with any of the prefixes `@`, `:` and `$` (tried in that order, as rusqlite's
+    /// path does).
+    fn index(&self, name: Option<&str>, positional: &mut usize) -> Option<usize> {
+        let Some(name) = name else {
+            *positional += 1;
+            return Some(*positional);
+        };
+        let bare = name.strip_prefix(['@', ':', '$']).unwrap_or(name);
+        if bare.is_empty() {
+            return None;
+        }
+        let names = self.names.get_or_init(|| {
+            (1..=self.params)
+                .map(|i| {
+                    // SAFETY: `raw` is a live statement; SQLite returns NULL or a
+                    // NUL-terminated name that lives as long as the statement (copied here).
+                    unsafe {
+                        let p = ffi::sqlite3_bind_parameter_name(self.raw, i as c_int);
+                        (!p.is_null())
+                            .then(|| CStr::from_ptr(p).to_string_lossy().into_owned().into())
+                    }
+                })
+                .collect()
+        });
+        ['@', ':', '$'].into_iter().find_map(|prefix| {
+            names
+                .iter()
+                .position(|n| {
+                    n.as_deref().is_some_and(|n| {
+                        n.len() == bare.len() + 1 && n.starts_with(prefix) && n[1..] == *bare
+                    })
+                })
+                .map(|i| i + 1)
+        })
     }
 
     /// [`Stmt::run`], then [`Stmt::clear`].
     pub(crate) fn run_once<'v>(
         &self,
-        values: impl Iterator<Item = ValueRef<'v>>,
+        entries: impl Iterator<Item = (Option<&'v str>, ValueRef<'v>)>,
     ) -> rusqlite::Result<()> {
-        let result = self.run(values);
+        let result = self.run(entries);
         self.clear();
         result
     }
 
-    /// Bind `values` (as many as [`Stmt::params`], in order), step the statement to its end
-    /// and reset it. An error is SQLite's, as rusqlite reports it. Text and blob values are
+    /// Bind `entries` (that [`Stmt::fits`]), step the statement to its end and reset it. An error is SQLite's, as rusqlite reports it. Text and blob values are
     /// bound in place: [`Stmt::clear`] must run before they are dropped (runs on one statement
     /// in a row may clear once, after the last: each binds every parameter again).
     pub(crate) fn run<'v>(
         &self,
-        values: impl Iterator<Item = ValueRef<'v>>,
+        entries: impl Iterator<Item = (Option<&'v str>, ValueRef<'v>)>,
     ) -> rusqlite::Result<()> {
         let db = self.db;
+        let mut positional = 0;
         // SAFETY: `raw` is a statement of the open connection `db`. Text and blob values are
         // bound without a copy; the caller clears the bindings before they are dropped.
         unsafe {
             let mut result = Ok(());
-            for (i, value) in values.enumerate() {
-                let index = i as c_int + 1;
+            for (name, value) in entries {
+                let Some(index) = self.index(name, &mut positional) else {
+                    result = Err(rusqlite::Error::InvalidParameterName(
+                        name.unwrap_or_default().to_owned(),
+                    ));
+                    break;
+                };
+                let index = index as c_int;
                 let rc = match value {
                     ValueRef::Null => ffi::sqlite3_bind_null(self.raw, index),
                     ValueRef::Integer(v) => ffi::sqlite3_bind_int64(self.raw, index, v),
