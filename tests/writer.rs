@@ -692,8 +692,8 @@ fn dropping_the_last_handle_inside_a_callback_does_not_deadlock() {
 /// Parameters are bound in place (the writer's own statements, `SQLITE_STATIC`): every type,
 /// empty and large values, text with a NUL inside, positional and named (with any prefix),
 /// through lone writes, pipelined runs on one statement (parameters freed as soon as each write
-/// is acknowledged) and more distinct statements than the writer keeps prepared, read back
-/// exactly as written.
+/// is acknowledged), more distinct statements than the writer keeps prepared, and several
+/// statements in one text (rusqlite's path), read back exactly as written.
 #[test]
 fn values_round_trip_through_the_writers_own_statements() {
     use singlewriter::{Value, ValueRef};
@@ -782,6 +782,19 @@ fn values_round_trip_through_the_writers_own_statements() {
         expected.push((k, v));
     }
     w.flush(None).unwrap();
+    // Several statements in one text go to rusqlite's path, every time (the second time
+    // remembered as several, not prepared here again), and both statements run.
+    for _ in 0..2 {
+        let (a, b) = (k + 1, k + 2);
+        k += 2;
+        w.execute(
+            "INSERT INTO v(k, x) VALUES (?1, 'first'); INSERT INTO v(k, x) VALUES (?2, 'second')",
+            &params![a, b],
+        )
+        .unwrap();
+        expected.push((a, Value::Text("first".into())));
+        expected.push((b, Value::Text("second".into())));
+    }
     // Names that do not fit are the rusqlite path's errors, as before.
     let e = w
         .execute(

@@ -567,6 +567,9 @@ impl WriteConn {
         if self.stmts.contains(sql) {
             return true;
         }
+        if self.stmts.several(sql) {
+            return false;
+        }
         let known = self.write_sets.get(sql).cloned();
         if known.is_none() {
             *self.capture.lock() = Captured::default();

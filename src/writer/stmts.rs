@@ -54,7 +54,13 @@ impl<T> Drop for Stmt<T> {
 pub(crate) struct Stmts<T> {
     db: *mut ffi::sqlite3,
     cache: LruCache<Box<str>, Stmt<T>>,
+    /// Texts that hold more than one statement, so that they are not prepared here again on
+    /// their way to rusqlite's path (being several statements is a property of the text).
+    several: LruCache<Box<str>, ()>,
 }
+
+/// How many texts of several statements [`Stmts`] remembers.
+const SEVERAL: usize = 64;
 
 // SAFETY: the statements belong to the write connection and are only used by whoever holds it
 // (the writer's connection lock), like the connection itself.
@@ -75,7 +81,13 @@ impl<T> Stmts<T> {
             // open (this value drops first).
             db: unsafe { db.handle() },
             cache: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
+            several: LruCache::new(NonZeroUsize::new(SEVERAL).unwrap_or(NonZeroUsize::MIN)),
         }
+    }
+
+    /// Whether `sql` is known to hold several statements (for rusqlite's path).
+    pub(crate) fn several(&self, sql: &str) -> bool {
+        self.several.contains(sql)
     }
 
     pub(crate) fn contains(&self, sql: &str) -> bool {
@@ -113,6 +125,7 @@ impl<T> Stmts<T> {
             let used = (tail as usize).saturating_sub(sql.as_ptr() as usize);
             if !rest_is_empty(self.db, &sql[used.min(sql.len())..]) {
                 ffi::sqlite3_finalize(raw);
+                self.several.put(sql.into(), ());
                 return Prepared::Other;
             }
             let params = ffi::sqlite3_bind_parameter_count(raw).max(0) as usize;
