@@ -149,8 +149,8 @@ struct Captured {
 pub(crate) struct WriteConn {
     /// Dropped before `db`.
     fixed: super::fixed::Fixed,
-    /// Single statements with positional parameters, each with what the authorizer saw while
-    /// it was prepared; dropped before `db`.
+    /// Single statements prepared through the C API (`writer/stmts.rs`), each with what the
+    /// authorizer saw while it was prepared; dropped before `db`.
     stmts: Stmts<Arc<Captured>>,
     /// The update hook filling `rows`; dropped before `db`.
     #[allow(dead_code)]
