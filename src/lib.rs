@@ -40,7 +40,7 @@
 
 #![warn(missing_docs)]
 // `unsafe` lives in `ffi` (the C ABI), `process` (fork handlers, SQLite's configuration),
-// `writer/fixed` and `writer/stmts` (statements prepared and stepped through the C API),
+// `writer/stmts` (statements prepared and stepped through the C API),
 // `read/wal_index` (SQLite's shared memory), the SQLite hooks
 // (`writer/{registered,rowlog,wal_hook}`) and `sync`'s `ReadMostly` lock (its guards' access
 // to the value), each allowing it for itself.

@@ -24,8 +24,6 @@ use lru::LruCache;
 use rusqlite::ffi;
 use rusqlite::types::ValueRef;
 
-use super::fixed::Fixed;
-
 /// The most SQL parameters a statement may have for named parameters to bind here (each name
 /// is looked for among the statement's; rusqlite's path keeps a table for more).
 pub(crate) const NAMED_AT_MOST: usize = 32;
@@ -39,6 +37,10 @@ pub(crate) struct Stmt<T> {
     names: OnceCell<Box<[Option<Box<str>>]>>,
     pub(crate) with: T,
 }
+
+// SAFETY: a statement belongs to the write connection and is only used by whoever holds it
+// (the writer's connection lock), like the connection itself.
+unsafe impl<T: Send> Send for Stmt<T> {}
 
 impl<T> Drop for Stmt<T> {
     fn drop(&mut self) {
@@ -62,8 +64,7 @@ pub(crate) struct Stmts<T> {
 /// How many texts of several statements [`Stmts`] remembers.
 const SEVERAL: usize = 64;
 
-// SAFETY: the statements belong to the write connection and are only used by whoever holds it
-// (the writer's connection lock), like the connection itself.
+// SAFETY: as for `Stmt`: only the connection's holder uses it.
 unsafe impl<T: Send> Send for Stmts<T> {}
 
 /// What preparing a text gave.
@@ -142,6 +143,50 @@ impl<T> Stmts<T> {
     }
 }
 
+impl Stmt<()> {
+    /// A statement of the connection's own, without parameters, prepared once and kept by the
+    /// caller (see [`Fixed`](super::fixed::Fixed)).
+    pub(crate) fn fixed(db: &rusqlite::Connection, sql: &CStr) -> rusqlite::Result<Stmt<()>> {
+        // SAFETY: `handle` is the open connection; `sql` is NUL-terminated; the statement is
+        // finalized by `Stmt`'s drop, before the connection closes (the caller's promise).
+        unsafe {
+            let handle = db.handle();
+            let mut raw = std::ptr::null_mut();
+            let rc =
+                ffi::sqlite3_prepare_v2(handle, sql.as_ptr(), -1, &mut raw, std::ptr::null_mut());
+            if rc != ffi::SQLITE_OK {
+                ffi::sqlite3_finalize(raw);
+                return Err(error(handle, rc));
+            }
+            Ok(Stmt {
+                db: handle,
+                raw,
+                params: 0,
+                names: OnceCell::new(),
+                with: (),
+            })
+        }
+    }
+}
+
+/// The connection's current error as rusqlite reports it.
+///
+/// # Safety
+/// `db` is an open connection.
+unsafe fn error(db: *mut ffi::sqlite3, rc: c_int) -> rusqlite::Error {
+    // SAFETY: the caller passes an open connection; its message is NUL-terminated.
+    let (code, msg) = unsafe {
+        (
+            ffi::sqlite3_extended_errcode(db),
+            CStr::from_ptr(ffi::sqlite3_errmsg(db))
+                .to_string_lossy()
+                .into_owned(),
+        )
+    };
+    let code = if code == 0 { rc } else { code };
+    rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
+}
+
 /// Whether the text after a statement holds no other statement (only spaces, comments and
 /// semicolons), checked as rusqlite does: by preparing it.
 ///
@@ -195,14 +240,23 @@ impl<T> Stmt<T> {
         bound == (1u64 << self.params) - 1
     }
 
-    /// Where the next entry goes (from 1): the next position, or the SQL parameter named
-    /// `name` with any of the prefixes `@`, `:` and `$` (tried in that order, as rusqlite's
-    /// path does).
+    /// Where the next entry goes (from 1): the next position, or the SQL parameter `name`
+    /// ([`Stmt::named`]).
+    #[inline]
     fn index(&self, name: Option<&str>, positional: &mut usize) -> Option<usize> {
-        let Some(name) = name else {
-            *positional += 1;
-            return Some(*positional);
-        };
+        match name {
+            None => {
+                *positional += 1;
+                Some(*positional)
+            }
+            Some(name) => self.named(name),
+        }
+    }
+
+    /// The SQL parameter named `name` with any of the prefixes `@`, `:` and `$` (tried in that
+    /// order, as rusqlite's path does).
+    #[inline(never)]
+    fn named(&self, name: &str) -> Option<usize> {
         let bare = name.strip_prefix(['@', ':', '$']).unwrap_or(name);
         if bare.is_empty() {
             return None;
@@ -242,8 +296,8 @@ impl<T> Stmt<T> {
         result
     }
 
-    /// Bind `entries` (that [`Stmt::fits`]), step the statement to its end and reset it. An error is SQLite's, as rusqlite reports it. Text and blob values are
-    /// bound in place: [`Stmt::clear`] must run before they are dropped (runs on one statement
+    /// Bind `entries` (that [`Stmt::fits`]), step the statement to its end and reset it. An
+    /// error is SQLite's, as rusqlite reports it. Text and blob values are bound in place: [`Stmt::clear`] must run before they are dropped (runs on one statement
     /// in a row may clear once, after the last: each binds every parameter again).
     pub(crate) fn run<'v>(
         &self,
@@ -286,22 +340,29 @@ impl<T> Stmt<T> {
                     ),
                 };
                 if rc != ffi::SQLITE_OK {
-                    result = Err(Fixed::error(db, rc));
+                    result = Err(error(db, rc));
                     break;
                 }
             }
-            if result.is_ok() {
-                loop {
-                    match ffi::sqlite3_step(self.raw) {
-                        ffi::SQLITE_ROW => continue,
-                        ffi::SQLITE_DONE => break,
-                        rc => {
-                            result = Err(Fixed::error(db, rc));
-                            break;
-                        }
-                    }
-                }
+            if result.is_err() {
+                ffi::sqlite3_reset(self.raw);
+                return result;
             }
+        }
+        self.step()
+    }
+
+    /// Step the statement (its parameters bound) to its end and reset it.
+    pub(crate) fn step(&self) -> rusqlite::Result<()> {
+        // SAFETY: `raw` is a statement of the open connection `db`.
+        unsafe {
+            let result = loop {
+                match ffi::sqlite3_step(self.raw) {
+                    ffi::SQLITE_ROW => continue,
+                    ffi::SQLITE_DONE => break Ok(()),
+                    rc => break Err(error(self.db, rc)),
+                }
+            };
             ffi::sqlite3_reset(self.raw);
             result
         }
