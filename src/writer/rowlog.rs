@@ -40,14 +40,33 @@ use crate::sync::Mutex;
 /// "not changed").
 #[derive(Default, Debug)]
 pub(crate) struct RowLog {
-    /// Lower-cased table name → rowids changed (`None`: too many to list: the whole table).
-    tables: HashMap<Box<str>, Option<Vec<i64>>, FnvBuild>,
+    /// (lower-cased table name, rowids changed: `None`, too many to list: the whole table).
+    tables: Vec<(Box<str>, Option<Vec<i64>>)>,
+    /// Lower-cased table name → its place in `tables`.
+    index: HashMap<Box<str>, usize, FnvBuild>,
+    /// The table of the last row the hook reported (see [`RowLog::last_slot`]).
+    last: Option<Last>,
     /// A table name being lower-cased (see [`RowLog::note`]).
     scratch: String,
 }
 
+/// The table of the last row the hook reported, as SQLite named it: its name's address and
+/// bytes, and its place in `tables` ([`SKIP`]: rows of it are not logged).
+#[derive(Debug)]
+struct Last {
+    table: usize,
+    spelled: Box<[u8]>,
+    slot: usize,
+}
+
+/// [`Last::slot`] of a table whose rows are not logged (SQLite's own, the change table).
+const SKIP: usize = usize::MAX;
+
 /// Rowids listed per table and transaction before the table counts as changed as a whole.
-const ROWS_PER_TABLE: usize = 1024;
+/// A group that changes more rows of a table than this (a burst of pipelined writes) costs
+/// its cached reads of that table, and saves listing and counting every row: a commit's rows
+/// each move a counter in a table far larger than the processor's cache.
+const ROWS_PER_TABLE: usize = 256;
 
 /// Tables whose (emptied) entries are kept between transactions; past this the log starts over.
 const TABLES_KEPT: usize = 64;
@@ -57,9 +76,11 @@ impl RowLog {
     pub(crate) fn reset(&mut self) {
         if self.tables.len() > TABLES_KEPT {
             self.tables.clear();
+            self.index.clear();
+            self.last = None;
             return;
         }
-        for rows in self.tables.values_mut() {
+        for (_, rows) in &mut self.tables {
             match rows {
                 Some(list) => list.clear(),
                 None => *rows = Some(Vec::new()),
@@ -83,41 +104,51 @@ impl RowLog {
 
     /// Whether rows of `table` (lower-cased) were noted.
     pub(crate) fn contains(&self, table: &str) -> bool {
-        self.tables
+        self.index
             .get(table)
-            .is_some_and(|rows| rows.as_ref().is_none_or(|l| !l.is_empty()))
+            .is_some_and(|&i| self.tables[i].1.as_ref().is_none_or(|l| !l.is_empty()))
+    }
+
+    /// The place in `tables` of `table` (lower-cased), made when missing.
+    fn slot(&mut self, table: &str) -> usize {
+        if let Some(&i) = self.index.get(table) {
+            return i;
+        }
+        self.tables.push((table.into(), Some(Vec::new())));
+        self.index.insert(table.into(), self.tables.len() - 1);
+        self.tables.len() - 1
     }
 
     /// `table` changed as a whole.
     fn note_whole(&mut self, table: &str) {
-        self.tables
-            .insert(table.to_ascii_lowercase().into_boxed_str(), None);
+        let i = self.slot(&table.to_ascii_lowercase());
+        self.tables[i].1 = None;
     }
 
-    fn note(&mut self, table: &str, rowid: i64) {
+    /// Note a row of `table` as SQLite spells it; its place in `tables`.
+    fn note(&mut self, table: &str, rowid: i64) -> usize {
         // Looked up as SQLite spells it (one look-up for a lower-case name), then lower-cased
         // (into a buffer kept for this, so a table declared `Items` costs no allocation per
         // row), then added.
-        if let Some(entry) = self.tables.get_mut(table) {
-            Self::push(entry, rowid);
-            return;
-        }
-        self.scratch.clear();
-        self.scratch.push_str(table);
-        self.scratch.make_ascii_lowercase();
-        match self.tables.get_mut(self.scratch.as_str()) {
-            Some(entry) => Self::push(entry, rowid),
+        let i = match self.index.get(table) {
+            Some(&i) => i,
             None => {
-                let mut entry = Some(Vec::new());
-                Self::push(&mut entry, rowid);
-                self.tables
-                    .insert(self.scratch.clone().into_boxed_str(), entry);
+                let mut lower = std::mem::take(&mut self.scratch);
+                lower.clear();
+                lower.push_str(table);
+                lower.make_ascii_lowercase();
+                let i = self.slot(&lower);
+                self.scratch = lower;
+                i
             }
-        }
+        };
+        self.push(i, rowid);
+        i
     }
 
-    /// Add `rowid` to a table's entry (which becomes "the whole table" past the limit).
-    fn push(entry: &mut Option<Vec<i64>>, rowid: i64) {
+    /// Add `rowid` to the entry at `i` (which becomes "the whole table" past the limit).
+    fn push(&mut self, i: usize, rowid: i64) {
+        let entry = &mut self.tables[i].1;
         if let Some(list) = entry {
             list.push(rowid);
             if list.len() > ROWS_PER_TABLE {
@@ -125,6 +156,36 @@ impl RowLog {
             }
         }
     }
+
+    /// The slot of the table named at `table` when it is the last table reported, named the
+    /// same (an address may have been reused for another table since).
+    ///
+    /// # Safety
+    /// `table` points to a NUL-terminated string.
+    #[allow(unsafe_code)]
+    unsafe fn last_slot(&self, table: *const std::ffi::c_char) -> Option<usize> {
+        let last = self.last.as_ref().filter(|l| l.table == table as usize)?;
+        // SAFETY: the caller's; `same_c_str` reads no byte past the terminator.
+        unsafe { same_c_str(table, &last.spelled) }.then_some(last.slot)
+    }
+}
+
+/// Whether the NUL-terminated string at `p` is `bytes` (which hold no NUL). Reads `p` only up
+/// to its first difference from `bytes`, so never past its terminator.
+///
+/// # Safety
+/// `p` points to a NUL-terminated string.
+#[allow(unsafe_code)]
+unsafe fn same_c_str(p: *const std::ffi::c_char, bytes: &[u8]) -> bool {
+    for (i, &b) in bytes.iter().enumerate() {
+        // SAFETY: every byte before this one matched a non-NUL byte of `bytes`, so the string
+        // goes on at least to here.
+        if unsafe { *p.add(i) } as u8 != b {
+            return false;
+        }
+    }
+    // SAFETY: as above: `bytes.len()` bytes matched, none of them NUL.
+    unsafe { *p.add(bytes.len()) == 0 }
 }
 
 /// The update hook, registered through SQLite's C API: rusqlite's wrapper checked both names
@@ -170,27 +231,51 @@ unsafe extern "C" fn on_update(
 ) {
     // A panic must not unwind into SQLite.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: SQLite passes the pointer registered in `install` (valid until the
-        // hook is unregistered) and NUL-terminated names.
-        let (state, db_name, table) = unsafe {
+        // SAFETY: SQLite passes the pointer registered in `install` (valid until the hook is
+        // unregistered) and NUL-terminated names.
+        let state = unsafe { &*(p as *const HookState) };
+        let mut log = state.log.lock();
+        // Rows come in runs of one table: the same table, at the same address, with the same
+        // name, in `main` is known already, without measuring and hashing its name again.
+        // SAFETY: NUL-terminated names (above).
+        if unsafe { same_c_str(db_name, b"main") } {
+            // SAFETY: as above.
+            if let Some(slot) = unsafe { log.last_slot(table) } {
+                if slot != SKIP {
+                    log.push(slot, rowid);
+                }
+                return;
+            }
+        }
+        // SAFETY: as above.
+        let (db_name, name) = unsafe {
             (
-                &*(p as *const HookState),
                 std::ffi::CStr::from_ptr(db_name).to_bytes(),
                 std::ffi::CStr::from_ptr(table).to_bytes(),
             )
         };
-        if db_name != b"main"
-            || table.starts_with(b"sqlite_")
-            || table.eq_ignore_ascii_case(state.internal.as_bytes())
-        {
+        if db_name != b"main" {
             return;
         }
-        let mut log = state.log.lock();
-        match crate::value::utf8(table) {
-            Ok(t) => log.note(t, rowid),
-            // Not a name any read can name back: the whole table (lossily named) changed.
-            Err(_) => log.note_whole(&String::from_utf8_lossy(table)),
-        }
+        let slot = if name.starts_with(b"sqlite_")
+            || name.eq_ignore_ascii_case(state.internal.as_bytes())
+        {
+            SKIP
+        } else {
+            match crate::value::utf8(name) {
+                Ok(t) => log.note(t, rowid),
+                // Not a name any read can name back: the whole table (lossily named) changed.
+                Err(_) => {
+                    log.note_whole(&String::from_utf8_lossy(name));
+                    return;
+                }
+            }
+        };
+        log.last = Some(Last {
+            table: table as usize,
+            spelled: name.into(),
+            slot,
+        });
     }));
 }
 
@@ -341,6 +426,50 @@ mod tests {
         log.lock().reset();
         db.execute_batch("INSERT INTO Items VALUES (5)").unwrap();
         assert!(log.lock().is_empty(), "no hook after drop");
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_table_name_at_a_reused_address_is_read_again() {
+        let log: Arc<Mutex<RowLog>> = Arc::default();
+        let state = HookState {
+            log: log.clone(),
+            internal: "internal_t",
+        };
+        let p = &state as *const HookState as *mut std::ffi::c_void;
+        let main = c"main";
+        // One buffer, renamed in place: SQLite may free a table and put another at its address.
+        let mut name = [0u8; 16];
+        let mut row = |spelled: &str, rowid: i64, db: &std::ffi::CStr| {
+            name.fill(0);
+            name[..spelled.len()].copy_from_slice(spelled.as_bytes());
+            // SAFETY: `p` is the state above; both names are NUL-terminated.
+            unsafe { on_update(p, 0, db.as_ptr(), name.as_ptr().cast(), rowid) };
+        };
+        row("Items", 1, main);
+        row("Items", 2, main);
+        row("items2", 3, main);
+        row("Item", 4, main);
+        row("Item", 5, c"aux");
+        row("sqlite_stat1", 6, main);
+        row("sqlite_stat1", 7, main);
+        row("Internal_T", 8, main);
+        row("Item", 9, main);
+        let log = log.lock();
+        let mut changed: Vec<_> = log.changed().collect();
+        changed.sort();
+        assert_eq!(
+            changed,
+            [
+                ("item", Some(&[4, 9][..])),
+                ("items", Some(&[1, 2][..])),
+                ("items2", Some(&[3][..]))
+            ]
+        );
+        // SAFETY: NUL-terminated literals.
+        let same = |c: &std::ffi::CStr, b: &[u8]| unsafe { same_c_str(c.as_ptr(), b) };
+        assert!(same(c"main", b"main") && !same(c"mai", b"main"));
+        assert!(!same(c"mainx", b"main") && same(c"", b""));
     }
 
     fn blind(
