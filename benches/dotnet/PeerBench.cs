@@ -1,8 +1,11 @@
 // The .NET part of the peer benchmark suite (benches/run.sh), run under Mono: the singlewriter
 // .NET binding against the original package's design re-created on Mono.Data.Sqlite — one write
 // connection behind a SemaphoreSlim, one transaction (one commit) per write, a new connection per
-// read (opened and closed per read: with Mono.Data.Sqlite's Pooling=True, two readers stalled for
-// the 30 s busy timeout with "database is locked" in about one run of three). Workloads W1, W3
+// read (opened and closed per read). Every connection string names `Journal Mode=WAL`:
+// Mono.Data.Sqlite's default is `Delete`, and it runs `PRAGMA journal_mode=<mode>` on every Open,
+// so a reader opening while the writer's connection was open tried to take the database out of
+// WAL and waited out the 30 s busy timeout with "database is locked" (W3 and W4 in most runs;
+// Microsoft.Data.Sqlite, which the original package uses, sets no journal mode on Open). Workloads W1, W3
 // and W4 with the suite's arguments and JSON line (see benches/peers/harness); one measurement
 // per process. The SQL uses named parameters (@a, @b, @id) for both contenders: the binding's
 // object parameters are named.
@@ -77,16 +80,19 @@ namespace SingleWriterPeerBench
 
     sealed class MonoDesignContender : IContender
     {
+        // Mono.Data.Sqlite runs `PRAGMA journal_mode=<Journal Mode>` on every Open (default
+        // Delete, which needs the database to itself): WAL, as the database is, is a no-op.
+        internal const string Options = ";Version=3;Journal Mode=WAL";
         readonly SqliteConnection _write;
         readonly SemaphoreSlim _gate = new SemaphoreSlim(1, 1);
         readonly string _readCs;
 
         public MonoDesignContender(string path, string sync)
         {
-            _write = new SqliteConnection("Data Source=" + path + ";Version=3");
+            _write = new SqliteConnection("Data Source=" + path + Options);
             _write.Open();
             Exec(_write, "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + sync + "; PRAGMA busy_timeout=5000;");
-            _readCs = "Data Source=" + path + ";Version=3";
+            _readCs = "Data Source=" + path + Options;
             using (var cmd = new SqliteCommand("SELECT sqlite_version()", _write)) SqliteVersion = (string)cmd.ExecuteScalar();
         }
 
@@ -182,7 +188,7 @@ namespace SingleWriterPeerBench
             {
                 try
                 {
-                    using (var c = new SqliteConnection("Data Source=" + path + ";Version=3;Default Timeout=5"))
+                    using (var c = new SqliteConnection("Data Source=" + path + MonoDesignContender.Options + ";Default Timeout=5"))
                     {
                         c.Open();
                         using (var cmd = new SqliteCommand("SELECT count(*) FROM t", c)) return (long)cmd.ExecuteScalar();
