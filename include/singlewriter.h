@@ -731,6 +731,25 @@ sw_status sw_writer_execute(const struct sw_writer *writer,
                             struct sw_write_result *out_result);
 
 /**
+ * Run a write on the calling thread when the writer is idle (no group running or queued), as
+ * `sw_writer_execute` does then; otherwise do nothing. With `SW_STATUS_OK`, `*out_ran`
+ * (required) tells which: true, the write committed (`*out_result`, may be NULL, as for
+ * `sw_writer_execute`); false, it would first have to wait for other writes, or this thread
+ * is inside a transaction or completion callback, and nothing was run or queued. Any other
+ * status: the write failed or could not run (as `sw_writer_execute` reports it, and
+ * INVALID_ARGUMENT for a NULL `out_ran`); it is not queued either. Meant for hosts with a
+ * better place to wait than a blocked thread (an awaited write): they call
+ * `sw_writer_enqueue` when this declines, and otherwise save its hand-off to the writer's
+ * thread and back.
+ */
+sw_status sw_writer_execute_if_idle(const struct sw_writer *writer,
+                                    const char *sql,
+                                    const struct sw_param *params,
+                                    size_t n_params,
+                                    struct sw_write_result *out_result,
+                                    bool *out_ran);
+
+/**
  * Queue a write and return at once. `callback` (may be NULL) is called exactly once on the
  * writer's library thread: after the commit, with the write's error, or with
  * `SW_STATUS_CLOSED` if the writer closed first. Writes from one thread commit in submission

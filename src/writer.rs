@@ -198,6 +198,48 @@ impl Writer {
         )
     }
 
+    /// Run a write on this thread and return once it is committed, as [`Writer::execute`] does,
+    /// when the writer is idle (no group running or queued); `Ok(None)`, with nothing queued or
+    /// run, when the write would first have to wait for others' writes, or when this thread is
+    /// inside a completion or transaction callback. An error is the write's own (as
+    /// [`Writer::execute`] reports it); the write is not queued then either. For callers with a
+    /// better place to wait than a blocked thread, who [`enqueue`](Writer::enqueue) the write
+    /// when this declines: an idle writer then costs them no hand-off to another thread and
+    /// back.
+    ///
+    /// ```
+    /// # use singlewriter::{params, Writer};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// w.execute("CREATE TABLE log(line TEXT)", &[])?;
+    /// match w.execute_if_idle("INSERT INTO log(line) VALUES (?1)", &params!["now"])? {
+    ///     Some(r) => assert_eq!(r.rows_affected, 1), // committed, on this thread
+    ///     None => w.enqueue("INSERT INTO log(line) VALUES (?1)", params!["now"], None)?,
+    /// }
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
+    pub fn execute_if_idle(&self, sql: &str, params: &[Param]) -> Result<Option<WriteResult>> {
+        self.execute_packed_if_idle(sql, Packed::from_params(params)?)
+    }
+
+    /// [`Writer::execute_if_idle`] with the parameters already packed.
+    pub(crate) fn execute_packed_if_idle(
+        &self,
+        sql: &str,
+        params: Packed,
+    ) -> Result<Option<WriteResult>> {
+        let shared = self.writable()?;
+        let (sql, alone) = checked_sql(sql)?;
+        shared
+            .run_if_idle(Work::Exec {
+                sql,
+                params,
+                invalidate: vec![],
+                alone,
+            })
+            .transpose()
+    }
+
     /// Queue a write; `callback` runs exactly once on the writer's library thread, after the
     /// commit (or with `SW_STATUS_CLOSED` if the writer closes first).
     ///

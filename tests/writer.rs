@@ -275,6 +275,75 @@ fn writes_queued_while_the_lane_is_busy_commit_as_one_group() {
 }
 
 #[test]
+fn execute_if_idle_runs_on_an_idle_writer_and_declines_a_busy_one_without_queueing() {
+    let db = Db::new("idle.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(x UNIQUE)", &[]).unwrap();
+    let caller = std::thread::current().id();
+    // Idle: it runs here, now, and reports as `execute` does.
+    let r = w
+        .execute_if_idle("INSERT INTO t VALUES (?1)", &params![1])
+        .unwrap()
+        .expect("an idle writer runs it");
+    assert_eq!((r.rows_affected, r.last_insert_rowid), (1, 1));
+    assert_eq!(count(&w, "t"), 1);
+    // Its own failure is its result (not queued, not run again).
+    let e = w
+        .execute_if_idle("INSERT INTO t VALUES (?1)", &params![1])
+        .unwrap_err();
+    assert_eq!(e.status(), Status::Constraint, "{e}");
+    assert!(w
+        .execute_if_idle("INSERT INTO nope VALUES (1)", &[])
+        .is_err());
+    // Busy (another thread's transaction holds the lane): declined, nothing queued or run.
+    let before = w.stats().unwrap();
+    with_lane_held(&w, Duration::from_millis(100), || {
+        assert!(w
+            .execute_if_idle("INSERT INTO t VALUES (?1)", &params![2])
+            .unwrap()
+            .is_none());
+        // Only the transaction holding the lane is waiting to be acknowledged.
+        assert_eq!(w.stats().unwrap().queued, 1);
+    });
+    let after = w.stats().unwrap();
+    let done = |s: &singlewriter::Stats| s.committed + s.failed;
+    assert_eq!(
+        done(&after) - done(&before),
+        1,
+        "only the transaction: {after:?}"
+    );
+    assert_eq!(count(&w, "t"), 1);
+    // Inside a completion callback (which may not wait): declined there too.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let w2 = Arc::new(w);
+    let inner = w2.clone();
+    w2.enqueue(
+        "INSERT INTO t VALUES (3)",
+        vec![],
+        Some(Box::new(move |_| {
+            let r = inner.execute_if_idle("INSERT INTO t VALUES (4)", &[]);
+            tx.send((r.map(|o| o.is_some()), std::thread::current().id()))
+                .unwrap();
+        })),
+    )
+    .unwrap();
+    let (declined, on) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(!declined.unwrap(), "declined inside a callback");
+    assert_ne!(on, caller);
+    w2.flush(None).unwrap();
+    assert_eq!(count(&w2, "t"), 2);
+    // Closed: an error, as for `execute`.
+    let w3 = db.open("");
+    w3.close().unwrap();
+    assert_eq!(
+        w3.execute_if_idle("INSERT INTO t VALUES (5)", &[])
+            .unwrap_err()
+            .status(),
+        Status::Closed
+    );
+}
+
+#[test]
 fn a_write_that_aborts_the_transaction_fails_alone() {
     let db = Db::new("j.db");
     let w = db.open("");

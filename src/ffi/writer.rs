@@ -112,6 +112,41 @@ pub unsafe extern "C" fn sw_writer_execute(
     })
 }
 
+/// Run a write on the calling thread when the writer is idle (no group running or queued), as
+/// `sw_writer_execute` does then; otherwise do nothing. With `SW_STATUS_OK`, `*out_ran`
+/// (required) tells which: true, the write committed (`*out_result`, may be NULL, as for
+/// `sw_writer_execute`); false, it would first have to wait for other writes, or this thread
+/// is inside a transaction or completion callback, and nothing was run or queued. Any other
+/// status: the write failed or could not run (as `sw_writer_execute` reports it, and
+/// INVALID_ARGUMENT for a NULL `out_ran`); it is not queued either. Meant for hosts with a
+/// better place to wait than a blocked thread (an awaited write): they call
+/// `sw_writer_enqueue` when this declines, and otherwise save its hand-off to the writer's
+/// thread and back.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_execute_if_idle(
+    writer: *const sw_writer,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    out_result: *mut sw_write_result,
+    out_ran: *mut bool,
+) -> sw_status {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
+        need(out_ran, "out_ran")?;
+        *out_ran = false;
+        let sql = text(sql, "sql")?;
+        let p = packed_params(params, n_params)?;
+        if let Some(r) = with_writer(writer, |w| w.execute_packed_if_idle(sql, p))? {
+            *out_ran = true;
+            write_out(out_result, r);
+        }
+        Ok(())
+    })
+}
+
 /// Run a C write callback queued by `sw_writer_enqueue`, on the writer's thread.
 fn deliver_write_callback(raw: &RawCallback, r: Result<WriteResult>) {
     // SAFETY: `raw` was built by `sw_writer_enqueue` from a non-null `sw_write_callback`.

@@ -168,6 +168,12 @@ impl Engine {
         self.lane.submit_wait(self, |n| self.new_job(work, n), txn)
     }
 
+    /// Run a job on this thread if the lane is idle; `None` (nothing queued) otherwise (see
+    /// [`Lane::run_if_idle`]).
+    pub(crate) fn run_if_idle(&self, work: Work) -> Option<Result<super::conn::WriteResult>> {
+        self.lane.run_if_idle(self, |n| self.new_job(work, n))
+    }
+
     /// Queue a flush barrier for `waiter`; `while_closing` lets close queue its own.
     pub(crate) fn barrier(&self, waiter: Arc<Waiter>, while_closing: bool) -> Result<()> {
         let job = self.new_job(Work::Barrier, Notify::Barrier(waiter));

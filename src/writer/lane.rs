@@ -432,6 +432,52 @@ impl Lane {
         if lead_now {
             self.lead(runner, Some(&waiter), txn.as_deref_mut());
         }
+        self.await_own(runner, &waiter, txn)
+    }
+
+    /// Run a job built by `make` on this thread when the lane is idle (nobody leads, nothing
+    /// is queued), as [`Lane::submit_wait`] does when it finds the lane idle; `None`, with
+    /// nothing queued, when it would have to wait for others, or when this thread is inside a
+    /// callback (where it may not wait). For callers that have somewhere better to wait than a
+    /// blocked thread (an awaited write in .NET): they queue the job instead.
+    pub(crate) fn run_if_idle<R: Runner>(
+        &self,
+        runner: &R,
+        make: impl FnOnce(Notify) -> Job,
+    ) -> Option<Result<WriteResult>> {
+        if inside_callback() {
+            return None;
+        }
+        let waiter = WAITER
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| Waiter::new());
+        {
+            let mut st = self.state.lock();
+            if st.closing {
+                return Some(Err(Error::closed()));
+            }
+            if st.leading || !st.queue.is_empty() {
+                return None;
+            }
+            waiter.set_state(WaiterState::Pending);
+            *waiter.result.lock() = None;
+            let job = make(Notify::Wait(waiter.clone()));
+            runner.accepted(&job);
+            st.queue.push_back(job);
+            st.leading = true;
+        }
+        self.lead(runner, Some(&waiter), None);
+        Some(self.await_own(runner, &waiter, None))
+    }
+
+    /// The end of a blocking submission: wait for `waiter`'s result, leading when handed the
+    /// lane.
+    fn await_own<R: Runner>(
+        &self,
+        runner: &R,
+        waiter: &Arc<Waiter>,
+        mut txn: Option<&mut TxnFn<'_>>,
+    ) -> Result<WriteResult> {
         loop {
             match waiter.state() {
                 WaiterState::Done => {
@@ -443,9 +489,9 @@ impl Lane {
                 }
                 WaiterState::Lead => {
                     waiter.set_state(WaiterState::Pending);
-                    self.lead(runner, Some(&waiter), txn.as_deref_mut());
+                    self.lead(runner, Some(waiter), txn.as_deref_mut());
                 }
-                WaiterState::Pending => self.await_result(&waiter),
+                WaiterState::Pending => self.await_result(waiter),
             }
         }
     }
