@@ -737,10 +737,11 @@ sw_status sw_writer_execute(const struct sw_writer *writer,
  * `sw_writer_execute`); false, it would first have to wait for other writes, or this thread
  * is inside a transaction or completion callback, and nothing was run or queued. Any other
  * status: the write failed or could not run (as `sw_writer_execute` reports it, and
- * INVALID_ARGUMENT for a NULL `out_ran`); it is not queued either. Meant for hosts with a
- * better place to wait than a blocked thread (an awaited write): they call
- * `sw_writer_enqueue` when this declines, and otherwise save its hand-off to the writer's
- * thread and back.
+ * INVALID_ARGUMENT for a NULL `out_ran`); it is not queued either. Once it runs, it waits as
+ * `sw_writer_execute` does: for the commit, and while another process holds the database's
+ * write lock. Meant for hosts with a better place to wait than a blocked thread (an awaited
+ * write): they call `sw_writer_enqueue` when this declines, and otherwise save its hand-off
+ * to the writer's thread and back.
  */
 sw_status sw_writer_execute_if_idle(const struct sw_writer *writer,
                                     const char *sql,

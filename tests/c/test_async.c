@@ -713,3 +713,48 @@ void null_handles_are_invalid_argument_not_a_crash(void) {
     CHECK(sw_signals_count(NULL) == 0 && sw_signals_get(NULL, 0) == NULL && sw_signals_missed(NULL) == 0,
           "NULL signals accessors");
 }
+
+typedef struct {
+    const sw_writer *w;
+    sw_status status;
+    bool ran;
+} if_idle_probe;
+
+static sw_status if_idle_body(void *userdata, sw_txn *txn) {
+    (void)txn;
+    if_idle_probe *p = userdata;
+    p->ran = true;
+    p->status = sw_writer_execute_if_idle(p->w, "INSERT INTO t(v) VALUES ('from the body')", NULL, 0, NULL, &p->ran);
+    return SW_STATUS_OK;
+}
+
+void execute_if_idle_runs_on_an_idle_writer_and_declines_where_it_would_wait(void) {
+    char path[512];
+    t_db(path, sizeof path, "idle");
+    OPEN(w, path);
+    CHECK_OK(t_exec(w, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)"));
+    sw_param v = p_text(NULL, "one");
+    sw_write_result r = {0, 0};
+    bool ran = false;
+    /* Idle: it runs on this thread and reports as sw_writer_execute does. */
+    CHECK_OK(sw_writer_execute_if_idle(w, "INSERT INTO t(v) VALUES (?1)", &v, 1, &r, &ran));
+    CHECK(ran, "an idle writer declined");
+    CHECK(r.rows_affected == 1 && r.last_insert_rowid == 1, "result %lld / %lld", (long long)r.rows_affected,
+          (long long)r.last_insert_rowid);
+    /* Its own failure is its status. */
+    CHECK_STATUS(sw_writer_execute_if_idle(w, "INSERT INTO t(v) VALUES (?1)", &v, 1, &r, &ran),
+                 SW_STATUS_CONSTRAINT);
+    CHECK_STATUS(sw_writer_execute_if_idle(w, "INSERT INTO t(v) VALUES (?1)", &v, 1, &r, NULL),
+                 SW_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sw_writer_execute_if_idle(w, NULL, NULL, 0, NULL, &ran), SW_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sw_writer_execute_if_idle(NULL, "SELECT 1", NULL, 0, NULL, &ran), SW_STATUS_INVALID_ARGUMENT);
+    /* Inside a transaction body (which may not wait for the lane it holds): declined, OK. */
+    if_idle_probe p = {w, SW_STATUS_ERROR, true};
+    CHECK_OK(sw_writer_transaction(w, if_idle_body, &p));
+    CHECK(p.status == SW_STATUS_OK && !p.ran, "inside a transaction: status %u, ran %d", p.status, (int)p.ran);
+    int64_t n = -1;
+    CHECK_OK(t_query_int(w, "SELECT count(*) FROM t", &n));
+    CHECK(n == 1, "%lld rows, want 1 (nothing queued by the declined call)", (long long)n);
+    CLOSE(w);
+    CHECK_STATUS(sw_writer_execute_if_idle(w, "INSERT INTO t(v) VALUES ('x')", NULL, 0, NULL, &ran), SW_STATUS_CLOSED);
+}

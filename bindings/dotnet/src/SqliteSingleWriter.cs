@@ -245,9 +245,12 @@ namespace SingleWriter
         /// anonymous object or POCO (each property binds <c>@Name</c>, <c>:Name</c> or <c>$Name</c>,
         /// whichever the SQL uses), a dictionary, or an <c>object[]</c> for <c>?1, ?2...</c>.
         /// </summary>
-        /// <remarks>The write is submitted with <c>sw_writer_enqueue</c>; no thread waits for it.
-        /// Cancelling <paramref name="ct"/> after submission stops the wait, not the write
-        /// (as in the original).</remarks>
+        /// <remarks>When the writer is idle (no write running or queued) the write runs on the
+        /// calling thread, as <see cref="Write"/> does, and the returned task has completed
+        /// (<c>sw_writer_execute_if_idle</c>): the commit's own wait, as in the original. Otherwise
+        /// it is submitted with <c>sw_writer_enqueue</c>, joins the next group commit, and no
+        /// thread waits for it. Cancelling <paramref name="ct"/> after submission stops the wait,
+        /// not the write (as in the original).</remarks>
         public Task<int> WriteAsync(string sql, object parameters = null, CancellationToken ct = default(CancellationToken))
         {
             return Enqueue(sql, parameters, new RowsCompletion(), ct);
@@ -303,6 +306,18 @@ namespace SingleWriter
                 {
                     byte* sqlp = s.Str(sql);
                     var pp = s.Params(ps);
+                    // An idle writer runs the write here and now: no hand-off to the writer's
+                    // thread and back (which cost an awaited lone write two thirds of its time).
+                    // A busy one declines with nothing queued, and the write is queued below.
+                    Native.SwWriteResult r;
+                    byte ran = 0;
+                    uint now = Native.sw_writer_execute_if_idle(_handle, sqlp, pp, (UIntPtr)(uint)ps.Length, &r, &ran);
+                    if (now != StatusOk) return Faulted<T>(SingleWriterException.FromLastError(now));
+                    if (ran != 0)
+                    {
+                        completion.Succeed(r.RowsAffected, r.LastInsertRowId);
+                        return completion.Task;
+                    }
                     // The GCHandle keeps the completion alive until the callback, which fires
                     // exactly once and frees it. On a failed submit there is no callback.
                     state = GCHandle.Alloc(completion);

@@ -304,6 +304,39 @@ namespace SingleWriter.Tests
             });
         }
 
+        public static Task WriteAsync_RunsOnTheCallerWhenIdle_AndQueuesBehindABusyLane()
+        {
+            return WithWriter(async w =>
+            {
+                // Idle: the write ran (and committed) before WriteAsync returned.
+                var t = w.WriteAsync(InsertItem, new { Name = "idle", Value = 1 });
+                Assert.True(t.IsCompleted, "an idle writer ran the write on the calling thread");
+                Assert.Equal(1, await t, "rows");
+                Assert.Equal(1L, Count(w), "rows after the idle write");
+                // Its failure is the task's, with SQLite's message, as for a queued write.
+                var failed = w.WriteAsync(InsertItem, new { Name = "idle", Value = 2 });
+                var e = await Assert.ThrowsAsync<SingleWriterException>(() => failed);
+                Assert.Equal(SingleWriterStatus.Constraint, e.Status, "status");
+                Assert.Contains("UNIQUE constraint failed", e.Message);
+                // Busy: a transaction holds the lane on another thread; the write is queued
+                // (nothing waits for it) and commits after the transaction.
+                var inside = new ManualResetEventSlim();
+                var release = new ManualResetEventSlim();
+                var tx = w.ExecuteInTransactionAsync(x =>
+                {
+                    inside.Set();
+                    release.Wait(TimeSpan.FromSeconds(20));
+                });
+                Assert.True(inside.Wait(TimeSpan.FromSeconds(20)), "the transaction started");
+                var queued = w.WriteAsync(InsertItem, new { Name = "busy", Value = 3 });
+                Assert.False(queued.IsCompleted, "queued behind the transaction, not run");
+                release.Set();
+                await tx;
+                Assert.Equal(1, await queued, "rows");
+                Assert.Equal(2L, Count(w), "rows after both");
+            });
+        }
+
         public static Task WriteAsync_ConstraintFailure_CarriesSqliteMessageAndStatus()
         {
             return WithWriter(async w =>
