@@ -199,9 +199,10 @@ impl Writer {
     }
 
     /// Run a write on this thread and return once it is committed, as [`Writer::execute`] does,
-    /// when the writer is idle (no group running or queued); `Ok(None)`, with nothing queued or
-    /// run, when the write would first have to wait for others' writes, or when this thread is
-    /// inside a completion or transaction callback. An error is the write's own (as
+    /// when the writer is idle (no group running or queued, and recent groups held one write
+    /// each: nobody else is writing); `Ok(None)`, with nothing queued or run, when the write
+    /// would first have to wait for others' writes or should join their groups, or when this
+    /// thread is inside a completion or transaction callback. An error is the write's own (as
     /// [`Writer::execute`] reports it); the write is not queued then either. For callers with a
     /// better place to wait than a blocked thread, who [`enqueue`](Writer::enqueue) the write
     /// when this declines: an idle writer then costs them no hand-off to another thread and

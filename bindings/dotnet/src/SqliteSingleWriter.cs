@@ -245,11 +245,13 @@ namespace SingleWriter
         /// anonymous object or POCO (each property binds <c>@Name</c>, <c>:Name</c> or <c>$Name</c>,
         /// whichever the SQL uses), a dictionary, or an <c>object[]</c> for <c>?1, ?2...</c>.
         /// </summary>
-        /// <remarks>When the writer is idle (no write running or queued) the write runs on the
-        /// calling thread, as <see cref="Write"/> does, and the returned task has completed
-        /// (<c>sw_writer_execute_if_idle</c>): the commit's own wait, as in the original. Otherwise
-        /// it is submitted with <c>sw_writer_enqueue</c>, joins the next group commit, and no
-        /// thread waits for it. Cancelling <paramref name="ct"/> after submission stops the wait,
+        /// <remarks>When the writer is idle (no write running or queued, and nobody else writing
+        /// lately) the write runs on the calling thread, as <c>Write</c> does, and the
+        /// returned task has completed (<c>sw_writer_execute_if_idle</c>): the commit's own wait,
+        /// as in the original. Otherwise it is submitted with <c>sw_writer_enqueue</c>, joins the
+        /// next group commit, and no thread waits for it. (So writes started from one thread
+        /// without awaiting each run one commit each; for bulk writes use
+        /// <c>WriteBatchAsync</c>.) Cancelling <paramref name="ct"/> after submission stops the wait,
         /// not the write (as in the original).</remarks>
         public Task<int> WriteAsync(string sql, object parameters = null, CancellationToken ct = default(CancellationToken))
         {
