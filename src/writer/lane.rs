@@ -444,8 +444,8 @@ impl Lane {
     /// is queued) and recent groups held one write each (a lone writer), as
     /// [`Lane::submit_wait`] does when it finds the lane idle; `None`, with nothing queued,
     /// when it would have to wait for others or join their groups, or when this thread is
-    /// inside a callback (where it may not wait). For callers that have somewhere better to wait than a
-    /// blocked thread (an awaited write in .NET): they queue the job instead.
+    /// inside a callback (where it may not wait). For callers that have somewhere better to
+    /// wait than a blocked thread (an awaited write in .NET): they queue the job instead.
     pub(crate) fn run_if_idle<R: Runner>(
         &self,
         runner: &R,
@@ -1064,12 +1064,13 @@ mod tests {
             .run_if_idle(&*fake, |n| job(exec(), n))
             .unwrap()
             .is_ok());
+        // Others writing: queued before the drainer starts, so it takes them in groups of 64.
+        for _ in 0..2000 {
+            lane.submit_async(&*fake, job(exec(), Notify::Nothing))
+                .unwrap();
+        }
         with_drainer(&lane, &fake, || {
-            // Others writing (groups of several): declined, nothing queued, even once idle.
-            for _ in 0..2000 {
-                lane.submit_async(&*fake, job(exec(), Notify::Nothing))
-                    .unwrap();
-            }
+            // Declined, nothing queued, even once the lane is idle again.
             let w = Waiter::new();
             lane.barrier(
                 &*fake,
