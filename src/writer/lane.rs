@@ -1056,6 +1056,15 @@ mod tests {
         assert!(yielded <= 16, "{yielded} waits yielded through 1 ms groups");
     }
 
+    /// Queue a flush barrier on `lane` and wait for it (at most 20 s): whether it finished.
+    fn flush(lane: &Lane, fake: &Fake) -> bool {
+        let w = Waiter::new();
+        lane.barrier(fake, job(Work::Barrier, Notify::Barrier(w.clone())), false)
+            .unwrap();
+        w.wait_until(Some(Instant::now() + Duration::from_secs(20)))
+            .is_some()
+    }
+
     #[test]
     fn run_if_idle_runs_alone_on_an_idle_lane_and_declines_while_others_write() {
         let (lane, fake) = (lane(100_000, 64), Arc::new(Fake::default()));
@@ -1071,16 +1080,7 @@ mod tests {
         }
         with_drainer(&lane, &fake, || {
             // Declined, nothing queued, even once the lane is idle again.
-            let w = Waiter::new();
-            lane.barrier(
-                &*fake,
-                job(Work::Barrier, Notify::Barrier(w.clone())),
-                false,
-            )
-            .unwrap();
-            assert!(w
-                .wait_until(Some(Instant::now() + Duration::from_secs(20)))
-                .is_some());
+            assert!(flush(&lane, &fake), "the flush finished");
             let ran = fake.ran.lock().len();
             assert!(lane.run_if_idle(&*fake, |n| job(exec(), n)).is_none());
             assert_eq!(fake.ran.lock().len(), ran, "a declined job is not run");
@@ -1113,16 +1113,7 @@ mod tests {
                 )
                 .unwrap();
             }
-            let w = Waiter::new();
-            lane.barrier(
-                &*fake,
-                job(Work::Barrier, Notify::Barrier(w.clone())),
-                false,
-            )
-            .unwrap();
-            assert!(w
-                .wait_until(Some(Instant::now() + Duration::from_secs(20)))
-                .is_some());
+            assert!(flush(&lane, &fake), "the flush finished");
         });
         // (Asserting inside a callback would prove nothing: its panic is caught.)
         let seen = seen.lock();
