@@ -736,8 +736,8 @@ sw_status sw_writer_execute(const struct sw_writer *writer,
  * then; otherwise do nothing. With `SW_STATUS_OK`, `*out_ran` (required) tells which: true,
  * the write committed (`*out_result`, may be NULL, as for `sw_writer_execute`); false, it
  * would first have to wait for other writes or should join their group commit, or this
- * thread is inside a transaction or completion callback, and nothing was run or queued. Any other
- * status: the write failed or could not run (as `sw_writer_execute` reports it, and
+ * thread is inside a transaction or completion callback, and nothing was run or queued. Any
+ * other status: the write failed or could not run (as `sw_writer_execute` reports it, and
  * INVALID_ARGUMENT for a NULL `out_ran`); it is not queued either. Once it runs, it waits as
  * `sw_writer_execute` does: for the commit, and while another process holds the database's
  * write lock. Meant for hosts with a better place to wait than a blocked thread (an awaited

@@ -185,17 +185,27 @@ impl Writer {
         params: Packed,
         invalidate: Vec<String>,
     ) -> Result<WriteResult> {
+        let (shared, work) = self.exec_work(sql, params, invalidate)?;
+        shared.submit_wait(work, None)
+    }
+
+    /// The job that runs `sql` with `params` (checked once per text), and the writer to give
+    /// it to (refused on a read-only or closed writer).
+    fn exec_work(
+        &self,
+        sql: &str,
+        params: Packed,
+        invalidate: Vec<String>,
+    ) -> Result<(&Engine, Work)> {
         let shared = self.writable()?;
         let (sql, alone) = checked_sql(sql)?;
-        shared.submit_wait(
-            Work::Exec {
-                sql,
-                params,
-                invalidate,
-                alone,
-            },
-            None,
-        )
+        let work = Work::Exec {
+            sql,
+            params,
+            invalidate,
+            alone,
+        };
+        Ok((shared, work))
     }
 
     /// Run a write on this thread and return once it is committed, as [`Writer::execute`] does,
@@ -229,16 +239,8 @@ impl Writer {
         sql: &str,
         params: Packed,
     ) -> Result<Option<WriteResult>> {
-        let shared = self.writable()?;
-        let (sql, alone) = checked_sql(sql)?;
-        shared
-            .run_if_idle(Work::Exec {
-                sql,
-                params,
-                invalidate: vec![],
-                alone,
-            })
-            .transpose()
+        let (shared, work) = self.exec_work(sql, params, vec![])?;
+        shared.run_if_idle(work).transpose()
     }
 
     /// Queue a write; `callback` runs exactly once on the writer's library thread, after the
@@ -280,17 +282,8 @@ impl Writer {
     /// [`Writer::enqueue`] with the completion already in the lane's form (the C ABI passes
     /// its callback and userdata as a [`RawCallback`], with no allocation per write).
     pub(crate) fn enqueue_notify(&self, sql: &str, params: Packed, notify: Notify) -> Result<()> {
-        let shared = self.writable()?;
-        let (sql, alone) = checked_sql(sql)?;
-        shared.submit_async(
-            Work::Exec {
-                sql,
-                params,
-                invalidate: vec![],
-                alone,
-            },
-            notify,
-        )
+        let (shared, work) = self.exec_work(sql, params, vec![])?;
+        shared.submit_async(work, notify)
     }
 
     /// Run several statements as one job: all-or-nothing when `transactional`, otherwise the

@@ -220,6 +220,16 @@ impl Waiter {
         })
     }
 
+    /// This thread's waiter (reused), reset for a new submission: Pending, no result.
+    fn own() -> Arc<Waiter> {
+        let waiter = WAITER
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| Waiter::new());
+        waiter.set_state(WaiterState::Pending);
+        *waiter.result.lock() = None;
+        waiter
+    }
+
     fn state(&self) -> WaiterState {
         match self.state.load(Ordering::Acquire) {
             1 => WaiterState::Done,
@@ -420,11 +430,7 @@ impl Lane {
                 "a blocking writer call from inside a transaction or callback would deadlock",
             ));
         }
-        let waiter = WAITER
-            .try_with(Arc::clone)
-            .unwrap_or_else(|_| Waiter::new());
-        waiter.set_state(WaiterState::Pending);
-        *waiter.result.lock() = None;
+        let waiter = Waiter::own();
         let job = make(Notify::Wait(waiter.clone()));
         let mut txn = txn;
         let lead_now = {
@@ -454,9 +460,7 @@ impl Lane {
         if inside_callback() {
             return None;
         }
-        let waiter = WAITER
-            .try_with(Arc::clone)
-            .unwrap_or_else(|_| Waiter::new());
+        let waiter = Waiter::own();
         {
             let mut st = self.state.lock();
             if st.closing {
@@ -474,8 +478,6 @@ impl Lane {
             {
                 return None;
             }
-            waiter.set_state(WaiterState::Pending);
-            *waiter.result.lock() = None;
             let job = make(Notify::Wait(waiter.clone()));
             runner.accepted(&job);
             st.queue.push_back(job);
