@@ -742,7 +742,8 @@ sw_status sw_writer_execute(const struct sw_writer *writer,
  * `sw_writer_execute` does: for the commit, and while another process holds the database's
  * write lock. Meant for hosts with a better place to wait than a blocked thread (an awaited
  * write): they call `sw_writer_enqueue` when this declines, and otherwise save its hand-off
- * to the writer's thread and back.
+ * to the writer's thread and back. `sw_writer_execute_or_enqueue` does both in one call and
+ * never waits for another process.
  */
 sw_status sw_writer_execute_if_idle(const struct sw_writer *writer,
                                     const char *sql,
@@ -750,6 +751,31 @@ sw_status sw_writer_execute_if_idle(const struct sw_writer *writer,
                                     size_t n_params,
                                     struct sw_write_result *out_result,
                                     bool *out_ran);
+
+/**
+ * Run a write on the calling thread when the writer is idle, as `sw_writer_execute_if_idle`
+ * does; otherwise queue it, as `sw_writer_enqueue` does. With `SW_STATUS_OK`, `*out_ran`
+ * (required) tells which: true, the write committed here (`*out_result`, may be NULL) and
+ * `callback` is never called; false, it is queued and `callback` (may be NULL) is called
+ * exactly once on the writer's library thread, as for `sw_writer_enqueue`. It never waits for
+ * another process: a write that started here and found another process holding the
+ * database's write lock is queued (`*out_ran` false), and the writer's own thread waits for
+ * the lock. Statements that run alone (VACUUM, PRAGMA, ATTACH, DETACH) are always queued.
+ * From inside a transaction or completion callback it queues (a full queue fails at once
+ * there). Any other status: the write failed here (as `sw_writer_execute` reports it) or
+ * could not be queued (as `sw_writer_enqueue` reports it), or `out_ran` is NULL
+ * (INVALID_ARGUMENT); `callback` is never called then. Meant for hosts with a better place to
+ * wait than a blocked thread (an awaited write): one call either finishes the write with no
+ * hand-off to the writer's thread and back, or queues it.
+ */
+sw_status sw_writer_execute_or_enqueue(const struct sw_writer *writer,
+                                       const char *sql,
+                                       const struct sw_param *params,
+                                       size_t n_params,
+                                       sw_write_callback callback,
+                                       void *userdata,
+                                       struct sw_write_result *out_result,
+                                       bool *out_ran);
 
 /**
  * Queue a write and return at once. `callback` (may be NULL) is called exactly once on the

@@ -240,7 +240,60 @@ impl Writer {
         params: Packed,
     ) -> Result<Option<WriteResult>> {
         let (shared, work) = self.exec_work(sql, params, vec![])?;
-        shared.run_if_idle(work).transpose()
+        shared.run_if_idle(work, None).transpose()
+    }
+
+    /// Run a write on this thread when the writer is idle, as [`Writer::execute_if_idle`] does
+    /// (`Ok(Some(result))`; `callback` is not called); otherwise queue it, as
+    /// [`Writer::enqueue`] does (`Ok(None)`; `callback` runs exactly once on the writer's
+    /// library thread after the commit). Unlike `execute_if_idle`, it never waits for another
+    /// process: a write that started here and found another process holding the database's
+    /// write lock is queued (`Ok(None)`), and the writer's own thread waits for the lock.
+    /// Statements that run alone (VACUUM, PRAGMA, ...) are always queued. Inside a transaction
+    /// or completion callback it queues (a full queue fails at once there). An error is the
+    /// write's own when it ran here, or [`Writer::enqueue`]'s when it could not be queued;
+    /// `callback` is not called then.
+    ///
+    /// For callers with a better place to wait than a blocked thread (an awaited write): one
+    /// call either finishes the write with no hand-off to another thread and back, or queues it.
+    ///
+    /// ```
+    /// # use singlewriter::{params, Writer};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let w = Writer::open(&dir.path().join("doc.db").display().to_string())?;
+    /// w.execute("CREATE TABLE log(line TEXT)", &[])?;
+    /// let (done, acked) = std::sync::mpsc::channel();
+    /// let callback = Box::new(move |r: singlewriter::Result<singlewriter::WriteResult>| {
+    ///     drop(done.send(r.map(|r| r.rows_affected)))
+    /// });
+    /// match w.execute_or_enqueue("INSERT INTO log(line) VALUES (?1)", &params!["now"], Some(callback))? {
+    ///     Some(r) => assert_eq!(r.rows_affected, 1),   // committed, on this thread
+    ///     None => assert_eq!(acked.recv().unwrap()?, 1), // queued; the callback reports
+    /// }
+    /// # Ok::<(), singlewriter::Error>(())
+    /// ```
+    pub fn execute_or_enqueue(
+        &self,
+        sql: &str,
+        params: &[Param],
+        callback: Option<Box<dyn FnOnce(Result<WriteResult>) + Send>>,
+    ) -> Result<Option<WriteResult>> {
+        let notify = match callback {
+            Some(cb) => Notify::Call(cb),
+            None => Notify::Nothing,
+        };
+        self.execute_packed_or_enqueue(sql, Packed::from_params(params)?, notify)
+    }
+
+    /// [`Writer::execute_or_enqueue`] with the parameters already packed.
+    pub(crate) fn execute_packed_or_enqueue(
+        &self,
+        sql: &str,
+        params: Packed,
+        later: Notify,
+    ) -> Result<Option<WriteResult>> {
+        let (shared, work) = self.exec_work(sql, params, vec![])?;
+        shared.run_if_idle(work, Some(later)).transpose()
     }
 
     /// Queue a write; `callback` runs exactly once on the writer's library thread, after the

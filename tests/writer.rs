@@ -343,6 +343,122 @@ fn execute_if_idle_runs_on_an_idle_writer_and_declines_a_busy_one_without_queuei
     );
 }
 
+/// A `python3` process that holds `db`'s write lock (BEGIN IMMEDIATE, one row written) until a
+/// line arrives on its stdin (or 10 s passed), then commits and exits. Returns once it holds
+/// the lock.
+fn foreign_writer(db: &std::path::Path) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import select, sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('BEGIN IMMEDIATE'); c.execute('INSERT INTO t VALUES (100)')\n\
+             print('held', flush=True); select.select([sys.stdin], [], [], 10)\n\
+             c.execute('COMMIT'); print('committed', flush=True)",
+        ])
+        .arg(db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "held");
+    child
+}
+
+#[test]
+fn execute_or_enqueue_runs_when_idle_and_otherwise_queues_never_waiting_for_another_process() {
+    use std::io::Write;
+    let db = Db::new("or.db");
+    // A Busy Timeout far longer than the test: a write that waited for the other process here
+    // would hold this thread until that process let go, which it does only when told to below.
+    let w = db.open("Busy Timeout=600000");
+    w.execute("CREATE TABLE t(x UNIQUE)", &[]).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let later = |tag: i64| -> Option<
+        Box<dyn FnOnce(singlewriter::Result<singlewriter::WriteResult>) + Send>,
+    > {
+        let tx = tx.clone();
+        Some(Box::new(move |r| {
+            tx.send((tag, r.map(|r| r.rows_affected).map_err(|e| e.status())))
+                .unwrap();
+        }))
+    };
+    // Idle: it runs here; the callback is never called.
+    let r = w
+        .execute_or_enqueue("INSERT INTO t VALUES (?1)", &params![1], later(1))
+        .unwrap()
+        .expect("an idle writer runs it here");
+    assert_eq!(r.rows_affected, 1);
+    // Its own failure is its result; the callback is not called.
+    let e = w
+        .execute_or_enqueue("INSERT INTO t VALUES (?1)", &params![1], later(2))
+        .unwrap_err();
+    assert_eq!(e.status(), Status::Constraint, "{e}");
+    // Busy (another thread's transaction holds the lane): queued; the callback reports.
+    with_lane_held(&w, Duration::from_millis(100), || {
+        assert!(w
+            .execute_or_enqueue("INSERT INTO t VALUES (?1)", &params![3], later(3))
+            .unwrap()
+            .is_none());
+    });
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        (3, Ok(1))
+    );
+    // Another process holds the write lock: queued, and this thread goes on at once (it
+    // returns while that process still holds the lock; `execute_if_idle` would wait here).
+    let mut other = foreign_writer(&db.path);
+    let queued = w
+        .execute_or_enqueue("INSERT INTO t VALUES (?1)", &params![4], later(4))
+        .unwrap();
+    assert!(queued.is_none());
+    assert!(
+        other.try_wait().unwrap().is_none(),
+        "returned only after the other process let go of the lock"
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "nothing commits while the other process holds the lock"
+    );
+    writeln!(other.stdin.as_mut().unwrap()).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        (4, Ok(1))
+    );
+    assert!(other.wait().unwrap().success());
+    // Statements that run alone are queued, never run here.
+    assert!(w
+        .execute_or_enqueue("PRAGMA user_version = 7", &[], later(5))
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        (5, Ok(0))
+    );
+    assert!(
+        rx.try_recv().is_err(),
+        "the callbacks of writes run here never ran"
+    );
+    assert_eq!(count(&w, "t"), 4); // 1, 3, 4 and the other process's 100
+    assert_eq!(w.stats().unwrap().queued, 0);
+    // Closed: an error, and the callback is not called.
+    let w2 = db.open("");
+    w2.close().unwrap();
+    assert_eq!(
+        w2.execute_or_enqueue("INSERT INTO t VALUES (6)", &[], later(6))
+            .unwrap_err()
+            .status(),
+        Status::Closed
+    );
+    drop(tx);
+    assert!(rx.recv_timeout(Duration::from_secs(1)).is_err());
+}
+
 #[test]
 fn a_write_that_aborts_the_transaction_fails_alone() {
     let db = Db::new("j.db");

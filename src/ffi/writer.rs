@@ -123,7 +123,8 @@ pub unsafe extern "C" fn sw_writer_execute(
 /// `sw_writer_execute` does: for the commit, and while another process holds the database's
 /// write lock. Meant for hosts with a better place to wait than a blocked thread (an awaited
 /// write): they call `sw_writer_enqueue` when this declines, and otherwise save its hand-off
-/// to the writer's thread and back.
+/// to the writer's thread and back. `sw_writer_execute_or_enqueue` does both in one call and
+/// never waits for another process.
 #[no_mangle]
 pub unsafe extern "C" fn sw_writer_execute_if_idle(
     writer: *const sw_writer,
@@ -147,6 +148,60 @@ pub unsafe extern "C" fn sw_writer_execute_if_idle(
         }
         Ok(())
     })
+}
+
+/// Run a write on the calling thread when the writer is idle, as `sw_writer_execute_if_idle`
+/// does; otherwise queue it, as `sw_writer_enqueue` does. With `SW_STATUS_OK`, `*out_ran`
+/// (required) tells which: true, the write committed here (`*out_result`, may be NULL) and
+/// `callback` is never called; false, it is queued and `callback` (may be NULL) is called
+/// exactly once on the writer's library thread, as for `sw_writer_enqueue`. It never waits for
+/// another process: a write that started here and found another process holding the
+/// database's write lock is queued (`*out_ran` false), and the writer's own thread waits for
+/// the lock. Statements that run alone (VACUUM, PRAGMA, ATTACH, DETACH) are always queued.
+/// From inside a transaction or completion callback it queues (a full queue fails at once
+/// there). Any other status: the write failed here (as `sw_writer_execute` reports it) or
+/// could not be queued (as `sw_writer_enqueue` reports it), or `out_ran` is NULL
+/// (INVALID_ARGUMENT); `callback` is never called then. Meant for hosts with a better place to
+/// wait than a blocked thread (an awaited write): one call either finishes the write with no
+/// hand-off to the writer's thread and back, or queues it.
+#[no_mangle]
+pub unsafe extern "C" fn sw_writer_execute_or_enqueue(
+    writer: *const sw_writer,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    callback: sw_write_callback,
+    userdata: *mut c_void,
+    out_result: *mut sw_write_result,
+    out_ran: *mut bool,
+) -> sw_status {
+    // SAFETY: the pointer arguments are the caller's, valid as this function's header
+    // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
+    // writable); NULLs are checked before use.
+    boundary(|| unsafe {
+        need(out_ran, "out_ran")?;
+        *out_ran = false;
+        let sql = text(sql, "sql")?;
+        let p = packed_params(params, n_params)?;
+        let later = raw_notify(callback, userdata);
+        if let Some(r) = with_writer(writer, |w| w.execute_packed_or_enqueue(sql, p, later))? {
+            *out_ran = true;
+            write_out(out_result, r);
+        }
+        Ok(())
+    })
+}
+
+/// The queued write's notification for a C callback (nothing for NULL).
+fn raw_notify(callback: sw_write_callback, userdata: *mut c_void) -> Notify {
+    match callback {
+        Some(cb) => Notify::Raw(RawCallback {
+            deliver: deliver_write_callback,
+            function: super::handle::write_callback_into_raw(cb),
+            userdata,
+        }),
+        None => Notify::Nothing,
+    }
 }
 
 /// Run a C write callback queued by `sw_writer_enqueue`, on the writer's thread.
@@ -196,15 +251,9 @@ pub unsafe extern "C" fn sw_writer_enqueue(
     boundary(|| unsafe {
         let sql = text(sql, "sql")?;
         let p = packed_params(params, n_params)?;
-        let notify = match callback {
-            Some(cb) => Notify::Raw(RawCallback {
-                deliver: deliver_write_callback,
-                function: super::handle::write_callback_into_raw(cb),
-                userdata,
-            }),
-            None => Notify::Nothing,
-        };
-        with_writer(writer, |w| w.enqueue_notify(sql, p, notify))
+        with_writer(writer, |w| {
+            w.enqueue_notify(sql, p, raw_notify(callback, userdata))
+        })
     })
 }
 

@@ -168,10 +168,23 @@ impl Engine {
         self.lane.submit_wait(self, |n| self.new_job(work, n), txn)
     }
 
-    /// Run a job on this thread if the lane is idle; `None` (nothing queued) otherwise (see
-    /// [`Lane::run_if_idle`]).
-    pub(crate) fn run_if_idle(&self, work: Work) -> Option<Result<super::conn::WriteResult>> {
-        self.lane.run_if_idle(self, |n| self.new_job(work, n))
+    /// Run a job on this thread if the lane is idle; otherwise `None`, and the job is queued
+    /// with `later` or, without it, not at all (see [`Lane::run_if_idle`]). With `later`, work
+    /// that runs alone is always queued: it waits out another process's lock on the thread
+    /// that runs it.
+    pub(crate) fn run_if_idle(
+        &self,
+        work: Work,
+        later: Option<Notify>,
+    ) -> Option<Result<super::conn::WriteResult>> {
+        match later {
+            Some(notify) if matches!(work, Work::Exec { alone: true, .. }) => {
+                self.submit_async(work, notify).err().map(Err)
+            }
+            later => self
+                .lane
+                .run_if_idle(self, |n| self.new_job(work, n), later),
+        }
     }
 
     /// Queue a flush barrier for `waiter`; `while_closing` lets close queue its own.

@@ -441,27 +441,30 @@ impl Lane {
             !std::mem::replace(&mut st.leading, true)
         };
         if lead_now {
-            self.lead(runner, Some(&waiter), txn.as_deref_mut());
+            self.lead(runner, Some(&waiter), txn.as_deref_mut(), &mut None);
         }
         self.await_own(runner, &waiter, txn)
     }
 
     /// Run a job built by `make` on this thread when the lane is idle (nobody leads, nothing
     /// is queued) and recent groups held one write each (a lone writer), as
-    /// [`Lane::submit_wait`] does when it finds the lane idle; `None`, with nothing queued,
-    /// when it would have to wait for others or join their groups, or when this thread is
-    /// inside a callback (where it may not wait). For callers that have somewhere better to
-    /// wait than a blocked thread (an awaited write in .NET): they queue the job instead.
+    /// [`Lane::submit_wait`] does when it finds the lane idle. For callers that have somewhere
+    /// better to wait than a blocked thread (an awaited write in .NET).
+    ///
+    /// When it would have to wait for others or join their groups, or this thread is inside a
+    /// callback (where it may not wait): `None`, and the job is queued with `later` (as
+    /// [`Lane::submit_async`] queues it; an error if it cannot be), or, without `later`,
+    /// nothing is queued. With `later`, a job that started here but met another process's
+    /// write lock is queued with `later` as well (`None`): the drainer waits for that lock, not
+    /// this thread. Without it, this thread waits for it, as [`Lane::submit_wait`] does.
     pub(crate) fn run_if_idle<R: Runner>(
         &self,
         runner: &R,
         make: impl FnOnce(Notify) -> Job,
+        mut later: Option<Notify>,
     ) -> Option<Result<WriteResult>> {
-        if inside_callback() {
-            return None;
-        }
-        let waiter = Waiter::own();
-        {
+        let in_callback = inside_callback();
+        let waiter = {
             let mut st = self.state.lock();
             if st.closing {
                 return Some(Err(Error::closed()));
@@ -472,18 +475,37 @@ impl Lane {
             // finding the lane idle: .NET W1 with 16 producers fell from 218k to 82k writes/s,
             // 1.3 writes per commit, when only the lane's state was asked). Queued, a write
             // joins their group.
-            if st.leading
+            if in_callback
+                || st.leading
                 || !st.queue.is_empty()
                 || self.mean_group_x1024.load(Ordering::Relaxed) > 1024 + 128
             {
+                let notify = later.take()?;
+                if let Err(e) = self.make_room(runner, &mut st, !in_callback) {
+                    return Some(Err(e));
+                }
+                let job = make(notify);
+                runner.accepted(&job);
+                st.queue.push_back(job);
+                if !st.leading {
+                    self.wake_drainer(&st);
+                }
                 return None;
             }
+            // Only now: inside a transaction body this thread's waiter is its own submission's.
+            let waiter = Waiter::own();
             let job = make(Notify::Wait(waiter.clone()));
             runner.accepted(&job);
             st.queue.push_back(job);
             st.leading = true;
+            waiter
+        };
+        let offered = later.is_some();
+        self.lead(runner, Some(&waiter), None, &mut later);
+        if offered && later.is_none() {
+            // Met another process's lock: queued with `later`, left to the drainer.
+            return None;
         }
-        self.lead(runner, Some(&waiter), None);
         Some(self.await_own(runner, &waiter, None))
     }
 
@@ -506,7 +528,7 @@ impl Lane {
                 }
                 WaiterState::Lead => {
                     waiter.set_state(WaiterState::Pending);
-                    self.lead(runner, Some(waiter), txn.as_deref_mut());
+                    self.lead(runner, Some(waiter), txn.as_deref_mut(), &mut None);
                 }
                 WaiterState::Pending => self.await_result(waiter),
             }
@@ -612,12 +634,15 @@ impl Lane {
 
     /// Lead the lane. `me` is the leading submitter's waiter (None for the drainer); a
     /// submitter leads until its own job is acknowledged (and a few groups more), the drainer
-    /// until the queue is empty.
+    /// until the queue is empty. When a group meets another process's lock and `later` holds a
+    /// notification, `me`'s job goes back to the queue with it (taken out of `later`) instead
+    /// of with `me` waiting for it ([`Lane::run_if_idle`]).
     fn lead<R: Runner>(
         &self,
         runner: &R,
         me: Option<&Arc<Waiter>>,
         mut txn: Option<&mut TxnFn<'_>>,
+        later: &mut Option<Notify>,
     ) {
         let drainer = me.is_none();
         let mut extra_groups = 0;
@@ -646,7 +671,10 @@ impl Lane {
             else {
                 // Another process holds the lock: the drainer waits for it.
                 let mut st = self.state.lock();
-                for job in taken.into_iter().rev() {
+                for mut job in taken.into_iter().rev() {
+                    if later.is_some() && job.is_waited_by(me) {
+                        job.notify = later.take().expect("checked above");
+                    }
                     st.queue.push_front(job);
                 }
                 st.leading = false;
@@ -792,7 +820,7 @@ impl Lane {
             if !st.leading && !st.queue.is_empty() {
                 st.leading = true;
                 drop(st);
-                self.lead(runner, None, None);
+                self.lead(runner, None, None, &mut None);
                 st = self.state.lock();
                 continue;
             }
@@ -1067,12 +1095,60 @@ mod tests {
             .is_some()
     }
 
+    /// A completion that sends its result (and the thread it ran on) to `tx`.
+    fn sending(tx: &std::sync::mpsc::Sender<(bool, std::thread::ThreadId)>) -> Notify {
+        let tx = tx.clone();
+        Notify::Call(Box::new(move |r| {
+            let _ = tx.send((r.is_ok(), std::thread::current().id()));
+        }))
+    }
+
+    #[test]
+    fn run_if_idle_with_a_later_completion_queues_instead_of_waiting() {
+        let (lane, fake) = (lane(1024, 64), Arc::new(Fake::default()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let me = std::thread::current().id();
+        // Idle: it runs here; the completion is dropped uncalled.
+        let ran = lane.run_if_idle(&*fake, |n| job(exec(), n), Some(sending(&tx)));
+        assert!(ran.is_some_and(|r| r.is_ok()));
+        // Another process's lock: no drainer runs yet, so had this thread waited for the lock
+        // it would wait forever. It returns with the job queued under the completion instead.
+        fake.foreign_lock.store(1, Ordering::Release);
+        assert!(lane
+            .run_if_idle(&*fake, |n| job(exec(), n), Some(sending(&tx)))
+            .is_none());
+        assert_eq!(fake.ran.lock().len(), 1, "not run yet");
+        // Busy (a job queued, nobody leading): queued behind it under its completion.
+        assert!(lane
+            .run_if_idle(&*fake, |n| job(exec(), n), Some(sending(&tx)))
+            .is_none());
+        with_drainer(&lane, &fake, || {
+            for _ in 0..2 {
+                let (ok, on) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+                assert!(ok);
+                assert_ne!(on, me, "completions run on the drainer");
+            }
+        });
+        assert!(
+            rx.try_recv().is_err(),
+            "each completion ran once, the first none"
+        );
+        assert_eq!(fake.ran.lock().len(), 3);
+        // Without one, the foreign lock is waited out as before (by the drainer here).
+        fake.foreign_lock.store(1, Ordering::Release);
+        let r = with_drainer(&lane, &fake, || {
+            lane.run_if_idle(&*fake, |n| job(exec(), n), None)
+        });
+        assert!(r.is_some_and(|r| r.is_ok()));
+        assert_eq!(fake.ran.lock().len(), 4);
+    }
+
     #[test]
     fn run_if_idle_runs_alone_on_an_idle_lane_and_declines_while_others_write() {
         let (lane, fake) = (lane(100_000, 64), Arc::new(Fake::default()));
         // Idle, nothing written yet: it runs on this thread.
         assert!(lane
-            .run_if_idle(&*fake, |n| job(exec(), n))
+            .run_if_idle(&*fake, |n| job(exec(), n), None)
             .unwrap()
             .is_ok());
         // Others writing: queued before the drainer starts, so it takes them in groups of 64.
@@ -1084,11 +1160,11 @@ mod tests {
             // Declined, nothing queued, even once the lane is idle again.
             assert!(flush(&lane, &fake), "the flush finished");
             let ran = fake.ran.lock().len();
-            assert!(lane.run_if_idle(&*fake, |n| job(exec(), n)).is_none());
+            assert!(lane.run_if_idle(&*fake, |n| job(exec(), n), None).is_none());
             assert_eq!(fake.ran.lock().len(), ran, "a declined job is not run");
             // Lone writes again (groups of one): it runs here again within a few dozen.
             let mut alone = 0;
-            while lane.run_if_idle(&*fake, |n| job(exec(), n)).is_none() {
+            while lane.run_if_idle(&*fake, |n| job(exec(), n), None).is_none() {
                 assert!(lane.submit_wait(&*fake, |n| job(exec(), n), None).is_ok());
                 alone += 1;
                 assert!(alone < 200, "still declined after {alone} lone writes");

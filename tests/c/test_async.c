@@ -685,6 +685,7 @@ void null_handles_are_invalid_argument_not_a_crash(void) {
     } calls[] = {
         {"execute", sw_writer_execute(w, "SELECT 1", NULL, 0, NULL)},
         {"enqueue", sw_writer_enqueue(w, "SELECT 1", NULL, 0, NULL, NULL)},
+        {"execute_or_enqueue", sw_writer_execute_or_enqueue(w, "SELECT 1", NULL, 0, NULL, NULL, NULL, &(bool){0})},
         {"batch", sw_writer_batch(w, &one, 1, true, NULL)},
         {"transaction", sw_writer_transaction(w, noop_txn, NULL)},
         {"execute_and_invalidate", sw_writer_execute_and_invalidate(w, "SELECT 1", NULL, 0, &key, 1, NULL)},
@@ -757,4 +758,70 @@ void execute_if_idle_runs_on_an_idle_writer_and_declines_where_it_would_wait(voi
     CHECK(n == 1, "%lld rows, want 1 (nothing queued by the declined call)", (long long)n);
     CLOSE(w);
     CHECK_STATUS(sw_writer_execute_if_idle(w, "INSERT INTO t(v) VALUES ('x')", NULL, 0, NULL, &ran), SW_STATUS_CLOSED);
+}
+
+typedef struct {
+    const sw_writer *w;
+    ack_slot *slot;
+    sw_status status;
+    bool ran;
+} or_enqueue_probe;
+
+static sw_status or_enqueue_body(void *userdata, sw_txn *txn) {
+    (void)txn;
+    or_enqueue_probe *p = userdata;
+    p->ran = true;
+    p->status = sw_writer_execute_or_enqueue(p->w, "INSERT INTO t(v) VALUES ('from the body')", NULL, 0, record_ack,
+                                             p->slot, NULL, &p->ran);
+    return SW_STATUS_OK;
+}
+
+void execute_or_enqueue_runs_on_an_idle_writer_and_otherwise_queues(void) {
+    char path[512];
+    t_db(path, sizeof path, "or");
+    OPEN(w, path);
+    CHECK_OK(t_exec(w, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)"));
+    ack_slot slots[4];
+    init_slots(slots, 4);
+    sw_param v = p_text(NULL, "one");
+    sw_write_result r = {0, 0};
+    bool ran = false;
+    /* Idle: it runs on this thread, reports as sw_writer_execute does, and never calls back. */
+    CHECK_OK(sw_writer_execute_or_enqueue(w, "INSERT INTO t(v) VALUES (?1)", &v, 1, record_ack, &slots[0], &r, &ran));
+    CHECK(ran, "an idle writer queued the write");
+    CHECK(r.rows_affected == 1 && r.last_insert_rowid == 1, "result %lld / %lld", (long long)r.rows_affected,
+          (long long)r.last_insert_rowid);
+    /* Its own failure is its status, and no callback either. */
+    CHECK_STATUS(sw_writer_execute_or_enqueue(w, "INSERT INTO t(v) VALUES (?1)", &v, 1, record_ack, &slots[1], &r, &ran),
+                 SW_STATUS_CONSTRAINT);
+    CHECK_STATUS(sw_writer_execute_or_enqueue(w, "INSERT INTO t(v) VALUES (?1)", &v, 1, record_ack, &slots[1], &r, NULL),
+                 SW_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sw_writer_execute_or_enqueue(w, NULL, NULL, 0, record_ack, &slots[1], NULL, &ran),
+                 SW_STATUS_INVALID_ARGUMENT);
+    /* Inside a transaction body (which holds the lane): queued, and called back after the
+     * transaction commits. */
+    or_enqueue_probe p = {w, &slots[2], SW_STATUS_ERROR, true};
+    CHECK_OK(sw_writer_transaction(w, or_enqueue_body, &p));
+    CHECK(p.status == SW_STATUS_OK && !p.ran, "inside a transaction: status %u, ran %d", p.status, (int)p.ran);
+    /* A statement that runs alone is queued, never run here. */
+    CHECK_OK(sw_writer_execute_or_enqueue(w, "PRAGMA user_version = 3", NULL, 0, record_ack, &slots[3], NULL, &ran));
+    CHECK(!ran, "PRAGMA ran on the calling thread");
+    CHECK_OK(sw_writer_flush(w, 20000));
+    CHECK(atomic_load(&slots[0].calls) == 0 && atomic_load(&slots[1].calls) == 0,
+          "callbacks of writes that did not queue were called (%d, %d)", atomic_load(&slots[0].calls),
+          atomic_load(&slots[1].calls));
+    for (int i = 2; i < 4; i++) {
+        CHECK(atomic_load(&slots[i].calls) == 1 && atomic_load(&slots[i].status) == SW_STATUS_OK &&
+                  atomic_load(&slots[i].bad_args) == 0 && atomic_load(&slots[i].on_caller) == 0,
+              "queued write %d: %d calls, status %u, bad args %d, on the caller %d", i, atomic_load(&slots[i].calls),
+              atomic_load(&slots[i].status), atomic_load(&slots[i].bad_args), atomic_load(&slots[i].on_caller));
+    }
+    int64_t n = -1;
+    CHECK_OK(t_query_int(w, "SELECT count(*) FROM t", &n));
+    CHECK(n == 2, "%lld rows, want 2", (long long)n);
+    CHECK_OK(t_query_int(w, "PRAGMA user_version", &n));
+    CHECK(n == 3, "user_version %lld, want 3", (long long)n);
+    CLOSE(w);
+    CHECK_STATUS(sw_writer_execute_or_enqueue(w, "INSERT INTO t(v) VALUES ('x')", NULL, 0, NULL, NULL, NULL, &ran),
+                 SW_STATUS_CLOSED);
 }

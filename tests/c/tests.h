@@ -39,6 +39,7 @@
     X(close_with_queued_writes_fires_every_callback_once)                \
     X(completion_callback_blocking_calls_are_misuse)                     \
     X(execute_if_idle_runs_on_an_idle_writer_and_declines_where_it_would_wait) \
+    X(execute_or_enqueue_runs_on_an_idle_writer_and_otherwise_queues) \
     X(flush_returns_after_all_earlier_writes_are_acknowledged)           \
     X(transactional_batch_is_all_or_nothing)                             \
     X(non_transactional_batch_keeps_statements_before_the_failure)       \
