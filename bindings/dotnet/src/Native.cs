@@ -126,8 +126,8 @@ namespace SingleWriter
             SwWriteResult* outResult);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern uint sw_writer_execute_if_idle(WriterHandle writer, byte* sql, SwParam* prms,
-            UIntPtr nParams, SwWriteResult* outResult, byte* outRan);
+        internal static extern uint sw_writer_execute_or_enqueue(WriterHandle writer, byte* sql, SwParam* prms,
+            UIntPtr nParams, WriteCallback callback, IntPtr userdata, SwWriteResult* outResult, byte* outRan);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint sw_writer_enqueue(WriterHandle writer, byte* sql, SwParam* prms, UIntPtr nParams,

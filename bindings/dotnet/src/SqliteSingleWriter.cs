@@ -247,10 +247,11 @@ namespace SingleWriter
         /// </summary>
         /// <remarks>When the writer is idle (no write running or queued, and nobody else writing
         /// lately) the write runs on the calling thread, as <c>Write</c> does, and the
-        /// returned task has completed (<c>sw_writer_execute_if_idle</c>): the commit's own wait,
-        /// as in the original. Otherwise it is submitted with <c>sw_writer_enqueue</c>, joins the
-        /// next group commit, and no thread waits for it. (So writes started from one thread
-        /// without awaiting each run one commit each; for bulk writes use
+        /// returned task has completed (<c>sw_writer_execute_or_enqueue</c>): the commit's own
+        /// wait, as in the original. Otherwise it is queued, joins the next group commit, and no
+        /// thread waits for it; so is a write that found another process holding the database's
+        /// write lock (the writer's own thread waits for that lock, never the caller's). (So writes
+        /// started from one thread without awaiting each run one commit each; for bulk writes use
         /// <c>WriteBatchAsync</c>.) Cancelling <paramref name="ct"/> after submission stops the wait,
         /// not the write (as in the original).</remarks>
         public Task<int> WriteAsync(string sql, object parameters = null, CancellationToken ct = default(CancellationToken))
@@ -310,26 +311,27 @@ namespace SingleWriter
                     var pp = s.Params(ps);
                     // An idle writer runs the write here and now: no hand-off to the writer's
                     // thread and back (which cost an awaited lone write two thirds of its time).
-                    // A busy one declines with nothing queued, and the write is queued below.
+                    // Otherwise (others are writing, or another process holds the write lock)
+                    // it is queued and the callback completes it. The GCHandle keeps the
+                    // completion alive until that callback, which fires exactly once and frees
+                    // it; when the write ran here, or failed to run or queue, there is no
+                    // callback and it is freed here.
+                    state = GCHandle.Alloc(completion);
                     Native.SwWriteResult r;
                     byte ran = 0;
-                    uint now = Native.sw_writer_execute_if_idle(_handle, sqlp, pp, (UIntPtr)(uint)ps.Length, &r, &ran);
-                    if (now != StatusOk) return Faulted<T>(SingleWriterException.FromLastError(now));
-                    if (ran != 0)
-                    {
-                        completion.Succeed(r.RowsAffected, r.LastInsertRowId);
-                        return completion.Task;
-                    }
-                    // The GCHandle keeps the completion alive until the callback, which fires
-                    // exactly once and frees it. On a failed submit there is no callback.
-                    state = GCHandle.Alloc(completion);
-                    uint st = Native.sw_writer_enqueue(_handle, sqlp, pp, (UIntPtr)(uint)ps.Length, WriteDoneCallback,
-                        GCHandle.ToIntPtr(state));
+                    uint st = Native.sw_writer_execute_or_enqueue(_handle, sqlp, pp, (UIntPtr)(uint)ps.Length,
+                        WriteDoneCallback, GCHandle.ToIntPtr(state), &r, &ran);
                     if (st != StatusOk)
                     {
                         var e = SingleWriterException.FromLastError(st);
                         state.Free();
                         return Faulted<T>(e);
+                    }
+                    if (ran != 0)
+                    {
+                        state.Free();
+                        completion.Succeed(r.RowsAffected, r.LastInsertRowId);
+                        return completion.Task;
                     }
                 }
             }

@@ -337,6 +337,49 @@ namespace SingleWriter.Tests
             });
         }
 
+        /// Another process holds the write lock: WriteAsync returns a pending task at once (the
+        /// writer's own thread waits for the lock, not the caller's), which completes after that
+        /// process commits.
+        public static async Task WriteAsync_DoesNotWaitOnTheCallerWhileAnotherProcessHoldsTheLock()
+        {
+            using (var db = new TempDb())
+            {
+                var w = db.Open();
+                try
+                {
+                    await w.WriteAsync(CreateItems);
+                    var psi = new System.Diagnostics.ProcessStartInfo("python3")
+                    {
+                        UseShellExecute = false,
+                        RedirectStandardInput = true,
+                        RedirectStandardOutput = true,
+                    };
+                    // Holds the lock until a line arrives on stdin, or 10 s passed.
+                    psi.Arguments = "-c \"import select, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); " +
+                        "c.execute('BEGIN IMMEDIATE'); c.execute('INSERT INTO Items (Name, Value) VALUES (1, 1)'); " +
+                        "print('held', flush=True); select.select([sys.stdin], [], [], 10); c.execute('COMMIT')\" \"" +
+                        db.Path + "\"";
+                    using (var other = System.Diagnostics.Process.Start(psi))
+                    {
+                        Assert.Equal("held", other.StandardOutput.ReadLine(), "the other process holds the lock");
+                        var t = w.WriteAsync(InsertItem, new { Name = "mine", Value = 2 });
+                        Assert.False(other.HasExited, "WriteAsync returned only after the other process let go");
+                        Assert.False(t.IsCompleted, "nothing commits while the other process holds the lock");
+                        other.StandardInput.WriteLine();
+                        other.StandardInput.Flush();
+                        Assert.Equal(1, await t, "rows");
+                        Assert.True(other.WaitForExit(20000), "the other process exited");
+                        Assert.Equal(0, other.ExitCode, "the other process committed");
+                    }
+                    Assert.Equal(2L, Count(w), "both rows");
+                }
+                finally
+                {
+                    await w.DisposeAsync();
+                }
+            }
+        }
+
         public static Task WriteAsync_ConstraintFailure_CarriesSqliteMessageAndStatus()
         {
             return WithWriter(async w =>
