@@ -408,11 +408,23 @@ impl Lane {
     /// a callback (a full queue then fails at once).
     pub(crate) fn submit_async<R: Runner>(&self, runner: &R, job: Job) -> Result<()> {
         let mut st = self.state.lock();
-        self.make_room(runner, &mut st, !inside_callback())?;
+        self.push_async(runner, &mut st, job, !inside_callback())
+    }
+
+    /// Queue an async job under the lane's lock: room first (waiting for it when `may_block`),
+    /// then the drainer woken unless someone leads.
+    fn push_async<R: Runner>(
+        &self,
+        runner: &R,
+        st: &mut MutexGuard<'_, State>,
+        job: Job,
+        may_block: bool,
+    ) -> Result<()> {
+        self.make_room(runner, st, may_block)?;
         runner.accepted(&job);
         st.queue.push_back(job);
         if !st.leading {
-            self.wake_drainer(&st);
+            self.wake_drainer(st);
         }
         Ok(())
     }
@@ -480,17 +492,11 @@ impl Lane {
                 || !st.queue.is_empty()
                 || self.mean_group_x1024.load(Ordering::Relaxed) > 1024 + 128
             {
-                let notify = later.take()?;
-                if let Err(e) = self.make_room(runner, &mut st, !in_callback) {
-                    return Some(Err(e));
-                }
-                let job = make(notify);
-                runner.accepted(&job);
-                st.queue.push_back(job);
-                if !st.leading {
-                    self.wake_drainer(&st);
-                }
-                return None;
+                let job = make(later.take()?);
+                return self
+                    .push_async(runner, &mut st, job, !in_callback)
+                    .err()
+                    .map(Err);
             }
             // Only now: inside a transaction body this thread's waiter is its own submission's.
             let waiter = Waiter::own();
