@@ -11,6 +11,7 @@ use super::value::{
     packed as packed_params, params as copy_params, sw_param, sw_statement, sw_write_result,
 };
 use crate::error::{Error, Result};
+use crate::value::Packed;
 use crate::writer::{Notify, RawCallback, Statement, WriteResult, Writer};
 
 /// Called once per queued write, on the writer's library thread, after the transaction that
@@ -138,15 +139,15 @@ pub unsafe extern "C" fn sw_writer_execute_if_idle(
     // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
     // writable); NULLs are checked before use.
     boundary(|| unsafe {
-        need(out_ran, "out_ran")?;
-        *out_ran = false;
-        let sql = text(sql, "sql")?;
-        let p = packed_params(params, n_params)?;
-        if let Some(r) = with_writer(writer, |w| w.execute_packed_if_idle(sql, p))? {
-            *out_ran = true;
-            write_out(out_result, r);
-        }
-        Ok(())
+        run_here(
+            writer,
+            sql,
+            params,
+            n_params,
+            out_result,
+            out_ran,
+            |w, sql, p| w.execute_packed_if_idle(sql, p),
+        )
     })
 }
 
@@ -179,17 +180,46 @@ pub unsafe extern "C" fn sw_writer_execute_or_enqueue(
     // documentation requires (strings NUL-terminated, arrays of the given counts, out-params
     // writable); NULLs are checked before use.
     boundary(|| unsafe {
+        let later = raw_notify(callback, userdata);
+        run_here(
+            writer,
+            sql,
+            params,
+            n_params,
+            out_result,
+            out_ran,
+            |w, sql, p| w.execute_packed_or_enqueue(sql, p, later),
+        )
+    })
+}
+
+/// The body of the calls that may run a write on the calling thread: `run` gets the checked
+/// SQL and packed parameters and says whether the write ran here (`*out_ran`, required, and
+/// `*out_result`, may be NULL).
+///
+/// # Safety
+/// The pointer arguments as the callers' header documentation requires.
+unsafe fn run_here(
+    writer: *const sw_writer,
+    sql: *const c_char,
+    params: *const sw_param,
+    n_params: usize,
+    out_result: *mut sw_write_result,
+    out_ran: *mut bool,
+    run: impl FnOnce(&Writer, &str, Packed) -> Result<Option<WriteResult>>,
+) -> Result<()> {
+    // SAFETY: the caller's contract, passed on; `out_ran` is checked before it is written.
+    unsafe {
         need(out_ran, "out_ran")?;
         *out_ran = false;
         let sql = text(sql, "sql")?;
         let p = packed_params(params, n_params)?;
-        let later = raw_notify(callback, userdata);
-        if let Some(r) = with_writer(writer, |w| w.execute_packed_or_enqueue(sql, p, later))? {
+        if let Some(r) = with_writer(writer, |w| run(w, sql, p))? {
             *out_ran = true;
             write_out(out_result, r);
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// The queued write's notification for a C callback (nothing for NULL).
