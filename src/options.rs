@@ -152,7 +152,7 @@ impl Options {
             max_tracked_writes: 128,
             signal_capacity: 4096,
             queue_capacity: 65_536,
-            max_batch: 1024,
+            max_batch: 4096,
             readers: 4,
             enqueue_timeout: Duration::from_millis(5_000),
             invalidation_poll: Duration::from_millis(10),

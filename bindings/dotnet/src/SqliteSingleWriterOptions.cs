@@ -74,7 +74,7 @@ namespace SingleWriter
         /// <summary><c>Queue Capacity</c>: queued writes before submitters wait (default 65536).</summary>
         public int? QueueCapacity { get; set; }
 
-        /// <summary><c>Max Batch</c>: writes per group commit, 1 disables group commit (default 1024).</summary>
+        /// <summary><c>Max Batch</c>: writes per group commit, 1 disables group commit (default 4096).</summary>
         public int? MaxBatch { get; set; }
 
         /// <summary><c>Readers</c>: read-only connections (default 4).</summary>

@@ -270,7 +270,7 @@ fn singlewriter_c(args: &Args) {
         args.sync
     );
     if args.workload == "w5" {
-        cs.push_str(";Queue Capacity=65536;Max Batch=1024"); // the defaults, spelled out
+        cs.push_str(";Queue Capacity=65536;Max Batch=4096"); // the defaults, spelled out
     }
     let ccs = CString::new(cs).unwrap_or_else(|_| die("NUL in path"));
     let mut h: *const sw::sw_writer = ptr::null();
