@@ -921,6 +921,8 @@ mod tests {
         groups: AtomicU64,
         /// How many more groups meet "another process's lock" (for submitters).
         foreign_lock: AtomicU64,
+        /// Groups that met it.
+        met_foreign: AtomicU64,
         /// Sleep in each group (a slow commit).
         group_time: Duration,
         recorded: AtomicU64,
@@ -942,6 +944,7 @@ mod tests {
                     .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
                     .is_ok()
             {
+                self.met_foreign.fetch_add(1, Ordering::AcqRel);
                 return None;
             }
             let g = self.groups.fetch_add(1, Ordering::AcqRel);
@@ -1344,5 +1347,129 @@ mod tests {
                 .is_some());
         });
         assert_eq!(fake.ran.lock().len(), 1601, "1600 writes and the barrier");
+    }
+
+    #[test]
+    fn a_later_completion_never_goes_to_another_submitters_job() {
+        // A runs its write here and leads on; B's write, queued meanwhile, makes A's next group,
+        // which meets another process's lock. B's job goes back to the queue still B's (the
+        // drainer runs it); A's completion stays unused and A reports its write as run here.
+        let (lane, fake) = (
+            lane(64, 8),
+            Arc::new(Fake {
+                group_time: Duration::from_millis(500),
+                ..Fake::default()
+            }),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let called = Arc::new(AtomicU64::new(0));
+        let ran_here = with_drainer(&lane, &fake, || {
+            std::thread::scope(|s| {
+                let a = s.spawn(|| {
+                    let called = called.clone();
+                    let later = Notify::Call(Box::new(move |_| {
+                        called.fetch_add(1, Ordering::AcqRel);
+                    }));
+                    lane.run_if_idle(&*fake, |n| job(exec(), n), Some(later))
+                });
+                let until = |what: &str, done: &dyn Fn() -> bool| {
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while !done() {
+                        assert!(Instant::now() < deadline, "{what}");
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                };
+                until("A's group started", &|| {
+                    fake.groups.load(Ordering::Acquire) == 1
+                });
+                let (lane2, fake2) = (lane.clone(), fake.clone());
+                // Not scoped: were B's job given A's completion, B would wait forever.
+                std::thread::spawn(move || {
+                    let _ = tx.send(lane2.submit_wait(&*fake2, |n| job(exec(), n), None));
+                });
+                until("B's write queued", &|| lane.with_queued(|q| q.count()) == 1);
+                // While A's group still runs (half a second): A's next group meets the lock.
+                fake.foreign_lock.store(1, Ordering::Release);
+                a.join().unwrap()
+            })
+        });
+        let b = rx.recv_timeout(Duration::from_secs(20));
+        assert!(
+            b.is_ok_and(|r| r.is_ok()),
+            "B's write was acknowledged to B"
+        );
+        assert!(ran_here.is_some_and(|r| r.is_ok()), "A's write ran here");
+        assert_eq!(called.load(Ordering::Acquire), 0, "A's completion unused");
+        assert_eq!(fake.met_foreign.load(Ordering::Acquire), 1);
+        assert_eq!(fake.ran.lock().len(), 2);
+    }
+
+    #[test]
+    fn writes_run_here_or_queued_are_each_acknowledged_once_through_foreign_locks() {
+        let (lane, fake) = (
+            lane(64, 4),
+            Arc::new(Fake {
+                group_time: Duration::from_micros(50),
+                ..Fake::default()
+            }),
+        );
+        let (ran_here, called) = (AtomicU64::new(0), Arc::new(AtomicU64::new(0)));
+        with_drainer(&lane, &fake, || {
+            std::thread::scope(|s| {
+                for t in 0..8u64 {
+                    let (lane, fake, ran_here, called) = (&lane, &fake, &ran_here, &called);
+                    s.spawn(move || {
+                        for i in 0..200u64 {
+                            if (t * 200 + i) % 5 == 0 {
+                                // Another process's lock for the next group a submitter leads.
+                                fake.foreign_lock.fetch_add(1, Ordering::AcqRel);
+                            }
+                            if i % 5 == 4 {
+                                lane.submit_wait(&**fake, |n| job(exec(), n), None).unwrap();
+                                continue;
+                            }
+                            // Counted, not asserted: a panic in a completion is caught.
+                            let called = called.clone();
+                            let later = Notify::Call(Box::new(move |r| {
+                                let n = if r.is_ok() { 1 } else { 1 << 32 };
+                                called.fetch_add(n, Ordering::AcqRel);
+                            }));
+                            if let Some(r) =
+                                lane.run_if_idle(&**fake, |n| job(exec(), n), Some(later))
+                            {
+                                assert!(r.is_ok());
+                                ran_here.fetch_add(1, Ordering::AcqRel);
+                            }
+                        }
+                    });
+                }
+            });
+            assert!(flush(&lane, &fake), "the flush finished");
+        });
+        let (here, later) = (
+            ran_here.load(Ordering::Acquire),
+            called.load(Ordering::Acquire),
+        );
+        assert_eq!(later >> 32, 0, "completions with an error");
+        assert_eq!(
+            here + later,
+            8 * 160,
+            "ran here {here}, called back {later}"
+        );
+        assert!(later > 0, "some writes were queued");
+        assert!(
+            fake.met_foreign.load(Ordering::Acquire) > 0,
+            "groups met another process's lock"
+        );
+        let ran = fake.ran.lock();
+        assert_eq!(
+            ran.len(),
+            8 * 200 + 1,
+            "every write and the flush ran, once"
+        );
+        let mut ops: Vec<u64> = ran.iter().map(|(op, _)| *op).collect();
+        ops.sort_unstable();
+        ops.dedup();
+        assert_eq!(ops.len(), ran.len(), "no job ran twice");
     }
 }
