@@ -1112,6 +1112,16 @@ mod tests {
         }))
     }
 
+    /// A completion that counts into `count`: 1 for a success, 1 << 32 for a failure (counted,
+    /// not asserted: a panic in a completion is caught).
+    fn counting(count: &Arc<AtomicU64>) -> Notify {
+        let count = count.clone();
+        Notify::Call(Box::new(move |r| {
+            let n = if r.is_ok() { 1 } else { 1 << 32 };
+            count.fetch_add(n, Ordering::AcqRel);
+        }))
+    }
+
     #[test]
     fn run_if_idle_with_a_later_completion_queues_instead_of_waiting() {
         let (lane, fake) = (lane(1024, 64), Arc::new(Fake::default()));
@@ -1366,11 +1376,7 @@ mod tests {
         let ran_here = with_drainer(&lane, &fake, || {
             std::thread::scope(|s| {
                 let a = s.spawn(|| {
-                    let called = called.clone();
-                    let later = Notify::Call(Box::new(move |_| {
-                        called.fetch_add(1, Ordering::AcqRel);
-                    }));
-                    lane.run_if_idle(&*fake, |n| job(exec(), n), Some(later))
+                    lane.run_if_idle(&*fake, |n| job(exec(), n), Some(counting(&called)))
                 });
                 let until = |what: &str, done: &dyn Fn() -> bool| {
                     let deadline = Instant::now() + Duration::from_secs(10);
@@ -1428,15 +1434,11 @@ mod tests {
                                 lane.submit_wait(&**fake, |n| job(exec(), n), None).unwrap();
                                 continue;
                             }
-                            // Counted, not asserted: a panic in a completion is caught.
-                            let called = called.clone();
-                            let later = Notify::Call(Box::new(move |r| {
-                                let n = if r.is_ok() { 1 } else { 1 << 32 };
-                                called.fetch_add(n, Ordering::AcqRel);
-                            }));
-                            if let Some(r) =
-                                lane.run_if_idle(&**fake, |n| job(exec(), n), Some(later))
-                            {
+                            if let Some(r) = lane.run_if_idle(
+                                &**fake,
+                                |n| job(exec(), n),
+                                Some(counting(called)),
+                            ) {
                                 assert!(r.is_ok());
                                 ran_here.fetch_add(1, Ordering::AcqRel);
                             }
