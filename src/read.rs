@@ -47,11 +47,14 @@ struct ReadSet {
 
 /// How long a read connection may keep one snapshot, used or idle.
 pub(crate) const MAX_HOLD: Duration = Duration::from_millis(1);
+/// [`MAX_HOLD`] in microseconds, the unit of the library's clock ([`crate::signal::now_us`]).
+const MAX_HOLD_US: i64 = MAX_HOLD.as_micros() as i64;
 
-/// A read transaction kept open: the WAL-index header noted before it began, and when.
+/// A read transaction kept open: the WAL-index header noted before it began, and when (as
+/// [`crate::signal::now_us`]).
 struct Held {
     header: Header,
-    since: Instant,
+    since_us: i64,
 }
 
 /// What the authorizer saw while a statement was prepared: the tables it reads, and why it was
@@ -89,7 +92,10 @@ fn fresh_snapshot(db: &Connection, held: &mut Option<Held>, wal: Option<&WalInde
     };
     let header = wal.header();
     if let Some(h) = held {
-        if h.header == header && !db.is_autocommit() && h.since.elapsed() < MAX_HOLD {
+        if h.header == header
+            && !db.is_autocommit()
+            && crate::signal::now_us() - h.since_us < MAX_HOLD_US
+        {
             return Ok(());
         }
     }
@@ -99,7 +105,7 @@ fn fresh_snapshot(db: &Connection, held: &mut Option<Held>, wal: Option<&WalInde
     db.prepare_cached("BEGIN")?.raw_execute()?;
     *held = Some(Held {
         header,
-        since: Instant::now(),
+        since_us: crate::signal::now_us(),
     });
     Ok(())
 }
@@ -323,7 +329,8 @@ pub(crate) struct Readers {
     file: bool,
     /// Whether connections may keep snapshots (WAL mode, as of the writer's last look).
     hold: AtomicBool,
-    last_sweep: Mutex<Option<Instant>>,
+    /// When the last sweep ran (as [`crate::signal::now_us`]).
+    last_sweep: Mutex<Option<i64>>,
     session: Arc<Session>,
     /// A checkpoint needs the log to itself: new reads wait (under `idle`'s lock, on
     /// `available`) until it ends; reads in flight finish.
@@ -395,27 +402,27 @@ impl Readers {
     /// Called from the writer's threads now and then: release idle connections' snapshots
     /// older than [`MAX_HOLD`]. Never waits for the pool.
     pub(crate) fn sweep(&self) {
-        self.sweep_at(Instant::now());
+        self.sweep_at(crate::signal::now_us());
     }
 
     /// [`Readers::sweep`], with the time read by the caller (a group's end).
-    pub(crate) fn sweep_at(&self, now: Instant) {
+    pub(crate) fn sweep_at(&self, now_us: i64) {
         if !self.file {
             return;
         }
         let Some(mut last) = self.last_sweep.try_lock() else {
             return;
         };
-        if last.is_some_and(|t| now.saturating_duration_since(t) < MAX_HOLD) {
+        if last.is_some_and(|t| now_us - t < MAX_HOLD_US) {
             return;
         }
-        *last = Some(now);
+        *last = Some(now_us);
         drop(last);
         if let Some(mut idle) = self.idle.try_lock() {
             for c in idle.iter_mut() {
                 if c.held
                     .as_ref()
-                    .is_some_and(|h| now.saturating_duration_since(h.since) >= MAX_HOLD)
+                    .is_some_and(|h| now_us - h.since_us >= MAX_HOLD_US)
                 {
                     c.end_snapshot();
                 }

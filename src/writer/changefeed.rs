@@ -57,8 +57,8 @@ pub(crate) struct ChangeFeed {
     /// Generations of the change table's rows as this writer last saw (or wrote) them.
     seen: HashMap<Box<str>, i64>,
     data_version: i64,
-    /// When [`ChangeFeed::check`] last ran.
-    pub(crate) last_check: Instant,
+    /// When [`ChangeFeed::check`] last ran (as [`crate::signal::now_us`]).
+    pub(crate) last_check_us: i64,
 }
 
 impl ChangeFeed {
@@ -74,7 +74,7 @@ impl ChangeFeed {
                 .clamp(Duration::from_millis(50), Duration::from_secs(1)),
             seen: HashMap::new(),
             data_version: 0,
-            last_check: Instant::now(),
+            last_check_us: crate::signal::now_us(),
         }
     }
 
@@ -94,7 +94,7 @@ impl ChangeFeed {
     /// Whether another connection or process committed since the last check, and what.
     /// `PRAGMA data_version` on this connection moves only for other connections' commits.
     pub(crate) fn check(&mut self, db: &Connection) -> Result<External> {
-        self.last_check = Instant::now();
+        self.last_check_us = crate::signal::now_us();
         let mut found = External::default();
         let version = query_data_version(db)?;
         if version == self.data_version {

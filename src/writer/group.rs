@@ -34,55 +34,16 @@ impl Runner for Engine {
         jobs: &[Job],
         txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
-        started: Instant,
-    ) -> Option<Vec<Result<WriteResult>>> {
-        self.run_group_inner(jobs, txn, submitter, started)
-    }
-
-    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>], done_at: Instant) {
-        // The lane's one clock reading for the group's end.
-        let done_us = crate::signal::unix_us(done_at);
-        self.ops.track_done(jobs, results, done_us);
-        let mut burst = Burst::default();
-        // Counted here, published once per group (in chunks: no list to allocate).
-        let mut latencies = self.metrics.latency.chunks();
-        let (mut committed, mut failed) = (0u64, 0u64);
-        for (job, result) in jobs.iter().zip(results) {
-            if !job.is_write() {
-                continue;
-            }
-            let latency = (done_us - job.submitted_us).max(0);
-            latencies.push(latency as u64);
-            match result {
-                Ok(r) => {
-                    committed += 1;
-                    if job.sampled {
-                        burst.item("write.done", done_us, latency, r.rows_affected);
-                    }
-                }
-                Err(e) => {
-                    failed += 1;
-                    burst.one((
-                        "write.error",
-                        Some(Arc::from(e.message())),
-                        e.status(),
-                        latency,
-                        -1,
-                        done_us,
-                    ));
-                }
+        started_us: i64,
+    ) -> Option<(Vec<Result<WriteResult>>, i64)> {
+        let (mut results, end) = self.run_group_jobs(jobs, txn, submitter, started_us)?;
+        for (job, r) in jobs.iter().zip(results.iter_mut()) {
+            if matches!(job.work, Work::Barrier) {
+                *r = Ok(WriteResult::default());
             }
         }
-        drop(latencies);
-        if committed > 0 {
-            self.metrics
-                .committed
-                .fetch_add(committed, Ordering::Relaxed);
-        }
-        if failed > 0 {
-            self.metrics.failed.fetch_add(failed, Ordering::Relaxed);
-        }
-        self.signals.emit_burst(burst);
+        self.record_group(jobs, &results, end.at_us, end.signals);
+        Some((results, end.at_us))
     }
 
     fn idle_tick(&self, leading: bool) {
@@ -126,40 +87,77 @@ impl Runner for Engine {
 }
 
 impl Engine {
+    /// Record a finished group (ended at `done_us`) before anyone is woken: the operations
+    /// list, the statistics, and its closing signals: `burst` (the group's own) and each
+    /// write's, in one burst.
+    fn record_group(
+        &self,
+        jobs: &[Job],
+        results: &[Result<WriteResult>],
+        done_us: i64,
+        mut burst: Burst,
+    ) {
+        self.ops.track_done(jobs, results, done_us);
+        // Counted here, published once per group (in chunks: no list to allocate).
+        let mut latencies = self.metrics.latency.chunks();
+        let (mut committed, mut failed) = (0u64, 0u64);
+        for (job, result) in jobs.iter().zip(results) {
+            if !job.is_write() {
+                continue;
+            }
+            let latency = (done_us - job.submitted_us).max(0);
+            latencies.push(latency as u64);
+            match result {
+                Ok(r) => {
+                    committed += 1;
+                    if job.sampled {
+                        burst.item("write.done", done_us, latency, r.rows_affected);
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    burst.one((
+                        "write.error",
+                        Some(Arc::from(e.message())),
+                        e.status(),
+                        latency,
+                        -1,
+                        done_us,
+                    ));
+                }
+            }
+        }
+        drop(latencies);
+        if committed > 0 {
+            self.metrics
+                .committed
+                .fetch_add(committed, Ordering::Relaxed);
+        }
+        if failed > 0 {
+            self.metrics.failed.fetch_add(failed, Ordering::Relaxed);
+        }
+        self.signals.emit_burst(burst);
+    }
+
     /// Execute one group. `None` when another process holds the lock and this submitter should
     /// leave the waiting to the drainer.
     ///
     /// A flush's barrier succeeds whenever its group ran to an end: it reports that every write
     /// before it was acknowledged, each with its own result — not the outcome of the group it
     /// happened to share (a full disk or a foreign lock fails the writes, not the flush).
-    fn run_group_inner(
-        &self,
-        jobs: &[Job],
-        txn: Option<&mut TxnFn<'_>>,
-        submitter: bool,
-        started: Instant,
-    ) -> Option<Vec<Result<WriteResult>>> {
-        let mut results = self.run_group_jobs(jobs, txn, submitter, started)?;
-        for (job, r) in jobs.iter().zip(results.iter_mut()) {
-            if matches!(job.work, Work::Barrier) {
-                *r = Ok(WriteResult::default());
-            }
-        }
-        Some(results)
-    }
-
     fn run_group_jobs(
         &self,
         jobs: &[Job],
         mut txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
-        group_start: Instant,
-    ) -> Option<Vec<Result<WriteResult>>> {
+        group_start: i64,
+    ) -> Option<(Vec<Result<WriteResult>>, Ended)> {
+        let ended = |results| Some((results, Ended::now()));
         let mut guard = self.conn.lock();
         let Some(conn) = guard.as_mut() else {
-            return Some(jobs.iter().map(|_| Err(Error::closed())).collect());
+            return ended(jobs.iter().map(|_| Err(Error::closed())).collect());
         };
-        let now = crate::signal::unix_us(group_start);
+        let now = group_start;
         // Every job of the group was queued before any started: the group's `write.enqueue`
         // signals (with the submission times), then its `write.start` signals, each one run.
         let mut burst = Burst::default();
@@ -202,7 +200,7 @@ impl Engine {
             }
             drop(change);
             self.metrics.transactions.fetch_add(1, Ordering::Relaxed);
-            return Some(vec![result]);
+            return ended(vec![result]);
         }
         if let [Job {
             work: Work::Checkpoint,
@@ -214,10 +212,10 @@ impl Engine {
                 metrics: &self.metrics,
                 signals: &self.signals,
             };
-            return Some(vec![self.wal.run(&cx, conn)]);
+            return ended(vec![self.wal.run(&cx, conn)]);
         }
         if jobs.iter().all(|j| matches!(j.work, Work::Barrier)) {
-            return Some(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
+            return ended(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
         }
         let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
         let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
@@ -262,11 +260,11 @@ impl Engine {
                                 self.opts.busy_timeout.as_millis()
                             ))
                             .with_sqlite_code(e.sqlite_code());
-                            return Some(jobs.iter().map(|_| Err(err.clone())).collect());
+                            return ended(jobs.iter().map(|_| Err(err.clone())).collect());
                         }
                         std::thread::sleep(busy::pause(since.elapsed()));
                     }
-                    Err(e) => return Some(jobs.iter().map(|_| Err(e.clone())).collect()),
+                    Err(e) => return ended(jobs.iter().map(|_| Err(e.clone())).collect()),
                 }
             }
             if let Some(since) = waited {
@@ -280,7 +278,8 @@ impl Engine {
             }
             if conn.external_checks_enabled()
                 && !self.opts.invalidation_poll.is_zero()
-                && conn.feed.last_check.elapsed() >= self.opts.invalidation_poll
+                && group_start - conn.feed.last_check_us
+                    >= self.opts.invalidation_poll.as_micros() as i64
             {
                 if let Ok(ext) = conn.check_external() {
                     self.apply_external(ext);
@@ -366,13 +365,13 @@ impl Engine {
                     change = Some(self.cache.tables.begin(&change_set(&changes, &rows)));
                 }
             }
-            let commit_start = Instant::now();
+            let commit_start = crate::signal::now_us();
             match conn.commit(&changes) {
                 Ok(()) => {
-                    let end = Instant::now();
+                    let end = crate::signal::now_us();
                     self.metrics
                         .commit_time
-                        .record(end.saturating_duration_since(commit_start).as_micros() as u64);
+                        .record((end - commit_start).max(0) as u64);
                     commit_end = Some(end);
                     break changes;
                 }
@@ -389,7 +388,7 @@ impl Engine {
             }
         };
         drop(guard);
-        let group_end = commit_end.unwrap_or_else(Instant::now);
+        let group_end = commit_end.unwrap_or_else(crate::signal::now_us);
         self.readers.sweep_at(group_end);
         self.wal.schedule(&self.lane);
         if commit_error.is_none() {
@@ -422,15 +421,27 @@ impl Engine {
                 self.signals.emit(name, "");
             }
         }
-        self.signals.emit_at(
-            group_end,
-            "group.commit",
-            "",
-            commit_error.unwrap_or(Status::Ok),
-            group_end.saturating_duration_since(group_start).as_micros() as i64,
-            jobs.len() as i64,
-        );
-        Some(results)
+        // `group.commit` opens the group's closing burst; each write's signals follow it.
+        let mut signals = Burst::default();
+        let took = (group_end - group_start).max(0);
+        match commit_error {
+            None => signals.item("group.commit", group_end, took, jobs.len() as i64),
+            Some(status) => signals.one((
+                "group.commit",
+                None,
+                status,
+                took,
+                jobs.len() as i64,
+                group_end,
+            )),
+        }
+        Some((
+            results,
+            Ended {
+                at_us: group_end,
+                signals,
+            },
+        ))
     }
 
     fn with_busy_retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
@@ -624,6 +635,24 @@ fn panicked() -> Error {
         Status::Panic,
         "the write panicked; it was rolled back and the writer lives on",
     )
+}
+
+/// How a group ended: when (microseconds since the Unix epoch), and its own closing signals
+/// (`group.commit`), which each write's join when the group is recorded.
+struct Ended {
+    at_us: i64,
+    signals: Burst,
+}
+
+impl Ended {
+    /// A group that ended now without closing signals of its own (a statement run alone, a
+    /// checkpoint, flushes, a closed writer, a failed BEGIN).
+    fn now() -> Ended {
+        Ended {
+            at_us: crate::signal::now_us(),
+            signals: Burst::default(),
+        }
+    }
 }
 
 /// The counters a group's commit moves: tables whose changed rows the update hook reported (and

@@ -158,20 +158,20 @@ impl Job {
 
 /// What the lane needs from whoever runs its groups (the engine; a fake in the unit tests).
 pub(crate) trait Runner {
-    /// Run one group on the write connection: one result per job, in order. `None` when
-    /// another process holds the write lock and `submitter` is true: the lane then leaves the
-    /// waiting to the drainer. `txn` is the leader's own transaction body, if its job is in
-    /// the group. `started`: when the lane took the group (one clock reading per group).
+    /// Run one group on the write connection and record it (statistics, signals, operation
+    /// tracking) before returning, so before anyone is woken: one result per job, in order,
+    /// and when the group ended (microseconds since the Unix epoch, as
+    /// [`crate::signal::now_us`]). `None` when another process holds the write lock and
+    /// `submitter` is true: the lane then leaves the waiting to the drainer. `txn` is the
+    /// leader's own transaction body, if its job is in the group. `started_us`: when the lane
+    /// took the group (one clock reading per group).
     fn run_group(
         &self,
         jobs: &[Job],
         txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
-        started: Instant,
-    ) -> Option<Vec<Result<WriteResult>>>;
-    /// A group finished (at `done_at`): record it (statistics, signals, operation tracking)
-    /// before anyone is woken.
-    fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>], done_at: Instant);
+        started_us: i64,
+    ) -> Option<(Vec<Result<WriteResult>>, i64)>;
     /// The drainer's periodic tick while idle (every `Invalidation Poll`, or once a second).
     /// `leading`: the drainer holds the lane for it, and may use the write connection.
     fn idle_tick(&self, leading: bool);
@@ -574,9 +574,9 @@ impl Lane {
         std::thread::park();
     }
 
-    /// Fold one group's time into the running average (weight 1/8).
-    fn note_group_time(&self, took: Duration) {
-        let ns = took.as_nanos().min(u64::MAX as u128) as u64;
+    /// Fold one group's time (microseconds) into the running average (weight 1/8).
+    fn note_group_time(&self, took_us: i64) {
+        let ns = (took_us.max(0) as u64).saturating_mul(1_000);
         let old = self.group_ns.load(Ordering::Relaxed);
         let new = if old == 0 { ns } else { old - old / 8 + ns / 8 };
         self.group_ns.store(new, Ordering::Relaxed);
@@ -672,8 +672,9 @@ impl Lane {
                 }
             };
             let taken = self.grow_group(taken);
-            let started = Instant::now();
-            let Some(results) = runner.run_group(&taken, txn.as_deref_mut(), !drainer, started)
+            let started_us = crate::signal::now_us();
+            let Some((results, done_us)) =
+                runner.run_group(&taken, txn.as_deref_mut(), !drainer, started_us)
             else {
                 // Another process holds the lock: the drainer waits for it.
                 let mut st = self.state.lock();
@@ -694,29 +695,25 @@ impl Lane {
             if own_done {
                 extra_groups += 1;
             }
-            let done_at = Instant::now();
-            self.note_group_time(done_at.saturating_duration_since(started));
-            let still_leading = self.finish_group(runner, taken, results, me, keep, done_at);
+            self.note_group_time(done_us - started_us);
+            let still_leading = self.finish_group(taken, results, me, keep);
             if !still_leading {
                 return;
             }
         }
     }
 
-    /// Deliver a group's results: record them, pass the lane on when `keep` is false (or the
+    /// Deliver a group's (recorded) results: pass the lane on when `keep` is false (or the
     /// queue is empty), then wake the waiters; callbacks and flushes go to the drainer in order
     /// (the drainer runs them itself). Returns whether this thread still leads.
-    fn finish_group<R: Runner>(
+    fn finish_group(
         &self,
-        runner: &R,
         mut jobs: Vec<Job>,
         results: Vec<Result<WriteResult>>,
         me: Option<&Arc<Waiter>>,
         keep: bool,
-        done_at: Instant,
     ) -> bool {
         let drainer = me.is_none();
-        runner.record_group(&jobs, &results, done_at);
         // Allocated only when another submitter is to be woken (not for a lone write).
         let mut wake = Vec::new();
         // Allocated only for completions (not for blocking writes).
@@ -936,8 +933,8 @@ mod tests {
             jobs: &[Job],
             txn: Option<&mut TxnFn<'_>>,
             submitter: bool,
-            _started: Instant,
-        ) -> Option<Vec<Result<WriteResult>>> {
+            _started_us: i64,
+        ) -> Option<(Vec<Result<WriteResult>>, i64)> {
             if submitter
                 && self
                     .foreign_lock
@@ -951,25 +948,22 @@ mod tests {
             std::thread::sleep(self.group_time);
             let mut ran = self.ran.lock();
             let mut txn = txn;
-            Some(
-                jobs.iter()
-                    .map(|j| {
-                        ran.push((j.op, g));
-                        if matches!(j.work, Work::Txn) {
-                            // Only the owner leads a group holding its transaction.
-                            assert!(txn.take().is_some(), "a transaction ran without its body");
-                        }
-                        Ok(WriteResult {
-                            rows_affected: j.op as i64,
-                            last_insert_rowid: g as i64,
-                        })
+            let results: Vec<_> = jobs
+                .iter()
+                .map(|j| {
+                    ran.push((j.op, g));
+                    if matches!(j.work, Work::Txn) {
+                        // Only the owner leads a group holding its transaction.
+                        assert!(txn.take().is_some(), "a transaction ran without its body");
+                    }
+                    Ok(WriteResult {
+                        rows_affected: j.op as i64,
+                        last_insert_rowid: g as i64,
                     })
-                    .collect(),
-            )
-        }
-        fn record_group(&self, jobs: &[Job], results: &[Result<WriteResult>], _done_at: Instant) {
-            assert_eq!(jobs.len(), results.len());
+                })
+                .collect();
             self.recorded.fetch_add(jobs.len() as u64, Ordering::AcqRel);
+            Some((results, crate::signal::now_us()))
         }
         fn idle_tick(&self, _leading: bool) {
             self.ticks.fetch_add(1, Ordering::AcqRel);
@@ -987,7 +981,7 @@ mod tests {
         Job {
             work,
             notify,
-            submitted_us: crate::signal::unix_us(Instant::now()),
+            submitted_us: crate::signal::now_us(),
             op: OP.fetch_add(1, Ordering::Relaxed),
             sampled: false,
         }
