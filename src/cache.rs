@@ -24,7 +24,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::sync::{Condvar, Mutex, ReadMostly, STRIPES};
 use lru::LruCache;
@@ -311,10 +311,10 @@ fn micros(d: Duration) -> u64 {
         .min(u64::MAX / 2)
 }
 
-/// `at` on the signals' clock (µs since the Unix epoch, monotonic): a hit reads it once for
+/// Now on the signals' clock (µs since the Unix epoch, monotonic): a hit reads it once for
 /// the entry's expiry and its signal's timestamp.
-fn unix_us(at: Instant) -> u64 {
-    crate::signal::unix_us(at).max(0) as u64
+fn now_us() -> u64 {
+    crate::signal::now_us().max(0) as u64
 }
 
 /// The most recent invalidations (epoch, key or glob), for fills that started before them.
@@ -420,7 +420,7 @@ impl Cache {
         let padded = &self.shards[self.shard_index(hash)];
         let shard = &padded.shard;
         // Read before the lock: the shard is held only for the lookup itself.
-        let now = Instant::now();
+        let now = now_us();
         let found = self.hit(padded, key, hash, now);
         if let Found::Hit(rows, signal) = found {
             self.emit_hit(signal, now);
@@ -479,7 +479,7 @@ impl Cache {
                 drop(inner);
                 if signal_miss {
                     self.signals
-                        .emit_read(Instant::now(), "cache.miss", key_arc, -1, -1);
+                        .emit_read(crate::signal::now_us(), "cache.miss", key_arc, -1, -1);
                 }
                 let mut result = f.result.lock();
                 while result.is_none() {
@@ -569,7 +569,7 @@ impl Cache {
     /// `m` and hit every `a` moves, it is skipped while `k·a ≤ slack` and moved at the first
     /// `k·a ≤ slack + a`, which stays below the share as long as `a` does, because the slack
     /// is below half of it).
-    fn hit(&self, padded: &Padded, key: &str, hash: u64, now: Instant) -> Found {
+    fn hit(&self, padded: &Padded, key: &str, hash: u64, now: u64) -> Found {
         if self.shards.len() == 1 || padded.churning.load(Ordering::Relaxed) {
             return Found::Decide;
         }
@@ -582,7 +582,7 @@ impl Cache {
             inner.touch(hash);
             return Found::Absent;
         };
-        let t = unix_us(now);
+        let t = now;
         if entry.expires.load(Ordering::Relaxed) <= t || !entry.deps.fresh(&self.tables) {
             return Found::Decide;
         }
@@ -653,14 +653,13 @@ impl Cache {
         }
     }
 
-    fn emit_hit(&self, signal: Hit, at: Instant) {
+    fn emit_hit(&self, signal: Hit, at: u64) {
         match signal {
-            Hit::Hot(key) => self
-                .signals
-                .emit_at(at, "cache.hot", key, crate::Status::Ok, -1, -1),
-            Hit::Signal(key) => self
-                .signals
-                .emit_read_key(unix_us(at) as i64, "cache.hit", &key),
+            Hit::Hot(key) => {
+                self.signals
+                    .emit_at(at as i64, "cache.hot", key, crate::Status::Ok, -1, -1)
+            }
+            Hit::Signal(key) => self.signals.emit_read_key(at as i64, "cache.hit", &key),
             Hit::Quiet => {}
         }
     }
@@ -668,7 +667,7 @@ impl Cache {
     /// Look `key` up under its shard's write lock; the signal to emit once the lock is released.
     /// A hit here moves its entry to the front (the read side, [`Cache::hit`], is where a hit
     /// may leave it in place).
-    fn lookup(&self, inner: &mut Shard, key: &str, now: Instant) -> Lookup {
+    fn lookup(&self, inner: &mut Shard, key: &str, now: u64) -> Lookup {
         let Shard {
             lru, moves, hits, ..
         } = inner;
@@ -678,7 +677,7 @@ impl Cache {
         let Some(entry) = lru.get_mut(key) else {
             return Lookup::Miss;
         };
-        let t = unix_us(now);
+        let t = now;
         if *entry.expires.get_mut() <= t {
             lru.pop(key);
             return Lookup::Miss;
@@ -735,7 +734,7 @@ impl Cache {
         let entry = Entry {
             rows,
             deps,
-            expires: AtomicU64::new(unix_us(Instant::now()).saturating_add(self.ttl)),
+            expires: AtomicU64::new(now_us().saturating_add(self.ttl)),
             accesses: AtomicU32::new(1),
             key: key.clone(),
             hash,
@@ -834,7 +833,7 @@ impl Cache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        let now = unix_us(Instant::now());
+        let now = now_us();
         let (mut entries, mut hot, mut expired, mut hits, mut misses) = (0, 0, 0, 0, 0);
         for shard in self.shards.iter() {
             let inner = shard.shard.read();

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::sync::{Mutex, RwLock};
 use crossbeam_channel::{Sender, TrySendError};
@@ -152,21 +152,20 @@ impl IntoKey for &Arc<str> {
     }
 }
 
-/// Now, in microseconds since the Unix epoch: one read of the monotonic clock and integer
-/// arithmetic (a write's path reads it a few times; `Instant`'s subtraction and conversion cost
-/// more than the read).
+/// Now, in microseconds since the Unix epoch: the system clock read once per process, and
+/// the monotonic clock since, so timestamps never go backwards when the system clock is
+/// stepped. One clock read and integer arithmetic (`Instant`'s subtraction and conversion to
+/// microseconds cost more than the read; a write's path reads the clock a few times).
 pub(crate) fn now_us() -> i64 {
-    (mono_ns() + clock_base().offset_ns) / 1_000
-}
-
-/// `at` in microseconds since the Unix epoch, on the same scale as [`now_us`] (within the
-/// tens of nanoseconds between the two readings that tie `Instant` to the monotonic clock).
-/// For callers that hold an `Instant`; timestamps never go backwards when the system clock is
-/// stepped.
-pub(crate) fn unix_us(at: Instant) -> i64 {
-    let b = clock_base();
-    let since = at.saturating_duration_since(b.instant).as_nanos() as i64;
-    (b.mono_ns + since + b.offset_ns) / 1_000
+    static OFFSET_NS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let offset_ns = *OFFSET_NS.get_or_init(|| {
+        let unix_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        unix_ns - mono_ns()
+    });
+    (mono_ns() + offset_ns) / 1_000
 }
 
 /// The monotonic clock (`CLOCK_MONOTONIC`, which `Instant` reads too), in nanoseconds.
@@ -181,42 +180,6 @@ fn mono_ns() -> i64 {
     // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC exists on every Unix.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
-}
-
-/// The system clock read once per process, and an `Instant` tied to the monotonic clock.
-struct ClockBase {
-    /// An `Instant` and the monotonic clock's reading at it (the middle of two readings that
-    /// enclose it).
-    instant: Instant,
-    mono_ns: i64,
-    /// Unix time minus monotonic time, in nanoseconds.
-    offset_ns: i64,
-}
-
-fn clock_base() -> &'static ClockBase {
-    static BASE: std::sync::OnceLock<ClockBase> = std::sync::OnceLock::new();
-    BASE.get_or_init(|| {
-        // The closest of a few tries (a thread switch between the readings spoils one).
-        let (instant, at_ns) = (0..8)
-            .map(|_| {
-                let before = mono_ns();
-                let instant = Instant::now();
-                let after = mono_ns();
-                (after - before, instant, before + (after - before) / 2)
-            })
-            .min_by_key(|t| t.0)
-            .map(|(_, i, m)| (i, m))
-            .expect("eight tries");
-        let unix_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
-        ClockBase {
-            instant,
-            mono_ns: at_ns,
-            offset_ns: unix_ns - mono_ns(),
-        }
-    })
 }
 
 impl Signals {
@@ -259,13 +222,14 @@ impl Signals {
         duration_us: i64,
         rows: i64,
     ) {
-        self.emit_at(Instant::now(), name, key, status, duration_us, rows);
+        self.emit_at(now_us(), name, key, status, duration_us, rows);
     }
 
-    /// [`Signals::emit_full`] with the time it happened, as the caller already read it.
+    /// [`Signals::emit_full`] with the time it happened, as the caller already read it
+    /// ([`now_us`]).
     pub(crate) fn emit_at(
         &self,
-        at: Instant,
+        timestamp_us: i64,
         name: impl Into<Cow<'static, str>>,
         key: impl IntoKey,
         status: Status,
@@ -274,7 +238,7 @@ impl Signals {
     ) {
         self.emit_slot(Slot {
             seq: 0,
-            timestamp_us: unix_us(at),
+            timestamp_us,
             name: name.into(),
             key: key.into_key(),
             status,
@@ -304,7 +268,7 @@ impl Signals {
     /// join the ring (see `signal/deferred.rs`). With subscribers, always straight in.
     pub(crate) fn emit_read(
         &self,
-        at: Instant,
+        timestamp_us: i64,
         name: &'static str,
         key: impl IntoKey,
         duration_us: i64,
@@ -312,7 +276,7 @@ impl Signals {
     ) {
         let slot = Slot {
             seq: 0,
-            timestamp_us: unix_us(at),
+            timestamp_us,
             name: Cow::Borrowed(name),
             key: key.into_key(),
             status: Status::Ok,
@@ -342,12 +306,11 @@ impl Signals {
     /// (a cache miss and the read it starts).
     pub(crate) fn emit_read_two(
         &self,
-        at: Instant,
+        timestamp_us: i64,
         first: &'static str,
         second: &'static str,
         key: impl IntoKey + Copy,
     ) {
-        let timestamp_us = unix_us(at);
         let slot = |name| Slot {
             seq: 0,
             timestamp_us,
@@ -681,7 +644,7 @@ mod tests {
     fn deferred_signals_are_polled_and_keep_their_threads_order() {
         let s = Signals::new(1000, 1);
         s.deferred.contend(i64::MAX);
-        let at = Instant::now();
+        let at = now_us();
         s.emit_read(at, "cache.hit", "k1", -1, -1);
         s.emit_read_two(at, "cache.miss", "read.start", "k2");
         s.emit_read(at, "read.done", "k2", 5, 1);
@@ -703,14 +666,14 @@ mod tests {
             [1, 2, 3, 4, 5]
         );
         assert_eq!((p.signals[3].duration_us, p.signals[3].rows), (5, 1));
-        assert_eq!(p.signals[0].timestamp_us, unix_us(at));
+        assert_eq!(p.signals[0].timestamp_us, at);
         // Other threads' deferred signals: a poll from here still sees every one of them.
         std::thread::scope(|t| {
             for i in 0..4 {
                 let s = &s;
                 t.spawn(move || {
                     for j in 0..50 {
-                        s.emit_read(Instant::now(), "cache.hit", format!("t{i}:{j}"), -1, -1);
+                        s.emit_read(now_us(), "cache.hit", format!("t{i}:{j}"), -1, -1);
                     }
                 });
             }
@@ -744,7 +707,7 @@ mod tests {
         let s = Signals::new(100, 1);
         let held = s.ring.lock();
         std::thread::scope(|t| {
-            t.spawn(|| s.emit_read(Instant::now(), "cache.hit", "k", -1, -1));
+            t.spawn(|| s.emit_read(now_us(), "cache.hit", "k", -1, -1));
         });
         drop(held);
         assert!(s.deferred.contended(now_us()));
@@ -758,17 +721,17 @@ mod tests {
     fn deferred_signals_keep_their_keys_through_the_stripes_copy() {
         let s = Signals::new(1000, 1);
         s.deferred.contend(i64::MAX);
-        let at = Instant::now();
+        let at = now_us();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("users:1"), Arc::from("users:2"));
         let order = [&a, &a, &a, &b, &b, &a, &b, &a, &a];
         for key in order {
-            s.emit_read_key(unix_us(at), "cache.hit", key);
+            s.emit_read_key(at, "cache.hit", key);
         }
         // A key freed and another allocated (perhaps at its address): still its own text.
         for i in 0..3 {
             let c: Arc<str> = Arc::from(format!("users:{}", 10 + i));
-            s.emit_read_key(unix_us(at), "cache.hit", &c);
-            s.emit_read_key(unix_us(at), "cache.hit", &c);
+            s.emit_read_key(at, "cache.hit", &c);
+            s.emit_read_key(at, "cache.hit", &c);
         }
         assert!(
             Arc::strong_count(&a) <= 3,
@@ -788,7 +751,7 @@ mod tests {
     #[test]
     fn deferred_signals_join_the_ring_when_a_stripe_fills_and_not_at_all_for_subscribers() {
         let s = Signals::new(1000, 1);
-        let at = Instant::now();
+        let at = now_us();
         // Alone on the ring, a reader's signals go straight in.
         s.emit_read(at, "cache.hit", "first", -1, -1);
         assert_eq!(s.ring.lock().len(), 1);

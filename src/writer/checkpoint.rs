@@ -99,7 +99,7 @@ impl Policy {
         let job = Job {
             work: Work::Checkpoint,
             notify: Notify::Nothing,
-            submitted_us: crate::signal::unix_us(Instant::now()),
+            submitted_us: crate::signal::now_us(),
             op: 0,
             sampled: false,
         };

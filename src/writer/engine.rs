@@ -44,7 +44,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::conn::{self, WriteConn};
 use super::lane::{Job, Lane, LaneConfig, Notify, Waiter, Work};
@@ -148,7 +147,7 @@ impl Engine {
         Job {
             work,
             notify,
-            submitted_us: crate::signal::unix_us(Instant::now()),
+            submitted_us: crate::signal::now_us(),
             op: self.next_op.fetch_add(1, Ordering::Relaxed),
             sampled: self.signals.sampled(Sampled::Write),
         }
@@ -205,7 +204,7 @@ impl Engine {
         track: bool,
     ) -> Result<(Rows, Option<crate::cache::Deps>)> {
         let sampled = self.signals.sampled(Sampled::Read);
-        let started = Instant::now();
+        let started = crate::signal::now_us();
         // `before` (the cache's `cache.miss`, already sampled) goes with the start signal.
         match (before, sampled) {
             (Some(first), true) => self.signals.emit_read_two(started, first, start, key),
@@ -220,8 +219,8 @@ impl Engine {
             self.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
         }
         if sampled {
-            let done = Instant::now();
-            let micros = done.saturating_duration_since(started).as_micros() as i64;
+            let done = crate::signal::now_us();
+            let micros = (done - started).max(0);
             self.signals
                 .emit_read(done, "read.done", key, micros, rows.row_count() as i64);
         }

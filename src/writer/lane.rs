@@ -297,6 +297,8 @@ struct State {
     space_waiters: usize,
     /// Completions for the drainer to deliver, in commit order.
     completions: VecDeque<(Notify, Result<WriteResult>)>,
+    /// The last group's list, emptied, for the next group (a group allocates no list).
+    spare: Vec<Job>,
 }
 
 /// What the lane is configured with.
@@ -593,7 +595,7 @@ impl Lane {
                 return Taken::HandTo(w.clone());
             }
         }
-        let mut jobs = Vec::new();
+        let mut jobs = std::mem::take(&mut st.spare);
         if front.runs_alone() {
             jobs.extend(st.queue.pop_front());
         } else {
@@ -653,9 +655,13 @@ impl Lane {
         let drainer = me.is_none();
         let mut extra_groups = 0;
         let mut own_done = false;
+        let mut spare = Vec::new();
         loop {
             let taken = {
                 let mut st = self.state.lock();
+                if spare.capacity() > st.spare.capacity() {
+                    st.spare = std::mem::take(&mut spare);
+                }
                 match self.take(&mut st, me) {
                     Taken::Empty => {
                         st.leading = false;
@@ -696,7 +702,8 @@ impl Lane {
                 extra_groups += 1;
             }
             self.note_group_time(done_us - started_us);
-            let still_leading = self.finish_group(taken, results, me, keep);
+            let still_leading;
+            (still_leading, spare) = self.finish_group(taken, results, me, keep);
             if !still_leading {
                 return;
             }
@@ -705,14 +712,15 @@ impl Lane {
 
     /// Deliver a group's (recorded) results: pass the lane on when `keep` is false (or the
     /// queue is empty), then wake the waiters; callbacks and flushes go to the drainer in order
-    /// (the drainer runs them itself). Returns whether this thread still leads.
+    /// (the drainer runs them itself). Returns whether this thread still leads, and the
+    /// group's list emptied when it is not kept in the lane already.
     fn finish_group(
         &self,
         mut jobs: Vec<Job>,
         results: Vec<Result<WriteResult>>,
         me: Option<&Arc<Waiter>>,
         keep: bool,
-    ) -> bool {
+    ) -> (bool, Vec<Job>) {
         let drainer = me.is_none();
         // Allocated only when another submitter is to be woken (not for a lone write).
         let mut wake = Vec::new();
@@ -740,7 +748,13 @@ impl Lane {
         let mut next_leader = None;
         // The drainer delivers its own group's completions below, after earlier groups'.
         if !drainer {
+            // The jobs are dropped outside the lane's lock (a submitter's groups are small);
+            // their list is kept for the next group.
+            jobs.clear();
             let mut st = self.state.lock();
+            if jobs.capacity() > st.spare.capacity() {
+                st.spare = std::mem::take(&mut jobs);
+            }
             st.completions.extend(deferred.drain(..));
             if !keep || st.queue.is_empty() {
                 // Pass the lane on before waking anyone, so the next group starts at once.
@@ -769,8 +783,9 @@ impl Lane {
             // no other group can add any).
             self.deliver_completions();
             Self::deliver(deferred);
+            jobs.clear();
         }
-        still_leading
+        (still_leading, jobs)
     }
 
     /// Run queued completions on this (the drainer) thread, in order.

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::conn::WriteResult;
 use super::lane::{Job, Lane, Work};
@@ -149,7 +148,7 @@ impl Operations {
         for (id, kind, sql) in self.running.lock().iter() {
             item(&mut out, *id, kind, "running", sql.as_deref(), "");
         }
-        let now_us = crate::signal::unix_us(Instant::now());
+        let now_us = crate::signal::now_us();
         let queued: Vec<_> = lane.with_queued(|jobs| {
             jobs.take(self.max)
                 .map(|j| {
