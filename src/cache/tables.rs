@@ -20,7 +20,7 @@
 //! every other read (an uncached read saw the new row, a later cached read the old one).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::sync::{Mutex, RwLock};
@@ -54,6 +54,9 @@ pub(crate) struct Tables {
     pub(crate) moves: AtomicU64,
     /// The lists of the last [`Change`], emptied, for the next: a commit allocates none.
     spare: Mutex<Lists>,
+    /// A read noted a row's counter ([`Tables::snapshot_row`]): from then on the writer reports
+    /// the rows its commits change ([`Tables::rows_wanted`]).
+    rows_wanted: AtomicBool,
 }
 
 /// The lists of a [`Change`].
@@ -258,6 +261,9 @@ impl Tables {
     /// Note the generations a point lookup of `rowid` in `table` depends on: the schema, the
     /// table's changes not known row by row, and that row.
     pub(crate) fn snapshot_row(&self, table: &str, rowid: i64) -> Deps {
+        if !self.rows_wanted.load(Ordering::Relaxed) {
+            self.rows_wanted.store(true, Ordering::Relaxed);
+        }
         let all = self.all.load(Ordering::Acquire);
         let schema = self.schema();
         let g = self.table(table);
@@ -268,6 +274,15 @@ impl Tables {
             Noted::Row(i, self.row_counter(i).load(Ordering::Acquire)),
         ];
         Deps { all, noted }
+    }
+
+    /// Whether a read ever depended on a row rather than a table. Until one does, commits need
+    /// not say which rows they changed: moving each written table as a whole invalidates the
+    /// same entries (none depends on a row), and the writer saves reporting every row it
+    /// changes. A commit that began before the first such read moves its tables as a whole,
+    /// which makes that read's entry stale or keeps it out of the cache, as for any commit.
+    pub(crate) fn rows_wanted(&self) -> bool {
+        self.rows_wanted.load(Ordering::Relaxed)
     }
 
     /// Begin a commit that changes `set`: its counters move (to odd) now, and again (to even)

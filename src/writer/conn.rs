@@ -152,9 +152,10 @@ pub(crate) struct WriteConn {
     /// Single statements prepared through the C API (`writer/stmts.rs`), each with what the
     /// authorizer saw while it was prepared; dropped before `db`.
     stmts: Stmts<Arc<Captured>>,
-    /// The update hook filling `rows`; dropped before `db`.
+    /// The update hook filling `rows`, once a read wants rows reported
+    /// ([`WriteConn::log_rows`]); dropped before `db`.
     #[allow(dead_code)]
-    hook: rowlog::Hook,
+    hook: Option<rowlog::Hook>,
     /// The WAL hook counting `wal_frames`; dropped before `db`.
     #[allow(dead_code)]
     wal_hook: Option<super::wal_hook::WalHook>,
@@ -407,15 +408,14 @@ impl WriteConn {
             }
             Authorization::Allow
         }))?;
-        let (hook, rows) = rowlog::install(&db, CHANGE_TABLE);
         let fixed = super::fixed::Fixed::prepare(&db)?;
         let stmts = Stmts::new(&db, STATEMENT_CACHE);
         let mut conn = WriteConn {
             fixed,
             stmts,
-            hook,
+            hook: None,
             wal_hook,
-            rows,
+            rows: Arc::default(),
             db,
             capture,
             write_sets: LruCache::new(
@@ -449,6 +449,16 @@ impl WriteConn {
 
     pub(crate) fn external_checks_enabled(&self) -> bool {
         self.feed.tracks_changes()
+    }
+
+    /// Report the rows each transaction changes from the next one on (SQLite's update hook,
+    /// `writer/rowlog.rs`). Until then every table a transaction writes counts as changed as a
+    /// whole, which is always safe and costs nothing while no cached read depends on a row:
+    /// the hook runs for every row a statement changes.
+    pub(crate) fn log_rows(&mut self) {
+        if self.hook.is_none() {
+            self.hook = Some(rowlog::install(&self.db, CHANGE_TABLE, &self.rows));
+        }
     }
 
     /// `BEGIN IMMEDIATE`: `Err` with [`Status::Busy`] when another process holds the lock.

@@ -232,6 +232,10 @@ impl Engine {
         let mut commit_error = None;
         // When the COMMIT returned: the group's end for its signal and the readers' sweep.
         let mut commit_end = None;
+        if self.cache.tables.rows_wanted() {
+            // Before the transaction begins: the hook reports all of its rows or none.
+            conn.log_rows();
+        }
         let changes = loop {
             // BEGIN IMMEDIATE, waiting out another process's lock.
             let mut waited: Option<Instant> = None;

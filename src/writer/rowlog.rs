@@ -199,11 +199,11 @@ pub(crate) struct HookState {
     internal: &'static str,
 }
 
-/// Register the update hook on the write connection; the log it fills. Changes to SQLite's
-/// own tables and to `internal` (the library's change table) are not logged.
+/// Register the update hook on the write connection, filling `log`. Changes to SQLite's own
+/// tables and to `internal` (the library's change table) are not logged.
 #[allow(unsafe_code)]
-pub(crate) fn install(db: &Connection, internal: &'static str) -> (Hook, Arc<Mutex<RowLog>>) {
-    let log: Arc<Mutex<RowLog>> = Arc::default();
+pub(crate) fn install(db: &Connection, internal: &'static str, log: &Arc<Mutex<RowLog>>) -> Hook {
+    let log = log.clone();
     let state = HookState {
         log: log.clone(),
         internal,
@@ -216,8 +216,7 @@ pub(crate) fn install(db: &Connection, internal: &'static str) -> (Hook, Arc<Mut
         rusqlite::ffi::sqlite3_update_hook(db, None, std::ptr::null_mut());
     };
     // SAFETY: `on_update` reads its argument as the `HookState`; `unregister` removes it.
-    let hook = unsafe { Hook::new(db, state, register, unregister) };
-    (hook, log)
+    unsafe { Hook::new(db, state, register, unregister) }
 }
 
 /// SQLite's update hook: `p` is the [`HookState`], the names are NUL-terminated.
@@ -411,7 +410,8 @@ mod tests {
              CREATE TABLE aux.o(x);",
         )
         .unwrap();
-        let (hook, log) = install(&db, "internal_t");
+        let log = Arc::default();
+        let hook = install(&db, "internal_t", &log);
         db.execute_batch(
             "INSERT INTO Items VALUES (1), (2); UPDATE items SET x = 3 WHERE rowid = 2;
              INSERT INTO internal_t VALUES (1); INSERT INTO aux.o VALUES (1);
