@@ -634,6 +634,39 @@ fn finish(sub: Arc<Subscriber>) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_clock_is_unix_time_in_microseconds_and_never_goes_back() {
+        let unix = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_micros() as i64
+        };
+        let before = unix();
+        let mut last = now_us();
+        let after = unix();
+        // Tied to the system clock once: within a second of it while nobody steps it.
+        assert!(
+            last > before - 1_000_000 && last < after + 1_000_000,
+            "{before} {last} {after}"
+        );
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(20) {
+            let t = now_us();
+            assert!(t >= last, "{t} after {last}");
+            last = t;
+        }
+        // And it moves with the monotonic clock.
+        let elapsed = start.elapsed().as_micros() as i64;
+        let t0 = now_us();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let moved = now_us() - t0;
+        assert!(
+            (5_000..1_000_000).contains(&moved),
+            "{moved} µs for 5 ms ({elapsed})"
+        );
+    }
+
     fn names(p: &Poll) -> Vec<String> {
         p.signals.iter().map(|s| s.full_name()).collect()
     }

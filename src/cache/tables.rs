@@ -350,6 +350,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rows_are_wanted_once_a_read_depends_on_one() {
+        let t = Tables::default();
+        assert!(!t.rows_wanted());
+        let _ = t.snapshot(["t"]);
+        assert!(!t.rows_wanted(), "a read of a whole table needs no rows");
+        let _ = t.snapshot_row("t", 1);
+        assert!(t.rows_wanted());
+    }
+
+    #[test]
     fn a_row_change_leaves_other_rows_point_lookups_valid() {
         let t = Tables::default();
         let row5 = t.snapshot_row("T", 5);
