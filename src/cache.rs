@@ -63,7 +63,7 @@ pub struct CacheStats {
 struct Entry {
     rows: Arc<Rows>,
     deps: Deps,
-    /// When it expires, in microseconds on the signals' clock ([`unix_us`]). A hit under the
+    /// When it expires, in microseconds on the signals' clock ([`now_us`]). A hit under the
     /// shard's read lock may move it (sliding TTL).
     expires: AtomicU64,
     /// Reads of it (the fill is the first), counted up to the hot threshold or [`COPY_AFTER`],
@@ -616,7 +616,7 @@ impl Cache {
         Found::Hit(rows, signal)
     }
 
-    /// Count a hit on `entry` at `t` (µs, [`unix_us`]): its reads up to `count_to`, and its
+    /// Count a hit on `entry` at `t` (µs, [`now_us`]): its reads up to `count_to`, and its
     /// sliding expiry. Returns the signal to emit for it.
     fn touched(&self, entry: &Entry, t: u64) -> Hit<()> {
         let counted = entry.accesses.load(Ordering::Relaxed);

@@ -124,7 +124,7 @@ pub(crate) struct Job {
     pub(crate) work: Work,
     pub(crate) notify: Notify,
     /// When it was queued, in microseconds since the Unix epoch on the signals' monotonic
-    /// clock (`signal::unix_us`): latencies and timestamps are subtractions on the writer.
+    /// clock (`signal::now_us`): latencies and timestamps are subtractions on the writer.
     pub(crate) submitted_us: i64,
     /// The operation id (`sw_writer_operations_json`).
     pub(crate) op: u64,

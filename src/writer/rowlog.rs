@@ -5,6 +5,11 @@
 //! say when a table's changes are not known row by row. Must never let a changed row go
 //! unreported: where in doubt, the table counts as changed as a whole.
 //!
+//! The hook is registered on the write connection only once a read has depended on a row
+//! (`Tables::rows_wanted`, `WriteConn::log_rows`), before the next transaction begins: until
+//! then no cached entry depends on a row, every table a commit writes moves as a whole (which
+//! invalidates the same entries), and the hook's work on every changed row is saved.
+//!
 //! The log is filled by `sqlite3_update_hook`, which every build of SQLite has: it reports each
 //! row an INSERT, UPDATE or DELETE changes in a rowid table of `main`, by rowid — rows changed
 //! by triggers and by foreign-key actions too. (An earlier version used the pre-update hook,
