@@ -124,6 +124,48 @@ fn rows_changed_by_triggers_and_cascades_reach_their_lookups() {
     assert_eq!(child(), None, "the cascade deleted the child row");
 }
 
+/// Until a read depends on a row, the writer does not ask SQLite which rows a commit changed
+/// (`Tables::rows_wanted`): every table a commit writes moves as a whole, tables written only
+/// by a trigger or a foreign-key cascade included.
+#[test]
+fn before_any_read_depends_on_a_row_every_written_table_moves_triggers_and_cascades_included() {
+    let (_db, w) = open();
+    w.execute(
+        "CREATE TABLE log(id INTEGER PRIMARY KEY, note);
+         CREATE TRIGGER bump AFTER INSERT ON log BEGIN UPDATE t SET v = v + 100 WHERE id = NEW.id; END;
+         CREATE TABLE parent(id INTEGER PRIMARY KEY);
+         CREATE TABLE child(id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id) ON DELETE CASCADE);
+         INSERT INTO parent VALUES (1); INSERT INTO child VALUES (5, 1);",
+        &[],
+    )
+    .unwrap();
+    // Reads of whole tables only: none of them notes a row.
+    let total = |key: &str, sql: &str| w.read(key, sql, &[]).unwrap().get(0, 0).map(|v| v.as_i64());
+    let sum_t = || total("sum:t", "SELECT sum(v) FROM t");
+    let count_child = || total("count:child", "SELECT count(*) FROM child");
+    assert_eq!(sum_t(), Some(60));
+    assert_eq!(count_child(), Some(1));
+    let before = hits(&w);
+    assert_eq!(sum_t(), Some(60));
+    assert_eq!(count_child(), Some(1));
+    assert_eq!(hits(&w), before + 2, "both served from the cache");
+    w.execute("INSERT INTO log(id, note) VALUES (2, 'x')", &[])
+        .unwrap();
+    assert_eq!(sum_t(), Some(160), "the trigger changed t");
+    w.execute("DELETE FROM parent WHERE id = 1", &[]).unwrap();
+    assert_eq!(count_child(), Some(0), "the cascade emptied child");
+    // And once a read depends on a row, writes to other rows leave it cached.
+    assert_eq!(lookup(&w, 1), Some(10));
+    w.execute("UPDATE t SET v = 21 WHERE id = 2", &[]).unwrap();
+    let before = hits(&w);
+    assert_eq!(lookup(&w, 1), Some(10));
+    assert_eq!(
+        hits(&w),
+        before + 1,
+        "a write to row 2 left row 1's lookup cached"
+    );
+}
+
 #[test]
 fn keys_that_are_not_integers_and_tables_without_rowid_depend_on_the_whole_table() {
     let (_db, w) = open();
