@@ -18,7 +18,7 @@
 //!
 //! | transition | by | when |
 //! |---|---|---|
-//! | `leading` false → true | a blocking submitter | it queued its job and found nobody leading: it leads at once |
+//! | `leading` false → true | a blocking submitter | it queued its job and found nobody leading: it leads at once (with nothing queued after small groups, it runs its job without queueing it: `lead_lone`) |
 //! | `leading` false → true | the drainer | it finds jobs queued and nobody leading (async jobs, requeued groups) |
 //! | `leading` true → false | the leader | the queue is empty, or its group met another process's lock (the drainer takes the queue back) |
 //! | `leading` stays true, leader changes | the leader | it passes the lane to the blocking submitter at the front: that waiter goes Pending → Lead |
@@ -451,6 +451,15 @@ impl Lane {
             let mut st = self.state.lock();
             self.make_room(runner, &mut st, true)?;
             runner.accepted(&job);
+            if self.lone(&st) {
+                st.leading = true;
+                drop(st);
+                match self.lead_lone(runner, job, &waiter, txn.as_deref_mut(), &mut None) {
+                    Some(result) => return result,
+                    // Met another process's lock: queued for the drainer, waited for below.
+                    None => return self.await_own(runner, &waiter, txn),
+                }
+            }
             st.queue.push_back(job);
             !std::mem::replace(&mut st.leading, true)
         };
@@ -458,6 +467,55 @@ impl Lane {
             self.lead(runner, Some(&waiter), txn.as_deref_mut(), &mut None);
         }
         self.await_own(runner, &waiter, txn)
+    }
+
+    /// Whether a job submitted now would make a group of one, run as soon as it is queued:
+    /// nobody leads, nothing is queued, and the last group was too small for [`grow_group`]
+    /// (Lane::grow_group) to wait for more.
+    fn lone(&self, st: &State) -> bool {
+        !st.leading && st.queue.is_empty() && self.last_group.load(Ordering::Relaxed) <= 2
+    }
+
+    /// Run `job`, this thread's own (waited by `me`), as a group of one on the lane this thread
+    /// just took ([`Lane::lone`] held): what [`Lane::lead`] does with a queue of that one job,
+    /// without queueing it (no lock, no moves of the job, no result passed through the waiter).
+    /// Writes queued meanwhile are led on as by a leader whose own job is done. `None` when the
+    /// group met another process's write lock: the job is queued for the drainer, with the
+    /// notification taken out of `later` when it holds one (as [`Lane::lead`] does).
+    fn lead_lone<R: Runner>(
+        &self,
+        runner: &R,
+        mut job: Job,
+        me: &Arc<Waiter>,
+        txn: Option<&mut TxnFn<'_>>,
+        later: &mut Option<Notify>,
+    ) -> Option<Result<WriteResult>> {
+        self.note_group_size(1);
+        let started_us = crate::signal::now_us();
+        let Some((results, done_us)) =
+            runner.run_group(std::slice::from_ref(&job), txn, true, started_us)
+        else {
+            let mut st = self.state.lock();
+            if let Some(notify) = later.take() {
+                job.notify = notify;
+            }
+            st.queue.push_front(job);
+            st.leading = false;
+            self.drainer_wake.notify_one();
+            return None;
+        };
+        self.note_group_time(done_us - started_us);
+        drop(job);
+        let result = results.into_iter().next();
+        {
+            let mut st = self.state.lock();
+            if st.queue.is_empty() {
+                st.leading = false;
+                return result;
+            }
+        }
+        self.lead_from(runner, Some(me), None, later, 1);
+        result
     }
 
     /// Run a job built by `make` on this thread when the lane is idle (nobody leads, nothing
@@ -504,8 +562,19 @@ impl Lane {
             let waiter = Waiter::own();
             let job = make(Notify::Wait(waiter.clone()));
             runner.accepted(&job);
-            st.queue.push_back(job);
+            let lone = self.lone(&st);
             st.leading = true;
+            if lone {
+                drop(st);
+                let offered = later.is_some();
+                return match self.lead_lone(runner, job, &waiter, None, &mut later) {
+                    Some(result) => Some(result),
+                    // Met another process's lock: queued with `later`, left to the drainer.
+                    None if offered => None,
+                    None => Some(self.await_own(runner, &waiter, None)),
+                };
+            }
+            st.queue.push_back(job);
             waiter
         };
         let offered = later.is_some();
@@ -632,12 +701,17 @@ impl Lane {
             let mut st = self.state.lock();
             self.take_more(&mut st, &mut jobs);
         }
-        self.last_group.store(jobs.len(), Ordering::Relaxed);
+        self.note_group_size(jobs.len());
+        jobs
+    }
+
+    /// Note the size of a group about to run (see `last_group`, `mean_group_x1024`).
+    fn note_group_size(&self, n: usize) {
+        self.last_group.store(n, Ordering::Relaxed);
         let mean = self.mean_group_x1024.load(Ordering::Relaxed);
-        let n = jobs.len().min(1 << 16) * 1024;
+        let n = n.min(1 << 16) * 1024;
         self.mean_group_x1024
             .store(mean - mean / 16 + n / 16, Ordering::Relaxed);
-        jobs
     }
 
     /// Lead the lane. `me` is the leading submitter's waiter (None for the drainer); a
@@ -649,12 +723,25 @@ impl Lane {
         &self,
         runner: &R,
         me: Option<&Arc<Waiter>>,
-        mut txn: Option<&mut TxnFn<'_>>,
+        txn: Option<&mut TxnFn<'_>>,
         later: &mut Option<Notify>,
     ) {
+        self.lead_from(runner, me, txn, later, 0);
+    }
+
+    /// [`Lane::lead`] by a submitter that already led `done` groups since its own job was
+    /// acknowledged (its own group counts; 0: its job is still to run).
+    fn lead_from<R: Runner>(
+        &self,
+        runner: &R,
+        me: Option<&Arc<Waiter>>,
+        mut txn: Option<&mut TxnFn<'_>>,
+        later: &mut Option<Notify>,
+        done: usize,
+    ) {
         let drainer = me.is_none();
-        let mut extra_groups = 0;
-        let mut own_done = false;
+        let mut extra_groups = done;
+        let mut own_done = done > 0;
         let mut spare = Vec::new();
         loop {
             let taken = {
@@ -1038,6 +1125,35 @@ mod tests {
         assert_eq!(fake.groups.load(Ordering::Acquire), 1);
         assert!(r.rows_affected > 0);
         assert!(!lane.state.lock().leading, "the lane is idle again");
+    }
+
+    #[test]
+    fn only_a_submitter_after_small_groups_runs_its_job_without_queueing_it() {
+        let (lane, fake) = (lane(16, 8), Arc::new(Fake::default()));
+        assert!(
+            lane.lone(&lane.state.lock()),
+            "an idle lane after no groups"
+        );
+        // After a larger group, submitters the commit woke are on their way back: the next one
+        // goes through the queue, where `grow_group` waits for them once.
+        lane.note_group_size(3);
+        assert!(!lane.lone(&lane.state.lock()));
+        lane.note_group_size(2);
+        assert!(lane.lone(&lane.state.lock()));
+        lane.state
+            .lock()
+            .queue
+            .push_back(job(exec(), Notify::Nothing));
+        assert!(!lane.lone(&lane.state.lock()), "a queued job goes first");
+        lane.state.lock().queue.clear();
+        lane.state.lock().leading = true;
+        assert!(!lane.lone(&lane.state.lock()), "somebody leads");
+        lane.state.lock().leading = false;
+        // Run without queueing: the job's result comes back directly, acknowledged once.
+        let r = lane.submit_wait(&*fake, |n| job(exec(), n), None).unwrap();
+        assert!(r.rows_affected > 0);
+        assert_eq!(fake.recorded.load(Ordering::Acquire), 1);
+        assert!(!lane.state.lock().leading && lane.state.lock().queue.is_empty());
     }
 
     /// `threads` submitters run `each` blocking jobs through groups that take `group_time`;
