@@ -289,15 +289,26 @@ impl Tables {
     /// when the returned [`Change`] is dropped, after the COMMIT and before anyone is
     /// acknowledged. Entries that depend on them are stale from now on.
     pub(crate) fn begin(&self, set: &ChangeSet<'_>) -> Change<'_> {
+        self.begin_with(set.whole.iter().copied(), set.rows.iter().copied())
+    }
+
+    /// [`Tables::begin`] with the change set as two lists: tables changed as a whole (a name
+    /// may repeat), and rows of tables by rowid (a table also changed as a whole counts as
+    /// that). No list is built for them.
+    pub(crate) fn begin_with<'n>(
+        &self,
+        whole: impl IntoIterator<Item = &'n str>,
+        rows: impl IntoIterator<Item = (&'n str, &'n [i64])>,
+    ) -> Change<'_> {
         // The lists of the last change (only the writer begins changes: never contended).
         let mut l = std::mem::take(&mut *self.spare.lock());
-        for name in &set.whole {
+        for name in whole {
             let g = self.table(name);
             if !l.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
                 l.whole.push(g);
             }
         }
-        for (name, rowids) in &set.rows {
+        for (name, rowids) in rows {
             let g = self.table(name);
             if l.whole.iter().any(|w| Arc::ptr_eq(w, &g)) {
                 continue;
@@ -305,7 +316,7 @@ impl Tables {
             if l.listed.is_empty() {
                 l.listed = vec![0; ROW_COUNTERS / 64];
             }
-            for &rowid in *rowids {
+            for &rowid in rowids {
                 let i = Self::row_index(&g, rowid);
                 let (word, bit) = (&mut l.listed[i / 64], 1u64 << (i % 64));
                 if *word & bit == 0 {

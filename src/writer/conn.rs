@@ -172,6 +172,8 @@ pub(crate) struct WriteConn {
     pub(crate) page_size: u64,
     /// Rows the open transaction changed (filled by the update hook).
     rows: Arc<Mutex<RowLog>>,
+    /// The last group's [`Changes`], emptied, for the next (a group allocates no list).
+    spare_changes: Changes,
 }
 
 const STATEMENT_CACHE: usize = 256;
@@ -416,6 +418,7 @@ impl WriteConn {
             hook: None,
             wal_hook,
             rows: Arc::default(),
+            spare_changes: Changes::default(),
             db,
             capture,
             write_sets: LruCache::new(
@@ -458,6 +461,20 @@ impl WriteConn {
     pub(crate) fn log_rows(&mut self) {
         if self.hook.is_none() {
             self.hook = Some(rowlog::install(&self.db, CHANGE_TABLE, &self.rows));
+        }
+    }
+
+    /// An empty [`Changes`] for a group: the last group's lists, kept.
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.spare_changes)
+    }
+
+    /// Keep a group's [`Changes`], emptied, for the next group (unless its lists grew large).
+    pub(crate) fn keep_changes(&mut self, mut changes: Changes) {
+        if changes.sets.capacity() <= SETS_DEDUP && changes.raised.capacity() <= SETS_DEDUP {
+            changes.sets.clear();
+            changes.raised.clear();
+            self.spare_changes = changes;
         }
     }
 

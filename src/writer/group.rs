@@ -236,7 +236,7 @@ impl Engine {
             // Before the transaction begins: the hook reports all of its rows or none.
             conn.log_rows();
         }
-        let changes = loop {
+        let mut changes = loop {
             // BEGIN IMMEDIATE, waiting out another process's lock.
             let mut waited: Option<Instant> = None;
             loop {
@@ -289,7 +289,7 @@ impl Engine {
                     self.apply_external(ext);
                 }
             }
-            let mut changes = Changes::default();
+            let mut changes = conn.take_changes();
             let mut restart = false;
             let mut i = 0;
             while i < jobs.len() {
@@ -366,7 +366,8 @@ impl Engine {
             {
                 let rows = conn.rows();
                 if !changes.is_empty() || !rows.is_empty() {
-                    change = Some(self.cache.tables.begin(&change_set(&changes, &rows)));
+                    let (whole, by_row) = change_set(&changes, &rows);
+                    change = Some(self.cache.tables.begin_with(whole, by_row));
                 }
             }
             let commit_start = crate::signal::now_us();
@@ -391,6 +392,8 @@ impl Engine {
                 }
             }
         };
+        let raised = std::mem::take(&mut changes.raised);
+        conn.keep_changes(changes);
         drop(guard);
         let group_end = commit_end.unwrap_or_else(crate::signal::now_us);
         self.readers.sweep_at(group_end);
@@ -405,8 +408,8 @@ impl Engine {
             .collect();
         // Make the group visible to the cache before anyone is acknowledged.
         drop(change);
-        if !changes.raised.is_empty() {
-            for pattern in &changes.raised {
+        if !raised.is_empty() {
+            for pattern in &raised {
                 self.cache.invalidate(pattern, "cache.invalidate");
             }
         }
@@ -659,24 +662,33 @@ impl Ended {
     }
 }
 
-/// The counters a group's commit moves: tables whose changed rows the update hook reported (and
-/// saw all of) by row, the others, and the schema after DDL, as a whole.
-fn change_set<'a>(changes: &'a Changes, rows: &'a RowLog) -> ChangeSet<'a> {
-    let mut set = ChangeSet::default();
+/// The counters a group's commit moves ([`Tables::begin_with`](crate::cache::Tables)): tables
+/// whose changed rows the update hook reported (and saw all of) by row; the others, and the
+/// schema after DDL, as a whole (a table several statements wrote may repeat).
+fn change_set<'a>(
+    changes: &'a Changes,
+    rows: &'a RowLog,
+) -> (
+    impl Iterator<Item = &'a str>,
+    impl Iterator<Item = (&'a str, &'a [i64])>,
+) {
     let schema = changes.schema();
-    for (table, ids) in rows.changed() {
-        match ids {
-            Some(ids) if !schema && !changes.is_blind(table) => set.rows.push((table, ids)),
-            _ => set.whole.push(table),
-        }
-    }
-    for t in changes.tables().chain(changes.blind()) {
-        if !rows.contains(t) && !set.whole.contains(&t) {
-            set.whole.push(t);
-        }
-    }
-    if schema {
-        set.whole.push(SCHEMA);
-    }
-    set
+    let by_row = move |table: &str, ids: Option<&'a [i64]>| {
+        ids.filter(|_| !schema && !changes.is_blind(table))
+    };
+    let whole = rows
+        .changed()
+        .filter(move |&(t, ids)| by_row(t, ids).is_none())
+        .map(|(t, _)| t)
+        .chain(
+            changes
+                .tables()
+                .chain(changes.blind())
+                .filter(move |t| !rows.contains(t)),
+        )
+        .chain(schema.then_some(SCHEMA));
+    let by_row = rows
+        .changed()
+        .filter_map(move |(t, ids)| by_row(t, ids).map(|ids| (t, ids)));
+    (whole, by_row)
 }
