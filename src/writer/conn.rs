@@ -178,6 +178,17 @@ pub(crate) struct WriteConn {
 
 const STATEMENT_CACHE: usize = 256;
 
+/// What [`WriteConn::run_cached`] did.
+enum Cached {
+    /// Not a cached statement (yet).
+    Miss,
+    /// Cached, but the parameters do not fit it (for rusqlite's path, which reports why).
+    Unfit,
+    /// Ran: what the authorizer saw when it was prepared and the counters before it, or why
+    /// it failed.
+    Ran(Result<(Arc<Captured>, (i64, u64))>),
+}
+
 /// An I/O error opening a database on a read-only file system, with what to do about it.
 pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
     if e.status() != Status::Io || opts.immutable || !opts.on_read_only_media() {
@@ -621,19 +632,42 @@ impl WriteConn {
         params: &P,
         changes: &mut Changes,
     ) -> Option<Result<WriteResult>> {
-        if !self.stmt_ready(sql) {
-            return None;
+        // One look-up when the statement is cached (the usual case), two when it is prepared.
+        let ran = match Self::run_cached(&mut self.stmts, &self.db, sql, params) {
+            Cached::Miss if self.stmt_ready(sql) => {
+                Self::run_cached(&mut self.stmts, &self.db, sql, params)
+            }
+            other => other,
+        };
+        match ran {
+            Cached::Ran(Ok((captured, before))) => {
+                Some(Ok(self.executed(sql, captured, before, changes)))
+            }
+            Cached::Ran(Err(e)) => Some(Err(e)),
+            Cached::Miss | Cached::Unfit => None,
         }
-        let stmt = self.stmts.get(sql)?;
+    }
+
+    /// Run `sql`'s cached statement once with `params`, when it is cached and they fit it:
+    /// what the authorizer saw when it was prepared, and the connection's last rowid and total
+    /// changes before it ran.
+    fn run_cached<P: ParamList + ?Sized>(
+        stmts: &mut Stmts<Arc<Captured>>,
+        db: &Connection,
+        sql: &str,
+        params: &P,
+    ) -> Cached {
+        let Some(stmt) = stmts.get(sql) else {
+            return Cached::Miss;
+        };
         if !stmt.fits(params.len(), params.named(), params.entries()) {
-            return None;
+            return Cached::Unfit;
         }
-        let before = (self.db.last_insert_rowid(), self.db.total_changes());
-        if let Err(e) = stmt.run_once(params.entries()) {
-            return Some(Err(e.into()));
-        }
-        let captured = stmt.with.clone();
-        Some(Ok(self.executed(sql, captured, before, changes)))
+        let before = (db.last_insert_rowid(), db.total_changes());
+        Cached::Ran(match stmt.run_once(params.entries()) {
+            Ok(()) => Ok((stmt.with.clone(), before)),
+            Err(e) => Err(e.into()),
+        })
     }
 
     /// After `sql` ran (prepared with `captured`; the connection's last rowid and total changes
