@@ -18,10 +18,15 @@ use crate::sync::Mutex;
 pub(crate) struct Operations {
     /// `Max Tracked Writes`.
     max: usize,
+    /// One lock for both lists: a group takes it once when it starts and once when it ends.
+    lists: Mutex<Lists>,
+}
+
+struct Lists {
     /// The last `max` finished operations.
-    done: Mutex<VecDeque<OpRecord>>,
+    done: VecDeque<OpRecord>,
     /// The group running now (its first `max` jobs).
-    running: Mutex<Vec<RunningOp>>,
+    running: Vec<RunningOp>,
 }
 
 /// A finished operation.
@@ -64,8 +69,10 @@ impl Operations {
     pub(crate) fn new(max: usize) -> Operations {
         Operations {
             max,
-            done: Mutex::new(VecDeque::new()),
-            running: Mutex::new(Vec::new()),
+            lists: Mutex::new(Lists {
+                done: VecDeque::new(),
+                running: Vec::new(),
+            }),
         }
     }
 
@@ -75,9 +82,9 @@ impl Operations {
         if max == 0 {
             return;
         }
-        let mut running = self.running.lock();
-        running.clear();
-        running.extend(jobs.iter().take(max).map(|job| {
+        let mut lists = self.lists.lock();
+        lists.running.clear();
+        lists.running.extend(jobs.iter().take(max).map(|job| {
             let (kind, sql) = kind_of(&job.work);
             (job.op, kind, sql)
         }));
@@ -89,11 +96,17 @@ impl Operations {
         if max == 0 {
             return;
         }
-        self.running.lock().clear();
         let skip = jobs.len().saturating_sub(max);
-        let mut ops = self.done.lock();
+        let mut lists = self.lists.lock();
+        let Lists { done: ops, running } = &mut *lists;
+        // The running entries' SQL moves into the records (they were this group's first
+        // `max` jobs; the records are its last `max`).
+        let mut noted = running.drain(..).skip(skip);
         for (job, result) in jobs.iter().zip(results).skip(skip) {
-            let (kind, sql) = kind_of(&job.work);
+            let (kind, sql) = match noted.next() {
+                Some((id, kind, sql)) if id == job.op => (kind, sql),
+                _ => kind_of(&job.work),
+            };
             let latency = (done_us - job.submitted_us).max(0);
             if ops.len() >= max {
                 ops.pop_front();
@@ -133,7 +146,8 @@ impl Operations {
                 out.push_str(extra);
                 out.push('}');
             };
-        for r in self.done.lock().iter() {
+        let lists = self.lists.lock();
+        for r in lists.done.iter() {
             let mut extra = format!(
                 ",\"submitted_us\":{},\"finished_us\":{},\"latency_us\":{},\"error\":",
                 r.submitted_us, r.finished_us, r.latency_us
@@ -145,9 +159,10 @@ impl Operations {
             let state = if r.committed { "committed" } else { "failed" };
             item(&mut out, r.id, r.kind, state, r.sql.as_deref(), &extra);
         }
-        for (id, kind, sql) in self.running.lock().iter() {
+        for (id, kind, sql) in lists.running.iter() {
             item(&mut out, *id, kind, "running", sql.as_deref(), "");
         }
+        drop(lists);
         let now_us = crate::signal::now_us();
         let queued: Vec<_> = lane.with_queued(|jobs| {
             jobs.take(self.max)
@@ -169,5 +184,78 @@ impl Operations {
         }
         out.push(']');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::value::Packed;
+    use crate::writer::lane::{LaneConfig, Notify};
+    use std::time::Duration;
+
+    fn job(op: u64, sql: &str) -> Job {
+        Job {
+            work: Work::Exec {
+                sql: Arc::from(sql),
+                params: Packed::new(),
+                invalidate: vec![],
+                alone: false,
+            },
+            notify: Notify::Nothing,
+            submitted_us: 1,
+            op,
+            sampled: false,
+        }
+    }
+
+    #[test]
+    fn a_group_longer_than_the_list_keeps_its_last_jobs_each_with_its_own_sql() {
+        let ops = Operations::new(2);
+        let lane = Lane::new(LaneConfig {
+            capacity: 8,
+            max_batch: 8,
+            enqueue_timeout: Duration::ZERO,
+            poll: Duration::ZERO,
+        });
+        let jobs = [
+            job(1, "INSERT one"),
+            job(2, "INSERT two"),
+            job(3, "INSERT three"),
+        ];
+        ops.track_running(&jobs);
+        let running = ops.json(&lane);
+        assert!(
+            running.contains("\"id\":1") && running.contains("\"id\":2"),
+            "{running}"
+        );
+        assert!(
+            !running.contains("\"id\":3"),
+            "only the first 2 are listed: {running}"
+        );
+        let results = [
+            Ok(WriteResult::default()),
+            Err(Error::invalid("two failed")),
+            Ok(WriteResult::default()),
+        ];
+        ops.track_done(&jobs, &results, 5);
+        let done = ops.json(&lane);
+        assert!(
+            !done.contains("running") && !done.contains("\"id\":1,"),
+            "{done}"
+        );
+        assert!(
+            done.contains(
+                "\"id\":2,\"kind\":\"execute\",\"state\":\"failed\",\"sql\":\"INSERT two\""
+            ),
+            "{done}"
+        );
+        assert!(
+            done.contains(
+                "\"id\":3,\"kind\":\"execute\",\"state\":\"committed\",\"sql\":\"INSERT three\""
+            ),
+            "{done}"
+        );
     }
 }
