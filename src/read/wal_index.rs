@@ -16,7 +16,7 @@ use std::sync::atomic::{fence, Ordering};
 
 use rusqlite::{ffi, Connection};
 
-/// The first copy of the WAL-index header (https://www.sqlite.org/walformat.html, "The
+/// The first copy of the WAL-index header (<https://www.sqlite.org/walformat.html>, "The
 /// WAL-Index Header": two copies of a 48-byte header at offsets 0 and 48). Every commit rewrites
 /// it (frame count, change counter, salts) before its COMMIT returns, so an unchanged first copy
 /// means nothing has committed.

@@ -470,8 +470,8 @@ impl Lane {
     }
 
     /// Whether a job submitted now would make a group of one, run as soon as it is queued:
-    /// nobody leads, nothing is queued, and the last group was too small for [`grow_group`]
-    /// (Lane::grow_group) to wait for more.
+    /// nobody leads, nothing is queued, and the last group was too small for
+    /// [`grow_group`](Lane::grow_group) to wait for more.
     fn lone(&self, st: &State) -> bool {
         !st.leading && st.queue.is_empty() && self.last_group.load(Ordering::Relaxed) <= 2
     }
