@@ -333,6 +333,15 @@ pub(crate) struct Lane {
     waits: [AtomicU64; 2],
 }
 
+/// What became of a job run by [`Lane::lead_lone`].
+enum Lone {
+    /// It ran: its result.
+    Ran(Result<WriteResult>),
+    /// It met another process's write lock and was queued for the drainer: waited for by this
+    /// thread's waiter (`Some`), or with the notification taken out of `later` (`None`).
+    Queued(Option<Arc<Waiter>>),
+}
+
 enum Taken {
     Empty,
     HandTo(Arc<Waiter>),
@@ -444,24 +453,36 @@ impl Lane {
                 "a blocking writer call from inside a transaction or callback would deadlock",
             ));
         }
-        let waiter = Waiter::own();
-        let job = make(Notify::Wait(waiter.clone()));
+        // A job that will likely run alone needs no waiter (see `lead_lone`); others get this
+        // thread's before the lane's lock is taken, to keep that short.
+        let likely_lone = self.last_group.load(Ordering::Relaxed) <= 2;
+        let early = (!likely_lone).then(Waiter::own);
+        let mut job = make(match &early {
+            Some(w) => Notify::Wait(w.clone()),
+            None => Notify::Nothing,
+        });
         let mut txn = txn;
-        let lead_now = {
+        let (waiter, lead_now) = {
             let mut st = self.state.lock();
             self.make_room(runner, &mut st, true)?;
             runner.accepted(&job);
             if self.lone(&st) {
                 st.leading = true;
                 drop(st);
-                match self.lead_lone(runner, job, &waiter, txn.as_deref_mut(), &mut None) {
-                    Some(result) => return result,
-                    // Met another process's lock: queued for the drainer, waited for below.
-                    None => return self.await_own(runner, &waiter, txn),
-                }
+                return match self.lead_lone(runner, job, txn.as_deref_mut(), &mut None) {
+                    Lone::Ran(result) => result,
+                    // Met another process's lock: queued for the drainer, waited for here.
+                    Lone::Queued(Some(waiter)) => self.await_own(runner, &waiter, txn),
+                    Lone::Queued(None) => Err(Error::new(Status::Error, "lost acknowledgement")),
+                };
             }
+            let waiter = early.unwrap_or_else(|| {
+                let w = Waiter::own();
+                job.notify = Notify::Wait(w.clone());
+                w
+            });
             st.queue.push_back(job);
-            !std::mem::replace(&mut st.leading, true)
+            (waiter, !std::mem::replace(&mut st.leading, true))
         };
         if lead_now {
             self.lead(runner, Some(&waiter), txn.as_deref_mut(), &mut None);
@@ -476,46 +497,61 @@ impl Lane {
         !st.leading && st.queue.is_empty() && self.last_group.load(Ordering::Relaxed) <= 2
     }
 
-    /// Run `job`, this thread's own (waited by `me`), as a group of one on the lane this thread
-    /// just took ([`Lane::lone`] held): what [`Lane::lead`] does with a queue of that one job,
-    /// without queueing it (no lock, no moves of the job, no result passed through the waiter).
-    /// Writes queued meanwhile are led on as by a leader whose own job is done. `None` when the
-    /// group met another process's write lock: the job is queued for the drainer, with the
-    /// notification taken out of `later` when it holds one (as [`Lane::lead`] does).
+    /// Run `job`, this thread's own, as a group of one on the lane this thread just took
+    /// ([`Lane::lone`] held): what [`Lane::lead`] does with a queue of that one job, without
+    /// queueing it (no lock, no moves of the job, no result passed through a waiter: the job
+    /// needs none). Writes queued meanwhile are led on as by a leader whose own job is done.
+    /// When the group meets another process's write lock, the job is queued for the drainer,
+    /// with the notification taken out of `later` when it holds one (as [`Lane::lead`] does),
+    /// else waited for by this thread's waiter.
     fn lead_lone<R: Runner>(
         &self,
         runner: &R,
         mut job: Job,
-        me: &Arc<Waiter>,
         txn: Option<&mut TxnFn<'_>>,
         later: &mut Option<Notify>,
-    ) -> Option<Result<WriteResult>> {
+    ) -> Lone {
         self.note_group_size(1);
         let started_us = crate::signal::now_us();
         let Some((results, done_us)) =
             runner.run_group(std::slice::from_ref(&job), txn, true, started_us)
         else {
+            let waiter = match later.take() {
+                Some(notify) => {
+                    job.notify = notify;
+                    None
+                }
+                None => match &job.notify {
+                    Notify::Wait(w) => Some(w.clone()),
+                    _ => {
+                        let w = Waiter::own();
+                        job.notify = Notify::Wait(w.clone());
+                        Some(w)
+                    }
+                },
+            };
             let mut st = self.state.lock();
-            if let Some(notify) = later.take() {
-                job.notify = notify;
-            }
             st.queue.push_front(job);
             st.leading = false;
             self.drainer_wake.notify_one();
-            return None;
+            return Lone::Queued(waiter);
         };
         self.note_group_time(done_us - started_us);
         drop(job);
-        let result = results.into_iter().next();
+        let result = results
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(Error::new(Status::Error, "write did not run")));
         {
             let mut st = self.state.lock();
             if st.queue.is_empty() {
                 st.leading = false;
-                return result;
+                return Lone::Ran(result);
             }
         }
-        self.lead_from(runner, Some(me), None, later, 1);
-        result
+        // This thread's waiter, referred to by none of the queued jobs.
+        self.lead_from(runner, Some(&Waiter::own()), None, later, 1);
+        Lone::Ran(result)
     }
 
     /// Run a job built by `make` on this thread when the lane is idle (nobody leads, nothing
@@ -558,22 +594,23 @@ impl Lane {
                     .err()
                     .map(Err);
             }
+            let lone = self.lone(&st);
+            st.leading = true;
+            if lone {
+                let job = make(Notify::Nothing);
+                runner.accepted(&job);
+                drop(st);
+                return match self.lead_lone(runner, job, None, &mut later) {
+                    Lone::Ran(result) => Some(result),
+                    Lone::Queued(Some(waiter)) => Some(self.await_own(runner, &waiter, None)),
+                    // Met another process's lock: queued with `later`, left to the drainer.
+                    Lone::Queued(None) => None,
+                };
+            }
             // Only now: inside a transaction body this thread's waiter is its own submission's.
             let waiter = Waiter::own();
             let job = make(Notify::Wait(waiter.clone()));
             runner.accepted(&job);
-            let lone = self.lone(&st);
-            st.leading = true;
-            if lone {
-                drop(st);
-                let offered = later.is_some();
-                return match self.lead_lone(runner, job, &waiter, None, &mut later) {
-                    Some(result) => Some(result),
-                    // Met another process's lock: queued with `later`, left to the drainer.
-                    None if offered => None,
-                    None => Some(self.await_own(runner, &waiter, None)),
-                };
-            }
             st.queue.push_back(job);
             waiter
         };
