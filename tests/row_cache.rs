@@ -164,6 +164,43 @@ fn before_any_read_depends_on_a_row_every_written_table_moves_triggers_and_casca
     );
 }
 
+/// A write statement cached before a trigger existed is prepared again by SQLite once the
+/// schema changed; the tables the trigger writes are then invalidated too.
+#[test]
+fn a_statement_prepared_before_a_trigger_reports_the_triggers_table_once_prepared_again() {
+    let (_db, w) = open();
+    w.execute("CREATE TABLE audit(id INTEGER PRIMARY KEY, note)", &[])
+        .unwrap();
+    let insert = |id: i64| {
+        w.execute(
+            "INSERT INTO t(id, v, u) VALUES (?1, ?1, 'u' || ?1)",
+            &params![id],
+        )
+        .unwrap()
+    };
+    insert(10); // cached now, with `t` as the only table it writes
+    let audited = || {
+        w.read("count:audit", "SELECT count(*) FROM audit", &[])
+            .unwrap()
+            .get(0, 0)
+            .map(|v| v.as_i64())
+    };
+    assert_eq!(audited(), Some(0));
+    assert_eq!(audited(), Some(0), "cached");
+    w.execute(
+        "CREATE TRIGGER log AFTER INSERT ON t BEGIN INSERT INTO audit(note) VALUES (NEW.id); END",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(audited(), Some(0));
+    insert(11); // the same cached statement: SQLite prepares it again, with the trigger
+    assert_eq!(
+        audited(),
+        Some(1),
+        "the trigger's insert reached the cached count"
+    );
+}
+
 #[test]
 fn keys_that_are_not_integers_and_tables_without_rowid_depend_on_the_whole_table() {
     let (_db, w) = open();

@@ -6,7 +6,7 @@
 //! transaction open between groups, and never let a job's SQL end the group's transaction.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -161,6 +161,9 @@ pub(crate) struct WriteConn {
     wal_hook: Option<super::wal_hook::WalHook>,
     db: Connection,
     capture: Arc<Mutex<Captured>>,
+    /// Set by the authorizer whenever it runs, so that a write need not lock `capture` to learn
+    /// that SQLite prepared nothing again meanwhile ([`WriteConn::executed`]).
+    authorized: Arc<AtomicBool>,
     write_sets: LruCache<Box<str>, Arc<Captured>>,
     /// What this process and the others tell each other through the change table.
     pub(crate) feed: ChangeFeed,
@@ -348,6 +351,8 @@ impl WriteConn {
         }
         let capture: Arc<Mutex<Captured>> = Arc::default();
         let sink = capture.clone();
+        let authorized: Arc<AtomicBool> = Arc::default();
+        let noted = authorized.clone();
         for (name, value) in &opts.pragmas {
             db.execute_batch(&format!("PRAGMA {name}={value}"))?;
         }
@@ -355,6 +360,7 @@ impl WriteConn {
         // The table the previous action dropped, if it was a DROP.
         let mut dropped: Option<Box<str>> = None;
         db.authorizer(Some(move |ctx: AuthContext<'_>| {
+            noted.store(true, Ordering::Relaxed);
             let dropping = match ctx.action {
                 AuthAction::DropTable { table_name: n }
                 | AuthAction::DropTempTable { table_name: n }
@@ -432,6 +438,7 @@ impl WriteConn {
             spare_changes: Changes::default(),
             db,
             capture,
+            authorized,
             write_sets: LruCache::new(
                 NonZeroUsize::new(STATEMENT_CACHE * 4).unwrap_or(NonZeroUsize::MIN),
             ),
@@ -492,14 +499,17 @@ impl WriteConn {
     /// `BEGIN IMMEDIATE`: `Err` with [`Status::Busy`] when another process holds the lock.
     pub(crate) fn begin(&mut self) -> Result<()> {
         self.fixed.begin()?;
-        self.rows.lock().reset();
+        if self.hook.is_some() {
+            self.rows.lock().reset();
+        }
         Ok(())
     }
 
     /// The rows the open transaction changed, per table, as the update hook reported them
-    /// (read before its COMMIT).
-    pub(crate) fn rows(&self) -> crate::sync::MutexGuard<'_, RowLog> {
-        self.rows.lock()
+    /// (read before its COMMIT); `None` while the hook is not registered
+    /// ([`WriteConn::log_rows`]).
+    pub(crate) fn rows(&self) -> Option<crate::sync::MutexGuard<'_, RowLog>> {
+        self.hook.as_ref().map(|_| self.rows.lock())
     }
 
     /// Record the group's changes in the change table and commit. On failure the transaction
@@ -680,11 +690,15 @@ impl WriteConn {
         changes: &mut Changes,
     ) -> WriteResult {
         changes.absorb_shared(captured);
-        // A statement re-prepared after a schema change reports its tables again.
-        let capture = self.capture.lock();
-        if !capture.tables.is_empty() || capture.schema {
-            drop(capture);
-            changes.absorb(take_capture(&self.db, &self.capture, None));
+        // A statement re-prepared after a schema change reports its tables again (only the
+        // authorizer fills the capture, and it runs on this thread).
+        if self.authorized.load(Ordering::Relaxed) {
+            self.authorized.store(false, Ordering::Relaxed);
+            let capture = self.capture.lock();
+            if !capture.tables.is_empty() || capture.schema {
+                drop(capture);
+                changes.absorb(take_capture(&self.db, &self.capture, None));
+            }
         }
         let rows = if self.db.total_changes() != total_before {
             self.db.changes() as i64

@@ -365,8 +365,9 @@ impl Engine {
             // and again after it (when `change` drops, before anyone is acknowledged).
             {
                 let rows = conn.rows();
-                if !changes.is_empty() || !rows.is_empty() {
-                    let (whole, by_row) = change_set(&changes, &rows);
+                let rows = rows.as_deref();
+                if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
+                    let (whole, by_row) = change_set(&changes, rows);
                     change = Some(self.cache.tables.begin_with(whole, by_row));
                 }
             }
@@ -667,7 +668,7 @@ impl Ended {
 /// schema after DDL, as a whole (a table several statements wrote may repeat).
 fn change_set<'a>(
     changes: &'a Changes,
-    rows: &'a RowLog,
+    rows: Option<&'a RowLog>,
 ) -> (
     impl Iterator<Item = &'a str>,
     impl Iterator<Item = (&'a str, &'a [i64])>,
@@ -676,19 +677,17 @@ fn change_set<'a>(
     let by_row = move |table: &str, ids: Option<&'a [i64]>| {
         ids.filter(|_| !schema && !changes.is_blind(table))
     };
-    let whole = rows
-        .changed()
+    let changed = move || rows.into_iter().flat_map(RowLog::changed);
+    let whole = changed()
         .filter(move |&(t, ids)| by_row(t, ids).is_none())
         .map(|(t, _)| t)
         .chain(
             changes
                 .tables()
                 .chain(changes.blind())
-                .filter(move |t| !rows.contains(t)),
+                .filter(move |t| !rows.is_some_and(|r| r.contains(t))),
         )
         .chain(schema.then_some(SCHEMA));
-    let by_row = rows
-        .changed()
-        .filter_map(move |(t, ids)| by_row(t, ids).map(|ids| (t, ids)));
+    let by_row = changed().filter_map(move |(t, ids)| by_row(t, ids).map(|ids| (t, ids)));
     (whole, by_row)
 }
