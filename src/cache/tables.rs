@@ -115,13 +115,6 @@ impl Drop for Change<'_> {
     }
 }
 
-/// What a commit changes: tables as a whole, and rows of tables by rowid.
-#[derive(Default)]
-pub(crate) struct ChangeSet<'a> {
-    pub(crate) whole: Vec<&'a str>,
-    pub(crate) rows: Vec<(&'a str, &'a [i64])>,
-}
-
 /// One noted generation.
 #[derive(Clone, Debug)]
 enum Noted {
@@ -285,17 +278,12 @@ impl Tables {
         self.rows_wanted.load(Ordering::Relaxed)
     }
 
-    /// Begin a commit that changes `set`: its counters move (to odd) now, and again (to even)
-    /// when the returned [`Change`] is dropped, after the COMMIT and before anyone is
-    /// acknowledged. Entries that depend on them are stale from now on.
-    pub(crate) fn begin(&self, set: &ChangeSet<'_>) -> Change<'_> {
-        self.begin_with(set.whole.iter().copied(), set.rows.iter().copied())
-    }
-
-    /// [`Tables::begin`] with the change set as two lists: tables changed as a whole (a name
-    /// may repeat), and rows of tables by rowid (a table also changed as a whole counts as
-    /// that). No list is built for them.
-    pub(crate) fn begin_with<'n>(
+    /// Begin a commit that changes `whole` tables as a whole (a name may repeat) and `rows` of
+    /// tables by rowid (a table also changed as a whole counts as that): their counters move
+    /// (to odd) now, and again (to even) when the returned [`Change`] is dropped, after the
+    /// COMMIT and before anyone is acknowledged. Entries that depend on them are stale from now
+    /// on.
+    pub(crate) fn begin<'n>(
         &self,
         whole: impl IntoIterator<Item = &'n str>,
         rows: impl IntoIterator<Item = (&'n str, &'n [i64])>,
@@ -342,11 +330,7 @@ impl Tables {
     /// Move the generations of `names` as a whole, for a change already visible (another
     /// process's commit): every entry that read one of them is stale.
     pub(crate) fn bump<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
-        let set = ChangeSet {
-            whole: names.into_iter().collect(),
-            rows: vec![],
-        };
-        drop(self.begin(&set));
+        drop(self.begin(names, std::iter::empty()));
     }
 
     /// Make every entry stale (a commit by a program outside this library, already visible).
@@ -376,10 +360,7 @@ mod tests {
         let row5 = t.snapshot_row("T", 5);
         let row6 = t.snapshot_row("t", 6);
         let whole = t.snapshot(["t"]);
-        let change = t.begin(&ChangeSet {
-            whole: vec![],
-            rows: vec![("t", &[6, 6])],
-        });
+        let change = t.begin([], [("t", &[6, 6][..])]);
         assert!(row5.fresh(&t), "another row is changing");
         assert!(!row6.fresh(&t), "its row is changing");
         let during = t.snapshot_row("t", 6);

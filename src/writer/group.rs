@@ -22,7 +22,7 @@ use super::conn::Txn;
 use super::conn::{Changes, External, RowLog, Statement, WriteConn, WriteResult};
 use super::engine::Engine;
 use super::lane::{Job, Runner, TxnFn, Work};
-use crate::cache::{ChangeSet, SCHEMA};
+use crate::cache::SCHEMA;
 use crate::error::{Error, Result, Status};
 use crate::reentry::in_callback;
 use crate::signal::{Burst, Sampled};
@@ -186,10 +186,7 @@ impl Engine {
             self.readers.before_alone();
             // It commits by itself, in autocommit: every entry is stale from before it runs
             // until after it has committed (cache/tables.rs).
-            let change = self.cache.tables.begin(&ChangeSet {
-                whole: vec![SCHEMA],
-                rows: vec![],
-            });
+            let change = self.cache.tables.begin([SCHEMA], std::iter::empty());
             let result = catch_unwind(AssertUnwindSafe(|| {
                 self.with_busy_retry(|| conn.execute_alone(sql, params))
             }))
@@ -368,7 +365,7 @@ impl Engine {
                 let rows = rows.as_deref();
                 if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
                     let (whole, by_row) = change_set(&changes, rows);
-                    change = Some(self.cache.tables.begin_with(whole, by_row));
+                    change = Some(self.cache.tables.begin(whole, by_row));
                 }
             }
             let commit_start = crate::signal::now_us();
@@ -663,7 +660,7 @@ impl Ended {
     }
 }
 
-/// The counters a group's commit moves ([`Tables::begin_with`](crate::cache::Tables)): tables
+/// The counters a group's commit moves ([`Tables::begin`](crate::cache::Tables)): tables
 /// whose changed rows the update hook reported (and saw all of) by row; the others, and the
 /// schema after DDL, as a whole (a table several statements wrote may repeat).
 fn change_set<'a>(

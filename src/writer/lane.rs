@@ -1116,6 +1116,14 @@ mod tests {
 
     static OP: AtomicU64 = AtomicU64::new(1);
 
+    /// A fake runner whose groups each take `group_time` (a slow commit).
+    fn slow_fake(group_time: Duration) -> Arc<Fake> {
+        Arc::new(Fake {
+            group_time,
+            ..Fake::default()
+        })
+    }
+
     fn job(work: Work, notify: Notify) -> Job {
         Job {
             work,
@@ -1198,13 +1206,7 @@ mod tests {
     /// (yielded, parked at once).
     fn blocking_jobs_run_once(group_time: Duration, threads: usize, each: usize) -> [u64; 2] {
         // Groups take time, like commits: submitters arriving meanwhile share the next one.
-        let (lane, fake) = (
-            lane(1024, 16),
-            Arc::new(Fake {
-                group_time,
-                ..Fake::default()
-            }),
-        );
+        let (lane, fake) = (lane(1024, 16), slow_fake(group_time));
         with_drainer(&lane, &fake, || {
             std::thread::scope(|s| {
                 for _ in 0..threads {
@@ -1484,13 +1486,7 @@ mod tests {
     /// submitter finishes (a lost wake-up or an orphaned LEAD hangs this test).
     #[test]
     fn hand_offs_never_strand_a_submitter() {
-        let (lane, fake) = (
-            lane(64, 4),
-            Arc::new(Fake {
-                group_time: Duration::from_micros(200),
-                ..Fake::default()
-            }),
-        );
+        let (lane, fake) = (lane(64, 4), slow_fake(Duration::from_micros(200)));
         with_drainer(&lane, &fake, || {
             std::thread::scope(|s| {
                 for t in 0..16 {
@@ -1526,13 +1522,7 @@ mod tests {
         // A runs its write here and leads on; B's write, queued meanwhile, makes A's next group,
         // which meets another process's lock. B's job goes back to the queue still B's (the
         // drainer runs it); A's completion stays unused and A reports its write as run here.
-        let (lane, fake) = (
-            lane(64, 8),
-            Arc::new(Fake {
-                group_time: Duration::from_millis(500),
-                ..Fake::default()
-            }),
-        );
+        let (lane, fake) = (lane(64, 8), slow_fake(Duration::from_millis(500)));
         let (tx, rx) = std::sync::mpsc::channel();
         let called = Arc::new(AtomicU64::new(0));
         let ran_here = with_drainer(&lane, &fake, || {
@@ -1574,13 +1564,7 @@ mod tests {
 
     #[test]
     fn writes_run_here_or_queued_are_each_acknowledged_once_through_foreign_locks() {
-        let (lane, fake) = (
-            lane(64, 4),
-            Arc::new(Fake {
-                group_time: Duration::from_micros(50),
-                ..Fake::default()
-            }),
-        );
+        let (lane, fake) = (lane(64, 4), slow_fake(Duration::from_micros(50)));
         let (ran_here, called) = (AtomicU64::new(0), Arc::new(AtomicU64::new(0)));
         with_drainer(&lane, &fake, || {
             std::thread::scope(|s| {
