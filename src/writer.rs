@@ -15,6 +15,7 @@ mod lane;
 mod ops;
 mod registered;
 mod rowlog;
+mod sql_text;
 mod stmts;
 mod wal_hook;
 use crate::sql;
@@ -28,6 +29,7 @@ pub use conn::{Statement, Txn, WriteResult, CHANGE_TABLE};
 pub(crate) use engine::Engine;
 pub(crate) use lane::{Notify, RawCallback};
 use lane::{Waiter, Work};
+use sql_text::SqlText;
 
 use crate::cache::CacheStats;
 use crate::error::{Error, Result, Status};
@@ -77,29 +79,42 @@ impl std::fmt::Debug for Writer {
 thread_local! {
     /// The SQL text this thread submitted last, checked, and whether it runs alone; shared by its
     /// next submissions of the same text.
-    static LAST_SQL: std::cell::RefCell<Option<(Arc<str>, bool)>> = const { std::cell::RefCell::new(None) };
+    static LAST_SQL: std::cell::RefCell<Option<(SqlText, bool)>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The job's copy of `sql` and whether it runs alone ([`check_sql`]): the same `Arc` as this
-/// thread's previous submission when the text is the same (the usual case: one statement
-/// submitted in a loop). The lane then recognizes a run of equal statements by pointer, and the
-/// text is neither allocated, copied and freed nor checked again per write (the checks parse
-/// it: about 5 % of a pipelined write's time).
-fn checked_sql(sql: &str) -> Result<(Arc<str>, bool)> {
+/// The job's copy of `sql` and whether it runs alone ([`check_sql`]). The usual case is one
+/// statement submitted in a loop: the text is neither allocated, copied and freed nor checked
+/// again per write (the checks parse it: about 5 % of a pipelined write's time). A text this
+/// thread submits twice in a row is interned for the process (`writer/sql_text.rs`): its
+/// copies are then plain pointers, the same for every thread, so the lane recognizes a run of
+/// the statement by pointer and no thread touches a shared count per write.
+fn checked_sql(sql: &str) -> Result<(SqlText, bool)> {
     let known = LAST_SQL
-        .try_with(|last| match &*last.borrow() {
-            Some((a, alone)) if **a == *sql => Some((a.clone(), *alone)),
-            _ => None,
+        .try_with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            let (text, alone) = last.as_mut().filter(|(text, _)| **text == *sql)?;
+            if let SqlText::Shared(_) = text {
+                if let Some(interned) = sql_text::intern(sql, *alone) {
+                    *text = interned;
+                }
+            }
+            Some((text.clone(), *alone))
         })
         .ok()
         .flatten();
     if let Some(known) = known {
         return Ok(known);
     }
-    let alone = check_sql(sql)?;
-    let a: Arc<str> = Arc::from(sql);
-    let _ = LAST_SQL.try_with(|last| *last.borrow_mut() = Some((a.clone(), alone)));
-    Ok((a, alone))
+    let (text, alone) = match sql_text::lookup(sql) {
+        Some(interned) => interned,
+        None => (SqlText::from(sql), check_sql(sql)?),
+    };
+    let _ = LAST_SQL.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some((text.clone(), alone));
+        }
+    });
+    Ok((text, alone))
 }
 
 fn check_sql(sql: &str) -> Result<bool> {
@@ -559,9 +574,9 @@ impl Writer {
         let shared = self.live()?;
         let m = &shared.metrics;
         let p = m.latency.recent_percentiles(&[50.0, 99.0]);
-        let queued = m
-            .enqueued
-            .load(Ordering::Relaxed)
+        let queued = shared
+            .lane
+            .accepted_writes()
             .saturating_sub(m.committed.load(Ordering::Relaxed) + m.failed.load(Ordering::Relaxed));
         Ok(Stats {
             queued,
@@ -665,7 +680,7 @@ impl Writer {
             &mut out,
             "singlewriter_writes_enqueued_total",
             "Writes submitted.",
-            m.enqueued.load(Ordering::Relaxed),
+            shared.lane.accepted_writes(),
         );
         counter(
             &mut out,

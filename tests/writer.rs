@@ -796,6 +796,61 @@ fn operations_snapshot_lists_recent_writes() {
 }
 
 #[test]
+fn operation_ids_are_one_to_n_across_threads_and_every_write_shows_its_own_sql() {
+    // The lane numbers jobs as it accepts them, blocking and queued alike, from any thread.
+    let db = Db::new("ids.db");
+    let w = db.open("Max Tracked Writes=1000");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4i64 {
+            let w = &w;
+            s.spawn(move || {
+                for i in 0..50i64 {
+                    // Each thread alternates two texts, so both stay in use by every thread.
+                    let sql = if i % 2 == 0 {
+                        "INSERT INTO t VALUES (?1)"
+                    } else {
+                        "INSERT INTO t VALUES (?1 + 0)"
+                    };
+                    if t % 2 == 0 {
+                        w.execute(sql, &params![t * 100 + i]).unwrap();
+                    } else {
+                        w.enqueue(sql, params![t * 100 + i], None).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    w.flush(None).unwrap();
+    let json = w.operations_json().unwrap();
+    let mut ids: Vec<u64> = json
+        .split("\"id\":")
+        .skip(1)
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    // 201 writes and the flush's barrier.
+    assert_eq!(ids, (1..=202).collect::<Vec<u64>>(), "{json}");
+    assert_eq!(
+        json.matches("\"sql\":\"INSERT INTO t VALUES (?1)\"")
+            .count(),
+        100
+    );
+    assert_eq!(
+        json.matches("\"sql\":\"INSERT INTO t VALUES (?1 + 0)\"")
+            .count(),
+        100
+    );
+    let s = w.stats().unwrap();
+    assert_eq!((s.committed, s.failed, s.queued), (201, 0, 0));
+    assert!(w
+        .metrics_text()
+        .unwrap()
+        .contains("singlewriter_writes_enqueued_total 201"));
+    assert_eq!(count(&w, "t"), 200);
+}
+
+#[test]
 fn a_full_database_is_an_io_error_that_loses_nothing_else() {
     let db = Db::new("full.db");
     let w = db.open("");

@@ -148,7 +148,6 @@ impl Histogram {
 
 /// The writer's counters.
 pub(crate) struct Metrics {
-    pub(crate) enqueued: AtomicU64,
     pub(crate) committed: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) transactions: AtomicU64,
@@ -170,7 +169,6 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub(crate) fn new() -> Metrics {
         Metrics {
-            enqueued: AtomicU64::new(0),
             committed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             transactions: AtomicU64::new(0),

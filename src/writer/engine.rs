@@ -42,7 +42,7 @@
 //! closes the write connection. `Writer::closed`, `Engine::closed` and the lane's `closing`
 //! and `stopped` are the only closing flags.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::conn::{self, WriteConn};
@@ -74,7 +74,6 @@ pub(crate) struct Engine {
     pub(crate) cache: Cache,
     pub(crate) signals: Arc<Signals>,
     pub(crate) metrics: Metrics,
-    next_op: AtomicU64,
     /// The last `Max Tracked Writes` finished operations, and the group running now.
     pub(crate) ops: Operations,
     drainer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -119,7 +118,6 @@ impl Engine {
             cache,
             signals,
             metrics: Metrics::new(),
-            next_op: AtomicU64::new(1),
             ops: Operations::new(opts.max_tracked_writes),
             drainer: Mutex::new(None),
             closed: AtomicBool::new(false),
@@ -148,7 +146,8 @@ impl Engine {
             work,
             notify,
             submitted_us: crate::signal::now_us(),
-            op: self.next_op.fetch_add(1, Ordering::Relaxed),
+            // Numbered by the lane when it accepts the job.
+            op: 0,
             sampled: self.signals.sampled(Sampled::Write),
         }
     }

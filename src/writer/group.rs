@@ -61,14 +61,6 @@ impl Runner for Engine {
         }
     }
 
-    fn accepted(&self, job: &Job) {
-        if job.is_write() {
-            // `write.enqueue` is emitted by the group with the submission's timestamp, together
-            // with the group's other signals (one lock per group, not three per write).
-            self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
     fn queue_full(&self, len: usize) {
         self.metrics.queue_full.fetch_add(1, Ordering::Relaxed);
         self.signals
@@ -622,7 +614,7 @@ fn same_sql_run(jobs: &[Job], failed: &[bool]) -> usize {
     jobs.iter()
         .zip(failed)
         .take_while(|(j, f)| {
-            !**f && matches!(&j.work, Work::Exec { sql, alone: false, .. } if Arc::ptr_eq(sql, first) || **sql == **first)
+            !**f && matches!(&j.work, Work::Exec { sql, alone: false, .. } if sql.same(first) || **sql == **first)
         })
         .count()
 }

@@ -6,10 +6,10 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use super::conn::WriteResult;
 use super::lane::{Job, Lane, Work};
+use super::sql_text::SqlText;
 use crate::error::Result;
 use crate::json::json_string;
 use crate::sync::Mutex;
@@ -34,7 +34,7 @@ struct OpRecord {
     id: u64,
     kind: &'static str,
     committed: bool,
-    sql: Option<Arc<str>>,
+    sql: Option<SqlText>,
     submitted_us: i64,
     finished_us: i64,
     latency_us: i64,
@@ -42,10 +42,10 @@ struct OpRecord {
 }
 
 /// A write being executed now: (id, kind, sql).
-type RunningOp = (u64, &'static str, Option<Arc<str>>);
+type RunningOp = (u64, &'static str, Option<SqlText>);
 
 /// What an operation is, for the operations list.
-pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<Arc<str>>) {
+pub(crate) fn kind_of(work: &Work) -> (&'static str, Option<SqlText>) {
     match work {
         Work::Exec { sql, .. } => ("execute", Some(sql.clone())),
         Work::Batch { .. } => ("batch", None),
@@ -198,7 +198,7 @@ mod tests {
     fn job(op: u64, sql: &str) -> Job {
         Job {
             work: Work::Exec {
-                sql: Arc::from(sql),
+                sql: SqlText::from(sql),
                 params: Packed::new(),
                 invalidate: vec![],
                 alone: false,
