@@ -123,10 +123,12 @@ pub(crate) fn lookup(sql: &str) -> Option<(SqlText, bool)> {
 }
 
 /// Intern `sql` (checked, `alone` its check's result): its interned copy, or `None` when the
-/// table is full.
+/// table is full. Once it is full this costs one load: a caller still holding a counted copy
+/// (even of a text another thread interned meanwhile) keeps it, rather than look it up per
+/// write.
 pub(crate) fn intern(sql: &str, alone: bool) -> Option<SqlText> {
     if FULL.load(Ordering::Relaxed) {
-        return lookup(sql).map(|(text, _)| text);
+        return None;
     }
     let added = TABLE.write().add(sql, alone);
     if added.is_none() {
