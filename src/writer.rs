@@ -13,6 +13,7 @@ mod fixed;
 mod group;
 mod lane;
 mod ops;
+mod queue;
 mod registered;
 mod rowlog;
 mod sql_text;

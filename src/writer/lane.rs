@@ -56,6 +56,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::Txn;
 use super::conn::{Statement, WriteResult};
+use super::queue::{Grouped, Queue};
 use super::sql_text::SqlText;
 use crate::error::{Error, Result, Status};
 use crate::reentry::{in_callback, inside_callback};
@@ -143,18 +144,20 @@ impl Job {
         )
     }
 
-    fn runs_alone(&self) -> bool {
-        matches!(
-            self.work,
-            Work::Txn | Work::Exec { alone: true, .. } | Work::Checkpoint
-        )
-    }
-
     fn is_waited_by(&self, me: Option<&Arc<Waiter>>) -> bool {
         match (&self.notify, me) {
             (Notify::Wait(w), Some(me)) => Arc::ptr_eq(w, me),
             _ => false,
         }
+    }
+}
+
+impl Grouped for Job {
+    fn runs_alone(&self) -> bool {
+        matches!(
+            self.work,
+            Work::Txn | Work::Exec { alone: true, .. } | Work::Checkpoint
+        )
     }
 }
 
@@ -284,7 +287,7 @@ thread_local! {
 /// The lane's state, under one lock.
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Job>,
+    queue: Queue<Job>,
     /// One thread runs groups, or has been told to (see the table at the top).
     leading: bool,
     /// No new submissions (closing); the queue still drains.
@@ -298,7 +301,7 @@ struct State {
     /// Completions for the drainer to deliver, in commit order.
     completions: VecDeque<(Notify, Result<WriteResult>)>,
     /// The last group's list, emptied, for the next group (a group allocates no list).
-    spare: Vec<Job>,
+    spare: VecDeque<Job>,
     /// The last operation id given (see [`State::accept`]; ids start at 1).
     last_op: u64,
     /// Writes accepted so far.
@@ -365,7 +368,7 @@ enum Lone {
 enum Taken {
     Empty,
     HandTo(Arc<Waiter>),
-    Jobs(Vec<Job>),
+    Jobs(VecDeque<Job>),
 }
 
 impl Lane {
@@ -728,25 +731,24 @@ impl Lane {
             }
         }
         let mut jobs = std::mem::take(&mut st.spare);
-        if front.runs_alone() {
-            jobs.extend(st.queue.pop_front());
-        } else {
-            self.take_more(st, &mut jobs);
-        }
+        st.queue.take_group(self.config.max_batch, &mut jobs);
+        self.made_room(st);
         Taken::Jobs(jobs)
     }
 
-    /// Move queued jobs that may share a group into `jobs`, up to `Max Batch`: counted first,
-    /// then moved at once (one allocation, each job moved once).
-    fn take_more(&self, st: &mut State, jobs: &mut Vec<Job>) {
-        let room = self.config.max_batch.saturating_sub(jobs.len());
-        let n = st
-            .queue
-            .iter()
-            .take(room)
-            .take_while(|j| !j.runs_alone())
-            .count();
-        jobs.extend(st.queue.drain(..n));
+    /// Keep an emptied group list for the next group when it is larger than the one kept, at
+    /// most twice `Max Batch` in size: a group can be handed the queue's own list
+    /// ([`Queue::take_group`]), which an overload may have grown to `Queue Capacity`.
+    fn keep_spare(&self, st: &mut State, list: &mut VecDeque<Job>) {
+        debug_assert!(list.is_empty());
+        if list.capacity() > st.spare.capacity() {
+            list.shrink_to(2 * self.config.max_batch);
+            st.spare = std::mem::take(list);
+        }
+    }
+
+    /// Wake the submitters waiting for room, after jobs left the queue.
+    fn made_room(&self, st: &State) {
         if st.space_waiters > 0 {
             self.space.notify_all();
         }
@@ -756,13 +758,14 @@ impl Lane {
     /// woke are still on their way back (on a machine with fewer cores than submitters they
     /// wait for a CPU). Yield the CPU once so they can queue, and take them into this group: a
     /// commit costs far more than a yield. No timed wait is ever added.
-    fn grow_group(&self, mut jobs: Vec<Job>) -> Vec<Job> {
+    fn grow_group(&self, mut jobs: VecDeque<Job>) -> VecDeque<Job> {
         let last = self.last_group.load(Ordering::Relaxed);
-        let alone = jobs.first().is_some_and(Job::runs_alone);
+        let alone = jobs.front().is_some_and(Job::runs_alone);
         if !alone && jobs.len() * 2 < last && jobs.len() < self.config.max_batch {
             std::thread::yield_now();
             let mut st = self.state.lock();
-            self.take_more(&mut st, &mut jobs);
+            st.queue.take_more(self.config.max_batch, &mut jobs);
+            self.made_room(&st);
         }
         self.note_group_size(jobs.len());
         jobs
@@ -805,13 +808,11 @@ impl Lane {
         let drainer = me.is_none();
         let mut extra_groups = done;
         let mut own_done = done > 0;
-        let mut spare = Vec::new();
+        let mut spare = VecDeque::new();
         loop {
             let taken = {
                 let mut st = self.state.lock();
-                if spare.capacity() > st.spare.capacity() {
-                    st.spare = std::mem::take(&mut spare);
-                }
+                self.keep_spare(&mut st, &mut spare);
                 match self.take(&mut st, me) {
                     Taken::Empty => {
                         st.leading = false;
@@ -827,11 +828,14 @@ impl Lane {
                     Taken::Jobs(jobs) => jobs,
                 }
             };
-            let taken = self.grow_group(taken);
+            let mut taken = self.grow_group(taken);
             let started_us = crate::signal::now_us();
-            let Some((results, done_us)) =
-                runner.run_group(&taken, txn.as_deref_mut(), !drainer, started_us)
-            else {
+            let Some((results, done_us)) = runner.run_group(
+                taken.make_contiguous(),
+                txn.as_deref_mut(),
+                !drainer,
+                started_us,
+            ) else {
                 // Another process holds the lock: the drainer waits for it.
                 let mut st = self.state.lock();
                 for mut job in taken.into_iter().rev() {
@@ -866,11 +870,11 @@ impl Lane {
     /// group's list emptied when it is not kept in the lane already.
     fn finish_group(
         &self,
-        mut jobs: Vec<Job>,
+        mut jobs: VecDeque<Job>,
         results: Vec<Result<WriteResult>>,
         me: Option<&Arc<Waiter>>,
         keep: bool,
-    ) -> (bool, Vec<Job>) {
+    ) -> (bool, VecDeque<Job>) {
         let drainer = me.is_none();
         // Allocated only when another submitter is to be woken (not for a lone write).
         let mut wake = Vec::new();
@@ -902,9 +906,7 @@ impl Lane {
             // their list is kept for the next group.
             jobs.clear();
             let mut st = self.state.lock();
-            if jobs.capacity() > st.spare.capacity() {
-                st.spare = std::mem::take(&mut jobs);
-            }
+            self.keep_spare(&mut st, &mut jobs);
             st.completions.extend(deferred.drain(..));
             if !keep || st.queue.is_empty() {
                 // Pass the lane on before waking anyone, so the next group starts at once.
@@ -952,24 +954,26 @@ impl Lane {
         }
     }
 
-    /// Run completions on this (the drainer) thread, in order.
+    /// Run completions on this (the drainer) thread, in order, all marked as inside a
+    /// callback (one mark for the batch, not one per completion).
     fn deliver(batch: impl IntoIterator<Item = (Notify, Result<WriteResult>)>) {
-        for (notify, result) in batch {
-            match notify {
-                Notify::Call(cb) => {
-                    let _ = catch_unwind(AssertUnwindSafe(|| in_callback(|| cb(result))));
+        in_callback(|| {
+            for (notify, result) in batch {
+                match notify {
+                    Notify::Call(cb) => {
+                        let _ = catch_unwind(AssertUnwindSafe(|| cb(result)));
+                    }
+                    Notify::Raw(r) => {
+                        let _ = catch_unwind(AssertUnwindSafe(|| (r.deliver)(&r, result)));
+                    }
+                    Notify::Barrier(w) | Notify::Wait(w) => {
+                        w.finish(result);
+                        w.wake();
+                    }
+                    Notify::Nothing => {}
                 }
-                Notify::Raw(r) => {
-                    let _ =
-                        catch_unwind(AssertUnwindSafe(|| in_callback(|| (r.deliver)(&r, result))));
-                }
-                Notify::Barrier(w) | Notify::Wait(w) => {
-                    w.finish(result);
-                    w.wake();
-                }
-                Notify::Nothing => {}
             }
-        }
+        })
     }
 
     /// The drainer thread's body: leads when no submitter does, delivers completions, waits
@@ -1024,7 +1028,8 @@ impl Lane {
     /// The first `limit` queued jobs, passed to `f`.
     pub(crate) fn with_queued<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Job>) -> T) -> T {
         let st = self.state.lock();
-        f(&mut st.queue.iter())
+        let mut queued = st.queue.iter();
+        f(&mut queued)
     }
 
     /// Put one of the writer's own jobs first in line (never refused: it is not a caller's).
@@ -1226,6 +1231,37 @@ mod tests {
         assert!(r.rows_affected > 0);
         assert_eq!(fake.recorded.load(Ordering::Acquire), 1);
         assert!(!lane.state.lock().leading && lane.state.lock().queue.is_empty());
+    }
+
+    #[test]
+    fn groups_take_the_queue_in_order_and_an_overloads_list_is_not_kept_at_its_size() {
+        let (lane, fake) = (lane(4096, 8), Arc::new(Fake::default()));
+        // Queued while nobody drains: the queue's list grows to 1,000 jobs, then drains in
+        // groups of 8, the last of which is handed the queue's list itself.
+        let first = OP.load(Ordering::Relaxed);
+        for _ in 0..1000 {
+            lane.submit_async(&*fake, job(exec(), Notify::Nothing))
+                .unwrap();
+        }
+        with_drainer(&lane, &fake, || {});
+        let ran = fake.ran.lock().clone();
+        assert_eq!(ran.len(), 1000);
+        let mut sizes = std::collections::BTreeMap::new();
+        for (i, (op, group)) in ran.iter().enumerate() {
+            assert!(
+                *op >= first && *op - first == i as u64,
+                "out of order at {i}"
+            );
+            *sizes.entry(*group).or_insert(0) += 1;
+        }
+        assert!(sizes.values().all(|&n| n <= 8), "a group above Max Batch");
+        let st = lane.state.lock();
+        assert!(st.queue.is_empty());
+        assert!(
+            st.spare.capacity() <= 16,
+            "kept a list of {} jobs",
+            st.spare.capacity()
+        );
     }
 
     /// `threads` submitters run `each` blocking jobs through groups that take `group_time`;
