@@ -323,7 +323,17 @@ impl Site {
     /// a LiteFS replica; `Err(INVALID_ARGUMENT)` for a journal mode LiteFS does not replicate.
     /// Called by `Writer::writable` before every write is queued; off LiteFS it costs an
     /// atomic load, on LiteFS one more and a clock reading, except once every [`RECHECK`].
+    #[inline]
     pub(crate) fn check_write(&self, opts: &Options, signals: &Signals) -> Result<()> {
+        // Known to be off LiteFS: nothing to check (inlined into every write's submission).
+        if let Some(None) = self.0.get() {
+            return Ok(());
+        }
+        self.check_write_watched(opts, signals)
+    }
+
+    /// [`Site::check_write`] until the database is known to be off LiteFS.
+    fn check_write_watched(&self, opts: &Options, signals: &Signals) -> Result<()> {
         let Location::File(path) = &opts.location else {
             return Ok(());
         };

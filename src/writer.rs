@@ -141,6 +141,7 @@ impl Writer {
         })
     }
 
+    #[inline]
     fn live(&self) -> Result<&Engine> {
         if self.closed.load(Ordering::Acquire) || self.engine.closed.load(Ordering::Acquire) {
             return Err(Error::closed());
@@ -154,6 +155,7 @@ impl Writer {
     }
 
     /// [`Writer::live`], for a write: a writer opened read-only refuses it before it is queued.
+    #[inline]
     fn writable(&self) -> Result<&Engine> {
         let shared = self.live()?;
         if shared.opts.mode == crate::options::OpenMode::ReadOnly {

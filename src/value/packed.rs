@@ -119,6 +119,53 @@ impl Packed {
 
     /// Append one parameter (`name` as the caller gave it, prefix or not).
     pub(crate) fn push(&mut self, name: Option<&str>, value: SqlValueRef<'_>) -> Result<()> {
+        if name.is_none() && self.push_inline(value) {
+            return Ok(());
+        }
+        self.push_any(name, value)
+    }
+
+    /// The common case, a positional value while the list still fits in the job: written in
+    /// place, with none of [`Packed::push_any`]'s growth and name handling (a pipelined write
+    /// from C spent a tenth of its submitting thread's time packing two values). False, with
+    /// nothing written, when the value does not fit.
+    #[inline]
+    fn push_inline(&mut self, value: SqlValueRef<'_>) -> bool {
+        let Store::Inline(b) = &mut self.store else {
+            return false;
+        };
+        let used = self.used as usize;
+        let (kind, body) = match value {
+            SqlValueRef::Null => (NULL, 0),
+            SqlValueRef::Integer(_) | SqlValueRef::Real(_) => (INTEGER, 8),
+            SqlValueRef::Text(t) | SqlValueRef::Blob(t) => (TEXT, 4 + t.len()),
+        };
+        let Some(out) = b.get_mut(used..used + 1 + body) else {
+            return false;
+        };
+        out[0] = kind;
+        match value {
+            SqlValueRef::Null => {}
+            SqlValueRef::Integer(i) => out[1..].copy_from_slice(&i.to_le_bytes()),
+            SqlValueRef::Real(r) => {
+                out[0] = REAL;
+                out[1..].copy_from_slice(&r.to_bits().to_le_bytes());
+            }
+            SqlValueRef::Text(t) | SqlValueRef::Blob(t) => {
+                if matches!(value, SqlValueRef::Blob(_)) {
+                    out[0] = BLOB;
+                }
+                out[1..5].copy_from_slice(&len32(t.len()).to_le_bytes());
+                out[5..].copy_from_slice(t);
+            }
+        }
+        self.used += (1 + body) as u32;
+        self.count += 1;
+        true
+    }
+
+    /// [`Packed::push`] for any parameter: named, or past what the job holds.
+    fn push_any(&mut self, name: Option<&str>, value: SqlValueRef<'_>) -> Result<()> {
         let (kind, body) = match value {
             SqlValueRef::Null => (NULL, 0),
             SqlValueRef::Integer(_) => (INTEGER, 8),
@@ -273,5 +320,32 @@ mod tests {
         p.push(None, SqlValueRef::Integer(7)).unwrap();
         assert!(matches!(p.store, Store::Heap(_)), "a third number moves it");
         assert_eq!(p.entries().count(), 4);
+    }
+
+    #[test]
+    fn every_positional_kind_reads_back_from_the_job_and_past_it() {
+        use rusqlite::types::Value as V;
+        let values = [
+            V::Text(String::new()),
+            V::Blob(vec![]),
+            V::Null,
+            V::Real(-0.5),
+            V::Blob(vec![0, 255, 7]),
+            V::Integer(i64::MIN),
+            V::Text("é".into()),
+            // No longer fits in the job: the rest goes to the heap.
+            V::Text("x".repeat(30)),
+            V::Real(f64::MAX),
+            V::Null,
+        ];
+        let mut p = Packed::default();
+        for v in &values {
+            p.push(None, v.into()).unwrap();
+        }
+        assert!(matches!(p.store, Store::Heap(_)));
+        let got: Vec<_> = p.entries().map(|(n, v)| (n, owned(v))).collect();
+        let want: Vec<_> = values.iter().map(|v| (None, v.clone())).collect();
+        assert_eq!(got, want);
+        assert_eq!((p.len(), p.named()), (values.len(), 0));
     }
 }
