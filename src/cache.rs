@@ -176,10 +176,15 @@ impl Shard {
         }
     }
 
-    /// Whether a result for `key` would be refused now: caching is off (`Cache Size=0`), or the
-    /// shard is full and selective and `key` is asked for no more often than the entry it would
-    /// evict (counted as a refused candidate of the admission window).
-    fn refuses(&mut self, key: &str, hash: u64) -> bool {
+    /// Whether a result for a key with `hash` would be refused now: caching is off (`Cache
+    /// Size=0`), or the shard is full and selective and the key is asked for no more often than
+    /// the entry it would evict (counted as a refused candidate of the admission window).
+    ///
+    /// Asked only after the key was found absent: it is not looked up again (one hash look-up
+    /// per miss fewer; a miss through a small cache cost 5 % more than an uncached read with
+    /// it). An entry another thread filled for the key in between only makes this read an
+    /// uncached one.
+    fn refuses(&mut self, hash: u64) -> bool {
         let Shard {
             lru,
             admission,
@@ -190,7 +195,7 @@ impl Shard {
             // Nothing will be kept: read it as an uncached query.
             return true;
         };
-        if lru.len() < *max || lru.contains(key) {
+        if lru.len() < *max {
             return false;
         }
         let refuse = admission.refuses(lru, hash);
@@ -457,7 +462,7 @@ impl Cache {
             inner.misses += 1;
             key_arc = Arc::from(key);
             let signal_miss = self.signals.sampled(Sampled::Cache);
-            let refused = inner.refuses(key, hash);
+            let refused = inner.refuses(hash);
             padded.note(inner.admission.selective);
             if refused {
                 // A selective shard would refuse this result (its key is asked for less often
