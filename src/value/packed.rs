@@ -135,11 +135,7 @@ impl Packed {
             return false;
         };
         let used = self.used as usize;
-        let (kind, body) = match value {
-            SqlValueRef::Null => (NULL, 0),
-            SqlValueRef::Integer(_) | SqlValueRef::Real(_) => (INTEGER, 8),
-            SqlValueRef::Text(t) | SqlValueRef::Blob(t) => (TEXT, 4 + t.len()),
-        };
+        let (kind, body) = shape(value);
         let Some(out) = b.get_mut(used..used + 1 + body) else {
             return false;
         };
@@ -147,14 +143,8 @@ impl Packed {
         match value {
             SqlValueRef::Null => {}
             SqlValueRef::Integer(i) => out[1..].copy_from_slice(&i.to_le_bytes()),
-            SqlValueRef::Real(r) => {
-                out[0] = REAL;
-                out[1..].copy_from_slice(&r.to_bits().to_le_bytes());
-            }
+            SqlValueRef::Real(r) => out[1..].copy_from_slice(&r.to_bits().to_le_bytes()),
             SqlValueRef::Text(t) | SqlValueRef::Blob(t) => {
-                if matches!(value, SqlValueRef::Blob(_)) {
-                    out[0] = BLOB;
-                }
                 out[1..5].copy_from_slice(&len32(t.len()).to_le_bytes());
                 out[5..].copy_from_slice(t);
             }
@@ -166,13 +156,7 @@ impl Packed {
 
     /// [`Packed::push`] for any parameter: named, or past what the job holds.
     fn push_any(&mut self, name: Option<&str>, value: SqlValueRef<'_>) -> Result<()> {
-        let (kind, body) = match value {
-            SqlValueRef::Null => (NULL, 0),
-            SqlValueRef::Integer(_) => (INTEGER, 8),
-            SqlValueRef::Real(_) => (REAL, 8),
-            SqlValueRef::Text(b) => (TEXT, 4 + b.len()),
-            SqlValueRef::Blob(b) => (BLOB, 4 + b.len()),
-        };
+        let (kind, body) = shape(value);
         let head = name.map_or(0, |n| 4 + n.len());
         let out = self.reserve(1 + head + body)?;
         out[0] = kind | if name.is_some() { NAMED } else { 0 };
@@ -203,6 +187,18 @@ impl Packed {
     /// The parameters in order: name (as given) and value.
     pub(crate) fn entries(&self) -> Entries<'_> {
         Entries { rest: self.bytes() }
+    }
+}
+
+/// A value's tag and the bytes that follow it (not counting a name).
+#[inline]
+fn shape(value: SqlValueRef<'_>) -> (u8, usize) {
+    match value {
+        SqlValueRef::Null => (NULL, 0),
+        SqlValueRef::Integer(_) => (INTEGER, 8),
+        SqlValueRef::Real(_) => (REAL, 8),
+        SqlValueRef::Text(b) => (TEXT, 4 + b.len()),
+        SqlValueRef::Blob(b) => (BLOB, 4 + b.len()),
     }
 }
 
