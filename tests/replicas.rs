@@ -29,6 +29,44 @@ fn external_checkpoints(_dir: &Path) -> (String, Vec<String>, &'static str) {
     )
 }
 
+/// A copy Litestream restored: its rows ([`rows_of`]), after an integrity check whose failure
+/// shows what Litestream did (its log and the replica's files: the scratch directory is gone
+/// by the time anyone reads a CI log). Seen once in about a dozen runs of the SIGKILL test: a
+/// malformed restored copy of a source that passed its own check.
+fn restored_rows(ls: &Litestream, path: &Path) -> HashMap<(i64, i64), String> {
+    let check =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)));
+    if !matches!(check.as_deref(), Ok("ok")) {
+        let mut files: Vec<String> = walk(&ls.dir.join("replica"))
+            .into_iter()
+            .map(|(p, len)| format!("{} ({len} bytes)", p.display()))
+            .collect();
+        files.sort();
+        panic!(
+            "integrity_check of the restored copy {}: {check:?}\nreplica files:\n{}\nlitestream log:\n{}",
+            path.display(),
+            files.join("\n"),
+            ls.proc.log_text()
+        );
+    }
+    rows_of(path)
+}
+
+/// Every file under `dir`, with its size.
+fn walk(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push((path.clone(), entry.metadata().map_or(0, |m| m.len())));
+        }
+    }
+    out
+}
+
 /// The rows of a restored (or any) copy: integrity_check must be ok; returns (t, s) → payload.
 fn rows_of(path: &Path) -> HashMap<(i64, i64), String> {
     let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -122,7 +160,7 @@ fn restore_after_load(dir: &Path, opt: &str, setup: &[String]) {
     ls.proc.kill();
     let restored = dir.join("restored.db");
     ls.restore(&restored).expect("restore");
-    let rows = rows_of(&restored);
+    let rows = restored_rows(&ls, &restored);
     check_rows("restored", &rows, &acked, threads as i64, per_thread as i64);
     assert_eq!(rows.len(), acked.len());
 }
@@ -198,7 +236,7 @@ fn litestream_restore_after_the_writer_is_sigkilled_mid_load() {
     check_rows("source", &source, &acked, threads as i64, per_thread as i64);
     let restored = dir.join("restored.db");
     ls.restore(&restored).expect("restore");
-    let rows = rows_of(&restored);
+    let rows = restored_rows(&ls, &restored);
     check_rows("restored", &rows, &acked, threads as i64, per_thread as i64);
     assert_eq!(
         rows.keys().collect::<HashSet<_>>(),
