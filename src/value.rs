@@ -120,6 +120,11 @@ pub(crate) trait ParamList {
     fn named(&self) -> usize;
     /// The parameters in order: name (as given, with or without prefix) and value.
     fn entries(&self) -> impl Iterator<Item = (Option<&str>, SqlValueRef<'_>)>;
+    /// The list as packed bytes, when it is (a queued write's): the writer binds those in one
+    /// loop (`Stmt::run_packed` in the writer).
+    fn packed(&self) -> Option<&Packed> {
+        None
+    }
 }
 
 impl ParamList for [Param] {
@@ -148,6 +153,10 @@ impl ParamList for Packed {
 
     fn entries(&self) -> impl Iterator<Item = (Option<&str>, SqlValueRef<'_>)> {
         Packed::entries(self)
+    }
+
+    fn packed(&self) -> Option<&Packed> {
+        Some(self)
     }
 }
 

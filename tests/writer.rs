@@ -497,6 +497,45 @@ fn a_write_that_aborts_the_transaction_fails_alone() {
 }
 
 #[test]
+fn a_write_that_aborts_the_transaction_in_a_run_of_one_statement_fails_alone() {
+    // The same SQL in a row runs on one prepared statement; the writer looks at the
+    // transaction after a failed run (a successful INSERT cannot end it): the failure in the
+    // middle of the run fails that write alone, the ones before it run again.
+    let db = Db::new("j2.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(k INTEGER PRIMARY KEY)", &[])
+        .unwrap();
+    w.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+    let results = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    with_lane_held(&w, Duration::from_millis(100), || {
+        for (i, k) in [2, 3, 1, 4, 5].into_iter().enumerate() {
+            let r = results.clone();
+            w.enqueue(
+                "INSERT OR ROLLBACK INTO t VALUES (?1)",
+                params![k],
+                Some(Box::new(move |res| {
+                    r.lock().push((i, res.map_err(|e| e.status())))
+                })),
+            )
+            .unwrap();
+        }
+    });
+    w.flush(None).unwrap();
+    let mut r = results.lock().clone();
+    r.sort_by_key(|x| x.0);
+    assert_eq!(r.len(), 5, "{r:?}");
+    for (i, res) in &r {
+        if *i == 2 {
+            assert_eq!(*res, Err(Status::Constraint), "{r:?}");
+        } else {
+            assert!(res.is_ok(), "{r:?}");
+        }
+    }
+    assert_eq!(count(&w, "t"), 5);
+    assert_eq!(w.stats().unwrap().failed, 1);
+}
+
+#[test]
 fn blocking_calls_inside_a_transaction_are_misuse_not_deadlock() {
     let db = Db::new("k.db");
     let w = db.open("");

@@ -293,7 +293,9 @@ impl Burst {
     }
 
     /// A keyless OK signal: joins the run before it when that has the same name. A lone one
-    /// stays a single slot (a lone write allocates no run).
+    /// stays a single slot (a lone write allocates no run). Inlined: a group calls it twice per
+    /// write, in loops where the run being extended stays in registers.
+    #[inline(always)]
     pub(crate) fn item(
         &mut self,
         name: &'static str,

@@ -29,7 +29,7 @@ pub(crate) use super::changefeed::External;
 pub use super::changefeed::CHANGE_TABLE;
 use super::rowlog;
 pub(crate) use super::rowlog::RowLog;
-use super::stmts::{Prepared, Stmts};
+use super::stmts::{Counters, Prepared, Stmts};
 
 /// Rows affected and last insert rowid of a write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -233,21 +233,35 @@ fn record(c: &mut Captured, table: &str) {
 /// counters after it are the next one's before it.
 struct RunCounters {
     inserts: bool,
+    /// An INSERT, REPLACE, UPDATE, DELETE (or WITH before one): it can end the transaction
+    /// only by failing, so a success needs no look at the connection's autocommit flag.
+    dml: bool,
     rowid: i64,
     total: u64,
 }
 
 impl RunCounters {
-    fn new(db: &Connection, sql: &str) -> RunCounters {
+    fn new(db: Counters<'_>, sql: &str) -> RunCounters {
+        let keyword = first_keyword(sql);
         RunCounters {
-            inserts: matches!(first_keyword(sql).as_str(), "INSERT" | "REPLACE" | "WITH"),
+            inserts: matches!(keyword.as_str(), "INSERT" | "REPLACE" | "WITH"),
+            dml: matches!(
+                keyword.as_str(),
+                "INSERT" | "REPLACE" | "UPDATE" | "DELETE" | "WITH"
+            ),
             rowid: db.last_insert_rowid(),
             total: db.total_changes(),
         }
     }
 
+    /// Whether a run that ended with `r` may have ended the transaction (a COMMIT or ROLLBACK
+    /// statement; a failure SQLite answers by rolling back), so that the caller must look.
+    fn may_have_ended(&self, r: &Result<WriteResult>) -> bool {
+        !self.dml || r.is_err()
+    }
+
     /// The result of the run that just ended with `r`.
-    fn result(&mut self, db: &Connection, r: Result<()>) -> Result<WriteResult> {
+    fn result(&mut self, db: Counters<'_>, r: Result<()>) -> Result<WriteResult> {
         let total = db.total_changes();
         let rowid = db.last_insert_rowid();
         let result = r.map(|()| {
@@ -674,7 +688,15 @@ impl WriteConn {
             return Cached::Unfit;
         }
         let before = (db.last_insert_rowid(), db.total_changes());
-        Cached::Ran(match stmt.run_once(params.entries()) {
+        let ran = match params.packed() {
+            Some(p) => {
+                let r = stmt.run_packed(p);
+                stmt.clear();
+                r
+            }
+            None => stmt.run_once(params.entries()),
+        };
+        Cached::Ran(match ran {
             Ok(()) => Ok((stmt.with.clone(), before)),
             Err(e) => Err(e.into()),
         })
@@ -726,13 +748,14 @@ impl WriteConn {
                     .iter()
                     .all(|p| s.fits(p.len(), p.named(), p.entries()))
             }) {
-                let db = &self.db;
+                let db = Counters::of(&self.db);
                 let mut counters = RunCounters::new(db, sql);
                 let mut out = Vec::with_capacity(params.len());
                 for p in params {
-                    let r = stmt.run(p.entries());
-                    out.push(counters.result(db, r.map_err(Error::from)));
-                    if db.is_autocommit() {
+                    let r = counters.result(db, stmt.run_packed(p).map_err(Error::from));
+                    let look = counters.may_have_ended(&r);
+                    out.push(r);
+                    if look && db.is_autocommit() {
                         break;
                     }
                 }
@@ -775,14 +798,14 @@ impl WriteConn {
         let db = &self.db;
         match db.prepare_cached(sql) {
             Ok(mut stmt) => {
-                let mut counters = RunCounters::new(db, sql);
+                let mut counters = RunCounters::new(Counters::of(db), sql);
                 for p in params {
                     let r = bind(&mut stmt, Some(sql), *p, None).and_then(|()| {
                         let mut rows = stmt.raw_query();
                         while rows.next()?.is_some() {}
                         Ok(())
                     });
-                    out.push(counters.result(db, r));
+                    out.push(counters.result(Counters::of(db), r));
                     if db.is_autocommit() {
                         break;
                     }

@@ -24,6 +24,8 @@ use lru::LruCache;
 use rusqlite::ffi;
 use rusqlite::types::ValueRef;
 
+use crate::value::Packed;
+
 /// The most SQL parameters a statement may have for named parameters to bind here (each name
 /// is looked for among the statement's; rusqlite's path keeps a table for more).
 pub(crate) const NAMED_AT_MOST: usize = 32;
@@ -49,6 +51,49 @@ impl<T> Drop for Stmt<T> {
         unsafe {
             ffi::sqlite3_finalize(self.raw);
         }
+    }
+}
+
+/// The connection's counters, read through its handle: a run of writes on one statement reads
+/// them after every write, and rusqlite's methods borrow the connection's inner cell on each
+/// call.
+#[derive(Clone, Copy)]
+pub(crate) struct Counters<'c> {
+    db: *mut ffi::sqlite3,
+    _conn: std::marker::PhantomData<&'c rusqlite::Connection>,
+}
+
+impl Counters<'_> {
+    pub(crate) fn of(db: &rusqlite::Connection) -> Counters<'_> {
+        Counters {
+            // SAFETY: only used while `db` is borrowed (the lifetime), so while it is open.
+            db: unsafe { db.handle() },
+            _conn: std::marker::PhantomData,
+        }
+    }
+
+    /// `sqlite3_total_changes64`.
+    pub(crate) fn total_changes(self) -> u64 {
+        // SAFETY: an open connection (see `of`).
+        unsafe { ffi::sqlite3_total_changes64(self.db) as u64 }
+    }
+
+    /// `sqlite3_changes64`: rows the last INSERT, UPDATE or DELETE changed.
+    pub(crate) fn changes(self) -> u64 {
+        // SAFETY: an open connection (see `of`).
+        unsafe { ffi::sqlite3_changes64(self.db) as u64 }
+    }
+
+    /// `sqlite3_last_insert_rowid`.
+    pub(crate) fn last_insert_rowid(self) -> i64 {
+        // SAFETY: an open connection (see `of`).
+        unsafe { ffi::sqlite3_last_insert_rowid(self.db) }
+    }
+
+    /// Whether no transaction is open (`sqlite3_get_autocommit`).
+    pub(crate) fn is_autocommit(self) -> bool {
+        // SAFETY: an open connection (see `of`).
+        unsafe { ffi::sqlite3_get_autocommit(self.db) != 0 }
     }
 }
 
@@ -296,6 +341,66 @@ impl<T> Stmt<T> {
         result
     }
 
+    /// [`Stmt::run`] for a packed list: positional values bind in one loop over the bytes
+    /// ([`Packed::try_each_positional`]), named ones through [`Stmt::run`].
+    pub(crate) fn run_packed(&self, params: &Packed) -> rusqlite::Result<()> {
+        if params.named() != 0 {
+            return self.run(params.entries());
+        }
+        let mut index: c_int = 0;
+        // SAFETY: as in `run`: `raw` is a statement of the open connection, values bound in
+        // place are cleared by the caller before the list is dropped.
+        let bound = params.try_each_positional(|value| {
+            index += 1;
+            match unsafe { self.bind(index, value) } {
+                ffi::SQLITE_OK => Ok(()),
+                rc => Err(rc),
+            }
+        });
+        if let Err(rc) = bound {
+            // SAFETY: as above.
+            unsafe {
+                let e = error(self.db, rc);
+                ffi::sqlite3_reset(self.raw);
+                return Err(e);
+            }
+        }
+        self.step()
+    }
+
+    /// Bind one value at `index` (from 1), in place for a text or blob.
+    ///
+    /// # Safety
+    /// `raw` is not running; a text or blob bound stays alive until [`Stmt::clear`].
+    #[inline]
+    unsafe fn bind(&self, index: c_int, value: ValueRef<'_>) -> c_int {
+        // SAFETY: the caller's promise.
+        unsafe {
+            match value {
+                ValueRef::Null => ffi::sqlite3_bind_null(self.raw, index),
+                ValueRef::Integer(v) => ffi::sqlite3_bind_int64(self.raw, index, v),
+                ValueRef::Real(v) => ffi::sqlite3_bind_double(self.raw, index, v),
+                ValueRef::Text(t) => ffi::sqlite3_bind_text64(
+                    self.raw,
+                    index,
+                    t.as_ptr().cast(),
+                    t.len() as u64,
+                    ffi::SQLITE_STATIC(),
+                    ffi::SQLITE_UTF8 as u8,
+                ),
+                // An empty blob bound from a pointer could read as NULL: as rusqlite does.
+                ValueRef::Blob([]) => ffi::sqlite3_bind_zeroblob(self.raw, index, 0),
+                ValueRef::Blob(b) => ffi::sqlite3_bind_blob64(
+                    self.raw,
+                    index,
+                    b.as_ptr().cast(),
+                    b.len() as u64,
+                    ffi::SQLITE_STATIC(),
+                ),
+            }
+        }
+    }
+
     /// Bind `entries` (that [`Stmt::fits`]), step the statement to its end and reset it. An
     /// error is SQLite's, as rusqlite reports it. Text and blob values are bound in place: [`Stmt::clear`] must run before they are dropped (runs on one statement
     /// in a row may clear once, after the last: each binds every parameter again).
@@ -316,29 +421,7 @@ impl<T> Stmt<T> {
                     ));
                     break;
                 };
-                let index = index as c_int;
-                let rc = match value {
-                    ValueRef::Null => ffi::sqlite3_bind_null(self.raw, index),
-                    ValueRef::Integer(v) => ffi::sqlite3_bind_int64(self.raw, index, v),
-                    ValueRef::Real(v) => ffi::sqlite3_bind_double(self.raw, index, v),
-                    ValueRef::Text(t) => ffi::sqlite3_bind_text64(
-                        self.raw,
-                        index,
-                        t.as_ptr().cast(),
-                        t.len() as u64,
-                        ffi::SQLITE_STATIC(),
-                        ffi::SQLITE_UTF8 as u8,
-                    ),
-                    // An empty blob bound from a pointer could read as NULL: as rusqlite does.
-                    ValueRef::Blob([]) => ffi::sqlite3_bind_zeroblob(self.raw, index, 0),
-                    ValueRef::Blob(b) => ffi::sqlite3_bind_blob64(
-                        self.raw,
-                        index,
-                        b.as_ptr().cast(),
-                        b.len() as u64,
-                        ffi::SQLITE_STATIC(),
-                    ),
-                };
+                let rc = self.bind(index as c_int, value);
                 if rc != ffi::SQLITE_OK {
                     result = Err(error(db, rc));
                     break;
