@@ -535,6 +535,110 @@ fn a_write_that_aborts_the_transaction_in_a_run_of_one_statement_fails_alone() {
     assert_eq!(w.stats().unwrap().failed, 1);
 }
 
+/// Each write's result (rows affected, last insert rowid, or the error's status) when `writes`
+/// run one at a time, and when they are queued together so that consecutive writes of the same
+/// SQL run in one group on one prepared statement.
+fn results_alone_and_in_runs(
+    setup: &[&str],
+    writes: &[(&str, Vec<Param>)],
+) -> [Vec<Result<(i64, i64), Status>>; 2] {
+    let alone = {
+        let db = Db::new("alone.db");
+        let w = db.open("");
+        for sql in setup {
+            w.execute(sql, &[]).unwrap();
+        }
+        writes
+            .iter()
+            .map(|(sql, p)| {
+                w.execute(sql, p)
+                    .map(|r| (r.rows_affected, r.last_insert_rowid))
+                    .map_err(|e| e.status())
+            })
+            .collect()
+    };
+    let grouped = {
+        let db = Db::new("runs.db");
+        let w = db.open("");
+        for sql in setup {
+            w.execute(sql, &[]).unwrap();
+        }
+        let results = Arc::new(parking_lot::Mutex::new(vec![None; writes.len()]));
+        with_lane_held(&w, Duration::from_millis(100), || {
+            for (i, (sql, p)) in writes.iter().enumerate() {
+                let r = results.clone();
+                w.enqueue(
+                    sql,
+                    p.clone(),
+                    Some(Box::new(move |res| {
+                        r.lock()[i] = Some(
+                            res.map(|r| (r.rows_affected, r.last_insert_rowid))
+                                .map_err(|e| e.status()),
+                        )
+                    })),
+                )
+                .unwrap();
+            }
+        });
+        w.flush(None).unwrap();
+        let got: Vec<_> = results.lock().iter().map(|r| r.unwrap()).collect();
+        got
+    };
+    [alone, grouped]
+}
+
+#[test]
+fn a_run_of_one_statement_reports_what_each_write_alone_would() {
+    let setup = [
+        "CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)",
+        "CREATE TABLE log(id INTEGER PRIMARY KEY, k INTEGER)",
+        "CREATE TRIGGER t_del AFTER DELETE ON t BEGIN INSERT INTO log(k) VALUES (old.k); END",
+    ];
+    let insert = "INSERT OR IGNORE INTO t(k, v) VALUES (?1, ?2)";
+    let update = "UPDATE t SET v = ?2 WHERE k = ?1";
+    let delete = "DELETE FROM t WHERE k = ?1";
+    let with = "WITH x(n) AS (SELECT ?1) INSERT INTO t(k, v) SELECT n, 'w' FROM x";
+    let select = "SELECT count(*) FROM t WHERE k > ?1";
+    let writes: Vec<(&str, Vec<Param>)> = vec![
+        (insert, params![1, "a"]),
+        (insert, params![1, "again"]), // ignored: no row, no rowid
+        (insert, params![2, "b"]),
+        (insert, params![3, "c"]),
+        (update, params![1, "x"]),
+        (update, params![99, "nobody"]), // no row
+        (update, params![2, "y"]),
+        (delete, params![3]), // its trigger inserts into log: not counted, rowid restored
+        (delete, params![42]),
+        (with, params![7]),
+        (with, params![8]),
+        (select, params![0]), // changes nothing: 0 rows, whatever came before
+        (select, params![1]),
+        (insert, params![2, "dup"]), // ignored after other statements
+    ];
+    let [alone, grouped] = results_alone_and_in_runs(&setup, &writes);
+    assert_eq!(grouped, alone);
+    // And what they are, so that both cannot be wrong the same way.
+    assert_eq!(
+        alone,
+        vec![
+            Ok((1, 1)),
+            Ok((0, 0)),
+            Ok((1, 2)),
+            Ok((1, 3)),
+            Ok((1, 0)),
+            Ok((0, 0)),
+            Ok((1, 0)),
+            Ok((1, 0)),
+            Ok((0, 0)),
+            Ok((1, 7)),
+            Ok((1, 8)),
+            Ok((0, 0)),
+            Ok((0, 0)),
+            Ok((0, 0)),
+        ]
+    );
+}
+
 #[test]
 fn blocking_calls_inside_a_transaction_are_misuse_not_deadlock() {
     let db = Db::new("k.db");

@@ -233,8 +233,11 @@ fn record(c: &mut Captured, table: &str) {
 /// counters after it are the next one's before it.
 struct RunCounters {
     inserts: bool,
-    /// An INSERT, REPLACE, UPDATE, DELETE (or WITH before one): it can end the transaction
-    /// only by failing, so a success needs no look at the connection's autocommit flag.
+    /// An INSERT, REPLACE, UPDATE or DELETE: SQLite sets `changes()` to its rows whenever it
+    /// completes, so the total before and after need not be compared.
+    counts_itself: bool,
+    /// One of those or a WITH before one: it can end the transaction only by failing, so a
+    /// success needs no look at the connection's autocommit flag.
     dml: bool,
     rowid: i64,
     total: u64,
@@ -243,14 +246,16 @@ struct RunCounters {
 impl RunCounters {
     fn new(db: Counters<'_>, sql: &str) -> RunCounters {
         let keyword = first_keyword(sql);
+        let counts_itself = matches!(
+            keyword.as_str(),
+            "INSERT" | "REPLACE" | "UPDATE" | "DELETE"
+        );
         RunCounters {
             inserts: matches!(keyword.as_str(), "INSERT" | "REPLACE" | "WITH"),
-            dml: matches!(
-                keyword.as_str(),
-                "INSERT" | "REPLACE" | "UPDATE" | "DELETE" | "WITH"
-            ),
+            counts_itself,
+            dml: counts_itself || keyword == "WITH",
             rowid: db.last_insert_rowid(),
-            total: db.total_changes(),
+            total: if counts_itself { 0 } else { db.total_changes() },
         }
     }
 
@@ -262,13 +267,21 @@ impl RunCounters {
 
     /// The result of the run that just ended with `r`.
     fn result(&mut self, db: Counters<'_>, r: Result<()>) -> Result<WriteResult> {
-        let total = db.total_changes();
         let rowid = db.last_insert_rowid();
         let result = r.map(|()| {
-            let rows = if total != self.total {
+            // Any other statement leaves `changes()` as the last one set it: its own rows are
+            // those the total moved by, if it moved.
+            let rows = if self.counts_itself {
                 db.changes() as i64
             } else {
-                0
+                let total = db.total_changes();
+                let moved = total != self.total;
+                self.total = total;
+                if moved {
+                    db.changes() as i64
+                } else {
+                    0
+                }
             };
             WriteResult {
                 rows_affected: rows,
@@ -279,7 +292,10 @@ impl RunCounters {
                 },
             }
         });
-        (self.rowid, self.total) = (rowid, total);
+        if result.is_err() && !self.counts_itself {
+            self.total = db.total_changes();
+        }
+        self.rowid = rowid;
         result
     }
 }
