@@ -446,8 +446,10 @@ impl Lane {
     /// Queue a job whose completion runs on the drainer thread. Never blocks when called from
     /// a callback (a full queue then fails at once).
     pub(crate) fn submit_async<R: Runner>(&self, runner: &R, job: Job) -> Result<()> {
+        // Asked before the lock is taken, to keep the lock short.
+        let may_block = !inside_callback();
         let mut st = self.state.lock();
-        self.push_async(runner, &mut st, job, !inside_callback())
+        self.push_async(runner, &mut st, job, may_block)
     }
 
     /// Queue an async job under the lane's lock: room first (waiting for it when `may_block`),
