@@ -246,10 +246,7 @@ struct RunCounters {
 impl RunCounters {
     fn new(db: Counters<'_>, sql: &str) -> RunCounters {
         let keyword = first_keyword(sql);
-        let counts_itself = matches!(
-            keyword.as_str(),
-            "INSERT" | "REPLACE" | "UPDATE" | "DELETE"
-        );
+        let counts_itself = matches!(keyword.as_str(), "INSERT" | "REPLACE" | "UPDATE" | "DELETE");
         RunCounters {
             inserts: matches!(keyword.as_str(), "INSERT" | "REPLACE" | "WITH"),
             counts_itself,
