@@ -459,6 +459,35 @@ fn execute_or_enqueue_runs_when_idle_and_otherwise_queues_never_waiting_for_anot
     assert!(rx.recv_timeout(Duration::from_secs(1)).is_err());
 }
 
+/// A write's outcome as the tests compare it: rows affected and last insert rowid, or the
+/// error's status.
+type Outcome = Result<(i64, i64), Status>;
+
+/// Queue `writes` while the lane is held, so that they land in one group (consecutive writes
+/// of the same SQL then run on one prepared statement), and return each one's outcome.
+fn queued_in_one_group(w: &Writer, writes: &[(&str, Vec<Param>)]) -> Vec<Outcome> {
+    let results = Arc::new(parking_lot::Mutex::new(vec![None; writes.len()]));
+    with_lane_held(w, Duration::from_millis(100), || {
+        for (i, (sql, p)) in writes.iter().enumerate() {
+            let r = results.clone();
+            w.enqueue(
+                sql,
+                p.clone(),
+                Some(Box::new(move |res| {
+                    r.lock()[i] = Some(
+                        res.map(|r| (r.rows_affected, r.last_insert_rowid))
+                            .map_err(|e| e.status()),
+                    )
+                })),
+            )
+            .unwrap();
+        }
+    });
+    w.flush(None).unwrap();
+    let got = results.lock().iter().map(|r| r.unwrap()).collect();
+    got
+}
+
 #[test]
 fn a_write_that_aborts_the_transaction_fails_alone() {
     let db = Db::new("j.db");
@@ -466,33 +495,16 @@ fn a_write_that_aborts_the_transaction_fails_alone() {
     w.execute("CREATE TABLE t(k INTEGER PRIMARY KEY)", &[])
         .unwrap();
     w.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
-    let results = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    // Hold the lane so that all of these land in one group.
-    with_lane_held(&w, Duration::from_millis(100), || {
-        for (i, sql) in [
-            "INSERT INTO t VALUES (2)",
-            "INSERT OR ROLLBACK INTO t VALUES (1)",
-            "INSERT INTO t VALUES (3)",
-        ]
-        .iter()
-        .enumerate()
-        {
-            let r = results.clone();
-            w.enqueue(
-                sql,
-                vec![],
-                Some(Box::new(move |res| {
-                    r.lock().push((i, res.map_err(|e| e.status())))
-                })),
-            )
-            .unwrap();
-        }
-    });
-    w.flush(None).unwrap();
-    let mut r = results.lock().clone();
-    r.sort_by_key(|x| x.0);
-    assert!(r[0].1.is_ok() && r[2].1.is_ok(), "{r:?}");
-    assert_eq!(r[1].1, Err(Status::Constraint));
+    let r = queued_in_one_group(
+        &w,
+        &[
+            ("INSERT INTO t VALUES (2)", vec![]),
+            ("INSERT OR ROLLBACK INTO t VALUES (1)", vec![]),
+            ("INSERT INTO t VALUES (3)", vec![]),
+        ],
+    );
+    assert!(r[0].is_ok() && r[2].is_ok(), "{r:?}");
+    assert_eq!(r[1], Err(Status::Constraint));
     assert_eq!(count(&w, "t"), 3);
 }
 
@@ -506,26 +518,13 @@ fn a_write_that_aborts_the_transaction_in_a_run_of_one_statement_fails_alone() {
     w.execute("CREATE TABLE t(k INTEGER PRIMARY KEY)", &[])
         .unwrap();
     w.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
-    let results = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    with_lane_held(&w, Duration::from_millis(100), || {
-        for (i, k) in [2, 3, 1, 4, 5].into_iter().enumerate() {
-            let r = results.clone();
-            w.enqueue(
-                "INSERT OR ROLLBACK INTO t VALUES (?1)",
-                params![k],
-                Some(Box::new(move |res| {
-                    r.lock().push((i, res.map_err(|e| e.status())))
-                })),
-            )
-            .unwrap();
-        }
-    });
-    w.flush(None).unwrap();
-    let mut r = results.lock().clone();
-    r.sort_by_key(|x| x.0);
-    assert_eq!(r.len(), 5, "{r:?}");
-    for (i, res) in &r {
-        if *i == 2 {
+    let writes: Vec<(&str, Vec<Param>)> = [2, 3, 1, 4, 5]
+        .into_iter()
+        .map(|k| ("INSERT OR ROLLBACK INTO t VALUES (?1)", params![k]))
+        .collect();
+    let r = queued_in_one_group(&w, &writes);
+    for (i, res) in r.iter().enumerate() {
+        if i == 2 {
             assert_eq!(*res, Err(Status::Constraint), "{r:?}");
         } else {
             assert!(res.is_ok(), "{r:?}");
@@ -535,19 +534,18 @@ fn a_write_that_aborts_the_transaction_in_a_run_of_one_statement_fails_alone() {
     assert_eq!(w.stats().unwrap().failed, 1);
 }
 
-/// Each write's result (rows affected, last insert rowid, or the error's status) when `writes`
-/// run one at a time, and when they are queued together so that consecutive writes of the same
-/// SQL run in one group on one prepared statement.
-fn results_alone_and_in_runs(
-    setup: &[&str],
-    writes: &[(&str, Vec<Param>)],
-) -> [Vec<Result<(i64, i64), Status>>; 2] {
-    let alone = {
-        let db = Db::new("alone.db");
+/// Each write's outcome when `writes` run one at a time, and when they are queued together in
+/// one group.
+fn results_alone_and_in_runs(setup: &[&str], writes: &[(&str, Vec<Param>)]) -> [Vec<Outcome>; 2] {
+    let run = |name: &str, how: &dyn Fn(&Writer) -> Vec<Outcome>| {
+        let db = Db::new(name);
         let w = db.open("");
         for sql in setup {
             w.execute(sql, &[]).unwrap();
         }
+        how(&w)
+    };
+    let alone = run("alone.db", &|w| {
         writes
             .iter()
             .map(|(sql, p)| {
@@ -556,34 +554,8 @@ fn results_alone_and_in_runs(
                     .map_err(|e| e.status())
             })
             .collect()
-    };
-    let grouped = {
-        let db = Db::new("runs.db");
-        let w = db.open("");
-        for sql in setup {
-            w.execute(sql, &[]).unwrap();
-        }
-        let results = Arc::new(parking_lot::Mutex::new(vec![None; writes.len()]));
-        with_lane_held(&w, Duration::from_millis(100), || {
-            for (i, (sql, p)) in writes.iter().enumerate() {
-                let r = results.clone();
-                w.enqueue(
-                    sql,
-                    p.clone(),
-                    Some(Box::new(move |res| {
-                        r.lock()[i] = Some(
-                            res.map(|r| (r.rows_affected, r.last_insert_rowid))
-                                .map_err(|e| e.status()),
-                        )
-                    })),
-                )
-                .unwrap();
-            }
-        });
-        w.flush(None).unwrap();
-        let got: Vec<_> = results.lock().iter().map(|r| r.unwrap()).collect();
-        got
-    };
+    });
+    let grouped = run("runs.db", &|w| queued_in_one_group(w, writes));
     [alone, grouped]
 }
 
