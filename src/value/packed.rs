@@ -117,7 +117,9 @@ impl Packed {
         })
     }
 
-    /// Append one parameter (`name` as the caller gave it, prefix or not).
+    /// Append one parameter (`name` as the caller gave it, prefix or not). Inlined into the
+    /// packing loops (a call per value cost about a third of the value's packing).
+    #[inline(always)]
     pub(crate) fn push(&mut self, name: Option<&str>, value: SqlValueRef<'_>) -> Result<()> {
         if name.is_none() && self.push_inline(value) {
             return Ok(());
@@ -129,7 +131,7 @@ impl Packed {
     /// place, with none of [`Packed::push_any`]'s growth and name handling (a pipelined write
     /// from C spent a tenth of its submitting thread's time packing two values). False, with
     /// nothing written, when the value does not fit.
-    #[inline]
+    #[inline(always)]
     fn push_inline(&mut self, value: SqlValueRef<'_>) -> bool {
         let Store::Inline(b) = &mut self.store else {
             return false;
