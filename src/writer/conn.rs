@@ -266,8 +266,8 @@ impl RunCounters {
     fn result(&mut self, db: Counters<'_>, r: Result<()>) -> Result<WriteResult> {
         let rowid = db.last_insert_rowid();
         let result = r.map(|()| {
-            // Any other statement leaves `changes()` as the last one set it: its own rows are
-            // those the total moved by, if it moved.
+            // An INSERT, REPLACE, UPDATE or DELETE sets `changes()`; any other statement leaves
+            // it as the last one set it, so its own rows are there only if the total moved.
             let rows = if self.counts_itself {
                 db.changes() as i64
             } else {
