@@ -1101,7 +1101,10 @@ def main():
     try:
         if "rust" in parts:
             wls = set(a.workloads.split(","))
-            ms = rounds_of([m for m in plan(quick) if m["workload"] in wls], a.rounds or (1 if quick else 2))
+            # The bulk transaction (planned under W1) is also W2's reference: a W2-only run
+            # measures it too.
+            ms = rounds_of([m for m in plan(quick) if m["workload"] in wls
+                            or (m["contender"] == "bulk" and "w2" in wls)], a.rounds or (1 if quick else 2))
             print(f"== Rust contenders: {len(ms)} measurements", flush=True)
             results += run_plan(ms, work, templates, quick, a.dotnet_exe, raw, env)
         if "dotnet" in parts:
