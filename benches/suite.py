@@ -506,7 +506,8 @@ def report(results, out_dir, quick, machine, go_md, charts):
     ps = sorted({r["producers"] for r in w1 if r["contender"] != "bulk"})
     for sync in ("NORMAL", "FULL"):
         rs = [r for r in w1 if r["sync"] == sync]
-        if not rs:
+        # Only the bulk transaction (a W2-only run, for W2's ratios): no W1 table.
+        if not any(r["contender"] != "bulk" for r in rs):
             continue
         bulk = pick(rs, contender="bulk")
         L.append(f"## W1 blocking writes, synchronous={sync}\n")
@@ -807,7 +808,7 @@ def draw(results, charts_dir):
     for wl, title in (("w1", "W1 blocking writes"), ("w2", "W2 pipelined writes (256 in flight per producer)")):
         for sync in ("NORMAL", "FULL"):
             rs = [r for r in results if r["workload"] == wl and r["sync"] == sync and "rate" in r and not r.get("problems")]
-            if not rs:
+            if not any(r["contender"] != "bulk" for r in rs):
                 continue
             ps = sorted({r["producers"] for r in rs if r["contender"] != "bulk"})
             series = []
