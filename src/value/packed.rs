@@ -198,35 +198,8 @@ impl Packed {
         debug_assert_eq!(self.named, 0, "a list with names");
         let mut rest = self.bytes();
         while let Some((&tag, tail)) = rest.split_first() {
-            let (value, after) = match tag {
-                INTEGER | REAL => {
-                    let Some((b, after)) = tail.split_first_chunk::<8>() else {
-                        break;
-                    };
-                    let v = if tag == INTEGER {
-                        SqlValueRef::Integer(i64::from_le_bytes(*b))
-                    } else {
-                        SqlValueRef::Real(f64::from_bits(u64::from_le_bytes(*b)))
-                    };
-                    (v, after)
-                }
-                TEXT | BLOB => {
-                    let Some((n, body)) = tail.split_first_chunk::<4>() else {
-                        break;
-                    };
-                    let Some((bytes, after)) =
-                        body.split_at_checked(u32::from_le_bytes(*n) as usize)
-                    else {
-                        break;
-                    };
-                    let v = if tag == TEXT {
-                        SqlValueRef::Text(bytes)
-                    } else {
-                        SqlValueRef::Blob(bytes)
-                    };
-                    (v, after)
-                }
-                _ => (SqlValueRef::Null, tail),
+            let Some((value, after)) = value_after(tag, tail) else {
+                break;
             };
             f(value)?;
             rest = after;
@@ -263,50 +236,53 @@ pub(crate) struct Entries<'a> {
     rest: &'a [u8],
 }
 
-impl<'a> Entries<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (head, tail) = self.rest.split_at(n);
-        self.rest = tail;
-        head
-    }
-
-    fn take_u32(&mut self) -> usize {
-        u32::from_le_bytes(self.take(4).try_into().expect("4 bytes")) as usize
-    }
-
-    fn take_8(&mut self) -> [u8; 8] {
-        self.take(8).try_into().expect("8 bytes")
-    }
-}
-
 impl<'a> Iterator for Entries<'a> {
     type Item = (Option<&'a str>, SqlValueRef<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (&tag, _) = self.rest.split_first()?;
-        self.take(1);
+        let (&tag, mut rest) = self.rest.split_first()?;
         let name = if tag & NAMED != 0 {
-            let n = self.take_u32();
+            let (n, tail) = rest.split_first_chunk::<4>()?;
+            let (name, tail) = tail.split_at_checked(u32::from_le_bytes(*n) as usize)?;
+            rest = tail;
             // Pushed from a `&str`, so always UTF-8; checked again rather than trusted.
-            Some(std::str::from_utf8(self.take(n)).unwrap_or_default())
+            Some(std::str::from_utf8(name).unwrap_or_default())
         } else {
             None
         };
-        let value = match tag & !NAMED {
-            INTEGER => SqlValueRef::Integer(i64::from_le_bytes(self.take_8())),
-            REAL => SqlValueRef::Real(f64::from_bits(u64::from_le_bytes(self.take_8()))),
-            TEXT => {
-                let n = self.take_u32();
-                SqlValueRef::Text(self.take(n))
-            }
-            BLOB => {
-                let n = self.take_u32();
-                SqlValueRef::Blob(self.take(n))
-            }
-            _ => SqlValueRef::Null,
-        };
+        let (value, after) = value_after(tag & !NAMED, rest)?;
+        self.rest = after;
         Some((name, value))
     }
+}
+
+/// The value a tag (without [`NAMED`]) starts, read from the bytes after the tag (and name),
+/// and the bytes after it; `None` when they are too few (never for a list `push` built). The
+/// one reader of the value format, for [`Entries`] and the writer's binding loop.
+#[inline(always)]
+fn value_after(tag: u8, bytes: &[u8]) -> Option<(SqlValueRef<'_>, &[u8])> {
+    Some(match tag {
+        INTEGER | REAL => {
+            let (b, after) = bytes.split_first_chunk::<8>()?;
+            let v = if tag == INTEGER {
+                SqlValueRef::Integer(i64::from_le_bytes(*b))
+            } else {
+                SqlValueRef::Real(f64::from_bits(u64::from_le_bytes(*b)))
+            };
+            (v, after)
+        }
+        TEXT | BLOB => {
+            let (n, body) = bytes.split_first_chunk::<4>()?;
+            let (b, after) = body.split_at_checked(u32::from_le_bytes(*n) as usize)?;
+            let v = if tag == TEXT {
+                SqlValueRef::Text(b)
+            } else {
+                SqlValueRef::Blob(b)
+            };
+            (v, after)
+        }
+        _ => (SqlValueRef::Null, bytes),
+    })
 }
 
 #[cfg(test)]
