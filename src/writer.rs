@@ -7,6 +7,7 @@
 mod busy;
 mod changefeed;
 mod checkpoint;
+mod commit_hook;
 mod conn;
 pub(crate) mod engine;
 mod fixed;

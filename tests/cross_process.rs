@@ -36,6 +36,14 @@ fn child_process_entry() {
             .unwrap();
     } else if let Some(glob) = mode.strip_prefix("raise:") {
         w.raise(&format!("cache.invalidate:{glob}")).unwrap();
+    } else if let Some(table) = mode.strip_prefix("hold:") {
+        // Write once (registering as a peer), say so, and stay open until stdin closes.
+        w.execute(&format!("INSERT INTO {table} VALUES (1)"), &[])
+            .unwrap();
+        println!("ready");
+        use std::io::{Read, Write};
+        std::io::stdout().flush().unwrap();
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
     } else if mode == "load" {
         let out = std::sync::Mutex::new(std::io::stdout());
         std::thread::scope(|s| {
@@ -103,6 +111,52 @@ fn another_singlewriter_process_invalidates_only_the_tables_it_changed() {
     let before = misses(&w);
     assert_eq!(count("kb", "b"), 0);
     assert_eq!(misses(&w), before, "b was not touched, its entry stayed");
+}
+
+/// A lone write commits in autocommit only while no other singlewriter process reads the change
+/// table: with a peer open, each lone write moves its table's row there, in its own
+/// transaction, so that the peer invalidates that table alone.
+#[test]
+fn lone_writes_tell_a_live_peer_what_they_changed() {
+    let db = Db::new("peer.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE a(x); CREATE TABLE b(x)", &[])
+        .unwrap();
+    let generation = || -> i64 {
+        let c = rusqlite::Connection::open(&db.path).unwrap();
+        c.query_row(
+            "SELECT coalesce(max(gen), 0) FROM _singlewriter_changes WHERE tbl = 'a'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let mut peer = child("hold:b", &db.path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The test harness prints its own words first (`test child_process_entry ... ready`).
+    let mut out = BufReader::new(peer.stdout.take().unwrap()).lines();
+    let ready = out
+        .by_ref()
+        .map_while(|l| l.ok())
+        .any(|l| l.trim_end().ends_with("ready"));
+    assert!(ready, "the peer opened and wrote");
+    // Past the writer's next look at the change table (Invalidation Poll: 10 ms).
+    std::thread::sleep(Duration::from_millis(100));
+    let before = generation();
+    for i in 0..3 {
+        w.execute("INSERT INTO a VALUES (?1)", &params![i]).unwrap();
+    }
+    assert_eq!(
+        generation(),
+        before + 3,
+        "each lone write moved a's row for the live peer"
+    );
+    drop(peer.stdin.take());
+    out.for_each(drop);
+    assert!(peer.wait().unwrap().success());
 }
 
 #[test]

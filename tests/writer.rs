@@ -752,6 +752,47 @@ fn another_connection_holding_the_lock_only_delays_the_lane() {
     assert_eq!(count(&w, "t"), 2);
 }
 
+/// In a rollback journal a reader's SHARED lock lets a lone write start but not commit. The
+/// write waits the reader out (its transaction keeps the lock it has and retries the COMMIT), is
+/// kept once, and a cached read sees it. (A lone write in autocommit would meet the lock at its
+/// commit, rolled back by SQLite: lone writes commit so in WAL mode only.)
+#[test]
+fn a_lone_write_whose_commit_meets_a_readers_lock_waits_and_is_kept_once() {
+    let db = Db::new("journal.db");
+    let w = db.open("Journal Mode=DELETE;Busy Timeout=5000");
+    w.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v)", &[])
+        .unwrap();
+    w.execute("INSERT INTO t VALUES (1, 'a')", &[]).unwrap();
+    let cached = || {
+        w.read("t:count", "SELECT count(*) FROM t", &[])
+            .unwrap()
+            .get(0, 0)
+            .map(|v| v.as_i64())
+    };
+    assert_eq!(cached(), Some(1));
+    assert_eq!(cached(), Some(1));
+    let reader = rusqlite::Connection::open(&db.path).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM t;")
+        .unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        reader.execute_batch("COMMIT").unwrap();
+    });
+    let started = Instant::now();
+    let r = w.execute("INSERT INTO t VALUES (2, 'b')", &[]).unwrap();
+    releaser.join().unwrap();
+    assert_eq!(r.rows_affected, 1);
+    assert_eq!(r.last_insert_rowid, 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "the write waited for the reader: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(count(&w, "t"), 2);
+    assert_eq!(cached(), Some(2), "the cached count saw the write");
+}
+
 #[test]
 fn a_lock_held_past_the_busy_timeout_is_busy_and_the_lane_recovers() {
     let db = Db::new("r.db");

@@ -91,6 +91,13 @@ impl ChangeFeed {
         self.track_changes
     }
 
+    /// Whether a commit needs no rows of its own in the change table ([`ChangeFeed::write_rows`]
+    /// would write none): nothing is tracked, or this process is registered and no live peer
+    /// reads the rows. Such a commit may run as a lone statement in autocommit.
+    pub(crate) fn quiet(&self) -> bool {
+        !self.track_changes || (self.registered && self.peers == 0)
+    }
+
     /// Whether another connection or process committed since the last check, and what.
     /// `PRAGMA data_version` on this connection moves only for other connections' commits.
     pub(crate) fn check(&mut self, db: &Connection) -> Result<External> {

@@ -27,6 +27,7 @@ use crate::value::{bind, BindReport, Packed, Param, ParamList};
 use super::changefeed::ChangeFeed;
 pub(crate) use super::changefeed::External;
 pub use super::changefeed::CHANGE_TABLE;
+use super::commit_hook::CommitHook;
 use super::rowlog;
 pub(crate) use super::rowlog::RowLog;
 use super::stmts::{Counters, Prepared, Stmts};
@@ -144,6 +145,10 @@ struct Captured {
     updates_or_deletes: bool,
     /// Tables whose changed rows the update hook may not all report ([`rowlog::blind_spots`]).
     blind: Vec<Box<str>>,
+    /// An INSERT, REPLACE, UPDATE or DELETE (by its first keyword): a statement that leaves
+    /// the connection in autocommit as it found it, so it may run alone without BEGIN/COMMIT
+    /// ([`WriteConn::execute_autocommit`]).
+    dml: bool,
 }
 
 pub(crate) struct WriteConn {
@@ -159,6 +164,9 @@ pub(crate) struct WriteConn {
     /// The WAL hook counting `wal_frames`; dropped before `db`.
     #[allow(dead_code)]
     wal_hook: Option<super::wal_hook::WalHook>,
+    /// The commit hook a statement run in autocommit arms ([`WriteConn::execute_autocommit`]);
+    /// dropped before `db`.
+    commit_hook: CommitHook,
     db: Connection,
     capture: Arc<Mutex<Captured>>,
     /// Set by the authorizer whenever it runs, so that a write need not lock `capture` to learn
@@ -177,6 +185,9 @@ pub(crate) struct WriteConn {
     rows: Arc<Mutex<RowLog>>,
     /// The last group's [`Changes`], emptied, for the next (a group allocates no list).
     spare_changes: Changes,
+    /// The database is in WAL mode (as of opening, or the last statement run alone): only
+    /// then may a lone write commit in autocommit ([`WriteConn::may_autocommit`]).
+    wal: bool,
 }
 
 const STATEMENT_CACHE: usize = 256;
@@ -209,6 +220,12 @@ pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
 /// a schema change), with the tables whose rows the update hook may miss.
 fn take_capture(db: &Connection, capture: &Mutex<Captured>, sql: Option<&str>) -> Captured {
     let mut c = std::mem::take(&mut *capture.lock());
+    c.dml = sql.is_some_and(|sql| {
+        matches!(
+            first_keyword(sql).as_str(),
+            "INSERT" | "REPLACE" | "UPDATE" | "DELETE"
+        )
+    });
     if !c.tables.is_empty() {
         let written = rowlog::Written {
             tables: &c.tables,
@@ -456,13 +473,16 @@ impl WriteConn {
         }))?;
         let fixed = super::fixed::Fixed::prepare(&db)?;
         let stmts = Stmts::new(&db, STATEMENT_CACHE);
+        let commit_hook = super::commit_hook::install(&db);
         let mut conn = WriteConn {
             fixed,
             stmts,
             hook: None,
             wal_hook,
+            commit_hook,
             rows: Arc::default(),
             spare_changes: Changes::default(),
+            wal: false,
             db,
             capture,
             authorized,
@@ -478,6 +498,7 @@ impl WriteConn {
             conn.feed.load(&conn.db)?;
         }
         conn.db.busy_timeout(Duration::ZERO)?;
+        conn.wal = conn.in_wal_mode();
         Ok(conn)
     }
 
@@ -493,6 +514,25 @@ impl WriteConn {
     /// Remove this process's registration (close), best effort.
     pub(crate) fn unregister(&mut self) {
         self.feed.unregister(&self.db);
+    }
+
+    /// Whether a write may commit by itself, in autocommit, at `now_us` (microseconds since
+    /// the Unix epoch): the database is in WAL mode, no change rows are to be written with it,
+    /// and no look at other processes' commits is due (that runs inside a group's transaction)
+    /// after `poll`.
+    ///
+    /// WAL mode only: there a write takes the write lock at its start, so a foreign lock fails
+    /// it before it has done anything. In a rollback journal its commit can fail on a reader's
+    /// lock after the journal was written, and the foreign-process test
+    /// (`other_processes_opening_a_rollback_database_under_load`) then saw this process's
+    /// read-only connections fail on a hot journal (SQLITE_READONLY_ROLLBACK): a group's
+    /// COMMIT, retried while it holds its lock, never leaves one.
+    pub(crate) fn may_autocommit(&self, now_us: i64, poll: Duration) -> bool {
+        self.wal
+            && self.feed.quiet()
+            && (!self.feed.tracks_changes()
+                || poll.is_zero()
+                || now_us - self.feed.last_check_us < poll.as_micros() as i64)
     }
 
     pub(crate) fn external_checks_enabled(&self) -> bool {
@@ -682,6 +722,82 @@ impl WriteConn {
             }
             Cached::Ran(Err(e)) => Some(Err(e)),
             Cached::Miss | Cached::Unfit => None,
+        }
+    }
+
+    /// Run one write by itself in autocommit, without BEGIN/COMMIT: SQLite commits it inside
+    /// its own step. `on_commit` is called inside that commit, before any other connection can
+    /// see it, with the statement's write set and the rows the update hook reported (the
+    /// schema as changed instead, when SQLite prepared the statement again in the step); it is
+    /// not called when the statement fails (nothing was kept).
+    ///
+    /// `None` when the write cannot run so, with nothing run: `sql` is not one cached INSERT,
+    /// REPLACE, UPDATE or DELETE whose parameters fit it, or another connection held the write
+    /// lock (the caller runs it in a transaction of its own, which waits the lock out).
+    /// Otherwise its result, with the group's [`Changes`] for [`WriteConn::keep_changes`].
+    pub(crate) fn execute_autocommit<P: ParamList + ?Sized>(
+        &mut self,
+        sql: &str,
+        params: &P,
+        on_commit: &mut dyn FnMut(&Changes, Option<&RowLog>),
+    ) -> Option<(Result<WriteResult>, Changes)> {
+        if !self.stmt_ready(sql) {
+            return None;
+        }
+        let logging = self.hook.is_some();
+        let (stmts, rows, authorized) = (&mut self.stmts, &self.rows, &self.authorized);
+        let stmt = stmts.get(sql)?;
+        if !stmt.with.dml || !stmt.fits(params.len(), params.named(), params.entries()) {
+            return None;
+        }
+        let mut changes = std::mem::take(&mut self.spare_changes);
+        changes.absorb_shared(stmt.with.clone());
+        if logging {
+            rows.lock().reset();
+        }
+        let counters = Counters::of(&self.db);
+        let before = (counters.last_insert_rowid(), counters.total_changes());
+        // Set again only if SQLite prepares the statement again inside the step (the schema
+        // changed): its write set may then differ from the one cached.
+        authorized.store(false, Ordering::Relaxed);
+        let mut call = || {
+            if authorized.load(Ordering::Relaxed) {
+                let mut schema = Changes::default();
+                schema.absorb(Captured {
+                    schema: true,
+                    ..Captured::default()
+                });
+                on_commit(&schema, None);
+            } else {
+                let log = logging.then(|| rows.lock());
+                on_commit(&changes, log.as_deref());
+            }
+        };
+        let ran = self.commit_hook.state().armed_during(&mut call, || {
+            let r = match params.packed() {
+                Some(p) => stmt.run_packed(p),
+                None => stmt.run(params.entries()),
+            };
+            stmt.clear();
+            r
+        });
+        match ran {
+            // Nothing was kept: SQLite rolled the statement back (a lock taken at its start, or
+            // in a rollback journal at its commit, after `on_commit`: a move of the cache's
+            // counters that nothing followed costs an extra invalidation only).
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && counters.is_autocommit() =>
+            {
+                self.spare_changes = changes;
+                None
+            }
+            Err(e) => Some((Err(e.into()), changes)),
+            Ok(()) => {
+                let captured = stmt.with.clone();
+                let result = self.executed(sql, captured, before, &mut changes);
+                Some((Ok(result), changes))
+            }
         }
     }
 
@@ -985,10 +1101,14 @@ impl WriteConn {
     }
 
     /// Whether the database is in WAL mode now.
-    pub(crate) fn in_wal_mode(&self) -> bool {
-        self.db
+    /// Whether the database is in WAL mode now (asked of SQLite; noted for
+    /// [`WriteConn::may_autocommit`]).
+    pub(crate) fn in_wal_mode(&mut self) -> bool {
+        self.wal = self
+            .db
             .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
-            .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
+            .is_ok_and(|m| m.eq_ignore_ascii_case("wal"));
+        self.wal
     }
 
     /// `PRAGMA wal_checkpoint(TRUNCATE)`, best effort (close).

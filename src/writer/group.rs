@@ -225,160 +225,197 @@ impl Engine {
             // Before the transaction begins: the hook reports all of its rows or none.
             conn.log_rows();
         }
-        let mut changes = loop {
-            // BEGIN IMMEDIATE, waiting out another process's lock.
-            let mut waited: Option<Instant> = None;
+        // A lone write commits by itself, without BEGIN/COMMIT, when nothing needs to share its
+        // transaction: the cache's counters move inside SQLite's commit of it (commit_hook.rs),
+        // where a group's move before its COMMIT.
+        let lone = match jobs {
+            [Job {
+                work:
+                    Work::Exec {
+                        sql,
+                        params,
+                        alone: false,
+                        ..
+                    },
+                ..
+            }] if txn.is_none()
+                && conn.may_autocommit(group_start, self.opts.invalidation_poll) =>
+            {
+                let tables = &self.cache.tables;
+                let change = &mut change;
+                let mut on_commit = |changes: &Changes, rows: Option<&RowLog>| {
+                    if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
+                        let (whole, by_row) = change_set(changes, rows);
+                        *change = Some(tables.begin(whole, by_row));
+                    }
+                };
+                catch_unwind(AssertUnwindSafe(|| {
+                    conn.execute_autocommit(sql, params, &mut on_commit)
+                }))
+                .unwrap_or_else(|_| Some((Err(panicked()), Changes::default())))
+            }
+            _ => None,
+        };
+        let mut changes = if let Some((result, changes)) = lone {
+            results[0] = Some(result);
+            changes
+        } else {
             loop {
-                match conn.begin() {
-                    Ok(()) => break,
-                    Err(e) if e.status() == Status::Busy => {
-                        self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
-                        let since = *waited.get_or_insert_with(|| {
-                            self.signals.emit("busy.wait", "");
-                            Instant::now()
-                        });
-                        if submitter && !owns_txn {
-                            return None;
-                        }
-                        if since.elapsed() >= self.opts.busy_timeout {
-                            self.signals.emit_full(
-                                "busy.timeout",
-                                "",
-                                Status::Busy,
-                                since.elapsed().as_micros() as i64,
-                                -1,
-                            );
-                            let err = Error::new(Status::Busy, format!(
+                // BEGIN IMMEDIATE, waiting out another process's lock.
+                let mut waited: Option<Instant> = None;
+                loop {
+                    match conn.begin() {
+                        Ok(()) => break,
+                        Err(e) if e.status() == Status::Busy => {
+                            self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
+                            let since = *waited.get_or_insert_with(|| {
+                                self.signals.emit("busy.wait", "");
+                                Instant::now()
+                            });
+                            if submitter && !owns_txn {
+                                return None;
+                            }
+                            if since.elapsed() >= self.opts.busy_timeout {
+                                self.signals.emit_full(
+                                    "busy.timeout",
+                                    "",
+                                    Status::Busy,
+                                    since.elapsed().as_micros() as i64,
+                                    -1,
+                                );
+                                let err = Error::new(Status::Busy, format!(
                                 "another connection held the write lock for longer than the Busy Timeout ({} ms)",
                                 self.opts.busy_timeout.as_millis()
                             ))
                             .with_sqlite_code(e.sqlite_code());
-                            return ended(jobs.iter().map(|_| Err(err.clone())).collect());
+                                return ended(jobs.iter().map(|_| Err(err.clone())).collect());
+                            }
+                            std::thread::sleep(busy::pause(since.elapsed()));
                         }
-                        std::thread::sleep(busy::pause(since.elapsed()));
+                        Err(e) => return ended(jobs.iter().map(|_| Err(e.clone())).collect()),
                     }
-                    Err(e) => return ended(jobs.iter().map(|_| Err(e.clone())).collect()),
                 }
-            }
-            if let Some(since) = waited {
-                self.signals.emit_full(
-                    "busy.recovered",
-                    "",
-                    Status::Ok,
-                    since.elapsed().as_micros() as i64,
-                    -1,
-                );
-            }
-            if conn.external_checks_enabled()
-                && !self.opts.invalidation_poll.is_zero()
-                && group_start - conn.feed.last_check_us
-                    >= self.opts.invalidation_poll.as_micros() as i64
-            {
-                if let Ok(ext) = conn.check_external() {
-                    self.apply_external(ext);
+                if let Some(since) = waited {
+                    self.signals.emit_full(
+                        "busy.recovered",
+                        "",
+                        Status::Ok,
+                        since.elapsed().as_micros() as i64,
+                        -1,
+                    );
                 }
-            }
-            let mut changes = conn.take_changes();
-            let mut restart = false;
-            let mut i = 0;
-            while i < jobs.len() {
-                if failed_hard[i] {
-                    i += 1;
-                    continue;
+                if conn.external_checks_enabled()
+                    && !self.opts.invalidation_poll.is_zero()
+                    && group_start - conn.feed.last_check_us
+                        >= self.opts.invalidation_poll.as_micros() as i64
+                {
+                    if let Ok(ext) = conn.check_external() {
+                        self.apply_external(ext);
+                    }
                 }
-                // Consecutive writes of the same SQL run on one prepared statement.
-                let run = same_sql_run(&jobs[i..], &failed_hard[i..]);
-                if run > 1 {
-                    let sql: &str = match &jobs[i].work {
-                        Work::Exec { sql, .. } => sql,
-                        _ => "",
-                    };
-                    let params: Vec<&Packed> = jobs[i..i + run].iter().map(exec_params).collect();
-                    let rs = catch_unwind(AssertUnwindSafe(|| {
-                        conn.execute_run(sql, &params, &mut changes)
+                let mut changes = conn.take_changes();
+                let mut restart = false;
+                let mut i = 0;
+                while i < jobs.len() {
+                    if failed_hard[i] {
+                        i += 1;
+                        continue;
+                    }
+                    // Consecutive writes of the same SQL run on one prepared statement.
+                    let run = same_sql_run(&jobs[i..], &failed_hard[i..]);
+                    if run > 1 {
+                        let sql: &str = match &jobs[i].work {
+                            Work::Exec { sql, .. } => sql,
+                            _ => "",
+                        };
+                        let params: Vec<&Packed> =
+                            jobs[i..i + run].iter().map(exec_params).collect();
+                        let rs = catch_unwind(AssertUnwindSafe(|| {
+                            conn.execute_run(sql, &params, &mut changes)
+                        }))
+                        .unwrap_or_else(|_| vec![Err(panicked())]);
+                        let done = rs.len();
+                        for (k, r) in rs.into_iter().enumerate() {
+                            results[i + k] = Some(r);
+                        }
+                        if !conn.in_transaction() {
+                            let last = i + done - 1;
+                            failed_hard[last] = true;
+                            if results[last].as_ref().is_some_and(|r| r.is_ok()) {
+                                results[last] = Some(Err(Error::new(
+                                    Status::Error,
+                                    "the statement ended the group transaction",
+                                )));
+                            }
+                            restart = true;
+                            break;
+                        }
+                        i += run;
+                        continue;
+                    }
+                    let job = &jobs[i];
+                    let r = catch_unwind(AssertUnwindSafe(|| {
+                        self.run_job(conn, job, txn.as_deref_mut(), &mut changes)
                     }))
-                    .unwrap_or_else(|_| vec![Err(panicked())]);
-                    let done = rs.len();
-                    for (k, r) in rs.into_iter().enumerate() {
-                        results[i + k] = Some(r);
-                    }
+                    .unwrap_or_else(|_| Err(panicked()));
                     if !conn.in_transaction() {
-                        let last = i + done - 1;
-                        failed_hard[last] = true;
-                        if results[last].as_ref().is_some_and(|r| r.is_ok()) {
-                            results[last] = Some(Err(Error::new(
-                                Status::Error,
-                                "the statement ended the group transaction",
-                            )));
-                        }
+                        // This job's failure ended the whole transaction: it alone fails, the
+                        // others run again in a new one.
+                        failed_hard[i] = true;
+                        results[i] = Some(Err(r.err().unwrap_or_else(|| {
+                            Error::new(Status::Error, "the statement ended the group transaction")
+                        })));
                         restart = true;
                         break;
                     }
-                    i += run;
-                    continue;
+                    results[i] = Some(r);
+                    i += 1;
                 }
-                let job = &jobs[i];
-                let r = catch_unwind(AssertUnwindSafe(|| {
-                    self.run_job(conn, job, txn.as_deref_mut(), &mut changes)
-                }))
-                .unwrap_or_else(|_| Err(panicked()));
-                if !conn.in_transaction() {
-                    // This job's failure ended the whole transaction: it alone fails, the
-                    // others run again in a new one.
-                    failed_hard[i] = true;
-                    results[i] = Some(Err(r.err().unwrap_or_else(|| {
-                        Error::new(Status::Error, "the statement ended the group transaction")
-                    })));
-                    restart = true;
-                    break;
-                }
-                results[i] = Some(r);
-                i += 1;
-            }
-            if restart {
-                for (i, r) in results.iter_mut().enumerate() {
-                    if !failed_hard[i] {
-                        *r = None;
-                    }
-                }
-                if failed_hard.iter().all(|f| *f) {
-                    break Changes::default();
-                }
-                if owns_txn {
-                    // A transaction body is not re-run; the group was that body alone.
-                    break Changes::default();
-                }
-                continue;
-            }
-            // What the group changed moves in the cache before the COMMIT makes it visible,
-            // and again after it (when `change` drops, before anyone is acknowledged).
-            {
-                let rows = conn.rows();
-                let rows = rows.as_deref();
-                if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
-                    let (whole, by_row) = change_set(&changes, rows);
-                    change = Some(self.cache.tables.begin(whole, by_row));
-                }
-            }
-            let commit_start = crate::signal::now_us();
-            match conn.commit(&changes) {
-                Ok(()) => {
-                    let end = crate::signal::now_us();
-                    self.metrics
-                        .commit_time
-                        .record((end - commit_start).max(0) as u64);
-                    commit_end = Some(end);
-                    break changes;
-                }
-                Err(e) => {
-                    let e = e.context("COMMIT failed; nothing of this group was kept");
-                    commit_error = Some(e.status());
+                if restart {
                     for (i, r) in results.iter_mut().enumerate() {
                         if !failed_hard[i] {
-                            *r = Some(Err(e.clone()));
+                            *r = None;
                         }
                     }
-                    break Changes::default();
+                    if failed_hard.iter().all(|f| *f) {
+                        break Changes::default();
+                    }
+                    if owns_txn {
+                        // A transaction body is not re-run; the group was that body alone.
+                        break Changes::default();
+                    }
+                    continue;
+                }
+                // What the group changed moves in the cache before the COMMIT makes it visible,
+                // and again after it (when `change` drops, before anyone is acknowledged).
+                {
+                    let rows = conn.rows();
+                    let rows = rows.as_deref();
+                    if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
+                        let (whole, by_row) = change_set(&changes, rows);
+                        change = Some(self.cache.tables.begin(whole, by_row));
+                    }
+                }
+                let commit_start = crate::signal::now_us();
+                match conn.commit(&changes) {
+                    Ok(()) => {
+                        let end = crate::signal::now_us();
+                        self.metrics
+                            .commit_time
+                            .record((end - commit_start).max(0) as u64);
+                        commit_end = Some(end);
+                        break changes;
+                    }
+                    Err(e) => {
+                        let e = e.context("COMMIT failed; nothing of this group was kept");
+                        commit_error = Some(e.status());
+                        for (i, r) in results.iter_mut().enumerate() {
+                            if !failed_hard[i] {
+                                *r = Some(Err(e.clone()));
+                            }
+                        }
+                        break Changes::default();
+                    }
                 }
             }
         };

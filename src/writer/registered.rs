@@ -48,6 +48,14 @@ impl<T> Registered<T> {
     }
 }
 
+impl<T> Registered<T> {
+    /// The state the callback is handed (shared with it: its fields that change are atomics).
+    pub(crate) fn state(&self) -> &T {
+        // SAFETY: `state` stays valid until `drop`.
+        unsafe { &*self.state }
+    }
+}
+
 impl<T> Drop for Registered<T> {
     fn drop(&mut self) {
         // SAFETY: the connection is still open (this drops before it); after `unregister`
