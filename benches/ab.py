@@ -2,7 +2,7 @@
 """Interleaved A/B of one workload point: builds of the library against each other and against
 the suite's reference contenders, round by round on a fresh copy of one database.
 
-    python3 benches/ab.py [--rounds N] [--producers N] [--workload w2] [--secs S]
+    python3 benches/ab.py [--rounds N] [--producers N] [--workload w2] [--mode M] [--secs S]
                           CONTENDER [CONTENDER ...]
 
 A CONTENDER is either `label=LIB_DIR` (singlewriter through its C ABI, with the
@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--producers", type=int, default=16)
     ap.add_argument("--workload", default="w2")
     ap.add_argument("--sync", default="NORMAL")
+    ap.add_argument("--mode", default="uncached",
+                    help="the harness's read mode (W3/W4: uncached, cached, hit, hitone)")
     ap.add_argument("--secs", type=float, default=1.5)
     ap.add_argument("--warm", type=float, default=0.3)
     ap.add_argument("contenders", nargs="+")
@@ -73,7 +75,12 @@ def main():
         c = sqlite3.connect(template)
         c.execute("PRAGMA journal_mode=WAL")
         c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)")
+        if a.workload in ("w3", "w4"):
+            # The rows the reads look up, as the suite fills them (benches/suite.py).
+            c.executemany("INSERT INTO t(a, b) VALUES (?, ?)",
+                          ((i, "payload-text") for i in range(10_000)))
         c.commit()
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         c.close()
         rates = {k: [] for k in a.contenders}
         for r in range(a.rounds):
@@ -91,7 +98,7 @@ def main():
                 else:
                     label, exe, contender = k, "sw-peers-native", k
                 cmd = [os.path.join(PEERS, exe), "--contender", contender, "--workload", a.workload,
-                       "--producers", str(a.producers), "--sync", a.sync, "--secs", str(a.secs),
+                       "--producers", str(a.producers), "--sync", a.sync, "--mode", a.mode, "--secs", str(a.secs),
                        "--warm", str(a.warm), "--db", db]
                 stat_file = os.path.join(work, "perf.csv")
                 if perf:
