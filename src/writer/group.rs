@@ -11,6 +11,13 @@
 //!   the whole transaction (`OR ROLLBACK`, `RAISE(ROLLBACK)`, I/O, full disk) fails that job
 //!   alone and the rest of its group runs again in a new transaction.
 //! - Consecutive writes of the same SQL in a group share one prepared statement.
+//! - A group of one write (INSERT, REPLACE, UPDATE or DELETE, one statement) runs without
+//!   BEGIN/COMMIT in WAL mode while no other process of this library needs change rows and no
+//!   look at other processes' commits is due: SQLite commits it in its own step, and the cache's
+//!   counters move inside that commit (`commit_hook.rs`), where a group's move right before its
+//!   COMMIT. It saves SQLite's BEGIN and COMMIT (about 1,070 of a lone write's 16,790
+//!   instructions). A write that meets another connection's lock has done nothing and runs in
+//!   a transaction of its own, which waits the lock out.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
