@@ -262,3 +262,24 @@ fn metrics_are_exposed_in_prometheus_text() {
         assert!(text.contains(name), "{name} missing in\n{text}");
     }
 }
+
+/// Every commit is timed in `singlewriter_commit_seconds`, a lone write committed by itself in
+/// autocommit (no COMMIT statement of its own) as much as a group's COMMIT.
+#[test]
+fn every_commit_is_timed_lone_writes_in_autocommit_too() {
+    let db = Db::new("c.db");
+    let w = db.open("");
+    w.execute("CREATE TABLE t(x)", &[]).unwrap();
+    for i in 0..5 {
+        w.execute("INSERT INTO t VALUES (?1)", &singlewriter::params![i])
+            .unwrap();
+    }
+    let text = w.metrics_text().unwrap();
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+    };
+    assert_eq!(value("singlewriter_transactions_total"), 6, "{text}");
+    assert_eq!(value("singlewriter_commit_seconds_count"), 6, "{text}");
+}

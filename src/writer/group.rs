@@ -250,16 +250,26 @@ impl Engine {
             {
                 let tables = &self.cache.tables;
                 let change = &mut change;
+                let mut commit_start = None;
                 let mut on_commit = |changes: &Changes, rows: Option<&RowLog>| {
                     if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
                         let (whole, by_row) = change_set(changes, rows);
                         *change = Some(tables.begin(whole, by_row));
                     }
+                    commit_start = Some(crate::signal::now_us());
                 };
-                catch_unwind(AssertUnwindSafe(|| {
+                let ran = catch_unwind(AssertUnwindSafe(|| {
                     conn.execute_autocommit(sql, params, &mut on_commit)
                 }))
-                .unwrap_or_else(|_| Some((Err(panicked()), Changes::default())))
+                .unwrap_or_else(|_| Some((Err(panicked()), Changes::default())));
+                // The commit's time, as a group's COMMIT statement's: from SQLite's call into
+                // the commit hook to the end of the step.
+                if let (Some(start), Some((Ok(_), _))) = (commit_start, &ran) {
+                    let end = crate::signal::now_us();
+                    self.metrics.commit_time.record((end - start).max(0) as u64);
+                    commit_end = Some(end);
+                }
+                ran
             }
             _ => None,
         };
