@@ -149,6 +149,9 @@ struct Captured {
     /// the connection in autocommit as it found it, so it may run alone without BEGIN/COMMIT
     /// ([`WriteConn::execute_autocommit`]).
     dml: bool,
+    /// An INSERT or REPLACE: its rowid is reported when it changed a row, even if the
+    /// connection's last rowid did not move (the same rowid replaced).
+    inserts: bool,
 }
 
 pub(crate) struct WriteConn {
@@ -192,6 +195,17 @@ pub(crate) struct WriteConn {
 
 const STATEMENT_CACHE: usize = 256;
 
+/// What [`WriteConn::autocommit_cached`] did.
+enum Autocommit {
+    /// Not a cached statement (yet).
+    Miss,
+    /// Not to run in autocommit (not one INSERT, REPLACE, UPDATE or DELETE whose parameters
+    /// fit), or nothing was kept because another connection held the lock.
+    Declined,
+    /// Ran: its result and the group's [`Changes`].
+    Ran((Result<WriteResult>, Changes)),
+}
+
 /// What [`WriteConn::run_cached`] did.
 enum Cached {
     /// Not a cached statement (yet).
@@ -220,12 +234,11 @@ pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
 /// a schema change), with the tables whose rows the update hook may miss.
 fn take_capture(db: &Connection, capture: &Mutex<Captured>, sql: Option<&str>) -> Captured {
     let mut c = std::mem::take(&mut *capture.lock());
-    c.dml = sql.is_some_and(|sql| {
-        matches!(
-            first_keyword(sql).as_str(),
-            "INSERT" | "REPLACE" | "UPDATE" | "DELETE"
-        )
-    });
+    if let Some(sql) = sql {
+        let keyword = first_keyword(sql);
+        c.inserts = matches!(keyword.as_str(), "INSERT" | "REPLACE");
+        c.dml = c.inserts || matches!(keyword.as_str(), "UPDATE" | "DELETE");
+    }
     if !c.tables.is_empty() {
         let written = rowlog::Written {
             tables: &c.tables,
@@ -741,22 +754,40 @@ impl WriteConn {
         params: &P,
         on_commit: &mut dyn FnMut(&Changes, Option<&RowLog>),
     ) -> Option<(Result<WriteResult>, Changes)> {
-        if !self.stmt_ready(sql) {
-            return None;
+        // One look-up when the statement is cached (the usual case), two when it is prepared.
+        match self.autocommit_cached(sql, params, on_commit) {
+            Autocommit::Miss if self.stmt_ready(sql) => {
+                match self.autocommit_cached(sql, params, on_commit) {
+                    Autocommit::Ran(r) => Some(r),
+                    _ => None,
+                }
+            }
+            Autocommit::Ran(r) => Some(r),
+            Autocommit::Miss | Autocommit::Declined => None,
         }
-        let logging = self.hook.is_some();
-        let (stmts, rows, authorized) = (&mut self.stmts, &self.rows, &self.authorized);
-        let stmt = stmts.get(sql)?;
+    }
+
+    /// [`WriteConn::execute_autocommit`] on `sql`'s cached statement.
+    fn autocommit_cached<P: ParamList + ?Sized>(
+        &mut self,
+        sql: &str,
+        params: &P,
+        on_commit: &mut dyn FnMut(&Changes, Option<&RowLog>),
+    ) -> Autocommit {
+        let Some(stmt) = self.stmts.get(sql) else {
+            return Autocommit::Miss;
+        };
         if !stmt.with.dml || !stmt.fits(params.len(), params.named(), params.entries()) {
-            return None;
+            return Autocommit::Declined;
         }
+        let (rows, authorized, logging) = (&self.rows, &self.authorized, self.hook.is_some());
         let mut changes = std::mem::take(&mut self.spare_changes);
         changes.absorb_shared(stmt.with.clone());
         if logging {
             rows.lock().reset();
         }
         let counters = Counters::of(&self.db);
-        let before = (counters.last_insert_rowid(), counters.total_changes());
+        let rowid_before = counters.last_insert_rowid();
         // Set again only if SQLite prepares the statement again inside the step (the schema
         // changed): its write set may then differ from the one cached.
         authorized.store(false, Ordering::Relaxed);
@@ -781,6 +812,7 @@ impl WriteConn {
             stmt.clear();
             r
         });
+        let inserts = stmt.with.inserts;
         match ran {
             // Nothing was kept: SQLite rolled the statement back (a lock taken at its start, or
             // in a rollback journal at its commit, after `on_commit`: a move of the cache's
@@ -790,13 +822,30 @@ impl WriteConn {
                     && counters.is_autocommit() =>
             {
                 self.spare_changes = changes;
-                None
+                Autocommit::Declined
             }
-            Err(e) => Some((Err(e.into()), changes)),
+            Err(e) => Autocommit::Ran((Err(e.into()), changes)),
             Ok(()) => {
-                let captured = stmt.with.clone();
-                let result = self.executed(sql, captured, before, &mut changes);
-                Some((Ok(result), changes))
+                // An INSERT, REPLACE, UPDATE or DELETE sets `changes()` whenever it completes.
+                let rows = counters.changes() as i64;
+                let after = counters.last_insert_rowid();
+                let result = WriteResult {
+                    rows_affected: rows,
+                    last_insert_rowid: if after != rowid_before || (inserts && rows > 0) {
+                        after
+                    } else {
+                        0
+                    },
+                };
+                // Prepared again in the step: note the tables it writes now (as `executed`).
+                if self.authorized.swap(false, Ordering::Relaxed) {
+                    let capture = self.capture.lock();
+                    if !capture.tables.is_empty() || capture.schema {
+                        drop(capture);
+                        changes.absorb(take_capture(&self.db, &self.capture, None));
+                    }
+                }
+                Autocommit::Ran((Ok(result), changes))
             }
         }
     }
