@@ -32,7 +32,7 @@ use lru::LruCache;
 mod tables;
 
 use tables::fnv1a as key_hash;
-pub(crate) use tables::{Deps, FnvBuild, Tables, SCHEMA};
+pub(crate) use tables::{Change, Deps, FnvBuild, Tables, SCHEMA};
 
 use crate::error::Result;
 use crate::glob::glob_match;

@@ -92,6 +92,17 @@ impl Changes {
         self.raised.is_empty() && self.sets.iter().all(|c| c.tables.is_empty() && !c.schema)
     }
 
+    /// The tables of the one statement noted, when that is all there is to move: no schema
+    /// change, no table the update hook may not report, no persisted invalidation.
+    pub(crate) fn only_tables(&self) -> Option<impl Iterator<Item = &str> + Clone> {
+        match self.sets.as_slice() {
+            [c] if !c.schema && c.blind.is_empty() && self.raised.is_empty() => {
+                Some(c.tables.iter().map(|t| &**t))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether a statement changed the schema.
     pub(crate) fn schema(&self) -> bool {
         self.sets.iter().any(|c| c.schema)

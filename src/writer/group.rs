@@ -29,7 +29,7 @@ use super::conn::Txn;
 use super::conn::{Changes, External, RowLog, Statement, WriteConn, WriteResult};
 use super::engine::Engine;
 use super::lane::{Job, Runner, TxnFn, Work};
-use crate::cache::SCHEMA;
+use crate::cache::{Change, Tables, SCHEMA};
 use crate::error::{Error, Result, Status};
 use crate::reentry::in_callback;
 use crate::signal::{Burst, Sampled};
@@ -252,10 +252,7 @@ impl Engine {
                 let change = &mut change;
                 let mut commit_start = None;
                 let mut on_commit = |changes: &Changes, rows: Option<&RowLog>| {
-                    if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
-                        let (whole, by_row) = change_set(changes, rows);
-                        *change = Some(tables.begin(whole, by_row));
-                    }
+                    *change = begin_change(tables, changes, rows);
                     commit_start = Some(crate::signal::now_us());
                 };
                 let ran = catch_unwind(AssertUnwindSafe(|| {
@@ -407,11 +404,7 @@ impl Engine {
                 // and again after it (when `change` drops, before anyone is acknowledged).
                 {
                     let rows = conn.rows();
-                    let rows = rows.as_deref();
-                    if !changes.is_empty() || rows.is_some_and(|r| !r.is_empty()) {
-                        let (whole, by_row) = change_set(&changes, rows);
-                        change = Some(self.cache.tables.begin(whole, by_row));
-                    }
+                    change = begin_change(&self.cache.tables, &changes, rows.as_deref());
                 }
                 let commit_start = crate::signal::now_us();
                 match conn.commit(&changes) {
@@ -704,6 +697,25 @@ impl Ended {
             signals: Burst::default(),
         }
     }
+}
+
+/// Move the counters of what a commit changes, before it is visible ([`Tables::begin`]): `None`
+/// when it changed nothing.
+fn begin_change<'t>(
+    tables: &'t Tables,
+    changes: &Changes,
+    rows: Option<&RowLog>,
+) -> Option<Change<'t>> {
+    if let (None, Some(names)) = (rows, changes.only_tables()) {
+        // No rows reported (no read depends on one yet) and one statement's tables: those, as
+        // a whole, without `change_set`'s chain of iterators (about 350 instructions a commit).
+        return Some(tables.begin(names, std::iter::empty()));
+    }
+    if changes.is_empty() && !rows.is_some_and(|r| !r.is_empty()) {
+        return None;
+    }
+    let (whole, by_row) = change_set(changes, rows);
+    Some(tables.begin(whole, by_row))
 }
 
 /// The counters a group's commit moves ([`Tables::begin`](crate::cache::Tables)): tables
