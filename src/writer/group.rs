@@ -711,7 +711,7 @@ fn begin_change<'t>(
         // a whole, without `change_set`'s chain of iterators (about 350 instructions a commit).
         return Some(tables.begin(names, std::iter::empty()));
     }
-    if changes.is_empty() && !rows.is_some_and(|r| !r.is_empty()) {
+    if changes.is_empty() && rows.is_none_or(|r| r.is_empty()) {
         return None;
     }
     let (whole, by_row) = change_set(changes, rows);
