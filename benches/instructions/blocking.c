@@ -1,9 +1,11 @@
 /* Blocking inserts through the C ABI, one at a time, for counting instructions per write (see
- * run.sh): the lone writer's path (a group of one: BEGIN IMMEDIATE, the insert, COMMIT).
+ * run.sh): the lone writer's path (a group of one, committed by itself in autocommit).
  *
- * usage: blocking DB ROWS [EXTRA_OPTIONS]
+ * usage: blocking DB ROWS [MODE] EXTRA_OPTIONS
  * One thread inserts ROWS rows of (integer, 12-byte text) with sw_writer_execute, each waiting
- * for its commit. Exit 0 when every insert succeeded. */
+ * for its commit. MODE `rows`: a cached point read by rowid first, so that from then on the
+ * writer reports the rows each commit changes (the update hook), as in an application whose
+ * reads are cached lookups. Exit 0 when every insert succeeded. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +18,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     long rows = atol(argv[2]);
+    const char *mode = argc > 4 ? argv[3] : "";
+    const char *extra = argc > 4 ? argv[4] : argc > 3 ? argv[3] : "";
     char cs[1024];
-    snprintf(cs, sizeof cs, "Data Source=%s%s", argv[1], argc > 3 ? argv[3] : "");
+    snprintf(cs, sizeof cs, "Data Source=%s%s", argv[1], extra);
     const struct sw_writer *w;
     if (sw_writer_open(cs, &w) != SW_STATUS_OK) {
         fprintf(stderr, "open: %s\n", sw_last_error_message());
@@ -28,6 +32,21 @@ int main(int argc, char **argv) {
         SW_STATUS_OK) {
         fprintf(stderr, "create: %s\n", sw_last_error_message());
         return 1;
+    }
+    if (strcmp(mode, "rows") == 0) {
+        struct sw_param id;
+        memset(&id, 0, sizeof id);
+        id.value.type = SW_TYPE_INTEGER;
+        id.value.integer = 1;
+        const struct sw_rows *found;
+        if (sw_writer_read(w, "t:1", "SELECT a, b FROM t WHERE id = ?1", &id, 1, &found) != SW_STATUS_OK) {
+            fprintf(stderr, "read: %s\n", sw_last_error_message());
+            return 1;
+        }
+        sw_rows_free(found);
+    } else if (mode[0] != 0) {
+        fprintf(stderr, "unknown mode: %s\n", mode);
+        return 2;
     }
     const char *text = "payload-text";
     for (long i = 0; i < rows; i++) {

@@ -11,7 +11,8 @@
 # fixed cost of opening, filling and closing taken out.
 # - pipeline.c: pipelined inserts, at the default options and with `Sample Rate=1000` (the
 #   difference is what the per-write signals cost);
-# - blocking.c: blocking inserts from one thread (the lone writer: a group of one each);
+# - blocking.c: blocking inserts from one thread (the lone writer: a group of one each), also
+#   after a cached point read, from which on the writer reports the rows each commit changes;
 # - reads.c: point reads over 10,000 rows with uniform keys: uncached (`sw_writer_query`),
 #   through a cache too small to hit much (`Cache Size=1000`: most entries die unread, issue
 #   11's target 2b), with caching off (`Cache Size=0`), and cache hits (`Cache Size=20000`,
@@ -73,6 +74,8 @@ for d in "${dirs[@]}"; do
     for extra in "" ";Sample Rate=1000"; do
         printf '  blocking insert%s: %d instructions per write\n' "${extra:+ ($extra)}" "$(per "$d" blocking "$extra")"
     done
+    printf '  blocking insert, rows reported (a cached point read first): %d instructions per write\n' \
+        "$(per "$d" blocking "" rows)
     printf '  point read, uncached (query): %d instructions per read\n' "$(per "$d" reads "" query)"
     for extra in ";Cache Size=1000" ";Cache Size=0"; do
         printf '  point read, cached (read, %s): %d instructions per read\n' "${extra#;}" "$(per "$d" reads "$extra" read)"

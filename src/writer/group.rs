@@ -706,10 +706,21 @@ fn begin_change<'t>(
     changes: &Changes,
     rows: Option<&RowLog>,
 ) -> Option<Change<'t>> {
-    if let (None, Some(names)) = (rows, changes.only_tables()) {
-        // No rows reported (no read depends on one yet) and one statement's tables: those, as
-        // a whole, without `change_set`'s chain of iterators (about 350 instructions a commit).
-        return Some(tables.begin(names, std::iter::empty()));
+    // One statement's tables (the usual group): without `change_set`'s chain of iterators,
+    // about 350 instructions a commit, 700 with rows reported.
+    if let Some(names) = changes.only_tables() {
+        match rows {
+            // No rows reported (no read depends on one yet): its tables as a whole.
+            None => return Some(tables.begin(names, std::iter::empty())),
+            // Rows of one table, the only one the statement writes: those rows.
+            Some(log) => {
+                if let Some((table, Some(ids))) = log.only_one() {
+                    if names.clone().all(|n| n == table) {
+                        return Some(tables.begin(std::iter::empty(), [(table, ids)]));
+                    }
+                }
+            }
+        }
     }
     if changes.is_empty() && rows.is_none_or(|r| r.is_empty()) {
         return None;

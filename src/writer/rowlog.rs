@@ -102,6 +102,14 @@ impl RowLog {
         })
     }
 
+    /// The one table rows were noted of, when there is exactly one (as [`RowLog::changed`]
+    /// lists it).
+    pub(crate) fn only_one(&self) -> Option<(&str, Option<&[i64]>)> {
+        let mut changed = self.changed();
+        let first = changed.next()?;
+        changed.next().is_none().then_some(first)
+    }
+
     /// Whether no row was noted.
     pub(crate) fn is_empty(&self) -> bool {
         self.changed().next().is_none()
