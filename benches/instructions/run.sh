@@ -75,7 +75,7 @@ for d in "${dirs[@]}"; do
         printf '  blocking insert%s: %d instructions per write\n' "${extra:+ ($extra)}" "$(per "$d" blocking "$extra")"
     done
     printf '  blocking insert, rows reported (a cached point read first): %d instructions per write\n' \
-        "$(per "$d" blocking "" rows)
+        "$(per "$d" blocking "" rows)"
     printf '  point read, uncached (query): %d instructions per read\n' "$(per "$d" reads "" query)"
     for extra in ";Cache Size=1000" ";Cache Size=0"; do
         printf '  point read, cached (read, %s): %d instructions per read\n' "${extra#;}" "$(per "$d" reads "$extra" read)"
