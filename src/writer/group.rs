@@ -233,46 +233,16 @@ impl Engine {
             conn.log_rows();
         }
         // A lone write commits by itself, without BEGIN/COMMIT, when nothing needs to share its
-        // transaction: the cache's counters move inside SQLite's commit of it (commit_hook.rs),
-        // where a group's move before its COMMIT.
-        let lone = match jobs {
-            [Job {
-                work:
-                    Work::Exec {
-                        sql,
-                        params,
-                        alone: false,
-                        ..
-                    },
-                ..
-            }] if txn.is_none()
-                && conn.may_autocommit(group_start, self.opts.invalidation_poll) =>
-            {
-                let tables = &self.cache.tables;
-                let change = &mut change;
-                let mut commit_start = None;
-                let mut on_commit = |changes: &Changes, rows: Option<&RowLog>| {
-                    *change = begin_change(tables, changes, rows);
-                    commit_start = Some(crate::signal::now_us());
-                };
-                let ran = catch_unwind(AssertUnwindSafe(|| {
-                    conn.execute_autocommit(sql, params, &mut on_commit)
-                }))
-                .unwrap_or_else(|_| Some((Err(panicked()), Changes::default())));
-                // The commit's time, as a group's COMMIT statement's: from SQLite's call into
-                // the commit hook to the end of the step.
-                if let (Some(start), Some((Ok(_), _))) = (commit_start, &ran) {
-                    let end = crate::signal::now_us();
-                    self.metrics.commit_time.record((end - start).max(0) as u64);
-                    commit_end = Some(end);
-                }
-                ran
-            }
-            _ => None,
+        // transaction.
+        let lone = match txn {
+            None => self.run_in_autocommit(conn, jobs, group_start),
+            Some(_) => None,
         };
-        let mut changes = if let Some((result, changes)) = lone {
-            results[0] = Some(result);
-            changes
+        let mut changes = if let Some(lone) = lone {
+            results[0] = Some(lone.result);
+            change = lone.change;
+            commit_end = lone.commit_end;
+            lone.changes
         } else {
             loop {
                 // BEGIN IMMEDIATE, waiting out another process's lock.
@@ -488,6 +458,60 @@ impl Engine {
         ))
     }
 
+    /// Run a group of one write (one INSERT, REPLACE, UPDATE or DELETE) without BEGIN/COMMIT,
+    /// when nothing needs to share its transaction ([`WriteConn::may_autocommit`]): SQLite
+    /// commits it in its own step, and the cache's counters move inside that commit
+    /// (`commit_hook.rs`), where a group's move right before its COMMIT. `None` when it cannot
+    /// run so, with nothing run (the group then runs in a transaction of its own).
+    fn run_in_autocommit<'t>(
+        &'t self,
+        conn: &mut WriteConn,
+        jobs: &[Job],
+        group_start: i64,
+    ) -> Option<Autocommitted<'t>> {
+        let [Job {
+            work:
+                Work::Exec {
+                    sql,
+                    params,
+                    alone: false,
+                    ..
+                },
+            ..
+        }] = jobs
+        else {
+            return None;
+        };
+        if !conn.may_autocommit(group_start, self.opts.invalidation_poll) {
+            return None;
+        }
+        let tables = &self.cache.tables;
+        let mut change = None;
+        let mut commit_start = None;
+        let mut on_commit = |changes: &Changes, rows: Option<&RowLog>| {
+            change = begin_change(tables, changes, rows);
+            commit_start = Some(crate::signal::now_us());
+        };
+        let (result, changes) = catch_unwind(AssertUnwindSafe(|| {
+            conn.execute_autocommit(sql, params, &mut on_commit)
+        }))
+        .unwrap_or_else(|_| Some((Err(panicked()), Changes::default())))?;
+        // The commit's time, as a group's COMMIT statement's: from SQLite's call into the commit
+        // hook to the end of the step.
+        let mut commit_end = None;
+        if let (Some(start), Ok(_)) = (commit_start, &result) {
+            let end = crate::signal::now_us();
+            self.metrics.commit_time.record((end - start).max(0) as u64);
+            commit_end = Some(end);
+        }
+        Some(Autocommitted {
+            result,
+            changes,
+            change,
+            commit_end,
+        })
+    }
+
     fn with_busy_retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
         let start = Instant::now();
         loop {
@@ -679,6 +703,17 @@ fn panicked() -> Error {
         Status::Panic,
         "the write panicked; it was rolled back and the writer lives on",
     )
+}
+
+/// A group of one write that ran in autocommit ([`Engine::run_in_autocommit`]).
+struct Autocommitted<'t> {
+    result: Result<WriteResult>,
+    /// Its write set, for [`WriteConn::keep_changes`].
+    changes: Changes,
+    /// The cache's counters it moved inside its commit (moved again when dropped).
+    change: Option<Change<'t>>,
+    /// When its commit ended (it committed).
+    commit_end: Option<i64>,
 }
 
 /// How a group ended: when (microseconds since the Unix epoch), and its own closing signals
