@@ -547,10 +547,13 @@ impl WriteConn {
     ///
     /// WAL mode only: there a write takes the write lock at its start, so a foreign lock fails
     /// it before it has done anything. In a rollback journal its commit can fail on a reader's
-    /// lock after the journal was written, and the foreign-process test
+    /// lock after the journal was written, and SQLite then rolls the whole transaction back
+    /// (`sqlite3VdbeHalt`: a write statement's SQLITE_BUSY at commit is not retryable, unlike
+    /// a COMMIT statement's); the foreign-process test
     /// (`other_processes_opening_a_rollback_database_under_load`) then saw this process's
-    /// read-only connections fail on a hot journal (SQLITE_READONLY_ROLLBACK): a group's
-    /// COMMIT, retried while it holds its lock, never leaves one.
+    /// read-only connections fail on a hot journal (SQLITE_READONLY_ROLLBACK), as if the
+    /// journal outlived the locks for a moment. A group's COMMIT that meets the lock keeps its
+    /// transaction and is retried, and never showed it.
     pub(crate) fn may_autocommit(&self, now_us: i64, poll: Duration) -> bool {
         self.wal
             && self.feed.quiet()
