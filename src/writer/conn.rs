@@ -555,11 +555,15 @@ impl WriteConn {
     /// journal outlived the locks for a moment. A group's COMMIT that meets the lock keeps its
     /// transaction and is retried, and never showed it.
     pub(crate) fn may_autocommit(&self, now_us: i64, poll: Duration) -> bool {
-        self.wal
-            && self.feed.quiet()
-            && (!self.feed.tracks_changes()
-                || poll.is_zero()
-                || now_us - self.feed.last_check_us < poll.as_micros() as i64)
+        self.wal && self.feed.quiet() && !self.external_check_due(now_us, poll)
+    }
+
+    /// Whether a group starting at `now_us` looks at other processes' commits first: they are
+    /// tracked, and `poll` (not 0) has passed since the last look.
+    pub(crate) fn external_check_due(&self, now_us: i64, poll: Duration) -> bool {
+        self.feed.tracks_changes()
+            && !poll.is_zero()
+            && now_us - self.feed.last_check_us >= poll.as_micros() as i64
     }
 
     pub(crate) fn external_checks_enabled(&self) -> bool {
@@ -828,9 +832,8 @@ impl WriteConn {
         });
         let inserts = stmt.with.inserts;
         match ran {
-            // Nothing was kept: SQLite rolled the statement back (a lock taken at its start, or
-            // in a rollback journal at its commit, after `on_commit`: a move of the cache's
-            // counters that nothing followed costs an extra invalidation only).
+            // Nothing was kept: SQLite rolled the statement back (in WAL mode the write lock is
+            // taken at its start, before anything ran).
             Err(e)
                 if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
                     && counters.is_autocommit() =>
@@ -851,14 +854,7 @@ impl WriteConn {
                         0
                     },
                 };
-                // Prepared again in the step: note the tables it writes now (as `executed`).
-                if self.authorized.swap(false, Ordering::Relaxed) {
-                    let capture = self.capture.lock();
-                    if !capture.tables.is_empty() || capture.schema {
-                        drop(capture);
-                        changes.absorb(take_capture(&self.db, &self.capture, None));
-                    }
-                }
+                self.note_prepared_again(&mut changes);
                 Autocommit::Ran((Ok(result), changes))
             }
         }
@@ -904,16 +900,7 @@ impl WriteConn {
         changes: &mut Changes,
     ) -> WriteResult {
         changes.absorb_shared(captured);
-        // A statement re-prepared after a schema change reports its tables again (only the
-        // authorizer fills the capture, and it runs on this thread).
-        if self.authorized.load(Ordering::Relaxed) {
-            self.authorized.store(false, Ordering::Relaxed);
-            let capture = self.capture.lock();
-            if !capture.tables.is_empty() || capture.schema {
-                drop(capture);
-                changes.absorb(take_capture(&self.db, &self.capture, None));
-            }
-        }
+        self.note_prepared_again(changes);
         let rows = if self.db.total_changes() != total_before {
             self.db.changes() as i64
         } else {
@@ -922,6 +909,19 @@ impl WriteConn {
         WriteResult {
             rows_affected: rows,
             last_insert_rowid: self.inserted_rowid(rowid_before, sql, rows),
+        }
+    }
+
+    /// A statement SQLite prepared again while it ran (the schema changed) reports its tables
+    /// again: note them in `changes` (only the authorizer fills the capture, and it runs on
+    /// this thread).
+    fn note_prepared_again(&self, changes: &mut Changes) {
+        if self.authorized.swap(false, Ordering::Relaxed) {
+            let capture = self.capture.lock();
+            if !capture.tables.is_empty() || capture.schema {
+                drop(capture);
+                changes.absorb(take_capture(&self.db, &self.capture, None));
+            }
         }
     }
 
@@ -1163,7 +1163,6 @@ impl WriteConn {
         Ok(rows)
     }
 
-    /// Whether the database is in WAL mode now.
     /// Whether the database is in WAL mode now (asked of SQLite; noted for
     /// [`WriteConn::may_autocommit`]).
     pub(crate) fn in_wal_mode(&mut self) -> bool {

@@ -288,11 +288,7 @@ impl Engine {
                         -1,
                     );
                 }
-                if conn.external_checks_enabled()
-                    && !self.opts.invalidation_poll.is_zero()
-                    && group_start - conn.feed.last_check_us
-                        >= self.opts.invalidation_poll.as_micros() as i64
-                {
+                if conn.external_check_due(group_start, self.opts.invalidation_poll) {
                     if let Ok(ext) = conn.check_external() {
                         self.apply_external(ext);
                     }

@@ -46,9 +46,7 @@ impl<T> Registered<T> {
             }
         }
     }
-}
 
-impl<T> Registered<T> {
     /// The state the callback is handed (shared with it: its fields that change are atomics).
     pub(crate) fn state(&self) -> &T {
         // SAFETY: `state` stays valid until `drop`.
