@@ -310,3 +310,104 @@ fn the_shm_lock_is_held_while_open() {
         }
     }
 }
+
+/// A Python process that writes 200 rows of 3,000 bytes in one transaction with a page cache
+/// of two pages (so SQLite spills pages to the database file and syncs the journal) and dies
+/// before it commits: its rollback journal is left hot.
+fn die_mid_transaction(db: &std::path::Path, journal: &str) {
+    let script = "import os, sqlite3, sys\n\
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+        c.execute('PRAGMA journal_mode=' + sys.argv[2])\n\
+        c.execute('PRAGMA cache_size=2')\n\
+        c.execute('BEGIN')\n\
+        for i in range(200):\n    c.execute('INSERT INTO t(x) VALUES (randomblob(3000))')\n\
+        os._exit(0)\n";
+    let st = Command::new("python3")
+        .args(["-c", script])
+        .arg(db)
+        .arg(journal)
+        .status()
+        .expect("python3");
+    assert!(st.success(), "the python writer failed before it died");
+}
+
+/// SQLite's answer when a read-only connection meets a hot journal.
+const READONLY_ROLLBACK: i32 = 776;
+
+#[test]
+fn reads_roll_back_what_a_writer_that_died_mid_transaction_left() {
+    for journal in ["DELETE", "TRUNCATE", "PERSIST"] {
+        let db = Db::new("hot.db");
+        let w = db.open(&format!("Journal Mode={journal}"));
+        w.execute("CREATE TABLE t(x)", &[]).unwrap();
+        w.execute("INSERT INTO t(x) VALUES (1)", &[]).unwrap();
+        assert_eq!(
+            w.read("n", "SELECT count(*) FROM t", &[])
+                .unwrap()
+                .get(0, 0)
+                .unwrap()
+                .as_i64(),
+            1
+        );
+        die_mid_transaction(&db.path, journal);
+        // Read-only connections may not roll the journal back; without the write connection
+        // doing it, every read failed with SQLITE_READONLY_ROLLBACK until this process wrote.
+        let n = |r: singlewriter::Result<std::sync::Arc<singlewriter::Rows>>| {
+            r.unwrap_or_else(|e| panic!("{journal}: {e:?}"))
+                .get(0, 0)
+                .unwrap()
+                .as_i64()
+        };
+        assert_eq!(n(w.query("SELECT count(*) FROM t", &[])), 1, "{journal}");
+        assert_eq!(
+            n(w.read("n2", "SELECT count(*) FROM t", &[])),
+            1,
+            "{journal}"
+        );
+        let check = w.query("PRAGMA integrity_check", &[]).unwrap();
+        assert_eq!(
+            check.get(0, 0),
+            Some(singlewriter::ValueRef::Text("ok")),
+            "{journal}"
+        );
+        w.execute("INSERT INTO t(x) VALUES (2)", &[]).unwrap();
+        assert_eq!(n(w.query("SELECT count(*) FROM t", &[])), 2, "{journal}");
+        w.close().unwrap();
+    }
+}
+
+#[test]
+fn a_read_only_writer_over_a_hot_journal_says_what_to_do() {
+    let db = Db::new("hot-ro.db");
+    {
+        let w = db.open("Journal Mode=DELETE");
+        w.execute("CREATE TABLE t(x)", &[]).unwrap();
+        w.execute("INSERT INTO t(x) VALUES (1)", &[]).unwrap();
+        w.close().unwrap();
+    }
+    // Opened read-only before the writer dies: reads meet the journal.
+    let ro = db.open("Mode=ReadOnly");
+    assert_eq!(common::count(&ro, "t"), 1);
+    die_mid_transaction(&db.path, "DELETE");
+    let e = ro.query("SELECT count(*) FROM t", &[]).unwrap_err();
+    assert_eq!(e.status(), singlewriter::Status::ReadOnly, "{e}");
+    assert_eq!(e.sqlite_code(), READONLY_ROLLBACK, "{e}");
+    assert!(
+        e.message().contains("hot") && e.message().contains("open it read-write"),
+        "the message names the hot journal and what to do: {e}"
+    );
+    // Opened read-only after it died (this process's writer closed first, or the open would
+    // share it): the open says the same.
+    ro.close().unwrap();
+    let e = Writer::open(&db.cs("Mode=ReadOnly"))
+        .err()
+        .expect("a read-only open over a hot journal fails");
+    assert_eq!(e.sqlite_code(), READONLY_ROLLBACK, "{e}");
+    assert!(e.message().contains("open it read-write"), "{e}");
+    // Nothing was lost to the attempts: a read-write open rolls the journal back.
+    let w = db.open("");
+    assert_eq!(common::count(&w, "t"), 1);
+    w.close().unwrap();
+    let ro = db.open("Mode=ReadOnly");
+    assert_eq!(common::count(&ro, "t"), 1);
+}

@@ -228,8 +228,18 @@ enum Cached {
     Ran(Result<(Arc<Captured>, (i64, u64))>),
 }
 
-/// An I/O error opening a database on a read-only file system, with what to do about it.
-pub(crate) fn read_only_media(opts: &Options, e: Error) -> Error {
+/// What a read-only connection meeting a hot rollback journal (SQLITE_READONLY_ROLLBACK, which
+/// SQLite words "attempt to write a readonly database") means.
+pub(crate) const HOT_JOURNAL: &str = "the database's rollback journal is hot (a writer died mid-transaction), and read-only connections may not roll it back";
+
+/// An error opening a database, with what to do about it: an I/O error on a read-only file
+/// system, a hot journal met by a read-only open.
+pub(crate) fn explain_open_error(opts: &Options, e: Error) -> Error {
+    if e.sqlite_code() == rusqlite::ffi::SQLITE_READONLY_ROLLBACK {
+        return e.with_hint(&format!(
+            "{HOT_JOURNAL}: open it read-write once, anywhere, to roll the journal back"
+        ));
+    }
     if e.status() != Status::Io || opts.immutable || !opts.on_read_only_media() {
         return e;
     }
@@ -549,11 +559,14 @@ impl WriteConn {
     /// it before it has done anything. In a rollback journal its commit can fail on a reader's
     /// lock after the journal was written, and SQLite then rolls the whole transaction back
     /// (`sqlite3VdbeHalt`: a write statement's SQLITE_BUSY at commit is not retryable, unlike
-    /// a COMMIT statement's); the foreign-process test
+    /// a COMMIT statement's), so the write is done twice; a group's COMMIT that meets the lock
+    /// keeps its transaction and is retried. Every such rollback also creates and deletes a
+    /// journal once more, and the foreign-process test
     /// (`other_processes_opening_a_rollback_database_under_load`) then saw this process's
-    /// read-only connections fail on a hot journal (SQLITE_READONLY_ROLLBACK), as if the
-    /// journal outlived the locks for a moment. A group's COMMIT that meets the lock keeps its
-    /// transaction and is retried, and never showed it.
+    /// read-only connections report a hot journal (SQLITE_READONLY_ROLLBACK): SQLite's check for
+    /// one races with a writer deleting its journal and unlocking (`hasHotJournal`, ticket
+    /// #3883), and a read-only connection fails where a read-write one would find nothing to
+    /// roll back. Reads now get past that (`Engine::read_past_hot_journal`).
     pub(crate) fn may_autocommit(&self, now_us: i64, poll: Duration) -> bool {
         self.wal && self.feed.quiet() && !self.external_check_due(now_us, poll)
     }
@@ -1096,6 +1109,21 @@ impl WriteConn {
     }
 
     /// Whether the group transaction is still open (false after a statement rolled it back).
+    /// Roll back a hot rollback journal, if there is one: a read-write connection does so
+    /// whenever it takes its shared lock, so this reads the schema version (waiting out other
+    /// connections' locks up to the Busy Timeout). Inside a transaction it holds the lock, and
+    /// any journal is its own.
+    pub(crate) fn roll_back_hot_journal(&mut self) -> Result<()> {
+        if self.in_transaction() {
+            return Ok(());
+        }
+        super::busy::retry(self.busy_timeout, || {
+            self.db
+                .query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
+        })
+        .map(|_| ())
+    }
+
     pub(crate) fn in_transaction(&self) -> bool {
         !self.db.is_autocommit()
     }

@@ -29,7 +29,8 @@
 //! - Subscription dispatchers (`signal.rs`, one per subscription): run subscriber callbacks;
 //!   block only on their own queue.
 //! - Readers: any thread calling `query`/`read`, on a pooled read connection; they block only
-//!   for a free connection.
+//!   for a free connection, and, when a read-only connection meets a hot rollback journal, for
+//!   the write connection, which rolls the journal back ([`Engine::run_read`]).
 //!
 //! # Closing
 //!
@@ -58,6 +59,15 @@ use crate::signal::metrics::Metrics;
 use crate::signal::{Sampled, Signals};
 use crate::sync::Mutex;
 use crate::value::Param;
+
+/// How many times a read that meets a hot rollback journal has the write connection roll it
+/// back before the read fails ([`Engine::read_past_hot_journal`]).
+const HOT_JOURNAL_TRIES: usize = 3;
+
+/// Whether `e` is a read-only connection's refusal to roll back a hot journal.
+fn is_hot_journal(e: &Error) -> bool {
+    e.sqlite_code() == rusqlite::ffi::SQLITE_READONLY_ROLLBACK
+}
 
 /// One database's writer.
 pub(crate) struct Engine {
@@ -92,9 +102,9 @@ impl Engine {
         let signals = Arc::new(Signals::new(opts.signal_capacity, opts.sample_rate));
         let session = Arc::new(Session::new(&opts.pragmas));
         let conn = WriteConn::open(&opts, &signals, &session)
-            .map_err(|e| conn::read_only_media(&opts, e))?;
+            .map_err(|e| conn::explain_open_error(&opts, e))?;
         let readers =
-            Readers::new(&opts, session.clone()).map_err(|e| conn::read_only_media(&opts, e))?;
+            Readers::new(&opts, session.clone()).map_err(|e| conn::explain_open_error(&opts, e))?;
         signals.emit("connection.open.read", "");
         let cache = Cache::new(
             opts.cache_size,
@@ -212,7 +222,10 @@ impl Engine {
             (None, false) => {}
         }
         let tables = track.then_some(&*self.cache.tables);
-        let ((rows, deps), waited) = self.readers.run(sql, params, tables)?;
+        let ((rows, deps), waited) = match self.readers.run(sql, params, tables) {
+            Err(e) if is_hot_journal(&e) => self.read_past_hot_journal(sql, params, tables, e)?,
+            r => r?,
+        };
         self.metrics.reads.fetch_add(1, Ordering::Relaxed);
         if waited {
             self.metrics.reader_waits.fetch_add(1, Ordering::Relaxed);
@@ -224,6 +237,60 @@ impl Engine {
                 .emit_read(done, "read.done", key, micros, rows.row_count() as i64);
         }
         Ok((rows, deps))
+    }
+
+    /// A read-only connection found a hot rollback journal and may not roll it back
+    /// (SQLITE_READONLY_ROLLBACK): the write connection does, and the read runs again. The
+    /// journal is either one a writer that died mid-transaction left behind (another process
+    /// killed while writing: every read would fail until this process writes), or a live
+    /// writer's that SQLite took for hot (its check for a journal and for the writer's lock race
+    /// with the writer deleting the journal and unlocking, SQLite's ticket #3883): a plain
+    /// read-write connection rolls back the first and shrugs off the second, and so must a read
+    /// here.
+    fn read_past_hot_journal(
+        &self,
+        sql: &str,
+        params: &[Param],
+        tables: Option<&crate::cache::Tables>,
+        mut err: Error,
+    ) -> Result<((Rows, Option<crate::cache::Deps>), bool)> {
+        for _ in 0..HOT_JOURNAL_TRIES {
+            self.roll_back_hot_journal()?;
+            match self.readers.run(sql, params, tables) {
+                Err(e) if is_hot_journal(&e) => err = e,
+                r => return r,
+            }
+        }
+        Err(err.context(&format!(
+            "the database's rollback journal stayed hot after the write connection rolled it back {HOT_JOURNAL_TRIES} times"
+        )))
+    }
+
+    /// Roll back a hot rollback journal with the write connection (see
+    /// [`Engine::read_past_hot_journal`]).
+    fn roll_back_hot_journal(&self) -> Result<()> {
+        let hot = conn::HOT_JOURNAL;
+        // Inside a transaction body or a callback this thread may be the one holding the write
+        // connection (the re-entry rule of `reentry.rs`): no wait for it there.
+        let mut guard = if crate::reentry::inside_callback() {
+            self.conn.try_lock().ok_or_else(|| {
+                Error::new(
+                    Status::Busy,
+                    format!("{hot}, and the write connection, which may, is held by the transaction or callback this read runs in"),
+                )
+            })?
+        } else {
+            self.conn.lock()
+        };
+        let conn = guard.as_mut().ok_or_else(Error::closed)?;
+        conn.roll_back_hot_journal().map_err(|e| {
+            if is_hot_journal(&e) {
+                // `Mode=ReadOnly` (or read-only media): no connection here may write.
+                e.context(&format!("{hot}, and this writer opened the database read-only (Mode=ReadOnly or a read-only file): open it read-write once, anywhere, to roll the journal back"))
+            } else {
+                e.context(&format!("{hot}, and the write connection could not roll it back"))
+            }
+        })
     }
 
     /// The fork generation this writer was opened in.
