@@ -5,9 +5,10 @@ the suite's reference contenders, round by round on a fresh copy of one database
     python3 benches/ab.py [--rounds N] [--producers N] [--workload w2] [--mode M] [--secs S]
                           CONTENDER [CONTENDER ...]
 
-A CONTENDER is either `label=LIB_DIR` (singlewriter through its C ABI, with the
-`libsinglewriter.so.1` in LIB_DIR: copy a build's `target/release/libsinglewriter.so*` aside
-to keep it) or the name of a contender of the Rust suite's `sw-peers-native` binary
+A CONTENDER is either `label=LIB_DIR[;Option=Value...]` (singlewriter through its C ABI, with
+the `libsinglewriter.so.1` in LIB_DIR: copy a build's `target/release/libsinglewriter.so*` aside
+to keep it; options after it are added to its connection string, e.g.
+`sr1000=target/release;Sample Rate=1000`) or the name of a contender of the Rust suite's `sw-peers-native` binary
 (`piperef`, `bulk`, `groupref`, `naive`, ...). Needs the suite's contender binaries
 (`bash benches/run.sh --quick` builds them into target/peers) and `perf` for CPU time.
 
@@ -93,6 +94,9 @@ def main():
                 env = dict(os.environ)
                 if "=" in k:
                     label, lib = k.split("=", 1)
+                    lib, _, extra = lib.partition(";")
+                    if extra:
+                        env["SW_EXTRA"] = ";" + extra
                     exe, contender = "sw-peers-tokio-ffi", "singlewriter-c"
                     env["LD_LIBRARY_PATH"] = os.path.abspath(lib)
                 else:

@@ -272,6 +272,8 @@ fn singlewriter_c(args: &Args) {
     if args.workload == "w5" {
         cs.push_str(";Queue Capacity=65536;Max Batch=4096"); // the defaults, spelled out
     }
+    // Extra options for ablations, e.g. SW_EXTRA=";Sample Rate=1000" (empty in the suite).
+    cs.push_str(&std::env::var("SW_EXTRA").unwrap_or_default());
     let ccs = CString::new(cs).unwrap_or_else(|_| die("NUL in path"));
     let mut h: *const sw::sw_writer = ptr::null();
     // SAFETY: valid string and out-pointer.
