@@ -399,9 +399,10 @@ fn a_read_only_writer_over_a_hot_journal_says_what_to_do() {
     // Opened read-only after it died (this process's writer closed first, or the open would
     // share it): the open says the same.
     ro.close().unwrap();
-    let e = Writer::open(&db.cs("Mode=ReadOnly"))
-        .err()
-        .expect("a read-only open over a hot journal fails");
+    let e = match Writer::open(&db.cs("Mode=ReadOnly")) {
+        Ok(_) => panic!("a read-only open over a hot journal fails"),
+        Err(e) => e,
+    };
     assert_eq!(e.sqlite_code(), READONLY_ROLLBACK, "{e}");
     assert!(e.message().contains("open it read-write"), "{e}");
     // Nothing was lost to the attempts: a read-write open rolls the journal back.
