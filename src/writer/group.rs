@@ -147,7 +147,7 @@ impl Engine {
     fn run_group_jobs(
         &self,
         jobs: &[Job],
-        mut txn: Option<&mut TxnFn<'_>>,
+        txn: Option<&mut TxnFn<'_>>,
         submitter: bool,
         group_start: i64,
     ) -> Option<(Vec<Result<WriteResult>>, Ended)> {
@@ -213,7 +213,6 @@ impl Engine {
         if jobs.iter().all(|j| matches!(j.work, Work::Barrier)) {
             return ended(jobs.iter().map(|_| Ok(WriteResult::default())).collect());
         }
-        let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
         let mut results: Vec<Option<Result<WriteResult>>> = jobs.iter().map(|_| None).collect();
         // Jobs whose failure ended the transaction (not run again); a small group's on the stack.
         let mut failed_small = [false; 64];
@@ -244,154 +243,32 @@ impl Engine {
             commit_end = lone.commit_end;
             lone.changes
         } else {
-            loop {
-                // BEGIN IMMEDIATE, waiting out another process's lock.
-                let mut waited: Option<Instant> = None;
-                loop {
-                    match conn.begin() {
-                        Ok(()) => break,
-                        Err(e) if e.status() == Status::Busy => {
-                            self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
-                            let since = *waited.get_or_insert_with(|| {
-                                self.signals.emit("busy.wait", "");
-                                Instant::now()
-                            });
-                            if submitter && !owns_txn {
-                                return None;
-                            }
-                            if since.elapsed() >= self.opts.busy_timeout {
-                                self.signals.emit_full(
-                                    "busy.timeout",
-                                    "",
-                                    Status::Busy,
-                                    since.elapsed().as_micros() as i64,
-                                    -1,
-                                );
-                                let err = Error::new(Status::Busy, format!(
-                                "another connection held the write lock for longer than the Busy Timeout ({} ms)",
-                                self.opts.busy_timeout.as_millis()
-                            ))
-                            .with_sqlite_code(e.sqlite_code());
-                                return ended(jobs.iter().map(|_| Err(err.clone())).collect());
-                            }
-                            std::thread::sleep(busy::pause(since.elapsed()));
-                        }
-                        Err(e) => return ended(jobs.iter().map(|_| Err(e.clone())).collect()),
-                    }
+            match self.run_in_transaction(
+                conn,
+                jobs,
+                txn,
+                submitter,
+                group_start,
+                failed_hard,
+                &mut results,
+            ) {
+                Transaction::Committed {
+                    changes,
+                    change: moved,
+                    commit_end: end,
+                } => {
+                    change = moved;
+                    commit_end = Some(end);
+                    changes
                 }
-                if let Some(since) = waited {
-                    self.signals.emit_full(
-                        "busy.recovered",
-                        "",
-                        Status::Ok,
-                        since.elapsed().as_micros() as i64,
-                        -1,
-                    );
+                Transaction::CommitFailed(status) => {
+                    commit_error = Some(status);
+                    Changes::default()
                 }
-                if conn.external_check_due(group_start, self.opts.invalidation_poll) {
-                    if let Ok(ext) = conn.check_external() {
-                        self.apply_external(ext);
-                    }
-                }
-                let mut changes = conn.take_changes();
-                let mut restart = false;
-                let mut i = 0;
-                while i < jobs.len() {
-                    if failed_hard[i] {
-                        i += 1;
-                        continue;
-                    }
-                    // Consecutive writes of the same SQL run on one prepared statement.
-                    let run = same_sql_run(&jobs[i..], &failed_hard[i..]);
-                    if run > 1 {
-                        let sql: &str = match &jobs[i].work {
-                            Work::Exec { sql, .. } => sql,
-                            _ => "",
-                        };
-                        let params: Vec<&Packed> =
-                            jobs[i..i + run].iter().map(exec_params).collect();
-                        let rs = catch_unwind(AssertUnwindSafe(|| {
-                            conn.execute_run(sql, &params, &mut changes)
-                        }))
-                        .unwrap_or_else(|_| vec![Err(panicked())]);
-                        let done = rs.len();
-                        for (k, r) in rs.into_iter().enumerate() {
-                            results[i + k] = Some(r);
-                        }
-                        if !conn.in_transaction() {
-                            let last = i + done - 1;
-                            failed_hard[last] = true;
-                            if results[last].as_ref().is_some_and(|r| r.is_ok()) {
-                                results[last] = Some(Err(Error::new(
-                                    Status::Error,
-                                    "the statement ended the group transaction",
-                                )));
-                            }
-                            restart = true;
-                            break;
-                        }
-                        i += run;
-                        continue;
-                    }
-                    let job = &jobs[i];
-                    let r = catch_unwind(AssertUnwindSafe(|| {
-                        self.run_job(conn, job, txn.as_deref_mut(), &mut changes)
-                    }))
-                    .unwrap_or_else(|_| Err(panicked()));
-                    if !conn.in_transaction() {
-                        // This job's failure ended the whole transaction: it alone fails, the
-                        // others run again in a new one.
-                        failed_hard[i] = true;
-                        results[i] = Some(Err(r.err().unwrap_or_else(|| {
-                            Error::new(Status::Error, "the statement ended the group transaction")
-                        })));
-                        restart = true;
-                        break;
-                    }
-                    results[i] = Some(r);
-                    i += 1;
-                }
-                if restart {
-                    for (i, r) in results.iter_mut().enumerate() {
-                        if !failed_hard[i] {
-                            *r = None;
-                        }
-                    }
-                    if failed_hard.iter().all(|f| *f) {
-                        break Changes::default();
-                    }
-                    if owns_txn {
-                        // A transaction body is not re-run; the group was that body alone.
-                        break Changes::default();
-                    }
-                    continue;
-                }
-                // What the group changed moves in the cache before the COMMIT makes it visible,
-                // and again after it (when `change` drops, before anyone is acknowledged).
-                {
-                    let rows = conn.rows();
-                    change = begin_change(&self.cache.tables, &changes, rows.as_deref());
-                }
-                let commit_start = crate::signal::now_us();
-                match conn.commit(&changes) {
-                    Ok(()) => {
-                        let end = crate::signal::now_us();
-                        self.metrics
-                            .commit_time
-                            .record((end - commit_start).max(0) as u64);
-                        commit_end = Some(end);
-                        break changes;
-                    }
-                    Err(e) => {
-                        let e = e.context("COMMIT failed; nothing of this group was kept");
-                        commit_error = Some(e.status());
-                        for (i, r) in results.iter_mut().enumerate() {
-                            if !failed_hard[i] {
-                                *r = Some(Err(e.clone()));
-                            }
-                        }
-                        break Changes::default();
-                    }
+                Transaction::NothingLeft => Changes::default(),
+                Transaction::LeaveToDrainer => return None,
+                Transaction::BeginFailed(e) => {
+                    return ended(jobs.iter().map(|_| Err(e.clone())).collect())
                 }
             }
         };
@@ -506,6 +383,207 @@ impl Engine {
             change,
             commit_end,
         })
+    }
+
+    /// Run a group in a transaction of its own: BEGIN IMMEDIATE (waiting out another process's
+    /// lock), the jobs, and COMMIT, with the cache's counters moved right before it. A job whose
+    /// failure ends the transaction fails alone (`failed_hard`) and the others run again in a
+    /// new one; each job's result goes to `results`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_in_transaction<'t>(
+        &'t self,
+        conn: &mut WriteConn,
+        jobs: &[Job],
+        mut txn: Option<&mut TxnFn<'_>>,
+        submitter: bool,
+        group_start: i64,
+        failed_hard: &mut [bool],
+        results: &mut [Option<Result<WriteResult>>],
+    ) -> Transaction<'t> {
+        let owns_txn = jobs.iter().any(|j| matches!(j.work, Work::Txn));
+        loop {
+            // A submitter leaves a group to the drainer when another process holds the lock,
+            // unless the group holds its transaction body.
+            match self.begin_immediate(conn, submitter && !owns_txn) {
+                Begun::Yes => {}
+                Begun::LeaveToDrainer => return Transaction::LeaveToDrainer,
+                Begun::Failed(e) => return Transaction::BeginFailed(e),
+            }
+            if conn.external_check_due(group_start, self.opts.invalidation_poll) {
+                if let Ok(ext) = conn.check_external() {
+                    self.apply_external(ext);
+                }
+            }
+            let mut changes = conn.take_changes();
+            let restart = self.run_jobs(
+                conn,
+                jobs,
+                txn.as_deref_mut(),
+                failed_hard,
+                results,
+                &mut changes,
+            );
+            if restart {
+                for (i, r) in results.iter_mut().enumerate() {
+                    if !failed_hard[i] {
+                        *r = None;
+                    }
+                }
+                // A transaction body is not re-run; the group was that body alone.
+                if failed_hard.iter().all(|f| *f) || owns_txn {
+                    return Transaction::NothingLeft;
+                }
+                continue;
+            }
+            // What the group changed moves in the cache before the COMMIT makes it visible,
+            // and again after it (when `change` drops, before anyone is acknowledged).
+            let change = {
+                let rows = conn.rows();
+                begin_change(&self.cache.tables, &changes, rows.as_deref())
+            };
+            let commit_start = crate::signal::now_us();
+            return match conn.commit(&changes) {
+                Ok(()) => {
+                    let end = crate::signal::now_us();
+                    self.metrics
+                        .commit_time
+                        .record((end - commit_start).max(0) as u64);
+                    Transaction::Committed {
+                        changes,
+                        change,
+                        commit_end: end,
+                    }
+                }
+                Err(e) => {
+                    let e = e.context("COMMIT failed; nothing of this group was kept");
+                    for (i, r) in results.iter_mut().enumerate() {
+                        if !failed_hard[i] {
+                            *r = Some(Err(e.clone()));
+                        }
+                    }
+                    Transaction::CommitFailed(e.status())
+                }
+            };
+        }
+    }
+
+    /// BEGIN IMMEDIATE, waiting out another process's lock (`busy.wait`, `busy.recovered`,
+    /// `busy.timeout`) up to the Busy Timeout; or, with `may_leave`, leaving the group to the
+    /// drainer at the first sign of that lock.
+    fn begin_immediate(&self, conn: &mut WriteConn, may_leave: bool) -> Begun {
+        let mut waited: Option<Instant> = None;
+        loop {
+            match conn.begin() {
+                Ok(()) => break,
+                Err(e) if e.status() == Status::Busy => {
+                    self.metrics.busy_retries.fetch_add(1, Ordering::Relaxed);
+                    let since = *waited.get_or_insert_with(|| {
+                        self.signals.emit("busy.wait", "");
+                        Instant::now()
+                    });
+                    if may_leave {
+                        return Begun::LeaveToDrainer;
+                    }
+                    if since.elapsed() >= self.opts.busy_timeout {
+                        self.signals.emit_full(
+                            "busy.timeout",
+                            "",
+                            Status::Busy,
+                            since.elapsed().as_micros() as i64,
+                            -1,
+                        );
+                        return Begun::Failed(
+                            Error::new(
+                                Status::Busy,
+                                format!(
+                                    "another connection held the write lock for longer than the Busy Timeout ({} ms)",
+                                    self.opts.busy_timeout.as_millis()
+                                ),
+                            )
+                            .with_sqlite_code(e.sqlite_code()),
+                        );
+                    }
+                    std::thread::sleep(busy::pause(since.elapsed()));
+                }
+                Err(e) => return Begun::Failed(e),
+            }
+        }
+        if let Some(since) = waited {
+            self.signals.emit_full(
+                "busy.recovered",
+                "",
+                Status::Ok,
+                since.elapsed().as_micros() as i64,
+                -1,
+            );
+        }
+        Begun::Yes
+    }
+
+    /// Run a group's jobs inside its transaction, those of one SQL text in a row on one
+    /// prepared statement. Returns whether a job ended the transaction (it is marked in
+    /// `failed_hard`, and the group is to run again without it).
+    fn run_jobs(
+        &self,
+        conn: &mut WriteConn,
+        jobs: &[Job],
+        mut txn: Option<&mut TxnFn<'_>>,
+        failed_hard: &mut [bool],
+        results: &mut [Option<Result<WriteResult>>],
+        changes: &mut Changes,
+    ) -> bool {
+        let mut i = 0;
+        while i < jobs.len() {
+            if failed_hard[i] {
+                i += 1;
+                continue;
+            }
+            // Consecutive writes of the same SQL run on one prepared statement.
+            let run = same_sql_run(&jobs[i..], &failed_hard[i..]);
+            if run > 1 {
+                let sql: &str = match &jobs[i].work {
+                    Work::Exec { sql, .. } => sql,
+                    _ => "",
+                };
+                let params: Vec<&Packed> = jobs[i..i + run].iter().map(exec_params).collect();
+                let rs = catch_unwind(AssertUnwindSafe(|| conn.execute_run(sql, &params, changes)))
+                    .unwrap_or_else(|_| vec![Err(panicked())]);
+                let done = rs.len();
+                for (k, r) in rs.into_iter().enumerate() {
+                    results[i + k] = Some(r);
+                }
+                if !conn.in_transaction() {
+                    let last = i + done - 1;
+                    failed_hard[last] = true;
+                    if results[last].as_ref().is_some_and(|r| r.is_ok()) {
+                        results[last] = Some(Err(Error::new(
+                            Status::Error,
+                            "the statement ended the group transaction",
+                        )));
+                    }
+                    return true;
+                }
+                i += run;
+                continue;
+            }
+            let job = &jobs[i];
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                self.run_job(conn, job, txn.as_deref_mut(), changes)
+            }))
+            .unwrap_or_else(|_| Err(panicked()));
+            if !conn.in_transaction() {
+                // This job's failure ended the whole transaction: it alone fails, the
+                // others run again in a new one.
+                failed_hard[i] = true;
+                results[i] = Some(Err(r.err().unwrap_or_else(|| {
+                    Error::new(Status::Error, "the statement ended the group transaction")
+                })));
+                return true;
+            }
+            results[i] = Some(r);
+            i += 1;
+        }
+        false
     }
 
     fn with_busy_retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
@@ -699,6 +777,33 @@ fn panicked() -> Error {
         Status::Panic,
         "the write panicked; it was rolled back and the writer lives on",
     )
+}
+
+/// How a group's transaction ended ([`Engine::run_in_transaction`]).
+enum Transaction<'t> {
+    Committed {
+        /// Its write set, for [`WriteConn::keep_changes`].
+        changes: Changes,
+        /// The cache's counters it moved before its COMMIT (moved again when dropped).
+        change: Option<Change<'t>>,
+        /// When the COMMIT returned.
+        commit_end: i64,
+    },
+    /// The COMMIT failed: every job not failed on its own failed with it.
+    CommitFailed(Status),
+    /// Nothing to commit: every job failed on its own, or the transaction body ended it.
+    NothingLeft,
+    /// Another process holds the lock: the drainer is to wait for it (nothing ran).
+    LeaveToDrainer,
+    /// BEGIN failed (for another process's lock: after the Busy Timeout); nothing ran.
+    BeginFailed(Error),
+}
+
+/// What [`Engine::begin_immediate`] did.
+enum Begun {
+    Yes,
+    LeaveToDrainer,
+    Failed(Error),
 }
 
 /// A group of one write that ran in autocommit ([`Engine::run_in_autocommit`]).
