@@ -2,8 +2,9 @@
 //!
 //! Owns the per-thread depth of library-called user code (transaction bodies, completion and
 //! signal callbacks). A blocking writer call made there would wait for the very thread or lane
-//! that is running it; callers check [`inside_callback`] and return `SW_STATUS_MISUSE` instead.
-//! Must never be consulted for anything but that decision.
+//! that is running it; callers check [`inside_callback`] and return `SW_STATUS_MISUSE` instead
+//! (or, for a read that needs the write connection, only try to take it: `Engine::run_read`).
+//! Must never be consulted for anything but those decisions.
 
 use std::cell::Cell;
 

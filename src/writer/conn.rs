@@ -1108,7 +1108,6 @@ impl WriteConn {
         result
     }
 
-    /// Whether the group transaction is still open (false after a statement rolled it back).
     /// Roll back a hot rollback journal, if there is one: a read-write connection does so
     /// whenever it takes its shared lock, so this reads the schema version (waiting out other
     /// connections' locks up to the Busy Timeout). Inside a transaction it holds the lock, and
@@ -1124,6 +1123,7 @@ impl WriteConn {
         .map(|_| ())
     }
 
+    /// Whether the group transaction is still open (false after a statement rolled it back).
     pub(crate) fn in_transaction(&self) -> bool {
         !self.db.is_autocommit()
     }
