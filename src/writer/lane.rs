@@ -1588,8 +1588,6 @@ mod tests {
         assert_eq!(fake.ran.lock().len(), 51);
     }
 
-    /// The hand-off chain under slow groups and many more submitters than cores: every
-    /// submitter finishes (a lost wake-up or an orphaned LEAD hangs this test).
     #[test]
     fn a_leader_whose_own_write_is_done_hands_the_lane_to_a_yielding_submitter() {
         // A leads its own write; B queues behind it and yields (groups are short). Once A's
@@ -1605,7 +1603,7 @@ mod tests {
             lane.group_ns.store(100_000, Ordering::Relaxed);
             fake.hold.store(true, Ordering::Release);
             let before = fake.groups.load(Ordering::Acquire);
-            let b_thread = std::thread::scope(|s| {
+            let handed_over = std::thread::scope(|s| {
                 let a = s.spawn(|| lane.submit_wait(&*fake, |n| job(exec(), n), None));
                 while fake.groups.load(Ordering::Acquire) == before {
                     std::thread::yield_now();
@@ -1631,9 +1629,9 @@ mod tests {
                     .iter()
                     .find(|(op, _)| *op as i64 == r.rows_affected)
                     .map(|(_, t)| *t);
-                (ran_on == Some(id)).then_some(())
+                ran_on == Some(id)
             });
-            handed += usize::from(b_thread.is_some());
+            handed += usize::from(handed_over);
             assert!(!lane.state.lock().leading, "the lane is idle again");
         }
         assert!(
@@ -1642,6 +1640,8 @@ mod tests {
         );
     }
 
+    /// The hand-off chain under slow groups and many more submitters than cores: every
+    /// submitter finishes (a lost wake-up or an orphaned LEAD hangs this test).
     #[test]
     fn hand_offs_never_strand_a_submitter() {
         let (lane, fake) = (lane(64, 4), slow_fake(Duration::from_micros(200)));
