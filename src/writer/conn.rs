@@ -163,6 +163,9 @@ struct Captured {
     /// An INSERT or REPLACE: its rowid is reported when it changed a row, even if the
     /// connection's last rowid did not move (the same rowid replaced).
     inserts: bool,
+    /// A WITH: it may insert, and (being a write here) is one of the above after its common
+    /// table expressions.
+    with: bool,
 }
 
 pub(crate) struct WriteConn {
@@ -259,6 +262,7 @@ fn take_capture(db: &Connection, capture: &Mutex<Captured>, sql: Option<&str>) -
         let keyword = first_keyword(sql);
         c.inserts = matches!(keyword.as_str(), "INSERT" | "REPLACE");
         c.dml = c.inserts || matches!(keyword.as_str(), "UPDATE" | "DELETE");
+        c.with = keyword == "WITH";
     }
     if !c.tables.is_empty() {
         let written = rowlog::Written {
@@ -295,15 +299,14 @@ struct RunCounters {
 }
 
 impl RunCounters {
-    fn new(db: Counters<'_>, sql: &str) -> RunCounters {
-        let keyword = first_keyword(sql);
-        let counts_itself = matches!(keyword.as_str(), "INSERT" | "REPLACE" | "UPDATE" | "DELETE");
+    /// Before a run of the statement whose first keyword `c` classified (at prepare).
+    fn new(db: Counters<'_>, c: &Captured) -> RunCounters {
         RunCounters {
-            inserts: matches!(keyword.as_str(), "INSERT" | "REPLACE" | "WITH"),
-            counts_itself,
-            dml: counts_itself || keyword == "WITH",
+            inserts: c.inserts || c.with,
+            counts_itself: c.dml,
+            dml: c.dml || c.with,
             rowid: db.last_insert_rowid(),
-            total: if counts_itself { 0 } else { db.total_changes() },
+            total: if c.dml { 0 } else { db.total_changes() },
         }
     }
 
@@ -954,7 +957,7 @@ impl WriteConn {
                     .all(|p| s.fits(p.len(), p.named(), p.entries()))
             }) {
                 let db = Counters::of(&self.db);
-                let mut counters = RunCounters::new(db, sql);
+                let mut counters = RunCounters::new(db, &stmt.with);
                 let mut out = Vec::with_capacity(params.len());
                 for p in params {
                     let r = counters.result(db, stmt.run_packed(p).map_err(Error::from));
@@ -1003,7 +1006,7 @@ impl WriteConn {
         let db = &self.db;
         match db.prepare_cached(sql) {
             Ok(mut stmt) => {
-                let mut counters = RunCounters::new(Counters::of(db), sql);
+                let mut counters = RunCounters::new(Counters::of(db), &captured);
                 for p in params {
                     let r = bind(&mut stmt, Some(sql), *p, None).and_then(|()| {
                         let mut rows = stmt.raw_query();
