@@ -512,7 +512,7 @@ def report(results, out_dir, quick, machine, go_md, charts):
         bulk = pick(rs, contender="bulk")
         L.append(f"## W1 blocking writes, synchronous={sync}\n")
         L.append(f"Each producer inserts one row (`INSERT INTO t(a, b) VALUES (?1, ?2)`) and waits for its acknowledgement. Writes/s{'; the bulk transaction, the physical limit, reached ' + fmt_rate(bulk['rate']) + ' rows/s' if bulk else ''}.\n")
-        order = [c for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("groupref",) if any(r["contender"] == c for r in rs)]
+        order = [c for c in ("singlewriter-c", "singlewriter-rust", "raw", "naive", "mutex") + ASYNC_PEERS + ("groupref", "dotnet-singlewriter", "dotnet-monosqlite") if any(r["contender"] == c for r in rs)]
         rows = []
         for c in order:
             row = [name(c)]
