@@ -821,7 +821,7 @@ impl WriteConn {
             rows.lock().reset();
         }
         let counters = Counters::of(&self.db);
-        let rowid_before = counters.last_insert_rowid();
+        let mut run = RunCounters::new(counters, &stmt.with);
         // Set again only if SQLite prepares the statement again inside the step (the schema
         // changed): its write set may then differ from the one cached.
         authorized.store(false, Ordering::Relaxed);
@@ -846,7 +846,6 @@ impl WriteConn {
             stmt.clear();
             r
         });
-        let inserts = stmt.with.inserts;
         match ran {
             // Nothing was kept: SQLite rolled the statement back (in WAL mode the write lock is
             // taken at its start, before anything ran).
@@ -859,19 +858,9 @@ impl WriteConn {
             }
             Err(e) => Autocommit::Ran((Err(e.into()), changes)),
             Ok(()) => {
-                // An INSERT, REPLACE, UPDATE or DELETE sets `changes()` whenever it completes.
-                let rows = counters.changes() as i64;
-                let after = counters.last_insert_rowid();
-                let result = WriteResult {
-                    rows_affected: rows,
-                    last_insert_rowid: if after != rowid_before || (inserts && rows > 0) {
-                        after
-                    } else {
-                        0
-                    },
-                };
+                let result = run.result(counters, Ok(()));
                 self.note_prepared_again(&mut changes);
-                Autocommit::Ran((Ok(result), changes))
+                Autocommit::Ran((result, changes))
             }
         }
     }
